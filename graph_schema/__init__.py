@@ -1,0 +1,1 @@
+"""The graph contract: schema, named Cypher queries and the GraphStore."""

@@ -1,0 +1,61 @@
+"""Versioned, idempotent schema migrations, per backend side by side.
+
+A migration is recorded as a ``(:SchemaMigration {version})`` node once all its
+statements succeeded; statements themselves tolerate "already exists" so a
+half-applied migration can simply be run again.
+
+FalkorDB: exact-match indexes, then ``GRAPH.CONSTRAINT`` (a Redis command, not
+Cypher; it needs the index first). Neo4j 5: uniqueness constraints (which bring
+their own index) and range indexes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    neo4j: tuple[str, ...]
+    # FalkorDB steps: Cypher text, or ("CONSTRAINT", label, property) for GRAPH.CONSTRAINT
+    falkordb: tuple[str | tuple[str, str, str], ...]
+
+
+_KEYED_LABELS = ("User", "Item", "Interest")
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "unique ids for User, Item, Interest",
+        neo4j=tuple(
+            f"CREATE CONSTRAINT {label.lower()}_id IF NOT EXISTS FOR (n:{label}) REQUIRE n.id IS UNIQUE"
+            for label in _KEYED_LABELS
+        ),
+        falkordb=tuple(f"CREATE INDEX FOR (n:{label}) ON (n.id)" for label in _KEYED_LABELS)
+        + tuple(("CONSTRAINT", label, "id") for label in _KEYED_LABELS),
+    ),
+    Migration(
+        2,
+        "indexes for time-window pulls and bookkeeping nodes",
+        neo4j=(
+            "CREATE INDEX interacted_last_ts IF NOT EXISTS FOR ()-[r:INTERACTED]-() ON (r.last_ts)",
+            "CREATE CONSTRAINT ingest_batch_id IF NOT EXISTS FOR (n:IngestBatch) REQUIRE n.id IS UNIQUE",
+            "CREATE CONSTRAINT model_registry_id IF NOT EXISTS FOR (n:ModelRegistry) REQUIRE n.id IS UNIQUE",
+        ),
+        falkordb=(
+            "CREATE INDEX FOR ()-[r:INTERACTED]-() ON (r.last_ts)",
+            "CREATE INDEX FOR (n:IngestBatch) ON (n.id)",
+            "CREATE INDEX FOR (n:ModelRegistry) ON (n.id)",
+        ),
+    ),
+    Migration(
+        3,
+        "index for the SIMILAR_TO version filter",
+        neo4j=("CREATE INDEX similar_to_version IF NOT EXISTS FOR ()-[r:SIMILAR_TO]-() ON (r.model_version)",),
+        falkordb=("CREATE INDEX FOR ()-[r:SIMILAR_TO]-() ON (r.model_version)",),
+    ),
+)
+
+LATEST_VERSION = MIGRATIONS[-1].version

@@ -1,0 +1,2 @@
+MATCH (m:ModelRegistry {id: 'current'})
+RETURN m.model_version AS model_version, m.published_at AS published_at, m.metrics AS metrics

@@ -1,0 +1,1 @@
+MATCH (i:Item {id: $item_id}) RETURN count(i) AS n

@@ -1,0 +1,17 @@
+// Catalogue upsert. $rows are unique per item_id (the store keeps the last).
+//   row: {item_id, props: {title, ...scalar attributes}, interests: [{id, name, kind, weight}]}
+// The record is the item's current state: tags not listed any more are removed.
+UNWIND $rows AS row
+MERGE (i:Item {id: row.item_id})
+SET i += row.props
+WITH i, row
+OPTIONAL MATCH (i)-[old:TAGGED]->(x:Interest)
+WHERE NOT x.id IN [tag IN row.interests | tag.id]
+DELETE old
+WITH DISTINCT i, row
+UNWIND row.interests AS tag
+MERGE (t:Interest {id: tag.id})
+ON CREATE SET t.name = coalesce(tag.name, tag.id), t.kind = coalesce(tag.kind, 'tag')
+MERGE (i)-[r:TAGGED]->(t)
+SET r.weight = tag.weight
+RETURN count(r) AS tagged

@@ -1,0 +1,1 @@
+MATCH (u:User {id: $user_id}) RETURN count(u) AS n

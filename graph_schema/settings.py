@@ -1,0 +1,89 @@
+"""All configuration, read from environment variables in one place.
+
+Every field maps to an upper-case environment variable of the same name
+(e.g. ``graph_uri`` <- ``GRAPH_URI``). docs/deploy.md lists them all.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_EVENT_WEIGHTS: dict[str, float] = {
+    "view": 1.0,
+    "click": 2.0,
+    "cart": 4.0,
+    "purchase": 8.0,
+    # a rating's weight is its value (1..5) unless the event carries one
+    "rating": 1.0,
+}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
+
+    # --- state and stores ---------------------------------------------------
+    data_dir: Path = Field(Path("./data"), description="All local state: embedded graph, SQLite file.")
+    graph_uri: str | None = Field(
+        None,
+        description="neo4j://, neo4j+s://, bolt:// -> Neo4j; unset or falkordb:// -> embedded FalkorDB.",
+    )
+    graph_name: str = Field("interest", description="Graph key (FalkorDB) to use.")
+    neo4j_user: str = "neo4j"
+    neo4j_password: str = ""
+    neo4j_database: str = "neo4j"
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL for the event log, run history, jobs, API keys. Default: SQLite in DATA_DIR."
+    )
+    falkordb_appendfsync: str = Field("everysec", description="Embedded store AOF fsync policy: always|everysec|no.")
+    falkordb_start_timeout_s: float = 20.0
+
+    # --- ingestion and interest evidence ----------------------------------
+    event_weights: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_EVENT_WEIGHTS))
+    evidence_tau_days: float = Field(30.0, description="Decay time constant of interest evidence, days.")
+    batch_size: int = Field(5000, description="Rows per UNWIND batch written to the graph.")
+
+    # --- analyst Cypher ---------------------------------------------------------
+    cypher_timeout_ms: int = 5000
+    cypher_row_limit: int = 1000
+
+    @field_validator("falkordb_appendfsync")
+    @classmethod
+    def _fsync(cls, v: str) -> str:
+        if v not in {"always", "everysec", "no"}:
+            raise ValueError("FALKORDB_APPENDFSYNC must be always, everysec or no")
+        return v
+
+    @property
+    def evidence_tau_ms(self) -> float:
+        return self.evidence_tau_days * 86_400_000.0
+
+    @property
+    def backend(self) -> str:
+        uri = (self.graph_uri or "").strip()
+        if uri.startswith(("neo4j://", "neo4j+s://", "neo4j+ssc://", "bolt://", "bolt+s://", "bolt+ssc://")):
+            return "neo4j"
+        return "falkordb"
+
+    @property
+    def falkordb_dir(self) -> Path:
+        uri = (self.graph_uri or "").strip()
+        if uri.startswith("falkordb://") and len(uri) > len("falkordb://"):
+            return Path(uri[len("falkordb://") :]).expanduser().resolve()
+        if uri and "://" not in uri:  # a plain local path
+            return Path(uri).expanduser().resolve()
+        return (self.data_dir / "falkordb").resolve()
+
+    @property
+    def sql_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'interest_graph.sqlite3').resolve()}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

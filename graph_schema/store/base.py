@@ -1,0 +1,325 @@
+"""The GraphStore: one interface over Neo4j and the embedded FalkorDB.
+
+Everything that is the same for both engines lives here: batching, per-key
+aggregation before any MERGE, the named queries, result shaping. A backend only
+knows how to run a named query's text for writing or reading, how to run an
+analyst's query read-only, and how to apply its own DDL.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from graph_schema import cypher
+from graph_schema.decay import fold_many
+from graph_schema.migrations import MIGRATIONS, Migration
+from graph_schema.model import CatalogueItem, Interaction, QueryResult, Subgraph
+
+log = logging.getLogger(__name__)
+
+NODE_LABELS = ("User", "Item", "Interest")
+# Properties a catalogue record may not overwrite (ids and training outputs).
+RESERVED_ITEM_PROPS = frozenset({"id", "embedding", "model_version", "refreshed_at"})
+
+
+class StoreError(RuntimeError):
+    """The graph store failed; the message says what and what to do."""
+
+
+class StoreUnavailable(StoreError):
+    """The store could not be reached (or died and was restarted); nothing of the
+    failed call may be assumed applied — retry it."""
+
+
+class ReadOnlyViolation(StoreError):
+    """An analyst query tried to write."""
+
+
+class QueryTimeout(StoreError):
+    pass
+
+
+class InvalidQuery(StoreError):
+    """The analyst's Cypher did not parse or failed to run."""
+
+
+def chunks(rows: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(rows), size):
+        yield rows[start : start + size]
+
+
+def aggregate_interactions(events: Iterable[Interaction], tau_ms: float) -> list[dict[str, Any]]:
+    """One row per (user, item): weights and counts add, first/last ts are min/max,
+    and the events fold into one decayed evidence term (see graph_schema.decay)."""
+    groups: dict[tuple[str, str], list[Interaction]] = {}
+    for ev in events:
+        groups.setdefault((ev.user_id, ev.item_id), []).append(ev)
+    rows = []
+    for (user_id, item_id), evs in groups.items():
+        ev_w, ev_ts = fold_many(((e.weight, e.ts) for e in evs), tau_ms)
+        rows.append(
+            {
+                "user_id": user_id,
+                "item_id": item_id,
+                "weight": float(sum(e.weight for e in evs)),
+                "count": len(evs),
+                "first_ts": min(e.ts for e in evs),
+                "last_ts": max(e.ts for e in evs),
+                "ev_w": ev_w,
+                "ev_ts": ev_ts,
+            }
+        )
+    return rows
+
+
+def _scalar_props(attributes: dict[str, Any]) -> dict[str, Any]:
+    """Graph properties must be scalars or lists of scalars on both engines."""
+    props: dict[str, Any] = {}
+    for key, value in attributes.items():
+        if key in RESERVED_ITEM_PROPS:
+            continue
+        if isinstance(value, (str, int, float, bool)):
+            props[key] = value
+        elif isinstance(value, (list, tuple)) and all(isinstance(v, (str, int, float, bool)) for v in value):
+            props[key] = list(value)
+        elif value is not None:
+            props[key] = json.dumps(value, sort_keys=True)
+    return props
+
+
+class GraphStore(ABC):
+    backend: str = ""
+
+    def __init__(self, batch_size: int = 5000) -> None:
+        self.batch_size = batch_size
+
+    # --- what a backend provides ----------------------------------------------
+    @abstractmethod
+    def _write(self, text: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """Run a (trusted, named) query in a write transaction; rows as dicts."""
+
+    @abstractmethod
+    def _read(self, text: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """Run a (trusted, named) query read-only; rows as dicts."""
+
+    @abstractmethod
+    def read_only_query(
+        self, query: str, params: dict[str, Any] | None, timeout_ms: int, row_limit: int
+    ) -> QueryResult:
+        """Run an analyst's query with writes refused by the engine itself."""
+
+    @abstractmethod
+    def _apply_migration(self, migration: Migration) -> None: ...
+
+    @abstractmethod
+    def ping(self) -> None:
+        """Raise StoreUnavailable if the store cannot answer."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def __enter__(self) -> GraphStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- helpers ---------------------------------------------------------------
+    def _named_write(self, query_name: str, /, **params: Any) -> list[dict[str, Any]]:
+        return self._write(cypher.query(query_name, self.backend), params)
+
+    def _named_read(self, query_name: str, /, **params: Any) -> list[dict[str, Any]]:
+        return self._read(cypher.query(query_name, self.backend), params)
+
+    # --- schema ----------------------------------------------------------------
+    def migrate(self) -> list[int]:
+        """Apply pending migrations in order; returns the versions applied now."""
+        done = self.schema_versions()
+        applied = []
+        for migration in MIGRATIONS:
+            if migration.version in done:
+                continue
+            self._apply_migration(migration)
+            self._named_write("record_migration", version=migration.version, name=migration.name)
+            applied.append(migration.version)
+            log.info("applied schema migration %s: %s", migration.version, migration.name)
+        return applied
+
+    def schema_versions(self) -> set[int]:
+        return {int(r["version"]) for r in self._named_read("schema_versions")}
+
+    # --- ingestion -------------------------------------------------------------
+    def apply_interactions(self, events: Sequence[Interaction], tau_ms: float, batch_id: str | None = None) -> bool:
+        """Apply events as one atomic batch, at most once per batch_id.
+
+        Returns False when a batch with this id was already applied (a retry
+        after a lost reply), True when it was applied now. Callers that need
+        more than ``batch_size`` rows per batch should split them first with
+        distinct batch ids.
+        """
+        if not events:
+            return True
+        batch_id = batch_id or uuid.uuid4().hex
+        if self.batch_applied(batch_id):
+            return False
+        rows = aggregate_interactions(events, tau_ms)
+        # The query re-checks the marker itself, so a concurrent retry of the
+        # same batch is still applied only once.
+        self._named_write("apply_interactions", rows=rows, batch_id=batch_id, tau_ms=float(tau_ms))
+        return True
+
+    def batch_applied(self, batch_id: str) -> bool:
+        return bool(self._named_read("batch_applied", batch_id=batch_id)[0]["n"])
+
+    def upsert_items(self, items: Sequence[CatalogueItem]) -> int:
+        """Upsert catalogue records (last record per item wins); returns items written."""
+        latest: dict[str, CatalogueItem] = {}
+        for item in items:
+            latest[item.item_id] = item
+        rows = []
+        for item in latest.values():
+            props = _scalar_props(item.attributes)
+            if item.title is not None:
+                props["title"] = item.title
+            tags = {i: {"id": i, "name": None, "kind": None, "weight": 1.0} for i in dict.fromkeys(item.interests)}
+            rows.append({"item_id": item.item_id, "props": props, "interests": list(tags.values())})
+        for batch in chunks(rows, self.batch_size):
+            self._named_write("upsert_items", rows=list(batch))
+        return len(rows)
+
+    def upsert_interests(self, rows: Sequence[dict[str, Any]]) -> int:
+        """rows: {interest_id, name, kind}; unique per interest_id (last wins)."""
+        unique = list({r["interest_id"]: r for r in rows}.values())
+        for batch in chunks(unique, self.batch_size):
+            self._named_write("upsert_interests", rows=list(batch))
+        return len(unique)
+
+    def upsert_users(self, rows: Sequence[dict[str, Any]]) -> int:
+        """rows: {user_id, props}; unique per user_id (last wins)."""
+        unique = list({r["user_id"]: {"user_id": r["user_id"], "props": _scalar_props(r.get("props", {}))} for r in rows}.values())
+        for batch in chunks(unique, self.batch_size):
+            self._named_write("upsert_users", rows=list(batch))
+        return len(unique)
+
+    def delete_user(self, user_id: str) -> int | None:
+        """Remove a user and its relationships; None if there was no such user."""
+        res = self._named_write("delete_user", user_id=user_id)
+        return int(res[0]["relationships"]) if res else None
+
+    # --- reads -----------------------------------------------------------------
+    def user_exists(self, user_id: str) -> bool:
+        return bool(self._named_read("user_exists", user_id=user_id)[0]["n"])
+
+    def item_exists(self, item_id: str) -> bool:
+        return bool(self._named_read("item_exists", item_id=item_id)[0]["n"])
+
+    def user_interactions(self, user_id: str, limit: int = 1000) -> list[dict[str, Any]]:
+        return self._named_read("user_interactions", user_id=user_id, limit=limit)
+
+    def user_interests(self, user_id: str) -> list[dict[str, Any]]:
+        return self._named_read("user_interests", user_id=user_id)
+
+    def co_interaction(self, user_id: str, k: int = 20, peers: int = 50) -> list[dict[str, Any]]:
+        return self._named_read("co_interaction", user_id=user_id, k=k, peers=peers)
+
+    def read_named(self, query_name: str, /, **params: Any) -> list[dict[str, Any]]:
+        """Run any named read query from graph_schema/queries (trusted text)."""
+        return self._named_read(query_name, **params)
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        labels = {r["label"]: int(r["n"]) for r in self._named_read("count_labels") if r["label"]}
+        types = {r["type"]: int(r["n"]) for r in self._named_read("count_types")}
+        return {"nodes": dict(sorted(labels.items())), "relationships": dict(sorted(types.items()))}
+
+    # --- training pull ---------------------------------------------------------
+    def pull_subgraph(self, since_ts: int | None = None, user_ids: Sequence[str] | None = None) -> Subgraph:
+        ids = list(user_ids) if user_ids is not None else None
+        interactions = self._named_read("pull_interactions", since=int(since_ts or 0), user_ids=ids)
+        tags = self._named_read("pull_tags")
+        evidence = self._named_read("pull_evidence", user_ids=ids)
+        embeddings: dict[str, dict[str, list[float]]] = {label: {} for label in NODE_LABELS}
+        for r in self._named_read("pull_embeddings"):
+            if r["label"] in embeddings:
+                embeddings[r["label"]][r["id"]] = [float(x) for x in r["embedding"]]
+        return Subgraph(interactions=interactions, tags=tags, embeddings=embeddings, evidence=evidence)
+
+    # --- training write-back ---------------------------------------------------
+    def write_node_properties(self, label: str, rows: Sequence[dict[str, Any]]) -> int:
+        """rows: {id, props: {embedding: [float], model_version, ...}}."""
+        if label not in NODE_LABELS:
+            raise ValueError(f"label must be one of {NODE_LABELS}")
+        name = f"set_{label.lower()}_props"
+        written = 0
+        for batch in chunks(list(rows), self.batch_size):
+            written += int(self._named_write(name, rows=list(batch))[0]["n"])
+        return written
+
+    def write_interest_strengths(self, rows: Sequence[dict[str, Any]]) -> int:
+        """rows: {user_id, interest_id, strength, updated_at, model_version}."""
+        unique = list({(r["user_id"], r["interest_id"]): r for r in rows}.values())
+        written = 0
+        for batch in chunks(unique, self.batch_size):
+            written += int(self._named_write("set_interest_strengths", rows=list(batch))[0]["n"])
+        return written
+
+    def write_similar_items(self, rows: Sequence[dict[str, Any]]) -> int:
+        """rows: {item_id, other_id, score, model_version}."""
+        unique = list({(r["item_id"], r["other_id"], r["model_version"]): r for r in rows}.values())
+        written = 0
+        for batch in chunks(unique, self.batch_size):
+            written += int(self._named_write("set_similar_items", rows=list(batch))[0]["n"])
+        return written
+
+    def publish_model(self, model_version: str, metrics: dict[str, Any] | None = None) -> None:
+        self._named_write(
+            "publish_model",
+            model_version=model_version,
+            published_at=int(time.time() * 1000),
+            metrics=json.dumps(metrics or {}, sort_keys=True),
+        )
+
+    def current_model(self) -> dict[str, Any] | None:
+        rows = self._named_read("current_model")
+        if not rows:
+            return None
+        row = dict(rows[0])
+        row["metrics"] = json.loads(row["metrics"]) if row.get("metrics") else {}
+        return row
+
+    def current_model_version(self) -> str | None:
+        model = self.current_model()
+        return model["model_version"] if model else None
+
+    def cleanup_versions(self, keep: str, batch: int = 10_000) -> dict[str, int]:
+        """Remove other versions' SIMILAR_TO edges and strengths, in bounded batches."""
+        out = {"similar_deleted": 0, "strengths_cleared": 0}
+        for name, key, col in (
+            ("cleanup_similar", "similar_deleted", "deleted"),
+            ("cleanup_strengths", "strengths_cleared", "cleared"),
+        ):
+            while True:
+                n = int(self._named_write(name, model_version=keep, limit=batch)[0][col])
+                out[key] += n
+                if n < batch:
+                    break
+        return out
+
+
+def to_jsonable(value: Any) -> Any:
+    """Plain JSON values for query results (NaN/inf become null)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)

@@ -1,0 +1,23 @@
+"""Choose the backend from GRAPH_URI: neo4j/bolt -> Neo4j, else embedded FalkorDB."""
+
+from __future__ import annotations
+
+from graph_schema.settings import Settings, get_settings
+from graph_schema.store.base import GraphStore
+from graph_schema.store.embedded import EmbeddedServer
+
+
+def embedded_server(settings: Settings | None = None) -> EmbeddedServer:
+    s = settings or get_settings()
+    return EmbeddedServer(s.falkordb_dir, s.falkordb_appendfsync, s.falkordb_start_timeout_s)
+
+
+def open_store(settings: Settings | None = None) -> GraphStore:
+    s = settings or get_settings()
+    if s.backend == "neo4j":
+        from graph_schema.store.neo4j_store import Neo4jStore
+
+        return Neo4jStore(s.graph_uri or "", s.neo4j_user, s.neo4j_password, s.neo4j_database, s.batch_size)
+    from graph_schema.store.falkor import FalkorDBStore
+
+    return FalkorDBStore(embedded_server(s), s.graph_name, s.batch_size)

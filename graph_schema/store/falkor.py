@@ -1,0 +1,161 @@
+"""FalkorDB backend (the embedded default), spoken to over the Redis protocol."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+import redis
+from redis.exceptions import NoPermissionError
+from falkordb import Edge, FalkorDB, Node, Path
+
+from graph_schema.migrations import Migration
+from graph_schema.model import QueryResult
+from graph_schema.store.base import (
+    GraphStore,
+    InvalidQuery,
+    QueryTimeout,
+    ReadOnlyViolation,
+    StoreError,
+    StoreUnavailable,
+    to_jsonable,
+)
+from graph_schema.store.embedded import ANALYST_USER, EmbeddedServer, Endpoint
+
+log = logging.getLogger(__name__)
+
+_DISCONNECTED = (redis.ConnectionError, redis.TimeoutError, ConnectionError, OSError)
+
+
+def plain(value: Any) -> Any:
+    """FalkorDB result values as JSON-able values (nodes/relationships as dicts)."""
+    if isinstance(value, Node):
+        return {"kind": "node", "id": value.id, "labels": list(value.labels or []), "properties": plain(value.properties)}
+    if isinstance(value, Edge):
+        return {
+            "kind": "relationship",
+            "id": value.id,
+            "type": value.relation,
+            "start": value.src_node if isinstance(value.src_node, int) else getattr(value.src_node, "id", None),
+            "end": value.dest_node if isinstance(value.dest_node, int) else getattr(value.dest_node, "id", None),
+            "properties": plain(value.properties),
+        }
+    if isinstance(value, Path):
+        return {"kind": "path", "nodes": [plain(n) for n in value.nodes()], "relationships": [plain(e) for e in value.edges()]}
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return to_jsonable(value)
+
+
+class FalkorDBStore(GraphStore):
+    backend = "falkordb"
+
+    def __init__(self, server: EmbeddedServer, graph_name: str = "interest", batch_size: int = 5000) -> None:
+        super().__init__(batch_size)
+        self.server = server
+        self.graph_name = graph_name
+        self._lock = threading.Lock()
+        self._connect(server.ensure_running())
+
+    def _connect(self, endpoint: Endpoint) -> None:
+        self._endpoint = endpoint
+        self._db = FalkorDB(unix_socket_path=endpoint.socket_path, password=endpoint.password)
+        self._graph = self._db.select_graph(self.graph_name)
+        self._ro_graph = None  # the analyst connection is opened on first use
+        try:
+            # GRAPH.RO_QUERY fails on a missing key; any GRAPH.QUERY creates it.
+            if not self._db.connection.exists(self.graph_name):
+                self._graph.query("RETURN 1")
+        except _DISCONNECTED as exc:
+            raise StoreUnavailable(f"cannot reach the embedded graph store at {endpoint.socket_path}: {exc}") from exc
+
+    def _analyst_graph(self) -> Any:
+        if self._ro_graph is None:
+            db = FalkorDB(
+                unix_socket_path=self._endpoint.socket_path,
+                username=ANALYST_USER,
+                password=self._endpoint.analyst_password,
+            )
+            self._ro_graph = db.select_graph(self.graph_name)
+        return self._ro_graph
+
+    def _recover(self, exc: BaseException) -> StoreUnavailable:
+        """The server vanished: restart it (its AOF has every completed write)
+        and report the call as failed; the caller retries it."""
+        with self._lock:
+            restarted = not self.server.is_running()
+            try:
+                self._connect(self.server.ensure_running())
+            except Exception as start_exc:  # noqa: BLE001 - reported below
+                return StoreUnavailable(f"the embedded graph store is down and could not be restarted: {start_exc}")
+        what = "died and was restarted" if restarted else "dropped the connection"
+        log.warning("embedded FalkorDB %s (%s)", what, exc)
+        return StoreUnavailable(f"the embedded graph store {what}; the call was not applied, retry it ({exc})")
+
+    def _rows(self, result: Any) -> list[dict[str, Any]]:
+        columns = [h[1] for h in result.header]
+        return [dict(zip(columns, [plain(v) for v in row], strict=True)) for row in result.result_set]
+
+    def _write(self, text: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        try:
+            return self._rows(self._graph.query(text, params))
+        except _DISCONNECTED as exc:
+            raise self._recover(exc) from exc
+        except redis.ResponseError as exc:
+            raise StoreError(f"FalkorDB refused a write: {exc}") from exc
+
+    def _read(self, text: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        try:
+            return self._rows(self._graph.ro_query(text, params))
+        except _DISCONNECTED as exc:
+            raise self._recover(exc) from exc
+        except redis.ResponseError as exc:
+            raise StoreError(f"FalkorDB refused a read: {exc}") from exc
+
+    def read_only_query(
+        self, query: str, params: dict[str, Any] | None, timeout_ms: int, row_limit: int
+    ) -> QueryResult:
+        try:
+            result = self._analyst_graph().ro_query(query, params or {}, timeout=int(timeout_ms))
+        except _DISCONNECTED as exc:
+            raise self._recover(exc) from exc
+        except (NoPermissionError, redis.ResponseError) as exc:
+            msg = str(exc)
+            if isinstance(exc, NoPermissionError) or "read-only" in msg:
+                raise ReadOnlyViolation("the query writes to the graph; analyst queries are read-only") from exc
+            if "timed out" in msg.lower():
+                raise QueryTimeout(f"the query ran longer than {timeout_ms} ms and was stopped") from exc
+            raise InvalidQuery(msg) from exc
+        columns = [h[1] for h in result.header]
+        rows = [[plain(v) for v in row] for row in result.result_set[: row_limit + 0]]
+        return QueryResult(columns=columns, rows=rows, truncated=len(result.result_set) > row_limit)
+
+    def _apply_migration(self, migration: Migration) -> None:
+        for step in migration.falkordb:
+            try:
+                if isinstance(step, tuple):
+                    _, label, prop = step
+                    self._db.connection.execute_command(
+                        "GRAPH.CONSTRAINT", "CREATE", self.graph_name, "UNIQUE", "NODE", label, "PROPERTIES", "1", prop
+                    )
+                else:
+                    self._graph.query(step)
+            except redis.ResponseError as exc:
+                if "already" not in str(exc).lower():
+                    raise StoreError(f"migration {migration.version} failed at {step!r}: {exc}") from exc
+
+    def ping(self) -> None:
+        try:
+            self._db.connection.ping()
+        except _DISCONNECTED as exc:
+            raise self._recover(exc) from exc
+
+    def close(self) -> None:
+        for db in (self._db,):
+            try:
+                db.connection.close()
+            except Exception:  # noqa: BLE001 - closing is best effort
+                pass

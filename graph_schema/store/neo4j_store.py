@@ -1,0 +1,127 @@
+"""Neo4j 5 backend through the official driver.
+
+One pooled driver per store (one store per process), managed transactions
+(execute_read / execute_write retry transient failures), parameters always,
+results consumed inside the transaction function. Analyst queries run in a
+READ-mode session: the server refuses writes there.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import neo4j
+from neo4j import GraphDatabase, unit_of_work
+from neo4j import exceptions as neo_exc
+from neo4j.graph import Node, Path, Relationship
+
+from graph_schema.migrations import Migration
+from graph_schema.model import QueryResult
+from graph_schema.store.base import (
+    GraphStore,
+    InvalidQuery,
+    QueryTimeout,
+    ReadOnlyViolation,
+    StoreError,
+    StoreUnavailable,
+    to_jsonable,
+)
+
+
+def plain(value: Any) -> Any:
+    """Neo4j values as the same JSON-able shapes the FalkorDB backend returns."""
+    if isinstance(value, Node):
+        return {"kind": "node", "id": value.element_id, "labels": sorted(value.labels), "properties": plain(dict(value))}
+    if isinstance(value, Relationship):
+        return {
+            "kind": "relationship",
+            "id": value.element_id,
+            "type": value.type,
+            "start": value.start_node.element_id if value.start_node else None,
+            "end": value.end_node.element_id if value.end_node else None,
+            "properties": plain(dict(value)),
+        }
+    if isinstance(value, Path):
+        return {"kind": "path", "nodes": [plain(n) for n in value.nodes], "relationships": [plain(r) for r in value.relationships]}
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if hasattr(value, "iso_format"):  # temporal types
+        return value.iso_format()
+    return to_jsonable(value)
+
+
+class Neo4jStore(GraphStore):
+    backend = "neo4j"
+
+    def __init__(self, uri: str, user: str, password: str, database: str, batch_size: int = 5000) -> None:
+        super().__init__(batch_size)
+        self.database = database
+        self._driver = GraphDatabase.driver(uri, auth=(user, password))
+
+    def _session(self, mode: str) -> neo4j.Session:
+        return self._driver.session(database=self.database, default_access_mode=mode)
+
+    def _run(self, mode: str, text: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        def work(tx: neo4j.ManagedTransaction) -> list[dict[str, Any]]:
+            result = tx.run(text, params)
+            return [{k: plain(v) for k, v in record.items()} for record in result]
+
+        try:
+            with self._session(mode) as session:
+                if mode == neo4j.WRITE_ACCESS:
+                    return session.execute_write(work)
+                return session.execute_read(work)
+        except neo_exc.ServiceUnavailable as exc:
+            raise StoreUnavailable(f"Neo4j is unreachable: {exc}") from exc
+        except neo_exc.Neo4jError as exc:
+            raise StoreError(f"Neo4j refused the query: {exc.message or exc}") from exc
+
+    def _write(self, text: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        return self._run(neo4j.WRITE_ACCESS, text, params)
+
+    def _read(self, text: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        return self._run(neo4j.READ_ACCESS, text, params)
+
+    def read_only_query(
+        self, query: str, params: dict[str, Any] | None, timeout_ms: int, row_limit: int
+    ) -> QueryResult:
+        @unit_of_work(timeout=timeout_ms / 1000.0)
+        def work(tx: neo4j.ManagedTransaction) -> QueryResult:
+            result = tx.run(query, params or {})
+            columns = list(result.keys())
+            records = result.fetch(row_limit + 1)
+            rows = [[plain(v) for v in rec.values()] for rec in records[:row_limit]]
+            return QueryResult(columns=columns, rows=rows, truncated=len(records) > row_limit)
+
+        try:
+            with self._session(neo4j.READ_ACCESS) as session:
+                return session.execute_read(work)
+        except neo_exc.ServiceUnavailable as exc:
+            raise StoreUnavailable(f"Neo4j is unreachable: {exc}") from exc
+        except neo_exc.Neo4jError as exc:
+            code = exc.code or ""
+            if "AccessMode" in code or "Forbidden" in code or "WriteOnReadOnly" in code:
+                raise ReadOnlyViolation("the query writes to the graph; analyst queries are read-only") from exc
+            if "TransactionTimedOut" in code or "Timeout" in code:
+                raise QueryTimeout(f"the query ran longer than {timeout_ms} ms and was stopped") from exc
+            raise InvalidQuery(exc.message or str(exc)) from exc
+
+    def _apply_migration(self, migration: Migration) -> None:
+        # DDL cannot share a transaction with data writes; each runs in its own.
+        for statement in migration.neo4j:
+            try:
+                with self._session(neo4j.WRITE_ACCESS) as session:
+                    session.run(statement).consume()
+            except neo_exc.Neo4jError as exc:
+                raise StoreError(f"migration {migration.version} failed at {statement!r}: {exc.message}") from exc
+
+    def ping(self) -> None:
+        try:
+            self._driver.verify_connectivity()
+        except (neo_exc.ServiceUnavailable, neo_exc.AuthError, OSError) as exc:
+            raise StoreUnavailable(f"Neo4j is unreachable: {exc}") from exc
+
+    def close(self) -> None:
+        self._driver.close()

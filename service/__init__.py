@@ -1,0 +1,1 @@
+"""Flask REST API, scheduler, ingestion and CLI of the interest graph service."""
