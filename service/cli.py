@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -85,7 +86,9 @@ def stats(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 @app.command("cypher")
 def cypher_cmd(
     query: str,
-    param: Annotated[list[str] | None, typer.Option("--param", "-p", help="key=value (value as JSON if it parses)")] = None,
+    param: Annotated[
+        list[str] | None, typer.Option("--param", "-p", help="key=value (value as JSON if it parses)")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
     timeout_ms: Annotated[int | None, typer.Option("--timeout-ms")] = None,
     limit: Annotated[int | None, typer.Option("--limit")] = None,
@@ -138,15 +141,133 @@ def store_status() -> None:
     typer.echo(json.dumps(embedded_server().status()))
 
 
-@app.command()
-def demo() -> None:
-    """What `make run` does: start the store, migrate, and show the graph."""
+import_app = typer.Typer(help="Import data sets.", no_args_is_help=True)
+app.add_typer(import_app, name="import")
+
+
+def _progress(total: int, desc: str):  # type: ignore[no-untyped-def]
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="ev", unit_scale=True, file=sys.stderr, disable=None)
+
+
+@import_app.command("movielens")
+def import_movielens_cmd(
+    path: Annotated[
+        Path | None, typer.Option("--path", help="ml-100k directory (default: the recbole wheel's copy)")
+    ] = None,
+) -> None:
+    """Import MovieLens-100K: users, items, genres as interests, ratings as events."""
+    from service.ingest.eventlog import EventLog
+    from service.ingest.movielens import MovieLensNotFound, import_movielens
+
     settings = get_settings()
     try:
         with open_store() as store:
             store.migrate()
+            with _progress(100_000, "ratings") as bar:
+                report = import_movielens(store, EventLog(settings), path, progress=bar.update)
+            print_counts(store.counts())
+    except (StoreError, EmbeddedStoreError, MovieLensNotFound) as exc:
+        _fail(str(exc))
+    typer.echo(json.dumps(report))
+
+
+@app.command()
+def ingest(
+    file: Annotated[Path, typer.Argument(help="JSON lines, one event per line (same fields as POST /v1/events)")],
+) -> None:
+    """Ingest events from a JSON-lines file through the event log."""
+    from service.ingest.eventlog import EventLog
+    from service.ingest.schemas import EventIn, validate_each
+
+    settings = get_settings()
+    raw: list[object] = []
+    rejected: list[dict[str, object]] = []
+    try:
+        lines = file.read_text().splitlines()
+    except OSError as exc:
+        _fail(f"cannot read {file}: {exc}")
+    for n, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            raw.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            rejected.append({"line": n, "error": f"not valid JSON: {exc.msg}"})
+            raw.append(None)
+    good, bad = validate_each(EventIn, raw)
+    rejected += [{"line": b["index"] + 1, "error": b["error"]} for b in bad if raw[b["index"]] is not None]
+    log_ = EventLog(settings)
+    report = log_.accept(good)
+    rejected += [{"line": r["index"] + 1, "error": r["error"]} for r in report.rejected]
+    try:
+        with open_store() as store:
+            store.migrate()
+            with _progress(report.accepted, "events") as bar:
+                applied = log_.apply_pending(store, progress=bar.update)
+    except (StoreError, EmbeddedStoreError) as exc:
+        _fail(
+            f"{report.accepted} events are in the log but not in the graph yet ({exc}); run `interest-graph replay` or ingest again"
+        )
+    for r in rejected:
+        console.print(f"[yellow]line {r['line']}:[/yellow] {r['error']}")
+    typer.echo(
+        json.dumps(
+            {
+                "accepted": report.accepted,
+                "duplicates": report.duplicates,
+                "rejected": len(rejected),
+                "applied": applied.applied,
+                "pending": applied.pending,
+            }
+        )
+    )
+    if applied.error:
+        _fail(f"graph write failed, {applied.pending} events stay pending: {applied.error}")
+
+
+@app.command()
+def replay(force: Annotated[bool, typer.Option("--force", help="wipe a non-empty graph first")] = False) -> None:
+    """Rebuild the graph from the event log into an empty store."""
+    from service.ingest.eventlog import EventLog
+
+    settings = get_settings()
+    log_ = EventLog(settings)
+    try:
+        with open_store() as store:
+            counts = store.counts()
+            data = {k: v for k, v in counts["nodes"].items() if k in ("User", "Item", "Interest")}
+            if data and not force:
+                _fail(f"the graph is not empty ({data}); replay needs an empty store (or --force to wipe it)")
+            if data:
+                store.wipe()
+            store.migrate()
+            with _progress(log_.count(), "replay") as bar:
+                n = log_.replay(store, progress=bar.update)
             print_counts(store.counts())
     except (StoreError, EmbeddedStoreError) as exc:
+        _fail(str(exc))
+    typer.echo(f"replayed {n} events")
+
+
+@app.command()
+def demo() -> None:
+    """What `make run` does: start the store, migrate, import MovieLens-100K if
+    the graph is empty, and show the graph."""
+    from service.ingest.eventlog import EventLog
+    from service.ingest.movielens import MovieLensNotFound, import_movielens
+
+    settings = get_settings()
+    try:
+        with open_store() as store:
+            store.migrate()
+            if not store.counts()["nodes"].get("User"):
+                typer.echo("empty graph: importing MovieLens-100K ...")
+                with _progress(100_000, "ratings") as bar:
+                    import_movielens(store, EventLog(settings), progress=bar.update)
+            print_counts(store.counts())
+    except (StoreError, EmbeddedStoreError, MovieLensNotFound) as exc:
         _fail(str(exc))
     typer.echo(f"data directory: {settings.data_dir.resolve()}")
 

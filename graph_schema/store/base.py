@@ -63,17 +63,22 @@ def aggregate_interactions(events: Iterable[Interaction], tau_ms: float) -> list
         groups.setdefault((ev.user_id, ev.item_id), []).append(ev)
     rows = []
     for (user_id, item_id), evs in groups.items():
-        ev_w, ev_ts = fold_many(((e.weight, e.ts) for e in evs), tau_ms)
+        if len(evs) == 1:  # the common case, without the folding arithmetic
+            e = evs[0]
+            weight, first, last, ev_w = e.weight, e.ts, e.ts, e.weight
+        else:
+            ev_w, last = fold_many(((e.weight, e.ts) for e in evs), tau_ms)
+            weight, first = sum(e.weight for e in evs), min(e.ts for e in evs)
         rows.append(
             {
                 "user_id": user_id,
                 "item_id": item_id,
-                "weight": float(sum(e.weight for e in evs)),
+                "weight": float(weight),
                 "count": len(evs),
-                "first_ts": min(e.ts for e in evs),
-                "last_ts": max(e.ts for e in evs),
-                "ev_w": ev_w,
-                "ev_ts": ev_ts,
+                "first_ts": first,
+                "last_ts": last,
+                "ev_w": float(ev_w),
+                "ev_ts": last,
             }
         )
     return rows
@@ -203,7 +208,9 @@ class GraphStore(ABC):
 
     def upsert_users(self, rows: Sequence[dict[str, Any]]) -> int:
         """rows: {user_id, props}; unique per user_id (last wins)."""
-        unique = list({r["user_id"]: {"user_id": r["user_id"], "props": _scalar_props(r.get("props", {}))} for r in rows}.values())
+        unique = list(
+            {r["user_id"]: {"user_id": r["user_id"], "props": _scalar_props(r.get("props", {}))} for r in rows}.values()
+        )
         for batch in chunks(unique, self.batch_size):
             self._named_write("upsert_users", rows=list(batch))
         return len(unique)
@@ -212,6 +219,15 @@ class GraphStore(ABC):
         """Remove a user and its relationships; None if there was no such user."""
         res = self._named_write("delete_user", user_id=user_id)
         return int(res[0]["relationships"]) if res else None
+
+    def wipe(self, batch: int = 10_000) -> int:
+        """Delete every node but the schema records, in bounded batches."""
+        total = 0
+        while True:
+            n = int(self._named_write("wipe_batch", limit=batch)[0]["deleted"])
+            total += n
+            if n < batch:
+                return total
 
     # --- reads -----------------------------------------------------------------
     def user_exists(self, user_id: str) -> bool:

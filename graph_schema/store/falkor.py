@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from typing import Any
 
 import redis
-from redis.exceptions import NoPermissionError
 from falkordb import Edge, FalkorDB, Node, Path
+from redis.exceptions import NoPermissionError
 
 from graph_schema.migrations import Migration
 from graph_schema.model import QueryResult
@@ -22,6 +23,7 @@ from graph_schema.store.base import (
     to_jsonable,
 )
 from graph_schema.store.embedded import ANALYST_USER, EmbeddedServer, Endpoint
+from graph_schema.store.falkor_params import params_header
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +33,12 @@ _DISCONNECTED = (redis.ConnectionError, redis.TimeoutError, ConnectionError, OSE
 def plain(value: Any) -> Any:
     """FalkorDB result values as JSON-able values (nodes/relationships as dicts)."""
     if isinstance(value, Node):
-        return {"kind": "node", "id": value.id, "labels": list(value.labels or []), "properties": plain(value.properties)}
+        return {
+            "kind": "node",
+            "id": value.id,
+            "labels": list(value.labels or []),
+            "properties": plain(value.properties),
+        }
     if isinstance(value, Edge):
         return {
             "kind": "relationship",
@@ -42,7 +49,11 @@ def plain(value: Any) -> Any:
             "properties": plain(value.properties),
         }
     if isinstance(value, Path):
-        return {"kind": "path", "nodes": [plain(n) for n in value.nodes()], "relationships": [plain(e) for e in value.edges()]}
+        return {
+            "kind": "path",
+            "nodes": [plain(n) for n in value.nodes()],
+            "relationships": [plain(e) for e in value.edges()],
+        }
     if isinstance(value, dict):
         return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -89,7 +100,7 @@ class FalkorDBStore(GraphStore):
             restarted = not self.server.is_running()
             try:
                 self._connect(self.server.ensure_running())
-            except Exception as start_exc:  # noqa: BLE001 - reported below
+            except Exception as start_exc:
                 return StoreUnavailable(f"the embedded graph store is down and could not be restarted: {start_exc}")
         what = "died and was restarted" if restarted else "dropped the connection"
         log.warning("embedded FalkorDB %s (%s)", what, exc)
@@ -101,7 +112,7 @@ class FalkorDBStore(GraphStore):
 
     def _write(self, text: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         try:
-            return self._rows(self._graph.query(text, params))
+            return self._rows(self._graph.query(params_header(params) + text))
         except _DISCONNECTED as exc:
             raise self._recover(exc) from exc
         except redis.ResponseError as exc:
@@ -109,7 +120,7 @@ class FalkorDBStore(GraphStore):
 
     def _read(self, text: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         try:
-            return self._rows(self._graph.ro_query(text, params))
+            return self._rows(self._graph.ro_query(params_header(params) + text))
         except _DISCONNECTED as exc:
             raise self._recover(exc) from exc
         except redis.ResponseError as exc:
@@ -119,7 +130,7 @@ class FalkorDBStore(GraphStore):
         self, query: str, params: dict[str, Any] | None, timeout_ms: int, row_limit: int
     ) -> QueryResult:
         try:
-            result = self._analyst_graph().ro_query(query, params or {}, timeout=int(timeout_ms))
+            result = self._analyst_graph().ro_query(params_header(params) + query, timeout=int(timeout_ms))
         except _DISCONNECTED as exc:
             raise self._recover(exc) from exc
         except (NoPermissionError, redis.ResponseError) as exc:
@@ -155,7 +166,5 @@ class FalkorDBStore(GraphStore):
 
     def close(self) -> None:
         for db in (self._db,):
-            try:
+            with contextlib.suppress(Exception):
                 db.connection.close()
-            except Exception:  # noqa: BLE001 - closing is best effort
-                pass

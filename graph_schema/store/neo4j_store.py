@@ -31,7 +31,12 @@ from graph_schema.store.base import (
 def plain(value: Any) -> Any:
     """Neo4j values as the same JSON-able shapes the FalkorDB backend returns."""
     if isinstance(value, Node):
-        return {"kind": "node", "id": value.element_id, "labels": sorted(value.labels), "properties": plain(dict(value))}
+        return {
+            "kind": "node",
+            "id": value.element_id,
+            "labels": sorted(value.labels),
+            "properties": plain(dict(value)),
+        }
     if isinstance(value, Relationship):
         return {
             "kind": "relationship",
@@ -42,7 +47,11 @@ def plain(value: Any) -> Any:
             "properties": plain(dict(value)),
         }
     if isinstance(value, Path):
-        return {"kind": "path", "nodes": [plain(n) for n in value.nodes], "relationships": [plain(r) for r in value.relationships]}
+        return {
+            "kind": "path",
+            "nodes": [plain(n) for n in value.nodes],
+            "relationships": [plain(r) for r in value.relationships],
+        }
     if isinstance(value, dict):
         return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

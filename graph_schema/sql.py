@@ -1,0 +1,182 @@
+"""Relational tables shared by the API, the CLI and the refresh job.
+
+The durable event log (the source a graph can be replayed from), the catalogue
+records that came with it, the refresh-run history, API keys and a named lock
+table. SQLite file by default, PostgreSQL by DATABASE_URL. Imports neither
+Flask nor torch.
+"""
+
+from __future__ import annotations
+
+import time
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    create_engine,
+    event,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class EventRecord(Base):
+    """One accepted behaviour event. `event_id` is unique: a retried event is a no-op.
+
+    status: pending -> applied. `batch_id` is set when a worker claims the event
+    for a graph batch; the same batch id is reused on retry so the graph can
+    recognise a batch it already applied (exactly-once across lost replies).
+    """
+
+    __tablename__ = "events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(200), unique=True, nullable=False)
+    user_id: Mapped[str] = mapped_column(String(200), nullable=False, index=True)
+    item_id: Mapped[str] = mapped_column(String(200), nullable=False)
+    type: Mapped[str] = mapped_column(String(50), nullable=False)
+    ts: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    weight: Mapped[float] = mapped_column(Float, nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="pending")
+    batch_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    claimed_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    failed_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    received_at: Mapped[int] = mapped_column(BigInteger, nullable=False, default=now_ms)
+    applied_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+    __table_args__ = (Index("ix_events_status_batch", "status", "batch_id"),)
+
+
+class CatalogueRecord(Base):
+    """The latest catalogue record per item (replayed before events)."""
+
+    __tablename__ = "catalogue_items"
+    item_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    title: Mapped[str | None] = mapped_column(Text, nullable=True)
+    interests: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
+    updated_at: Mapped[int] = mapped_column(BigInteger, nullable=False, default=now_ms)
+
+
+class InterestRecord(Base):
+    __tablename__ = "interests"
+    interest_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    kind: Mapped[str] = mapped_column(String(50), nullable=False, default="tag")
+
+
+class UserRecord(Base):
+    """Optional user attributes (e.g. demographics from an import)."""
+
+    __tablename__ = "users"
+    user_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
+
+
+class RefreshRun(Base):
+    """One refresh (training) run and what it produced."""
+
+    __tablename__ = "refresh_runs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    mode: Mapped[str] = mapped_column(String(16), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="running")
+    trigger: Mapped[str] = mapped_column(String(32), nullable=False, default="cli")
+    started_at: Mapped[int] = mapped_column(BigInteger, nullable=False, default=now_ms)
+    finished_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    phases: Mapped[dict[str, float]] = mapped_column(JSON, nullable=False, default=dict)
+    counts: Mapped[dict[str, int]] = mapped_column(JSON, nullable=False, default=dict)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
+    device: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    model_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    forced: Mapped[bool] = mapped_column(default=False)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    prefix: Mapped[str] = mapped_column(String(16), nullable=False, index=True)
+    key_hash: Mapped[str] = mapped_column(String(128), nullable=False, unique=True)
+    role: Mapped[str] = mapped_column(String(16), nullable=False)
+    name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    created_at: Mapped[int] = mapped_column(BigInteger, nullable=False, default=now_ms)
+    revoked_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class NamedLock(Base):
+    """A cross-process lock row (e.g. 'refresh'); expires so a crashed holder
+    cannot block forever."""
+
+    __tablename__ = "locks"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200), nullable=False)
+    acquired_at: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    expires_at: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+class DeletedUser(Base):
+    """Tombstone for privacy deletes: events of these users are never replayed or re-accepted
+    with old ids."""
+
+    __tablename__ = "deleted_users"
+    user_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    deleted_at: Mapped[int] = mapped_column(BigInteger, nullable=False, default=now_ms)
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    # WAL: readers never block the writer; several processes share the file.
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+@cache
+def get_engine(url: str) -> Engine:
+    if url.startswith("sqlite:///"):
+        Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 10})
+        event.listen(engine, "connect", _sqlite_pragmas)
+    else:
+        engine = create_engine(url, pool_pre_ping=True)
+    Base.metadata.create_all(engine)
+    return engine
+
+
+def session_factory(url: str) -> sessionmaker:
+    return sessionmaker(get_engine(url), expire_on_commit=False)
+
+
+__all__ = [
+    "ApiKey",
+    "Base",
+    "CatalogueRecord",
+    "DeletedUser",
+    "EventRecord",
+    "ForeignKey",
+    "InterestRecord",
+    "NamedLock",
+    "RefreshRun",
+    "UserRecord",
+    "get_engine",
+    "now_ms",
+    "session_factory",
+]

@@ -1,0 +1,48 @@
+"""Fast CYPHER parameter headers for FalkorDB.
+
+The falkordb client serialises parameters with a recursive pure-Python
+function, which dominated batch writes (~5 s per 100k rows). Cypher literals
+for strings, numbers, lists, maps and null are JSON except that map keys are
+identifiers, so we let the C JSON encoder do the work and unquote the keys.
+Values with non-identifier keys or \\u escapes fall back to the client's
+serialiser.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from falkordb.helpers import stringify_param_value
+
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+def _map_keys(value: Any, acc: set[str]) -> None:
+    if isinstance(value, dict):
+        acc.update(value.keys())
+        for v in value.values():
+            if isinstance(v, (dict, list)):
+                _map_keys(v, acc)
+    elif isinstance(value, list) and value and isinstance(value[0], (dict, list)):
+        for v in value:
+            _map_keys(v, acc)
+
+
+def cypher_literal(value: Any) -> str:
+    keys: set[str] = set()
+    _map_keys(value, keys)
+    text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    if "\\u" in text or not all(isinstance(k, str) and _IDENT.match(k) for k in keys):
+        return stringify_param_value(value)
+    # `"key":` can only occur as a map key: inside a JSON string every quote is escaped.
+    for key in keys:
+        text = text.replace(f'"{key}":', f"{key}:")
+    return text
+
+
+def params_header(params: dict[str, Any] | None) -> str:
+    if not params:
+        return ""
+    return "CYPHER " + " ".join(f"{k}={cypher_literal(v)}" for k, v in params.items()) + " "

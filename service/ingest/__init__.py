@@ -1,0 +1,1 @@
+"""Ingestion: validated events -> durable SQL event log -> graph batches."""

@@ -1,0 +1,92 @@
+"""Request models for events and catalogue records (shared by API and CLI)."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+M = TypeVar("M", bound=BaseModel)
+_MAX_TS_MS = 32_503_680_000_000  # year 3000: beyond that it is a unit mistake
+
+
+class EventIn(BaseModel):
+    """One behaviour event. `ts` is epoch milliseconds or an ISO 8601 string."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    event_id: str = Field(min_length=1, max_length=200, description="Client-chosen unique id; resending it is a no-op.")
+    user_id: str = Field(min_length=1, max_length=200)
+    item_id: str = Field(min_length=1, max_length=200)
+    type: str = Field(min_length=1, max_length=50, description="view, click, cart, purchase, rating, ...")
+    ts: int | datetime = Field(description="Epoch milliseconds, or ISO 8601 (UTC if no offset).")
+    weight: float | None = Field(None, description="Overrides the type's weight; required for ratings.")
+
+    @field_validator("ts")
+    @classmethod
+    def _ts_ms(cls, v: int | datetime) -> int:
+        if isinstance(v, datetime):
+            if v.tzinfo is None:
+                v = v.replace(tzinfo=UTC)
+            v = int(v.timestamp() * 1000)
+        if v < 0 or v > _MAX_TS_MS:
+            raise ValueError("must be epoch milliseconds between 1970 and 3000 (or an ISO 8601 string)")
+        return v
+
+    @field_validator("weight")
+    @classmethod
+    def _finite(cls, v: float | None) -> float | None:
+        if v is not None and (not math.isfinite(v) or v < 0):
+            raise ValueError("must be a finite number >= 0")
+        return v
+
+    @property
+    def ts_ms(self) -> int:
+        assert isinstance(self.ts, int)
+        return self.ts
+
+
+class ItemIn(BaseModel):
+    """A catalogue record: the item's current title, interests and attributes."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    item_id: str = Field(min_length=1, max_length=200)
+    title: str | None = Field(None, max_length=1000)
+    interests: list[str] = Field(default_factory=list, max_length=200)
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("interests")
+    @classmethod
+    def _ids(cls, v: list[str]) -> list[str]:
+        out = [s.strip() for s in v]
+        if any(not s or len(s) > 200 for s in out):
+            raise ValueError("interest ids must be non-empty strings of at most 200 characters")
+        return list(dict.fromkeys(out))
+
+
+def describe(exc: ValidationError) -> str:
+    """One line naming each bad field: `ts: must be epoch milliseconds ...`."""
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"] if not (isinstance(p, str) and p in {"int", "datetime"}))
+        msg = err["msg"].removeprefix("Value error, ")
+        parts.append(f"{loc}: {msg}" if loc else msg)
+    return "; ".join(dict.fromkeys(parts))
+
+
+def validate_each(model: type[M], raw: list[Any]) -> tuple[list[tuple[int, M]], list[dict[str, Any]]]:
+    """Validate records one by one: good ones go on, bad ones are reported by index."""
+    good: list[tuple[int, M]] = []
+    bad: list[dict[str, Any]] = []
+    for index, record in enumerate(raw):
+        if not isinstance(record, dict):
+            bad.append({"index": index, "error": f"must be a JSON object, got {type(record).__name__}"})
+            continue
+        try:
+            good.append((index, model.model_validate(record)))
+        except ValidationError as exc:
+            bad.append({"index": index, "error": describe(exc)})
+    return good, bad
