@@ -208,7 +208,8 @@ def ingest(
                 applied = log_.apply_pending(store, progress=bar.update)
     except (StoreError, EmbeddedStoreError) as exc:
         _fail(
-            f"{report.accepted} events are in the log but not in the graph yet ({exc}); run `interest-graph replay` or ingest again"
+            f"{report.accepted} events are in the log but not in the graph yet ({exc}); "
+            "they stay pending and the next ingest applies them"
         )
     for r in rejected:
         console.print(f"[yellow]line {r['line']}:[/yellow] {r['error']}")
