@@ -170,7 +170,7 @@ class EventLog:
             ).all()
         if not records:
             return 0
-        events = [Interaction(r.user_id, r.item_id, float(r.weight), int(r.ts)) for r in records]
+        events = [Interaction(u, i, w, t) for u, i, w, t in records]
         store.apply_interactions(events, self.settings.evidence_tau_ms, batch_id=batch_id)
         with self.sessions.begin() as session:
             session.execute(
@@ -219,30 +219,39 @@ class EventLog:
             return int(session.scalar(select(func.count()).select_from(EventRecord)) or 0)
 
     # --- catalogue --------------------------------------------------------------
+    def _upsert(self, table: Any, rows: list[dict[str, Any]], key: str) -> None:
+        """Bulk INSERT ... ON CONFLICT (key) DO UPDATE: the latest record wins."""
+        if not rows:
+            return
+        with self.sessions.begin() as session:
+            stmt = _insert_ignore(session)(table)
+            cols = {c: stmt.excluded[c] for c in rows[0] if c != key}
+            session.connection().execute(stmt.on_conflict_do_update(index_elements=[key], set_=cols), rows)
+
     def record_items(self, items: Sequence[ItemIn]) -> None:
         """Keep the latest catalogue record per item (for replay)."""
         latest = {i.item_id: i for i in items}
-        with self.sessions.begin() as session:
-            for item in latest.values():
-                session.merge(
-                    CatalogueRecord(
-                        item_id=item.item_id,
-                        title=item.title,
-                        interests=list(item.interests),
-                        attributes=dict(item.attributes),
-                        updated_at=now_ms(),
-                    )
-                )
+        rows = [
+            {
+                "item_id": i.item_id,
+                "title": i.title,
+                "interests": list(i.interests),
+                "attributes": dict(i.attributes),
+                "updated_at": now_ms(),
+            }
+            for i in latest.values()
+        ]
+        self._upsert(CatalogueRecord.__table__, rows, "item_id")
 
     def record_interests(self, rows: Iterable[dict[str, Any]]) -> None:
-        with self.sessions.begin() as session:
-            for r in rows:
-                session.merge(InterestRecord(interest_id=r["interest_id"], name=r["name"], kind=r["kind"]))
+        unique = {
+            r["interest_id"]: {"interest_id": r["interest_id"], "name": r["name"], "kind": r["kind"]} for r in rows
+        }
+        self._upsert(InterestRecord.__table__, list(unique.values()), "interest_id")
 
     def record_users(self, rows: Iterable[dict[str, Any]]) -> None:
-        with self.sessions.begin() as session:
-            for r in rows:
-                session.merge(UserRecord(user_id=r["user_id"], attributes=r.get("props", {})))
+        unique = {r["user_id"]: {"user_id": r["user_id"], "attributes": r.get("props", {})} for r in rows}
+        self._upsert(UserRecord.__table__, list(unique.values()), "user_id")
 
     def upsert_items(self, store: GraphStore, items: Sequence[ItemIn]) -> int:
         """Log catalogue records, then write them to the graph."""

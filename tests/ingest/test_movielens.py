@@ -74,7 +74,8 @@ def _fingerprint(store: GraphStore) -> dict[str, Any]:
             "MATCH (:User)-[r:INTERESTED_IN]->(:Interest) RETURN count(r), sum(r.evidence), max(r.evidence_ts)"
         ),
         "user42": q(
-            "MATCH (:User {id: '42'})-[r:INTERESTED_IN]->(t:Interest) RETURN t.id, r.evidence, r.evidence_ts ORDER BY t.id"
+            "MATCH (:User {id: '42'})-[r:INTERESTED_IN]->(t:Interest) "
+            "RETURN t.id, r.evidence, r.evidence_ts ORDER BY t.id"
         ),
     }
 
