@@ -1,0 +1,83 @@
+"""Refresh-run history and the cross-process refresh lock, on a real SQLite file."""
+
+from __future__ import annotations
+
+import multiprocessing
+from pathlib import Path
+
+import pytest
+from sqlalchemy import update
+
+from graph_schema.runs import RefreshAlreadyRunning, create_run_row, get_run, list_runs, refresh_run
+from graph_schema.settings import Settings
+from graph_schema.sql import NamedLock, session_factory
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'runs.sqlite3'}")
+
+
+def test_a_run_records_phases_counts_metrics_and_status(settings: Settings) -> None:
+    with refresh_run(settings, mode="full") as run:
+        with run.phase("pull"):
+            run.counts["users"] = 3
+        run.metrics["ndcg@20"] = 0.2
+        run.finish("published", model_version="v1")
+    [row] = list_runs(settings)
+    assert row["status"] == "published" and row["model_version"] == "v1"
+    assert set(row["phases"]) == {"pull"} and row["counts"] == {"users": 3}
+    assert row["metrics"] == {"ndcg@20": 0.2} and row["finished_at"] is not None
+
+
+def test_a_failing_run_is_recorded_as_failed_and_releases_the_lock(settings: Settings) -> None:
+    with pytest.raises(ValueError), refresh_run(settings, mode="full"):
+        raise ValueError("boom")
+    [row] = list_runs(settings)
+    assert row["status"] == "failed" and "boom" in row["error"]
+    with refresh_run(settings, mode="full") as run:  # the lock was released
+        run.finish("rejected")
+
+
+def _hold_lock(url: str, data_dir: str, started, release) -> None:  # type: ignore[no-untyped-def]
+    s = Settings(data_dir=Path(data_dir), database_url=url)
+    with refresh_run(s, mode="full", trigger="other-process") as run:
+        started.set()
+        release.wait(20)
+        run.finish("rejected")
+
+
+def test_the_lock_stops_a_second_concurrent_refresh_in_another_process(settings: Settings) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    started, release = ctx.Event(), ctx.Event()
+    proc = ctx.Process(target=_hold_lock, args=(settings.sql_url, str(settings.data_dir), started, release))
+    proc.start()
+    try:
+        assert started.wait(30)
+        queued = create_run_row(settings, "full", "api")
+        with (
+            pytest.raises(RefreshAlreadyRunning, match="already running"),
+            refresh_run(settings, "full", run_id=queued),
+        ):
+            pass
+        assert get_run(settings, queued)["status"] == "failed"  # type: ignore[index]
+    finally:
+        release.set()
+        proc.join(30)
+    assert proc.exitcode == 0
+    with refresh_run(settings, mode="full") as run:
+        run.finish("rejected")
+
+
+def test_an_expired_lock_of_a_crashed_holder_is_taken_over(settings: Settings) -> None:
+    sessions = session_factory(settings.sql_url)
+    with sessions.begin() as s:
+        s.add(NamedLock(name="refresh", holder="dead:1", acquired_at=0, expires_at=1))
+    with refresh_run(settings, mode="full") as run:
+        run.finish("rejected")
+    with sessions.begin() as s:
+        s.add(NamedLock(name="refresh", holder="alive:1", acquired_at=0, expires_at=2**62))
+    with pytest.raises(RefreshAlreadyRunning), refresh_run(settings, mode="full"):
+        pass
+    with sessions.begin() as s:
+        s.execute(update(NamedLock).values(expires_at=1))
