@@ -56,6 +56,15 @@ MIGRATIONS: tuple[Migration, ...] = (
         neo4j=("CREATE INDEX similar_to_version IF NOT EXISTS FOR ()-[r:SIMILAR_TO]-() ON (r.model_version)",),
         falkordb=("CREATE INDEX FOR ()-[r:SIMILAR_TO]-() ON (r.model_version)",),
     ),
+    Migration(
+        4,
+        "unique ingest batch and model registry ids (FalkorDB)",
+        # Neo4j has had these constraints since migration 2. On FalkorDB the
+        # batch guard (OPTIONAL MATCH ... CREATE) alone let concurrent retries
+        # of one batch through; the constraint makes the duplicate fail and roll back.
+        neo4j=(),
+        falkordb=(("CONSTRAINT", "IngestBatch", "id"), ("CONSTRAINT", "ModelRegistry", "id")),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +131,13 @@ class EmbeddedServer:
         return pid
 
     def _client(self, endpoint: Endpoint) -> redis.Redis:
-        return redis.Redis(unix_socket_path=endpoint.socket_path, password=endpoint.password, socket_timeout=5)
+        # no client-side retries: a dead server must be reported at once
+        return redis.Redis(
+            unix_socket_path=endpoint.socket_path,
+            password=endpoint.password,
+            socket_timeout=5,
+            retry=Retry(NoBackoff(), 0),
+        )
 
     def _answers(self, endpoint: Endpoint) -> bool:
         try:
@@ -144,8 +152,12 @@ class EmbeddedServer:
 
     @contextmanager
     def _start_lock(self) -> Iterator[None]:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        with open(self.dir / ".start.lock", "w") as fh:
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            fh = open(self.dir / ".start.lock", "w")  # noqa: SIM115 - closed below
+        except OSError as exc:
+            raise EmbeddedStoreError(f"cannot use {self.dir} as the embedded store's data directory: {exc}") from exc
+        with fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
             try:
                 yield

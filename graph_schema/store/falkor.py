@@ -30,8 +30,13 @@ log = logging.getLogger(__name__)
 _DISCONNECTED = (redis.ConnectionError, redis.TimeoutError, ConnectionError, OSError)
 
 
+_SCALARS = (str, int, bool, type(None))
+
+
 def plain(value: Any) -> Any:
     """FalkorDB result values as JSON-able values (nodes/relationships as dicts)."""
+    if isinstance(value, _SCALARS):
+        return value
     if isinstance(value, Node):
         return {
             "kind": "node",
@@ -75,7 +80,8 @@ class FalkorDBStore(GraphStore):
         self._endpoint = endpoint
         self._db = FalkorDB(unix_socket_path=endpoint.socket_path, password=endpoint.password)
         self._graph = self._db.select_graph(self.graph_name)
-        self._ro_graph = None  # the analyst connection is opened on first use
+        self._ro_db: Any = None  # the analyst connection is opened on first use
+        self._ro_graph: Any = None
         try:
             # GRAPH.RO_QUERY fails on a missing key; any GRAPH.QUERY creates it.
             if not self._db.connection.exists(self.graph_name):
@@ -90,7 +96,7 @@ class FalkorDBStore(GraphStore):
                 username=ANALYST_USER,
                 password=self._endpoint.analyst_password,
             )
-            self._ro_graph = db.select_graph(self.graph_name)
+            self._ro_db, self._ro_graph = db, db.select_graph(self.graph_name)
         return self._ro_graph
 
     def _recover(self, exc: BaseException) -> StoreUnavailable:
@@ -165,6 +171,7 @@ class FalkorDBStore(GraphStore):
             raise self._recover(exc) from exc
 
     def close(self) -> None:
-        for db in (self._db,):
-            with contextlib.suppress(Exception):
-                db.connection.close()
+        for db in (self._db, self._ro_db):
+            if db is not None:
+                with contextlib.suppress(Exception):
+                    db.connection.close()

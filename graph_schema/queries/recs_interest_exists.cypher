@@ -1,0 +1,1 @@
+MATCH (t:Interest {id: $interest_id}) RETURN count(t) AS n

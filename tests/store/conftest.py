@@ -1,0 +1,144 @@
+"""Fixtures for the store conformance suite and the embedded-server tests.
+
+`store` is parameterised over every available backend:
+
+- ``falkordb``: always. One embedded server per test session (in a temporary
+  DATA_DIR); every test gets its own graph key, deleted afterwards.
+- ``neo4j``: when NEO4J_URI is set (NEO4J_USER / NEO4J_PASSWORD /
+  NEO4J_DATABASE); the database is wiped before each test. Skipped otherwise.
+
+Every embedded server a test starts is stopped at the end, and the session
+fails if a redis-server process is left running under the pytest temp dir.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from graph_schema.settings import Settings
+from graph_schema.store import GraphStore, open_store
+from graph_schema.store.embedded import EmbeddedServer
+
+BACKENDS = ("falkordb", "neo4j")
+
+
+def redis_servers_under(root: Path) -> list[int]:
+    """Pids of live redis-server processes whose working directory is under `root`
+    (the embedded server runs in its data directory)."""
+    root = Path(root).resolve()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            exe = os.readlink(entry / "exe")
+            cwd = os.readlink(entry / "cwd")
+        except OSError:  # gone, a zombie, or not ours to look at
+            continue
+        if "redis-server" not in os.path.basename(exe):
+            continue
+        cwd_path = Path(cwd.removesuffix(" (deleted)"))
+        if cwd_path == root or root in cwd_path.parents:
+            found.append(int(entry.name))
+    return sorted(found)
+
+
+def _kill_leftovers(root: Path) -> list[int]:
+    leftovers = redis_servers_under(root)
+    for pid in leftovers:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    return leftovers
+
+
+@pytest.fixture(name="redis_servers_under")
+def _redis_servers_under_fixture() -> Callable[[Path], list[int]]:
+    return redis_servers_under
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_server_left_behind(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    yield
+    leftovers = _kill_leftovers(tmp_path_factory.getbasetemp())
+    assert not leftovers, f"tests left redis-server processes running (killed now): {leftovers}"
+
+
+@pytest.fixture
+def make_server(tmp_path: Path) -> Iterator[Callable[..., EmbeddedServer]]:
+    """Build EmbeddedServer objects that are stopped when the test ends; the
+    test fails if a redis-server is still running under its tmp_path."""
+    servers: list[EmbeddedServer] = []
+
+    def make(directory: Path | None = None, **kwargs: object) -> EmbeddedServer:
+        server = EmbeddedServer(Path(directory or tmp_path / "falkordb"), **kwargs)  # type: ignore[arg-type]
+        servers.append(server)
+        return server
+
+    yield make
+    for server in servers:
+        with contextlib.suppress(Exception):
+            server.stop()
+    leftovers = _kill_leftovers(tmp_path)
+    assert not leftovers, f"test left redis-server processes running (killed now): {leftovers}"
+
+
+@pytest.fixture(scope="session")
+def falkordb_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """One embedded server for the whole conformance session."""
+    data_dir = tmp_path_factory.mktemp("falkordb-session")
+    settings = Settings(data_dir=data_dir, graph_uri=None)
+    server = EmbeddedServer(settings.falkordb_dir, settings.falkordb_appendfsync, settings.falkordb_start_timeout_s)
+    server.ensure_running()
+    try:
+        yield settings
+    finally:
+        server.stop()
+
+
+def _neo4j_settings() -> Settings:
+    return Settings(
+        graph_uri=os.environ["NEO4J_URI"],
+        neo4j_user=os.environ.get("NEO4J_USER", "neo4j"),
+        neo4j_password=os.environ.get("NEO4J_PASSWORD", ""),
+        neo4j_database=os.environ.get("NEO4J_DATABASE", "neo4j"),
+    )
+
+
+@pytest.fixture(params=BACKENDS)
+def raw_store(request: pytest.FixtureRequest) -> Iterator[GraphStore]:
+    """A store on an empty graph, schema not migrated."""
+    if request.param == "falkordb":
+        base: Settings = request.getfixturevalue("falkordb_settings")
+        settings = base.model_copy(update={"graph_name": f"t_{uuid.uuid4().hex[:12]}"})
+        store = open_store(settings)
+        assert store.backend == "falkordb"
+        try:
+            yield store
+        finally:
+            with contextlib.suppress(Exception):
+                store._graph.delete()  # type: ignore[attr-defined]
+            store.close()
+        return
+    if not os.environ.get("NEO4J_URI"):
+        pytest.skip("NEO4J_URI not set: the Neo4j backend is not exercised")
+    store = open_store(_neo4j_settings())
+    assert store.backend == "neo4j"
+    try:
+        store._write("MATCH (n) DETACH DELETE n", {})
+        yield store
+    finally:
+        store.close()
+
+
+@pytest.fixture
+def store(raw_store: GraphStore) -> GraphStore:
+    """A store on an empty, migrated graph."""
+    raw_store.migrate()
+    return raw_store

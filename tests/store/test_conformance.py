@@ -1,0 +1,642 @@
+"""GraphStore conformance: the same test bodies run against every available backend.
+
+Expected values are computed by hand (or by a plain-Python reference) in the
+tests, never read back from the engine under test.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import random
+import threading
+import uuid
+from collections import Counter, defaultdict
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from graph_schema.decay import fold_many
+from graph_schema.migrations import MIGRATIONS
+from graph_schema.model import CatalogueItem, Interaction
+from graph_schema.store import GraphStore, InvalidQuery, QueryTimeout, ReadOnlyViolation, StoreError
+
+TAU = 1_000_000.0  # ms; event times in the tests span a few tau
+REL = 1e-9
+# FalkorDB replies carry doubles with 15 significant digits, so a float read
+# back is equal to what was written to ~1e-15 relative, not bit for bit.
+FLOAT_REL = 1e-13
+
+HYPOTHESIS = settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+
+def ev(user: str, item: str, w: float, ts: int) -> Interaction:
+    return Interaction(user, item, float(w), int(ts))
+
+
+def interactions(store: GraphStore, user_id: str) -> dict[str, dict]:
+    return {r["item_id"]: r for r in store.user_interactions(user_id)}
+
+
+def evidence(store: GraphStore, user_id: str) -> dict[str, tuple[float, int]]:
+    return {
+        r["interest_id"]: (r["evidence"], r["evidence_ts"])
+        for r in store.user_interests(user_id)
+        if r["evidence"] is not None
+    }
+
+
+def ro(store: GraphStore, query: str, **params: object) -> list[list]:
+    return store.read_only_query(query, params, timeout_ms=10_000, row_limit=10_000).rows
+
+
+def node_props(store: GraphStore, label: str, node_id: str) -> dict:
+    rows = ro(store, f"MATCH (n:{label} {{id: $id}}) RETURN n", id=node_id)
+    assert len(rows) == 1, rows
+    return rows[0][0]["properties"]
+
+
+def tags_of(store: GraphStore, item_id: str) -> set[str]:
+    return {r["interest_id"] for r in store.pull_subgraph().tags if r["item_id"] == item_id}
+
+
+# --- schema -----------------------------------------------------------------------
+
+
+def test_migrations_twice(raw_store: GraphStore) -> None:
+    all_versions = [m.version for m in MIGRATIONS]
+    assert raw_store.schema_versions() == set()
+    assert raw_store.migrate() == all_versions
+    assert raw_store.migrate() == []
+    assert raw_store.schema_versions() == set(all_versions)
+    recorded = raw_store.read_named("schema_versions")
+    assert [r["version"] for r in recorded] == all_versions
+    assert [r["name"] for r in recorded] == [m.name for m in MIGRATIONS]
+    assert raw_store.counts()["nodes"] == {"SchemaMigration": len(MIGRATIONS)}
+
+
+def test_unique_ids_enforced_after_migration(store: GraphStore) -> None:
+    store._write("CREATE (:User {id: 'dup'})", {})
+    with pytest.raises(StoreError):
+        store._write("CREATE (:User {id: 'dup'})", {})
+    assert store.counts()["nodes"].get("User") == 1
+
+
+# --- ingestion ----------------------------------------------------------------------
+
+
+def test_interactions_add_up_within_and_across_batches(store: GraphStore) -> None:
+    assert store.apply_interactions(
+        [
+            ev("u1", "i1", 1, 1000),
+            ev("u1", "i1", 2, 3000),
+            ev("u1", "i1", 4, 2000),
+            ev("u1", "i2", 8, 500),
+            ev("u2", "i1", 1, 100),
+        ],
+        TAU,
+    )
+    u1 = interactions(store, "u1")
+    assert (u1["i1"]["weight"], u1["i1"]["count"], u1["i1"]["first_ts"], u1["i1"]["last_ts"]) == (7.0, 3, 1000, 3000)
+    assert (u1["i2"]["weight"], u1["i2"]["count"], u1["i2"]["first_ts"], u1["i2"]["last_ts"]) == (8.0, 1, 500, 500)
+
+    assert store.apply_interactions(
+        [ev("u1", "i1", 0.5, 4000), ev("u1", "i1", 0.25, 10), ev("u1", "i2", 1, 600), ev("u2", "i1", 2, 50)], TAU
+    )
+    u1 = interactions(store, "u1")
+    assert (u1["i1"]["weight"], u1["i1"]["count"], u1["i1"]["first_ts"], u1["i1"]["last_ts"]) == (7.75, 5, 10, 4000)
+    assert (u1["i2"]["weight"], u1["i2"]["count"], u1["i2"]["first_ts"], u1["i2"]["last_ts"]) == (9.0, 2, 500, 600)
+    u2 = interactions(store, "u2")
+    assert (u2["i1"]["weight"], u2["i1"]["count"], u2["i1"]["first_ts"], u2["i1"]["last_ts"]) == (3.0, 2, 50, 100)
+
+    # most recent first, and the limit applies
+    assert [r["item_id"] for r in store.user_interactions("u1")] == ["i1", "i2"]
+    assert [r["item_id"] for r in store.user_interactions("u1", limit=1)] == ["i1"]
+    counts = store.counts()
+    assert counts["relationships"] == {"INTERACTED": 3}
+    assert counts["nodes"]["User"] == 2 and counts["nodes"]["Item"] == 2
+    assert store.user_exists("u1") and not store.user_exists("nobody")
+    assert store.item_exists("i2") and not store.item_exists("nothing")
+
+
+def test_same_batch_id_counts_once(store: GraphStore) -> None:
+    store.upsert_items([CatalogueItem("i1", interests=("a",))])
+    events = [ev("u1", "i1", 2, 1000), ev("u1", "i1", 3, 2000)]
+    assert store.apply_interactions(events, TAU, batch_id="batch-1") is True
+    assert store.batch_applied("batch-1")
+    before = (interactions(store, "u1"), evidence(store, "u1"))
+    assert store.apply_interactions(events, TAU, batch_id="batch-1") is False
+    assert (interactions(store, "u1"), evidence(store, "u1")) == before
+    assert interactions(store, "u1")["i1"]["weight"] == 5.0
+    assert interactions(store, "u1")["i1"]["count"] == 2
+    # the same events under another id are another batch
+    assert store.apply_interactions(events, TAU, batch_id="batch-2") is True
+    assert interactions(store, "u1")["i1"]["weight"] == 10.0
+    assert interactions(store, "u1")["i1"]["count"] == 4
+    assert not store.batch_applied("batch-3")
+    assert store.apply_interactions([], TAU, batch_id="empty") is True
+
+
+def test_concurrent_retries_of_one_batch_apply_it_once(store: GraphStore) -> None:
+    """Several workers retrying the same batch at the same moment: it is applied
+    once; the others report it as already applied or fail (and retry later)."""
+    store.upsert_items([CatalogueItem("i1", interests=("a",))])
+    rounds, workers = 4, 6
+    outcomes: list[object] = []
+
+    def apply(barrier: threading.Barrier, user: str, batch_id: str) -> None:
+        events = [ev(user, "i1", 2, 1000), ev(user, "i2", 3, 2000)]
+        barrier.wait()
+        try:
+            outcomes.append(store.apply_interactions(events, TAU, batch_id=batch_id))
+        except StoreError as exc:  # e.g. a uniqueness conflict on the batch marker: not applied
+            outcomes.append(exc)
+
+    for k in range(rounds):
+        barrier = threading.Barrier(workers)
+        threads = [threading.Thread(target=apply, args=(barrier, f"u{k}", f"retried-{k}")) for _ in range(workers)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+    assert True in outcomes, outcomes
+    for k in range(rounds):
+        rows = interactions(store, f"u{k}")
+        assert (rows["i1"]["weight"], rows["i1"]["count"], rows["i2"]["weight"]) == (2.0, 1, 3.0), k
+        assert evidence(store, f"u{k}") == {"a": (2.0, 1000)}
+    assert store.counts()["nodes"]["IngestBatch"] == rounds
+
+
+def test_upsert_users(store: GraphStore) -> None:
+    assert store.upsert_users(
+        [
+            {"user_id": "u1", "props": {"age": 30, "zip": "12345"}},
+            {"user_id": "u2"},
+            {"user_id": "u1", "props": {"age": 31, "embedding": [1.0]}},  # last wins; reserved key dropped
+        ]
+    ) == 2
+    assert node_props(store, "User", "u1") == {"id": "u1", "age": 31}
+    assert node_props(store, "User", "u2") == {"id": "u2"}
+    store.apply_interactions([ev("u1", "i1", 1, 1)], TAU)
+    assert store.counts()["nodes"]["User"] == 2
+    assert store.upsert_users([{"user_id": "u1", "props": {"zip": "99999"}}]) == 1
+    assert node_props(store, "User", "u1") == {"id": "u1", "age": 31, "zip": "99999"}
+
+
+def test_evidence_across_items_sharing_interests(store: GraphStore) -> None:
+    # X -> {a, b}, Y -> {b}, Z -> {} ; events out of order across two batches
+    store.upsert_items(
+        [CatalogueItem("X", interests=("a", "b")), CatalogueItem("Y", interests=("b",)), CatalogueItem("Z")]
+    )
+    t = int(TAU)
+    store.apply_interactions([ev("u", "X", 1, 2 * t), ev("u", "Z", 100, 3 * t)], TAU)
+    store.apply_interactions([ev("u", "Y", 3, t), ev("u", "X", 2, 0)], TAU)
+    got = evidence(store, "u")
+    assert set(got) == {"a", "b"}
+    # as of 2*tau: the X event at 0 decayed by e^-2, the Y event at tau by e^-1
+    expected_a = 1 + 2 * math.exp(-2)
+    expected_b = 1 + 2 * math.exp(-2) + 3 * math.exp(-1)
+    assert got["a"][0] == pytest.approx(expected_a, rel=REL)
+    assert got["b"][0] == pytest.approx(expected_b, rel=REL)
+    assert got["a"][1] == got["b"][1] == 2 * t
+    # a later event moves the state forward
+    store.apply_interactions([ev("u", "Y", 1, 4 * t)], TAU)
+    got = evidence(store, "u")
+    assert got["b"] == (pytest.approx(expected_b * math.exp(-2) + 1, rel=REL), 4 * t)
+    assert got["a"] == (pytest.approx(expected_a, rel=REL), 2 * t)
+
+
+_EVENT = st.tuples(
+    st.sampled_from(["X", "Y", "Z", "W"]),
+    st.floats(min_value=0.5, max_value=10.0, allow_nan=False, allow_infinity=False),
+    st.integers(min_value=0, max_value=int(5 * TAU)),
+)
+_TAGS = {"X": ("a", "b"), "Y": ("b",), "Z": ("c",), "W": ()}
+
+
+def _split(data: st.DataObject, seq: list) -> list[list]:
+    cuts = sorted(data.draw(st.sets(st.integers(min_value=1, max_value=max(1, len(seq) - 1)), max_size=len(seq))))
+    bounds = [0, *[c for c in cuts if c < len(seq)], len(seq)]
+    return [seq[a:b] for a, b in itertools.pairwise(bounds) if b > a]
+
+
+@HYPOTHESIS
+@given(data=st.data())
+def test_evidence_is_order_independent(store: GraphStore, data: st.DataObject) -> None:
+    store.upsert_items([CatalogueItem(item, interests=tags) for item, tags in _TAGS.items()])
+    events = data.draw(st.lists(_EVENT, min_size=1, max_size=12))
+    permuted = data.draw(st.permutations(events))
+    run = uuid.uuid4().hex[:8]
+    users = {f"seq-{run}": [[e] for e in events], f"perm-{run}": _split(data, list(permuted))}
+    for user, batches in users.items():
+        for batch in batches:
+            assert store.apply_interactions([ev(user, item, w, ts) for item, w, ts in batch], TAU)
+
+    # the reference: every event of an interest's items folded in Python
+    expected: dict[str, tuple[float, int]] = {}
+    for interest in ("a", "b", "c"):
+        terms = [(w, ts) for item, w, ts in events if interest in _TAGS[item]]
+        if terms:
+            expected[interest] = fold_many(terms, TAU)
+    for user in users:
+        got = evidence(store, user)
+        assert set(got) == set(expected)
+        for interest, (value, ts) in expected.items():
+            assert got[interest][1] == ts
+            assert got[interest][0] == pytest.approx(value, rel=REL)
+        rows = interactions(store, user)
+        for item in {e[0] for e in events}:
+            mine = [(w, ts) for it, w, ts in events if it == item]
+            row = rows[item]
+            assert row["count"] == len(mine)
+            assert row["weight"] == pytest.approx(sum(w for w, _ in mine), rel=REL)
+            assert (row["first_ts"], row["last_ts"]) == (min(t for _, t in mine), max(t for _, t in mine))
+
+
+# --- catalogue ------------------------------------------------------------------------
+
+
+def test_upsert_items(store: GraphStore) -> None:
+    title = 'He said "hi" — it\'s a \\ test 🎉\nsecond line'
+    written = store.upsert_items(
+        [
+            CatalogueItem(
+                "i1",
+                title,
+                ("a", "b", "a"),
+                {
+                    "year": 1999,
+                    "genres": ["x", "y"],
+                    "meta": {"k": [1, 2]},
+                    "score": 0.5,
+                    "flag": True,
+                    "release-date": "1999-01-01",
+                    "path": "C:\\users\\new",
+                    "ctrl": "a\x01b",
+                    "missing": None,
+                    "embedding": [9.0],  # reserved: training output, never from the catalogue
+                    "id": "evil",
+                },
+            ),
+            CatalogueItem("i2", "Two", ("b", "c")),
+        ]
+    )
+    assert written == 2
+    props = node_props(store, "Item", "i1")
+    assert props == {
+        "id": "i1",
+        "title": title,
+        "year": 1999,
+        "genres": ["x", "y"],
+        "meta": json.dumps({"k": [1, 2]}, sort_keys=True),
+        "score": 0.5,
+        "flag": True,
+        "release-date": "1999-01-01",
+        "path": "C:\\users\\new",
+        "ctrl": "a\x01b",
+    }
+    assert tags_of(store, "i1") == {"a", "b"}
+    assert tags_of(store, "i2") == {"b", "c"}
+    interests = {r[0]: (r[1], r[2]) for r in ro(store, "MATCH (t:Interest) RETURN t.id, t.name, t.kind")}
+    assert interests == {"a": ("a", "tag"), "b": ("b", "tag"), "c": ("c", "tag")}
+    assert store.counts()["relationships"] == {"TAGGED": 4}
+
+    # re-upsert: tags replaced, other properties kept unless given
+    store.upsert_interests([{"interest_id": "b", "name": "Bee", "kind": "genre"}])
+    store.upsert_items([CatalogueItem("i1", None, ("b", "d"), {"year": 2000}), CatalogueItem("i2", "Two")])
+    assert tags_of(store, "i1") == {"b", "d"}
+    assert tags_of(store, "i2") == set()
+    props = node_props(store, "Item", "i1")
+    assert props["title"] == title and props["year"] == 2000
+    interests = {r[0]: (r[1], r[2]) for r in ro(store, "MATCH (t:Interest) RETURN t.id, t.name, t.kind")}
+    # an interest keeps its name and kind; one no longer tagged stays a node
+    assert interests == {"a": ("a", "tag"), "b": ("Bee", "genre"), "c": ("c", "tag"), "d": ("d", "tag")}
+
+    # within one call the last record per item wins; new items share a new interest
+    assert store.upsert_items(
+        [
+            CatalogueItem("i3", "early", ("a",)),
+            CatalogueItem("i4", None, ("new",)),
+            CatalogueItem("i5", None, ("new",)),
+            CatalogueItem("i3", "late", ("c",)),
+        ]
+    ) == 3
+    assert node_props(store, "Item", "i3")["title"] == "late"
+    assert tags_of(store, "i3") == {"c"}
+    assert ro(store, "MATCH (t:Interest {id: 'new'}) RETURN count(t)") == [[1]]
+    assert tags_of(store, "i4") == tags_of(store, "i5") == {"new"}
+
+
+# --- training write-back and pull ----------------------------------------------------------
+
+
+def test_embedding_write_back_round_trips(store: GraphStore) -> None:
+    rng = random.Random(7)
+    store.upsert_items([CatalogueItem(f"i{k}", interests=("a", "b")) for k in range(6)])
+    store.apply_interactions([ev(f"u{k}", f"i{k % 6}", 1, 1000 + k) for k in range(10)], TAU)
+    store.batch_size = 3  # several write batches per call
+    vectors: dict[str, dict[str, list[float]]] = {}
+    for label, ids in (("User", [f"u{k}" for k in range(10)]), ("Item", [f"i{k}" for k in range(6)]),
+                       ("Interest", ["a", "b"])):
+        vectors[label] = {i: [rng.uniform(-1, 1) for _ in range(64)] for i in ids}
+        vectors[label][ids[0]][0] = 1 / 3  # not exactly representable in 15 digits
+        rows = [{"id": i, "props": {"embedding": v, "model_version": "v1", "refreshed_at": 123}}
+                for i, v in vectors[label].items()]
+        rows.append({"id": "ghost", "props": {"embedding": [0.0] * 64}})
+        assert store.write_node_properties(label, rows) == len(ids)
+    pulled = store.pull_subgraph().embeddings
+    for label, by_id in vectors.items():
+        assert set(pulled[label]) == set(by_id)
+        for node_id, vector in by_id.items():
+            got = pulled[label][node_id]
+            assert len(got) == 64 and all(isinstance(x, float) for x in got)
+            assert got == pytest.approx(vector, rel=FLOAT_REL, abs=1e-300)
+    props = node_props(store, "Item", "i0")
+    assert props["model_version"] == "v1" and props["refreshed_at"] == 123
+    with pytest.raises(ValueError):
+        store.write_node_properties("IngestBatch", [])
+
+
+def test_strengths_similar_items_publish_and_cleanup(store: GraphStore) -> None:
+    store.upsert_items([CatalogueItem("i1", interests=("a",)), CatalogueItem("i2", interests=("b",))])
+    store.upsert_interests([{"interest_id": "c", "name": "C", "kind": "tag"}])
+    store.apply_interactions([ev("u1", "i1", 2, 1000), ev("u1", "i2", 3, 2000), ev("u2", "i2", 1, 500)], TAU)
+    before = evidence(store, "u1")
+
+    assert store.write_interest_strengths(
+        [
+            {"user_id": "u1", "interest_id": "a", "strength": 0.1, "updated_at": 10, "model_version": "v1"},
+            {"user_id": "u1", "interest_id": "a", "strength": 0.7, "updated_at": 11, "model_version": "v1"},
+            {"user_id": "u1", "interest_id": "b", "strength": 0.2, "updated_at": 11, "model_version": "v0"},
+            {"user_id": "u2", "interest_id": "c", "strength": 0.3, "updated_at": 11, "model_version": "v1"},
+            {"user_id": "ghost", "interest_id": "a", "strength": 0.9, "updated_at": 11, "model_version": "v1"},
+        ]
+    ) == 3
+    u1 = {r["interest_id"]: r for r in store.user_interests("u1")}
+    assert (u1["a"]["strength"], u1["a"]["updated_at"], u1["a"]["model_version"]) == (0.7, 11, "v1")
+    assert evidence(store, "u1") == before  # write-back leaves live evidence alone
+    u2 = {r["interest_id"]: r for r in store.user_interests("u2")}
+    assert (u2["c"]["strength"], u2["c"]["evidence"]) == (0.3, None)
+    # ingest onto an edge that training created (no evidence yet)
+    store.upsert_items([CatalogueItem("i3", interests=("c",))])
+    store.apply_interactions([ev("u2", "i3", 4, 700)], TAU)
+    u2 = {r["interest_id"]: r for r in store.user_interests("u2")}
+    assert (u2["c"]["strength"], u2["c"]["evidence"], u2["c"]["evidence_ts"]) == (0.3, 4.0, 700)
+
+    assert store.write_similar_items(
+        [
+            {"item_id": "i1", "other_id": "i2", "score": 0.1, "model_version": "v1"},
+            {"item_id": "i1", "other_id": "i2", "score": 0.9, "model_version": "v1"},
+            {"item_id": "i2", "other_id": "i1", "score": 0.8, "model_version": "v1"},
+            {"item_id": "i1", "other_id": "i2", "score": 0.5, "model_version": "v0"},
+            {"item_id": "i1", "other_id": "ghost", "score": 0.5, "model_version": "v1"},
+        ]
+    ) == 3
+    similar_query = (
+        "MATCH (a:Item)-[r:SIMILAR_TO]->(b:Item) RETURN a.id, b.id, r.score, r.model_version "
+        "ORDER BY a.id, b.id, r.model_version"
+    )
+    assert ro(store, similar_query) == [["i1", "i2", 0.5, "v0"], ["i1", "i2", 0.9, "v1"], ["i2", "i1", 0.8, "v1"]]
+
+    assert store.current_model() is None
+    assert store.current_model_version() is None
+    store.publish_model("v0")
+    store.publish_model("v1", {"ndcg@20": 0.25, "runs": [1, 2]})
+    model = store.current_model()
+    assert model is not None
+    assert model["model_version"] == "v1" and model["metrics"] == {"ndcg@20": 0.25, "runs": [1, 2]}
+    assert isinstance(model["published_at"], int) and model["published_at"] > 1_600_000_000_000
+    assert store.counts()["nodes"]["ModelRegistry"] == 1
+
+    assert store.cleanup_versions("v1", batch=1) == {"similar_deleted": 1, "strengths_cleared": 1}
+    assert ro(store, similar_query) == [["i1", "i2", 0.9, "v1"], ["i2", "i1", 0.8, "v1"]]
+    u1 = {r["interest_id"]: r for r in store.user_interests("u1")}
+    assert (u1["b"]["strength"], u1["b"]["model_version"], u1["b"]["updated_at"]) == (None, None, None)
+    assert u1["a"]["strength"] == 0.7
+    assert evidence(store, "u1") == before
+    assert store.cleanup_versions("v1") == {"similar_deleted": 0, "strengths_cleared": 0}
+
+
+def test_pull_subgraph_since_and_for_users(store: GraphStore) -> None:
+    store.upsert_items([CatalogueItem("i1", interests=("a",)), CatalogueItem("i2", interests=("a", "b")),
+                        CatalogueItem("i3")])
+    store.apply_interactions(
+        [ev("u1", "i1", 1, 1000), ev("u1", "i2", 2, 5000), ev("u2", "i1", 1, 3000), ev("u3", "i3", 1, 7000)], TAU
+    )
+    store.apply_interactions([ev("u2", "i1", 1, 8000)], TAU)  # moves last_ts of (u2, i1)
+
+    def pairs(since: int | None = None, users: list[str] | None = None) -> set[tuple[str, str]]:
+        return {(r["user_id"], r["item_id"]) for r in store.pull_subgraph(since, users).interactions}
+
+    everything = {("u1", "i1"), ("u1", "i2"), ("u2", "i1"), ("u3", "i3")}
+    assert pairs() == everything
+    assert pairs(0) == everything
+    assert pairs(5000) == {("u1", "i2"), ("u2", "i1"), ("u3", "i3")}
+    assert pairs(5001) == {("u2", "i1"), ("u3", "i3")}
+    assert pairs(9000) == set()
+    assert pairs(None, ["u1", "u3"]) == {("u1", "i1"), ("u1", "i2"), ("u3", "i3")}
+    assert pairs(6000, ["u1", "u2"]) == {("u2", "i1")}
+    assert pairs(None, []) == set()
+
+    sub = store.pull_subgraph(None, ["u2"])
+    (row,) = sub.interactions
+    assert row == {"user_id": "u2", "item_id": "i1", "weight": 2.0, "count": 2, "first_ts": 3000, "last_ts": 8000}
+    assert {(r["item_id"], r["interest_id"], r["weight"]) for r in sub.tags} == {
+        ("i1", "a", 1.0), ("i2", "a", 1.0), ("i2", "b", 1.0)
+    }
+    assert {(r["user_id"], r["interest_id"]) for r in sub.evidence} == {("u2", "a")}
+    assert {(r["user_id"], r["interest_id"]) for r in store.pull_subgraph().evidence} == {
+        ("u1", "a"), ("u1", "b"), ("u2", "a")
+    }
+
+
+# --- analyst queries --------------------------------------------------------------------
+
+
+WRITES = [
+    "CREATE (:User {id: 'intruder'})",
+    "MERGE (:Item {id: 'intruder'})",
+    "MATCH (u:User) SET u.hacked = true",
+    "MATCH (i:Item) SET i:Hacked",
+    "MATCH (i:Item) REMOVE i.title",
+    "MATCH (u:User) DETACH DELETE u",
+    "MATCH ()-[r:INTERACTED]->() DELETE r",
+    "MATCH (u:User {id: 'u1'}), (i:Item {id: 'i2'}) CREATE (u)-[:INTERACTED {weight: 1}]->(i)",
+    "UNWIND [1, 2] AS x MERGE (:Interest {id: toString(x)}) RETURN x",
+]
+
+
+def test_read_only_query_refuses_writes(store: GraphStore) -> None:
+    store.upsert_items([CatalogueItem("i1", "One", ("a",)), CatalogueItem("i2", "Two")])
+    store.apply_interactions([ev("u1", "i1", 1, 1000)], TAU)
+    before = store.counts()
+    snapshot = ro(store, "MATCH (n) RETURN n ORDER BY n.id")
+    for query in WRITES:
+        with pytest.raises(ReadOnlyViolation):
+            store.read_only_query(query, None, timeout_ms=5000, row_limit=10)
+    assert store.counts() == before
+    assert ro(store, "MATCH (n) RETURN n ORDER BY n.id") == snapshot
+    # reading with parameters still works
+    assert ro(store, "MATCH (i:Item {id: $id}) RETURN i.title AS title", id="i1") == [["One"]]
+    with pytest.raises(InvalidQuery):
+        store.read_only_query("MATCH (n RETURN n", None, timeout_ms=5000, row_limit=10)
+
+
+def test_read_only_query_timeout(store: GraphStore) -> None:
+    expensive = "UNWIND range(1, 1000) AS a UNWIND range(1, 1000) AS b UNWIND range(1, 1000) AS c RETURN count(*)"
+    with pytest.raises(QueryTimeout):
+        store.read_only_query(expensive, None, timeout_ms=50, row_limit=10)
+    assert store.read_only_query("RETURN 1 AS one", None, timeout_ms=5000, row_limit=10).rows == [[1]]
+
+
+def test_read_only_query_row_limit(store: GraphStore) -> None:
+    query = "UNWIND range(1, 10) AS x RETURN x"
+    res = store.read_only_query(query, None, timeout_ms=5000, row_limit=3)
+    assert (res.columns, res.rows, res.truncated) == (["x"], [[1], [2], [3]], True)
+    for limit in (10, 11):
+        res = store.read_only_query(query, None, timeout_ms=5000, row_limit=limit)
+        assert (res.rows, res.truncated) == ([[x] for x in range(1, 11)], False)
+
+
+def test_query_results_are_plain_json(store: GraphStore) -> None:
+    store.upsert_items([CatalogueItem("i1", "One", ("a",), {"tags": ["x", "y"]})])
+    store.apply_interactions([ev("u1", "i1", 2, 1000)], TAU)
+    store.write_node_properties("User", [{"id": "u1", "props": {"embedding": [0.5, -0.25]}}])
+    res = store.read_only_query(
+        "MATCH p = (u:User)-[r:INTERACTED]->(i:Item) "
+        "RETURN u, r, i, p, [u, i] AS both, {user: u, n: 1} AS m, 0.0 / 0.0 AS nan, null AS nothing",
+        None,
+        timeout_ms=5000,
+        row_limit=10,
+    )
+    assert res.columns == ["u", "r", "i", "p", "both", "m", "nan", "nothing"]
+    (row,) = res.rows
+    text = json.dumps(res.rows, allow_nan=False)
+    assert json.loads(text) == res.rows  # only lists, dicts, str, numbers, bools, null
+    u, r, i, p, both, m, nan, nothing = row
+    assert u["kind"] == "node" and u["labels"] == ["User"]
+    assert u["properties"] == {"id": "u1", "embedding": [0.5, -0.25]}
+    assert i["properties"] == {"id": "i1", "title": "One", "tags": ["x", "y"]}
+    assert r["kind"] == "relationship" and r["type"] == "INTERACTED"
+    assert (r["start"], r["end"]) == (u["id"], i["id"])
+    assert r["properties"] == {"weight": 2.0, "count": 1, "first_ts": 1000, "last_ts": 1000}
+    assert p["kind"] == "path"
+    assert [n["properties"]["id"] for n in p["nodes"]] == ["u1", "i1"]
+    assert [x["type"] for x in p["relationships"]] == ["INTERACTED"]
+    assert both == [u, i] and m == {"user": u, "n": 1}
+    assert nan is None and nothing is None
+
+
+# --- recommendations reads ------------------------------------------------------------
+
+
+def _co_interaction_reference(weights: dict[tuple[str, str], float], user: str, k: int, peers: int) -> list:
+    """co_interaction.cypher in plain Python: peers ranked by shared items (then id),
+    items they interacted with that `user` did not, scored by sum(shared * weight)."""
+    mine = {i for (u, i) in weights if u == user}
+    shared = Counter(p for (p, i) in weights if p != user and i in mine)
+    top = sorted(shared.items(), key=lambda x: (-x[1], x[0]))[:peers]
+    scores: dict[str, float] = defaultdict(float)
+    for peer, n in top:
+        for (u, i), w in weights.items():
+            if u == peer and i not in mine:
+                scores[i] += n * w
+    return sorted(scores.items(), key=lambda x: (-x[1], x[0]))[:k]
+
+
+def test_co_interaction_hand_computed(store: GraphStore) -> None:
+    # u: A B C.  p3 shares A B C (3), p1 and p5 share A B (2), p2 shares A (1), p4 nothing.
+    store.apply_interactions(
+        [
+            ev("u", "A", 1, 1), ev("u", "B", 1, 1), ev("u", "C", 1, 1),
+            ev("p1", "A", 1, 1), ev("p1", "B", 1, 1), ev("p1", "D", 2, 1), ev("p1", "E", 1, 1),
+            ev("p2", "A", 1, 1), ev("p2", "D", 3, 1), ev("p2", "F", 1, 1),
+            ev("p3", "C", 1, 1), ev("p3", "B", 1, 1), ev("p3", "A", 1, 1), ev("p3", "E", 2, 1),
+            ev("p4", "G", 50, 1),
+            ev("p5", "A", 1, 1), ev("p5", "B", 1, 1), ev("p5", "H", 10, 1),
+        ],
+        TAU,
+    )
+    store.apply_interactions([ev("p3", "E", 3, 2)], TAU)  # p3-E weighs 5 over two batches
+
+    def scores(**kw: int) -> list[tuple[str, float]]:
+        return [(r["item_id"], r["score"]) for r in store.co_interaction("u", **kw)]
+
+    # H: p5 2*10 = 20; E: p1 2*1 + p3 3*5 = 17; D: p1 2*2 + p2 1*3 = 7; F: p2 1*1 = 1
+    assert scores() == [("H", 20.0), ("E", 17.0), ("D", 7.0), ("F", 1.0)]
+    assert scores(k=2) == [("H", 20.0), ("E", 17.0)]
+    assert scores(peers=1) == [("E", 15.0)]  # p3 only
+    assert scores(peers=2) == [("E", 17.0), ("D", 4.0)]  # p3, then p1 before p5 (tie on 2, by id)
+    assert scores(peers=3) == [("H", 20.0), ("E", 17.0), ("D", 4.0)]
+    # p5's view: p1 shares A B (2), u shares A B (2), p3 shares A B (2), p2 shares A (1)
+    # C: u 2*1 + p3 2*1 = 4; D: p1 2*2 + p2 1*3 = 7; E: p1 2*1 + p3 2*5 = 12; F: p2 1*1 = 1
+    assert [(r["item_id"], r["score"]) for r in store.co_interaction("p5")] == [
+        ("E", 12.0), ("D", 7.0), ("C", 4.0), ("F", 1.0)
+    ]
+    assert store.co_interaction("p4") == []
+    assert store.co_interaction("nobody") == []
+
+
+@HYPOTHESIS
+@given(
+    edges=st.dictionaries(
+        st.tuples(st.sampled_from([f"u{k}" for k in range(6)]), st.sampled_from([f"i{k}" for k in range(8)])),
+        st.integers(min_value=1, max_value=9),
+        min_size=1,
+        max_size=30,
+    ),
+    k=st.integers(min_value=1, max_value=8),
+    peers=st.integers(min_value=1, max_value=6),
+)
+def test_co_interaction_matches_reference(
+    store: GraphStore, edges: dict[tuple[str, str], int], k: int, peers: int
+) -> None:
+    run = uuid.uuid4().hex[:8]  # a disjoint subgraph per example
+    weights = {(f"{run}{u}", f"{run}{i}"): float(w) for (u, i), w in edges.items()}
+    store.apply_interactions([ev(u, i, w, 1) for (u, i), w in weights.items()], TAU)
+    for user in sorted({u for u, _ in weights}):
+        got = [(r["item_id"], r["score"]) for r in store.co_interaction(user, k=k, peers=peers)]
+        assert got == _co_interaction_reference(weights, user, k, peers)
+
+
+# --- bookkeeping -------------------------------------------------------------------------
+
+
+def test_counts(raw_store: GraphStore) -> None:
+    assert raw_store.counts() == {"nodes": {}, "relationships": {}}
+    raw_store.migrate()
+    raw_store.upsert_items([CatalogueItem("i1", interests=("a", "b")), CatalogueItem("i2", interests=("b",)),
+                            CatalogueItem("i3")])
+    raw_store.apply_interactions([ev("u1", "i1", 1, 1), ev("u1", "i2", 1, 2), ev("u2", "i3", 1, 3)], TAU)
+    raw_store.write_similar_items([{"item_id": "i1", "other_id": "i2", "score": 1.0, "model_version": "v"}])
+    assert raw_store.counts() == {
+        "nodes": {"IngestBatch": 1, "Interest": 2, "Item": 3, "SchemaMigration": len(MIGRATIONS), "User": 2},
+        "relationships": {"INTERACTED": 3, "INTERESTED_IN": 2, "SIMILAR_TO": 1, "TAGGED": 3},
+    }
+
+
+def test_delete_user(store: GraphStore) -> None:
+    store.upsert_items([CatalogueItem("i1", interests=("a", "b")), CatalogueItem("i2", interests=("b",))])
+    store.apply_interactions([ev("u1", "i1", 1, 1), ev("u1", "i2", 1, 2), ev("u2", "i1", 1, 3),
+                              ev("u2", "i2", 2, 4)], TAU)
+    before = store.counts()
+    # u1: 2 INTERACTED + 2 INTERESTED_IN (a, b)
+    assert store.delete_user("u1") == 4
+    assert not store.user_exists("u1")
+    assert store.user_interactions("u1") == [] and store.user_interests("u1") == []
+    after = store.counts()
+    assert after["nodes"]["User"] == before["nodes"]["User"] - 1
+    assert after["nodes"]["Item"] == before["nodes"]["Item"]
+    assert after["relationships"]["INTERACTED"] == before["relationships"]["INTERACTED"] - 2
+    assert after["relationships"]["INTERESTED_IN"] == before["relationships"]["INTERESTED_IN"] - 2
+    assert set(interactions(store, "u2")) == {"i1", "i2"}
+    assert store.co_interaction("u2") == []
+    assert store.delete_user("u1") is None
+    assert store.delete_user("never-existed") is None
+
