@@ -273,6 +273,11 @@ def demo() -> None:
     typer.echo(f"data directory: {settings.data_dir.resolve()}")
 
 
+from service.cli_api import register  # noqa: E402 - after the core commands
+
+register(app)
+
+
 def main() -> None:
     try:
         app()

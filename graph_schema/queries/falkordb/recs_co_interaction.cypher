@@ -8,7 +8,6 @@ WITH u, peer, count(i) AS shared
 ORDER BY shared DESC, peer.id
 LIMIT $peers
 MATCH (peer)-[r2:INTERACTED]->(rec:Item)
-WHERE NOT (u)-[:INTERACTED]->(rec)
 WITH rec, sum(shared * r2.weight) AS score, count(peer) AS peers
 ORDER BY score DESC, rec.id
 LIMIT $k

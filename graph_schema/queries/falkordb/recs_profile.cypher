@@ -1,7 +1,7 @@
 // FalkorDB variant of recs_profile.cypher: identical text except that the result
 // map is returned as one toJSON() string. The falkordb client parses every value
 // of a reply in Python (~10 µs each), so a heavy user's profile (700+ seen ids)
-// took ~50 ms as a map and takes ~5 ms as one string; the service json-decodes it.
+// took ~50 ms as a map and takes a few ms as one string; the service json-decodes it.
 MATCH (u:User {id: $user_id})
 OPTIONAL MATCH (u)-[r:INTERACTED]->(i:Item)
 WITH u, r, i ORDER BY r.last_ts DESC, r.weight DESC

@@ -1,0 +1,421 @@
+"""API latency and throughput on MovieLens-100K, with a real load generator, loopback only.
+
+1. A temporary DATA_DIR: embedded FalkorDB + SQLite, MovieLens-100K imported through the
+   event log (service.ingest.movielens), optionally a full refresh (a published model).
+2. gunicorn, 2 gthread workers, on 127.0.0.1 (the API's production server).
+3. Recommendations: locust (headless, FastHttpUser), 16 concurrent users for --duration
+   seconds against GET /v1/users/<random MovieLens user>/recommendations?k=20&strategy=blend
+   -> p50, p99, requests/s. Measured before the model (co-interaction + trending) and, when
+   the training stack is installed, after a full refresh (published SIMILAR_TO, strengths,
+   embeddings).
+4. Ingest: POST /v1/events in batches of 1,000 new events, one client and 4 clients -> events/s.
+
+Every request goes to 127.0.0.1; the load is bounded in time and count and stops by itself.
+
+    .venv/bin/python bench/api.py [--duration 20] [--users 16] [--no-refresh]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import http.client
+import json
+import logging
+import os
+import random
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from graph_schema.sql import session_factory  # noqa: E402
+from graph_schema.store import open_store  # noqa: E402
+from graph_schema.store.factory import embedded_server  # noqa: E402
+from service.auth import create_key  # noqa: E402
+from service.config import ApiSettings  # noqa: E402
+from service.ingest.eventlog import EventLog  # noqa: E402
+from service.ingest.movielens import import_movielens, load  # noqa: E402
+
+TARGET_P99_MS = 20.0
+TARGET_RPS = 300.0
+HOST = "127.0.0.1"
+
+LOCUSTFILE = textwrap.dedent(
+    """
+    import os, random
+    from locust import FastHttpUser, constant_throughput, task
+
+    USERS = os.environ["BENCH_USERS"].split(",")
+    HEADERS = {"Authorization": "Bearer " + os.environ["BENCH_KEY"]}
+
+    class Client(FastHttpUser):
+        if os.environ.get("BENCH_RATE"):
+            wait_time = constant_throughput(float(os.environ["BENCH_RATE"]))
+
+        @task
+        def recommendations(self):
+            user = random.choice(USERS)
+            self.client.get(f"/v1/users/{user}/recommendations?k=20&strategy=blend", headers=HEADERS,
+                            name="/v1/users/[id]/recommendations")
+    """
+)
+
+
+def proc_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a live process."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children(pid: int) -> list[int]:
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError):
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    out.append(int(entry.name))
+    return out
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def request(port: int, method: str, path: str, key: str, body: Any = None, timeout: float = 60) -> tuple[int, Any]:
+    conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
+    headers = {"Authorization": f"Bearer {key}"}
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode()
+        headers["Content-Type"] = "application/json"
+    conn.request(method, path, body=data, headers=headers)
+    resp = conn.getresponse()
+    raw = resp.read()
+    conn.close()
+    return resp.status, (json.loads(raw) if raw[:1] in (b"{", b"[") else raw)
+
+
+class Gunicorn:
+    def __init__(self, settings: ApiSettings, port: int, workers: int, threads: int) -> None:
+        self.port = port
+        env = {
+            **os.environ,
+            "DATA_DIR": str(settings.data_dir),
+            "GRAPH_NAME": settings.graph_name,
+            "DATABASE_URL": settings.sql_url,
+            "AUTH_DISABLED": "0",
+        }
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-w", str(workers), "-k", "gthread", "--threads", str(threads),
+             "--backlog", "256", "-b", f"{HOST}:{port}", "--log-level", "warning", "service.app:create_app()"],
+            env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )  # fmt: skip
+
+    def wait_ready(self, key: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(
+                    "gunicorn exited: " + (self.proc.stderr.read().decode()[-2000:] if self.proc.stderr else "")
+                )
+            with contextlib.suppress(OSError):
+                if request(self.port, "GET", "/readyz", key, timeout=30)[0] == 200:
+                    return
+            time.sleep(0.2)
+        raise RuntimeError("gunicorn did not become ready")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+
+
+def warm_up(port: int, key: str, users: list[str], seconds: float = 4.0) -> None:
+    """Both workers load their trending snapshot and caches before measuring."""
+    deadline = time.monotonic() + seconds
+
+    def loop() -> None:
+        while time.monotonic() < deadline:
+            request(port, "GET", f"/v1/users/{random.choice(users)}/recommendations?k=20&strategy=blend", key)
+
+    threads = [threading.Thread(target=loop) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+def run_locust(
+    port: int, key: str, users: list[str], clients: int, duration: int, workdir: Path, rate: float | None = None
+) -> dict[str, float]:
+    locustfile = workdir / "locustfile.py"
+    locustfile.write_text(LOCUSTFILE)
+    prefix = workdir / f"locust-{int(time.time())}"
+    env = {**os.environ, "BENCH_USERS": ",".join(users), "BENCH_KEY": key}
+    if rate:
+        env["BENCH_RATE"] = str(rate / clients)
+    cmd = [
+        sys.executable, "-m", "locust", "-f", str(locustfile), "--headless", "-u", str(clients), "-r", str(clients),
+        "-t", f"{duration}s", "--host", f"http://{HOST}:{port}", "--csv", str(prefix), "--only-summary",
+        "--loglevel", "WARNING", "--stop-timeout", "5",
+    ]  # fmt: skip
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run(cmd, env=env, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=duration + 60)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    with open(f"{prefix}_stats.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    agg = next(r for r in rows if r["Name"] == "Aggregated")
+    return {
+        "requests": float(agg["Request Count"]),
+        "failures": float(agg["Failure Count"]),
+        "rps": float(agg["Requests/s"]),
+        "p50_ms": float(agg["50%"]),
+        "p90_ms": float(agg["90%"]),
+        "p99_ms": float(agg["99%"]),
+        "max_ms": float(agg["Max Response Time"]),
+        "loadgen_cpu_s": (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime),
+    }
+
+
+def run_threaded(port: int, key: str, users: list[str], clients: int, duration: int) -> dict[str, float]:
+    """Fallback when locust is not installed: closed-loop http.client clients."""
+    latencies: list[float] = []
+    failures = [0]
+    lock = threading.Lock()
+    deadline = time.monotonic() + duration
+
+    def loop() -> None:
+        conn = http.client.HTTPConnection(HOST, port, timeout=30)
+        mine: list[float] = []
+        while time.monotonic() < deadline:
+            t0 = time.perf_counter()
+            conn.request("GET", f"/v1/users/{random.choice(users)}/recommendations?k=20&strategy=blend",
+                         headers={"Authorization": f"Bearer {key}"})  # fmt: skip
+            resp = conn.getresponse()
+            resp.read()
+            mine.append((time.perf_counter() - t0) * 1000)
+            if resp.status != 200:
+                with lock:
+                    failures[0] += 1
+        with lock:
+            latencies.extend(mine)
+
+    start = time.monotonic()
+    threads = [threading.Thread(target=loop) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.monotonic() - start
+    latencies.sort()
+
+    def pct(p: float) -> float:
+        return latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))]
+
+    return {"requests": len(latencies), "failures": failures[0], "rps": len(latencies) / elapsed,
+            "p50_ms": pct(50), "p90_ms": pct(90), "p99_ms": pct(99), "max_ms": latencies[-1]}  # fmt: skip
+
+
+def bench_recommendations(
+    server: Gunicorn,
+    redis_pid: int | None,
+    key: str,
+    users: list[str],
+    a: argparse.Namespace,
+    workdir: Path,
+    label: str,
+) -> dict[str, float]:
+    port = server.port
+    warm_up(port, key, users)
+    use_locust = _has_module("locust")
+    tool = "locust" if use_locust else "threaded http.client"
+    workers = children(server.proc.pid)
+
+    def cpu() -> tuple[float, float]:
+        return sum(proc_cpu_s(p) for p in workers), proc_cpu_s(redis_pid) if redis_pid else 0.0
+
+    def measure(rate: float | None) -> dict[str, float]:
+        w0, r0 = cpu()
+        if use_locust:
+            res = run_locust(port, key, users, a.users, a.duration, workdir, rate)
+        else:
+            res = run_threaded(port, key, users, a.users, a.duration)
+        w1, r1 = cpu()
+        n = max(res["requests"], 1.0)
+        res["api_cpu_ms"] = (w1 - w0) / n * 1000
+        res["store_cpu_ms"] = (r1 - r0) / n * 1000
+        res["loadgen_cpu_ms"] = res.get("loadgen_cpu_s", 0.0) / n * 1000
+        return res
+
+    res = measure(None)
+    p99_ok = "met" if res["p99_ms"] <= TARGET_P99_MS else "NOT met"
+    rps_ok = "met" if res["rps"] >= TARGET_RPS else "NOT met"
+    print(
+        f"recommendations [{label}]\n"
+        f"  closed loop ({tool}, {a.users} clients, no think time, {a.duration}s): {res['rps']:.0f} req/s "
+        f"(target >= {TARGET_RPS:.0f}: {rps_ok}); p50 {res['p50_ms']:.1f} ms, p90 {res['p90_ms']:.1f} ms, "
+        f"p99 {res['p99_ms']:.1f} ms (target <= {TARGET_P99_MS:.0f}: {p99_ok}); "
+        f"{int(res['requests'])} requests, {int(res['failures'])} failures\n"
+        f"  CPU per request: API workers {res['api_cpu_ms']:.1f} ms, FalkorDB {res['store_cpu_ms']:.1f} ms, "
+        f"load generator {res['loadgen_cpu_ms']:.1f} ms (2 cores => at most ~"
+        f"{2000 / max(res['api_cpu_ms'] + res['store_cpu_ms'] + res['loadgen_cpu_ms'], 0.1):.0f} req/s here)"
+    )
+    if use_locust:
+        rate = a.paced_rps or round(res["rps"] * 0.6)
+        paced = measure(rate)
+        print(
+            f"  paced at {rate:.0f} req/s ({a.users} clients): {paced['rps']:.0f} req/s; p50 {paced['p50_ms']:.1f} ms, "
+            f"p90 {paced['p90_ms']:.1f} ms, p99 {paced['p99_ms']:.1f} ms "
+            f"(target <= {TARGET_P99_MS:.0f}: {'met' if paced['p99_ms'] <= TARGET_P99_MS else 'NOT met'})"
+        )
+    return res
+
+
+def _has_module(name: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(name) is not None
+
+
+def bench_ingest(port: int, key: str, users: list[str], items: list[str], batches: int, clients: int) -> float:
+    """POST /v1/events in batches of 1,000 new events; returns events/s."""
+    counter = iter(range(10**9))
+    lock = threading.Lock()
+    now = int(time.time() * 1000)
+
+    def batch() -> list[dict[str, Any]]:
+        with lock:
+            start = next(counter) * 1000
+        return [
+            {"event_id": f"bench-{now}-{start + n}", "user_id": random.choice(users), "item_id": random.choice(items),
+             "type": random.choice(("view", "click", "cart", "purchase")), "ts": now - random.randint(0, 86_400_000)}
+            for n in range(1000)
+        ]  # fmt: skip
+
+    per_client = max(1, batches // clients)
+    errors: list[str] = []
+
+    def loop() -> None:
+        for _ in range(per_client):
+            status, body = request(port, "POST", "/v1/events", key, {"events": batch()}, timeout=120)
+            if status != 202 or body.get("accepted") != 1000:
+                errors.append(f"{status}: {str(body)[:200]}")
+
+    t0 = time.perf_counter()
+    threads = [threading.Thread(target=loop) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - t0
+    total = per_client * clients * 1000
+    rate = total / elapsed
+    print(f"ingest ({clients} client{'s' if clients > 1 else ''}, batches of 1,000): {total:,} events in "
+          f"{elapsed:.1f} s = {rate:,.0f} events/s{'; errors: ' + errors[0] if errors else ''}")  # fmt: skip
+    return rate
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--duration", type=int, default=20, help="seconds of load per measurement")
+    p.add_argument("--users", type=int, default=16, help="concurrent clients")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--ingest-batches", type=int, default=20)
+    p.add_argument("--no-refresh", action="store_true", help="skip the with-model measurement")
+    p.add_argument("--epochs", type=int, default=None, help="training epochs for the refresh")
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="reuse this DATA_DIR (import / refresh only if missing; kept afterwards)",
+    )
+    p.add_argument(
+        "--paced-rps",
+        type=float,
+        default=None,
+        help="also measure latency at this fixed request rate (default: 60%% of the measured maximum)",
+    )
+    a = p.parse_args()
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    print(f"machine: {os.cpu_count()} CPUs; gunicorn {a.workers} workers x {a.threads} threads; embedded FalkorDB")
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-api-"))
+    settings = ApiSettings(data_dir=a.data_dir or tmp / "data", graph_name="bench_api")
+    server = None
+    try:
+        with open_store(settings) as store:
+            store.migrate()
+            if store.counts()["nodes"].get("User", 0) == 0:
+                t0 = time.perf_counter()
+                report = import_movielens(store, EventLog(settings))
+                print(f"MovieLens-100K imported in {time.perf_counter() - t0:.1f} s: {report}")
+            has_model = store.current_model_version() is not None
+        ml = load()
+        users = [str(u["user_id"]) for u in ml.users]
+        items = [i.item_id for i in ml.items]
+        key = create_key(session_factory(settings.sql_url), "admin", "bench")
+
+        server = Gunicorn(settings, free_port(), a.workers, a.threads)
+        server.wait_ready(key)
+        redis_pid = embedded_server(settings).pid()
+        if not has_model:
+            bench_recommendations(
+                server, redis_pid, key, users, a, tmp, "no model: co-interaction + interests + trending"
+            )
+
+        if has_model:
+            bench_recommendations(
+                server, redis_pid, key, users, a, tmp, "published model: similar + interests + embeddings"
+            )
+        elif not a.no_refresh:
+            try:
+                from training.refresh import run_refresh
+            except ImportError as exc:
+                print(f"(no refresh: the training stack is not installed: {exc})")
+            else:
+                t0 = time.perf_counter()
+                with open_store(settings) as store:
+                    res = run_refresh(store, settings, "full", device="auto", epochs=a.epochs)
+                print(f"full refresh: {res.status} {res.model_version} in {time.perf_counter() - t0:.0f} s")
+                time.sleep(6)  # the workers' model-version cache (5 s) notices the new model
+                bench_recommendations(
+                    server, redis_pid, key, users, a, tmp, "published model: similar + interests + embeddings"
+                )
+
+        bench_ingest(server.port, key, users, items, a.ingest_batches, 1)
+        bench_ingest(server.port, key, users, items, a.ingest_batches, 4)
+    finally:
+        if server is not None:
+            server.stop()
+        if a.data_dir is None:
+            with contextlib.suppress(Exception):
+                embedded_server(settings).stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

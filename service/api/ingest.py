@@ -1,0 +1,104 @@
+"""POST /v1/events and POST /v1/items: batches validated record by record."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import request
+from flask_openapi3 import APIBlueprint, Tag
+
+from graph_schema.store import StoreError
+from graph_schema.store.embedded import EmbeddedStoreError
+from service.api import AUTH_ERRORS, responses
+from service.api.deps import services
+from service.api.models import EventBatch, IngestReport, ItemBatch
+from service.api.sendable import ID_FIELDS, bad_name, unsendable
+from service.auth import SECURITY, requires
+from service.ingest.schemas import EventIn, ItemIn, validate_each
+from service.metrics import EVENTS, ITEMS
+from service.problems import ApiProblem
+
+log = logging.getLogger(__name__)
+
+bp = APIBlueprint("ingest", __name__, url_prefix="/v1", abp_tags=[Tag(name="ingest")], abp_security=SECURITY)
+
+
+def _drop_unsendable(good: list[tuple[int, Any]], bad: list[dict[str, Any]]) -> list[tuple[int, Any]]:
+    kept = []
+    for index, record in good:
+        why = None
+        for name, value in record:
+            why = unsendable(value, name in ID_FIELDS)
+            if why is None and name == "attributes":
+                why = next((bad_name(k) for k in value if bad_name(k)), None)
+            if why:
+                bad.append({"index": index, "error": f"{name}: {why}"})
+                break
+        if why is None:
+            kept.append((index, record))
+    return kept
+
+
+def _raw_records(key: str, limit: int) -> list[Any]:
+    records = request.get_json(silent=True)[key]  # the body model already checked the envelope
+    if len(records) > limit:
+        raise ApiProblem(
+            413,
+            "batch-too-large",
+            "Batch too large",
+            f"{len(records)} {key} in one request; the limit is {limit} — split the batch",
+        )
+    return records
+
+
+@bp.post("/events", responses=responses({202: IngestReport}, 400, *AUTH_ERRORS, 413, 415, 422, 503))
+@requires("ingest")
+def post_events(body: EventBatch) -> tuple[dict[str, Any], int]:
+    """Send behaviour events (idempotent by event_id).
+
+    Each event is validated on its own: bad ones are listed in `rejected` with
+    their index and what is wrong, good ones are stored in the event log and
+    then applied to the graph. Resending an event_id is counted as a duplicate
+    and changes nothing. If the graph store is down, accepted events stay
+    pending in the log (`pending` > 0) and are applied later.
+    """
+    svc = services()
+    good, bad = validate_each(EventIn, _raw_records("events", svc.settings.max_batch_events))
+    good = _drop_unsendable(good, bad)
+    report = svc.eventlog.accept(good)
+    rejected = sorted(bad + report.rejected, key=lambda r: r["index"])
+    EVENTS.labels("accepted").inc(report.accepted)
+    EVENTS.labels("duplicate").inc(report.duplicates)
+    EVENTS.labels("rejected").inc(len(rejected))
+    pending: int | None = 0
+    if report.accepted:
+        try:
+            applied = svc.eventlog.apply_pending(svc.store())
+            pending = applied.pending
+        except (StoreError, EmbeddedStoreError) as exc:
+            log.warning("events accepted but not applied (graph unavailable): %s", exc)
+            pending = svc.eventlog.pending_count()
+    return {"accepted": report.accepted, "duplicates": report.duplicates, "rejected": rejected, "pending": pending}, 202
+
+
+@bp.post("/items", responses=responses({200: IngestReport}, 400, *AUTH_ERRORS, 413, 415, 422, 503))
+@requires("ingest")
+def post_items(body: ItemBatch) -> tuple[dict[str, Any], int]:
+    """Upsert catalogue records.
+
+    Each record is the item's current state: title, attributes and the
+    interests it is tagged with (interests not seen before are created). A
+    record repeated in one batch counts once (the last wins).
+    """
+    svc = services()
+    good, bad = validate_each(ItemIn, _raw_records("items", svc.settings.max_batch_items))
+    good = _drop_unsendable(good, bad)
+    bad.sort(key=lambda r: r["index"])
+    items = [item for _, item in good]
+    unique = len({item.item_id for item in items})
+    if items:
+        svc.eventlog.upsert_items(svc.store(), items)
+    ITEMS.labels("accepted").inc(unique)
+    ITEMS.labels("rejected").inc(len(bad))
+    return {"accepted": unique, "duplicates": len(items) - unique, "rejected": bad, "pending": None}, 200

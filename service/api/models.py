@@ -1,0 +1,215 @@
+"""Request and response models of the v1 API; the OpenAPI document is generated from them.
+
+Events and catalogue records are validated one by one (service.ingest.schemas
+EventIn / ItemIn with validate_each) so that one bad record does not sink a
+batch: the batch models below only check the envelope and document the items
+as EventIn / ItemIn (create_app points their `items` schemas at those models).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+NO_CONTROL = r"^[^\x00-\x1f\x7f]*$"  # ids never carry control characters (see docs/api.md)
+ID_FIELD = Field(min_length=1, max_length=200, pattern=NO_CONTROL)
+
+
+class ApiModel(BaseModel):
+    """Caches its JSON schema: flask-openapi3 asks for it on every request that
+    has query parameters, and generating it costs about a millisecond."""
+
+    @classmethod
+    def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:  # type: ignore[override]
+        if args or kwargs:
+            return super().model_json_schema(*args, **kwargs)
+        return _cached_schema(cls)
+
+
+@cache
+def _cached_schema(cls: type[BaseModel]) -> dict[str, Any]:
+    return BaseModel.model_json_schema.__func__(cls)  # type: ignore[attr-defined]
+
+
+# --- ingest ------------------------------------------------------------------------
+class EventBatch(ApiModel):
+    model_config = ConfigDict(extra="forbid")
+    events: list[Any] = Field(
+        min_length=1, description="Validated one by one; bad events are reported, good ones accepted."
+    )
+
+
+class ItemBatch(ApiModel):
+    model_config = ConfigDict(extra="forbid")
+    items: list[Any] = Field(min_length=1, description="Catalogue records; interests named here are created if new.")
+
+
+class Rejected(ApiModel):
+    index: int = Field(description="Position of the record in the request's list.")
+    error: str = Field(description="What is wrong with it.")
+
+
+class IngestReport(ApiModel):
+    accepted: int = Field(description="New records stored.")
+    duplicates: int = Field(description="Records already seen (same event_id), or repeated in this batch.")
+    rejected: list[Rejected]
+    pending: int | None = Field(
+        None, description="Events: accepted events not yet in the graph (the graph was unavailable); retried later."
+    )
+
+
+# --- users and recommendations ------------------------------------------------------
+class UserPath(ApiModel):
+    user_id: str = ID_FIELD
+
+
+class ItemPath(ApiModel):
+    item_id: str = ID_FIELD
+
+
+class RecsQuery(ApiModel):
+    model_config = ConfigDict(extra="forbid")
+    k: int = Field(20, ge=1, le=100, description="How many items.")
+    strategy: Literal["blend", "graph", "interest", "embedding"] = Field("blend")
+    exclude: str | None = Field(None, max_length=20_000, description="Comma-separated item ids never to return.")
+    interest: str | None = Field(
+        None, min_length=1, max_length=200, pattern=NO_CONTROL, description="Only items tagged with this interest id."
+    )
+    explain: bool = Field(True, description="Include reasons naming the evidence.")
+
+
+class Evidence(ApiModel):
+    model_config = ConfigDict(extra="allow")
+    kind: Literal["similar_item", "co_interaction", "interest", "embedding", "trending"]
+
+
+class RecommendedItem(ApiModel):
+    item_id: str
+    title: str | None = None
+    score: float
+    reasons: list[str] = Field(description="Evidence in words, strongest first (empty when explain=false).")
+    evidence: list[Evidence] = Field(default_factory=list, description="The same evidence as data (ids, names).")
+
+
+class Recommendations(ApiModel):
+    user_id: str
+    model_version: str | None = Field(description="Published model used, null before the first refresh.")
+    strategy: Literal["blend", "graph", "interest", "embedding", "trending"] = Field(
+        description="Strategy applied: the requested one, `blend` when `embedding` was asked for before "
+        "embeddings exist, `trending` for a cold start (unknown or history-less user)."
+    )
+    items: list[RecommendedItem]
+
+
+class SimilarQuery(ApiModel):
+    model_config = ConfigDict(extra="forbid")
+    k: int = Field(20, ge=1, le=100)
+
+
+class SimilarItem(ApiModel):
+    item_id: str
+    title: str | None = None
+    score: float
+    reasons: list[str]
+
+
+class SimilarItems(ApiModel):
+    item_id: str
+    model_version: str | None
+    items: list[SimilarItem]
+
+
+class UserInterest(ApiModel):
+    interest_id: str
+    name: str
+    kind: str | None = None
+    strength: float | None = Field(description="From the published model; null before any.")
+    evidence: float = Field(description="Live decayed evidence as of now (moves with every event).")
+    evidence_ts: int | None = Field(None, description="Epoch ms of the newest evidence.")
+    updated_at: int | None = Field(description="Epoch ms: when the model wrote the strength, else the newest evidence.")
+
+
+class UserInterests(ApiModel):
+    user_id: str
+    model_version: str | None
+    interests: list[UserInterest]
+
+
+class UserDeleted(ApiModel):
+    user_id: str
+    graph_user_removed: bool
+    graph_relationships_removed: int
+    events_removed: int
+
+
+# --- analyst Cypher ------------------------------------------------------------------
+class CypherIn(ApiModel):
+    model_config = ConfigDict(extra="forbid")
+    query: str = Field(min_length=1, max_length=100_000, description="Read-only Cypher; use $name parameters.")
+    params: dict[str, Any] = Field(default_factory=dict, description="Query parameters (JSON values).")
+    timeout_ms: int | None = Field(None, ge=1, description="Lower than the configured limit only.")
+    limit: int | None = Field(None, ge=1, description="Row limit, lower than the configured one only.")
+
+
+class CypherOut(ApiModel):
+    columns: list[str]
+    rows: list[list[Any]]
+    truncated: bool = Field(description="True when rows were cut at the row limit.")
+    elapsed_ms: float
+
+
+# --- jobs ------------------------------------------------------------------------------
+class RefreshIn(ApiModel):
+    model_config = ConfigDict(extra="forbid")
+    mode: Literal["full", "incremental"] = "incremental"
+    force: bool = Field(False, description="Publish even if the quality gate would hold the model back.")
+
+
+class RefreshAccepted(ApiModel):
+    run_id: int
+    status: str
+
+
+class JobsQuery(ApiModel):
+    model_config = ConfigDict(extra="forbid")
+    limit: int = Field(20, ge=1, le=500)
+    status: str | None = Field(None, max_length=16)
+
+
+class RunPath(ApiModel):
+    run_id: int = Field(ge=1, le=2**63 - 1)
+
+
+class RefreshRunOut(ApiModel):
+    run_id: int
+    mode: str
+    status: str
+    trigger: str
+    started_at: int
+    finished_at: int | None
+    duration_s: float | None
+    phases: dict[str, Any]
+    counts: dict[str, Any]
+    metrics: dict[str, Any]
+    device: str | None
+    model_version: str | None
+    forced: bool
+    error: str | None
+
+
+class RefreshRuns(ApiModel):
+    runs: list[RefreshRunOut]
+
+
+# --- health ------------------------------------------------------------------------------
+class Health(ApiModel):
+    status: Literal["ok"]
+
+
+class Readiness(ApiModel):
+    status: Literal["ready", "unavailable"]
+    checks: dict[str, str]
+    model_version: str | None = None
+    pending_events: int | None = None

@@ -1,0 +1,124 @@
+"""Users: recommendations, interest profile, privacy delete; items: similar items."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_openapi3 import APIBlueprint, Tag
+
+from graph_schema.decay import value_at
+from service.api import AUTH_ERRORS, responses
+from service.api.deps import services
+from service.api.models import (
+    ItemPath,
+    Recommendations,
+    RecsQuery,
+    SimilarItems,
+    SimilarQuery,
+    UserDeleted,
+    UserInterests,
+    UserPath,
+)
+from service.auth import SECURITY, requires
+from service.metrics import RECOMMENDATIONS
+from service.problems import not_found
+from service.recommend import UnknownInterest, now_ms
+
+users = APIBlueprint("users", __name__, url_prefix="/v1/users", abp_tags=[Tag(name="users")], abp_security=SECURITY)
+items = APIBlueprint("items", __name__, url_prefix="/v1/items", abp_tags=[Tag(name="items")], abp_security=SECURITY)
+
+
+@users.get("/<user_id>/recommendations", responses=responses({200: Recommendations}, *AUTH_ERRORS, 404, 422, 503))
+@requires("read")
+def recommendations(path: UserPath, query: RecsQuery) -> dict[str, Any]:
+    """Recommendations for a user, with the evidence behind each.
+
+    Seen items are never returned, nor the ids in `exclude`. An unknown or
+    history-less user (cold start) gets trending items (within `interest=`
+    when given) with the reason "trending" — a 200, not a 404. An unknown
+    `interest` is a 404.
+    """
+    svc = services()
+    exclude = [x.strip() for x in (query.exclude or "").split(",") if x.strip()]
+    try:
+        result = svc.recommender.recommend(
+            svc.store(),
+            path.user_id,
+            k=query.k,
+            strategy=query.strategy,
+            exclude=exclude,
+            interest=query.interest,
+            explain=query.explain,
+        )
+    except UnknownInterest:
+        raise not_found("interest", query.interest or "") from None
+    RECOMMENDATIONS.labels(result["strategy"]).inc()
+    return result
+
+
+@users.get("/<user_id>/interests", responses=responses({200: UserInterests}, *AUTH_ERRORS, 404, 422, 503))
+@requires("read", "analyst")
+def user_interests(path: UserPath) -> dict[str, Any]:
+    """A user's interests: model strength (null before any model) and live evidence.
+
+    `evidence` is the decayed evidence as of now, so it moves with every event
+    before any retraining; `strength` is the published model's, and only when
+    it belongs to the currently published model version.
+    """
+    svc = services()
+    store = svc.store()
+    rows = store.user_interests(path.user_id)
+    if not rows and not store.user_exists(path.user_id):
+        raise not_found("user", path.user_id)
+    mv = store.current_model_version()
+    now = now_ms()
+    tau = svc.settings.evidence_tau_ms
+    out = []
+    for r in rows:
+        evidence_ts = int(r["evidence_ts"]) if r.get("evidence_ts") is not None else None
+        evidence = value_at(float(r["evidence"]), evidence_ts or 0, now, tau) if r.get("evidence") is not None else 0.0
+        current = mv is not None and r.get("model_version") == mv and r.get("strength") is not None
+        strength = float(r["strength"]) if current else None
+        updated = r.get("updated_at") if current else evidence_ts
+        out.append(
+            {
+                "interest_id": str(r["interest_id"]),
+                "name": r.get("name") or str(r["interest_id"]),
+                "kind": r.get("kind"),
+                "strength": strength,
+                "evidence": evidence,
+                "evidence_ts": evidence_ts,
+                "updated_at": int(updated) if updated is not None else None,
+            }
+        )
+    out.sort(key=lambda i: (-(i["strength"] if i["strength"] is not None else -1.0), -i["evidence"], i["interest_id"]))
+    return {"user_id": path.user_id, "model_version": mv, "interests": out}
+
+
+@users.delete("/<user_id>", responses=responses({200: UserDeleted}, *AUTH_ERRORS, 404, 422, 503))
+@requires("admin")
+def delete_user(path: UserPath) -> dict[str, Any]:
+    """Privacy delete: the user's node, edges and events (graph and event log).
+
+    The user id is remembered as deleted, so replays never bring the events
+    back. 404 when neither the graph nor the log knew the user.
+    """
+    svc = services()
+    report = svc.eventlog.delete_user(svc.store(), path.user_id)
+    if not report["graph_user_removed"] and not report["events_removed"]:
+        raise not_found("user", path.user_id)
+    return report
+
+
+@items.get("/<item_id>/similar", responses=responses({200: SimilarItems}, *AUTH_ERRORS, 404, 422, 503))
+@requires("read")
+def similar_items(path: ItemPath, query: SimilarQuery) -> dict[str, Any]:
+    """Items similar to an item: the published model's neighbours, else co-interaction."""
+    svc = services()
+    store = svc.store()
+    if not store.item_exists(path.item_id):
+        raise not_found("item", path.item_id)
+    return svc.recommender.similar_items(store, path.item_id, query.k)
+
+
+__all__ = ["items", "users"]

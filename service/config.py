@@ -1,0 +1,63 @@
+"""API-only settings, on top of graph_schema.settings.Settings (the one config place).
+
+Every field maps to the upper-case environment variable of the same name
+(``auth_disabled`` <- ``AUTH_DISABLED``), exactly like the base settings.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from graph_schema.settings import Settings
+
+
+class ApiSettings(Settings):
+    # --- HTTP -----------------------------------------------------------------
+    api_host: str = Field("127.0.0.1", description="`serve` binds here.")
+    api_port: int = Field(8000, ge=1, le=65535, description="`serve` listens here.")
+    max_request_bytes: int = Field(8 * 1024 * 1024, ge=1024, description="Larger request bodies get a 413 problem.")
+    max_batch_events: int = Field(10_000, ge=1, description="Most events accepted in one POST /v1/events.")
+    max_batch_items: int = Field(10_000, ge=1, description="Most catalogue records in one POST /v1/items.")
+
+    # --- auth -------------------------------------------------------------------
+    auth_disabled: bool = Field(False, description="Local development only: every request acts as admin.")
+    api_key_cache_s: float = Field(
+        30.0, ge=0, description="How long a worker trusts a looked-up key (revocation delay)."
+    )
+
+    # --- recommendations -------------------------------------------------------
+    recs_anchor_items: int = Field(10, ge=1, le=500, description="Recent items whose neighbours become candidates.")
+    recs_seen_limit: int = Field(5000, ge=1, description="Most recent interactions excluded as 'seen'.")
+    recs_similar_per_item: int = Field(20, ge=1, le=200)
+    recs_peers: int = Field(20, ge=1, le=1000, description="Peers used by co-interaction before a model exists.")
+    recs_top_interests: int = Field(3, ge=1, le=50)
+    trending_tau_days: float = Field(7.0, gt=0, description="Decay of trending popularity, days.")
+    trending_limit: int = Field(5000, ge=10, description="Items kept in each worker's trending snapshot.")
+    recs_cache_s: float = Field(60.0, ge=0, description="Age of the trending/catalogue snapshot before a refresh.")
+    recs_cache_items: int = Field(200_000, ge=100, description="Per-worker cache size for similar lists/embeddings.")
+
+    # --- scheduler --------------------------------------------------------------
+    scheduler_enabled: bool = Field(False, description="Run the refresh scheduler inside `serve`.")
+    refresh_interval_minutes: float = Field(60.0, ge=0, description="0 disables the interval trigger.")
+    refresh_cron: str | None = Field(None, description="Crontab expression (5 fields, UTC); overrides the interval.")
+    refresh_mode: Literal["full", "incremental"] = "incremental"
+    refresh_misfire_grace_s: int = Field(900, ge=1, description="A run missed by less than this still runs once.")
+    refresh_device: str = Field("auto", description="Passed to the refresh job: auto|cpu|cuda.")
+    apply_pending_interval_s: float = Field(60.0, ge=0, description="Retry pending events every N s; 0 disables.")
+
+    @field_validator("refresh_cron")
+    @classmethod
+    def _cron(cls, v: str | None) -> str | None:
+        if v is None or not v.strip():
+            return None
+        if len(v.split()) != 5:
+            raise ValueError("REFRESH_CRON must be a 5-field crontab expression, e.g. '0 3 * * *'")
+        return v.strip()
+
+
+@lru_cache(maxsize=1)
+def get_api_settings() -> ApiSettings:
+    return ApiSettings()

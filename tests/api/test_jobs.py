@@ -1,0 +1,160 @@
+"""Refresh jobs through the API: trigger, history, detail, busy, training missing.
+
+The real refresh job (training.refresh) is exercised by the training tests; here
+a stand-in with the same call signature records what the API asked for.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from graph_schema.sql import NamedLock, now_ms
+from service import scheduler
+
+from .conftest import Keys
+
+
+@dataclass
+class FakeResult:
+    model_version: str = "v-fake"
+    mode: str = "full"
+    status: str = "published"
+    device: str = "cpu"
+    phases: dict = field(default_factory=lambda: {"pull": 0.1, "train": 1.2})
+    counts: dict = field(default_factory=lambda: {"users": 6})
+    metrics: dict = field(default_factory=lambda: {"ndcg@20": 0.31})
+    baseline: dict = field(default_factory=lambda: {"ndcg@20": 0.2})
+    published_metric: float | None = None
+    reason: str = ""
+
+
+class FakeRefresh:
+    """Stands in for training.refresh.run_refresh (same call signature)."""
+
+    def __init__(self) -> None:
+        self.fail, self.block, self.calls = False, None, []
+
+    def __call__(self, store, settings, mode="full", device="auto", epochs=None, force=False, *, on_phase=None, **_):
+        self.calls.append({"mode": mode, "device": device, "force": force})
+        for phase in ("pull", "build", "train"):
+            if on_phase:
+                on_phase(phase)
+        if self.block is not None:
+            self.block.wait(10)
+        if self.fail:
+            raise RuntimeError("training diverged")
+        return FakeResult(mode=mode)
+
+
+@pytest.fixture
+def fake(app, monkeypatch) -> FakeRefresh:
+    fake = FakeRefresh()
+    monkeypatch.setattr(scheduler, "training_missing", lambda: None)
+    monkeypatch.setattr(scheduler, "_run_refresh_callable", lambda: fake)
+    return fake
+
+
+def wait_for(client, keys: Keys, run_id: int, status: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        body = client.get(f"/v1/jobs/{run_id}", headers=keys.header("analyst")).get_json()
+        if body["status"] == status:
+            return body
+        time.sleep(0.05)
+    raise AssertionError(f"run {run_id} never reached {status}: {body}")
+
+
+def test_trigger_list_and_detail(client, keys: Keys, fake: FakeRefresh):
+    r = client.post("/v1/jobs/refresh", json={"mode": "full"}, headers=keys.header("admin"))
+    assert r.status_code == 202, r.get_json()
+    run_id = r.get_json()["run_id"]
+    body = wait_for(client, keys, run_id, "published")
+    assert body["mode"] == "full" and body["trigger"] == "api" and body["model_version"] == "v-fake"
+    assert body["phases"] == {"pull": 0.1, "train": 1.2} and body["duration_s"] is not None
+    assert body["metrics"]["ndcg@20"] == 0.31 and body["device"] == "cpu" and body["counts"] == {"users": 6}
+    assert fake.calls == [{"mode": "full", "device": "auto", "force": False}]
+    runs = client.get("/v1/jobs", headers=keys.header("analyst")).get_json()["runs"]
+    assert [r["run_id"] for r in runs] == [run_id]
+    assert client.get("/v1/jobs?status=failed", headers=keys.header("analyst")).get_json()["runs"] == []
+
+
+def test_failed_run_is_recorded(client, keys: Keys, fake: FakeRefresh):
+    fake.fail = True
+    run_id = client.post("/v1/jobs/refresh", json={}, headers=keys.header("admin")).get_json()["run_id"]
+    body = wait_for(client, keys, run_id, "failed")
+    assert body["mode"] == "incremental" and "training diverged" in body["error"]
+
+
+def test_second_trigger_while_running_is_409(client, keys: Keys, fake: FakeRefresh):
+    fake.block = threading.Event()
+    first = client.post("/v1/jobs/refresh", json={"mode": "full"}, headers=keys.header("admin"))
+    assert first.status_code == 202
+    second = client.post("/v1/jobs/refresh", json={"mode": "full"}, headers=keys.header("admin"))
+    assert second.status_code == 409 and second.content_type == "application/problem+json"
+    assert second.get_json()["run_id"] == first.get_json()["run_id"]
+    fake.block.set()
+    wait_for(client, keys, first.get_json()["run_id"], "published")
+
+
+def test_lock_held_by_another_process_is_409(app, client, keys: Keys, fake: FakeRefresh):
+    with app.extensions["interest_graph"].sessions.begin() as session:
+        session.add(NamedLock(name="refresh", holder="host:4242", acquired_at=now_ms(), expires_at=now_ms() + 60_000))
+    r = client.post("/v1/jobs/refresh", json={"mode": "full"}, headers=keys.header("admin"))
+    assert r.status_code == 409 and "host:4242" in r.get_json()["detail"]
+    assert fake.calls == []
+
+
+def test_training_not_installed_is_503(client, keys: Keys, monkeypatch):
+    monkeypatch.setattr(scheduler, "training_missing", lambda: "torch is not installed")
+    r = client.post("/v1/jobs/refresh", json={"mode": "full"}, headers=keys.header("admin"))
+    assert r.status_code == 503 and "torch is not installed" in r.get_json()["detail"]
+    assert client.get("/v1/jobs", headers=keys.header("admin")).get_json()["runs"] == []
+
+
+def test_bad_requests(client, keys: Keys):
+    assert client.post("/v1/jobs/refresh", json={"mode": "partial"}, headers=keys.header("admin")).status_code == 422
+    assert client.get("/v1/jobs/999", headers=keys.header("analyst")).status_code == 404
+    assert client.get("/v1/jobs/abc", headers=keys.header("analyst")).status_code == 404
+    assert client.get("/v1/jobs?limit=0", headers=keys.header("analyst")).status_code == 422
+
+
+def test_api_never_imports_torch():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from service.app import create_app; from service.config import ApiSettings; "
+        "create_app(ApiSettings(auth_disabled=True, database_url='sqlite://')); "
+        "assert 'torch' not in sys.modules and 'dgl' not in sys.modules, 'torch imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.skipif(scheduler.training_missing() is not None, reason="training stack not installed")
+def test_real_refresh_then_recommendations_use_the_model(loaded, client, keys: Keys):
+    """The real refresh job, triggered through the API, on the hand-built graph."""
+    run_id = client.post(
+        "/v1/jobs/refresh", json={"mode": "full", "force": True}, headers=keys.header("admin")
+    ).get_json()["run_id"]
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        run = client.get(f"/v1/jobs/{run_id}", headers=keys.header("admin")).get_json()
+        if run["status"] not in ("queued", "running"):
+            break
+        time.sleep(0.2)
+    assert run["status"] == "published", run
+    assert set(run["phases"]) >= {"pull", "build", "train", "write"} and run["model_version"]
+    loaded.extensions["interest_graph"].recommender.invalidate()
+    body = client.get("/v1/users/alice/recommendations?k=5", headers=keys.header("read")).get_json()
+    assert body["model_version"] == run["model_version"]
+    assert not {"i1", "i2"} & {i["item_id"] for i in body["items"]}
+    reasons = [r for i in body["items"] for r in i["reasons"]]
+    assert any(r.startswith("similar to ") for r in reasons), reasons
+    interests = client.get("/v1/users/alice/interests", headers=keys.header("read")).get_json()
+    assert interests["model_version"] == run["model_version"]
+    assert any(i["strength"] is not None for i in interests["interests"])

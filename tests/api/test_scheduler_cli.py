@@ -1,0 +1,100 @@
+"""The scheduler's configuration and jobs, and the API's CLI commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from graph_schema.sql import session_factory
+from service import scheduler as sched
+from service.auth import KeyResolver
+from service.cli_api import register
+from service.config import ApiSettings, get_api_settings
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch) -> ApiSettings:
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cli.sqlite3'}")
+    get_api_settings.cache_clear()
+    yield get_api_settings()
+    get_api_settings.cache_clear()
+
+
+def test_scheduler_uses_sql_job_store_with_safe_defaults(env: ApiSettings):
+    settings = env.model_copy(update={"refresh_interval_minutes": 30.0, "refresh_misfire_grace_s": 120})
+    scheduler = sched.start_scheduler(settings)
+    try:
+        jobs = {job.id: job for job in scheduler.get_jobs()}
+        assert set(jobs) == {"refresh", "apply-pending"}
+        refresh = jobs["refresh"]
+        assert refresh.coalesce is True and refresh.max_instances == 1 and refresh.misfire_grace_time == 120
+        assert refresh.func_ref == "service.scheduler:scheduled_refresh"
+        assert refresh.trigger.interval.total_seconds() == 1800
+        store = scheduler._lookup_jobstore("default")
+        assert type(store).__name__ == "SQLAlchemyJobStore" and str(store.engine.url) == settings.sql_url
+    finally:
+        scheduler.shutdown(wait=False)
+    # a second scheduler (another process, or a restart) finds the same job in SQL, replaced not duplicated
+    again = sched.start_scheduler(settings.model_copy(update={"refresh_cron": "0 3 * * *"}))
+    try:
+        jobs = {job.id: job for job in again.get_jobs()}
+        assert type(jobs["refresh"].trigger).__name__ == "CronTrigger"
+    finally:
+        again.shutdown(wait=False)
+
+
+def test_scheduler_without_trigger_removes_the_refresh_job(env: ApiSettings):
+    sched.start_scheduler(env).shutdown(wait=False)
+    scheduler = sched.start_scheduler(
+        env.model_copy(update={"refresh_interval_minutes": 0, "apply_pending_interval_s": 0})
+    )
+    try:
+        assert scheduler.get_jobs() == []
+    finally:
+        scheduler.shutdown(wait=False)
+
+
+def test_scheduled_refresh_skips_without_training(env: ApiSettings, monkeypatch, caplog):
+    monkeypatch.setattr(sched, "training_missing", lambda: "torch is not installed")
+    sched.scheduled_refresh("full")
+    assert "scheduled refresh skipped: torch is not installed" in caplog.text
+
+
+def test_cron_must_have_five_fields():
+    with pytest.raises(ValueError, match="5-field"):
+        ApiSettings(refresh_cron="0 3 * *")
+
+
+def cli() -> typer.Typer:
+    app = typer.Typer()
+    register(app)
+    return app
+
+
+def test_apikey_create_prints_only_the_key(env: ApiSettings):
+    result = CliRunner().invoke(cli(), ["apikey", "create", "--role", "read", "--name", "demo"])
+    assert result.exit_code == 0, result.output
+    key = result.stdout.strip()
+    assert key.startswith("ig_") and len(key) > 40 and "\n" not in key
+    principal = KeyResolver(session_factory(env.sql_url), 0).resolve(key)
+    assert principal is not None and principal.role == "read" and principal.name == "demo"
+    listed = CliRunner().invoke(cli(), ["apikey", "list"])
+    assert "read" in listed.stdout and key not in listed.stdout
+    assert CliRunner().invoke(cli(), ["apikey", "revoke", "1"]).exit_code == 0
+    assert KeyResolver(session_factory(env.sql_url), 0).resolve(key) is None
+
+
+def test_apikey_create_refuses_unknown_role(env: ApiSettings):
+    result = CliRunner().invoke(cli(), ["apikey", "create", "--role", "root"])
+    assert result.exit_code == 2 and result.stdout == ""
+
+
+def test_serve_refuses_scheduler_with_many_workers(env: ApiSettings, monkeypatch):
+    monkeypatch.setenv("SCHEDULER_ENABLED", "1")
+    get_api_settings.cache_clear()
+    result = CliRunner().invoke(cli(), ["serve", "--workers", "2"])
+    assert result.exit_code == 2
