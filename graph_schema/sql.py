@@ -40,7 +40,8 @@ class Base(DeclarativeBase):
 class EventRecord(Base):
     """One accepted behaviour event. `event_id` is unique: a retried event is a no-op.
 
-    status: pending -> applied. `batch_id` is set when a worker claims the event
+    status: pending -> applied (or failed: the graph refused its batch; kept, not
+    replayed twice). `batch_id` is set when a worker claims the event
     for a graph batch; the same batch id is reused on retry so the graph can
     recognise a batch it already applied (exactly-once across lost replies).
     """

@@ -13,7 +13,6 @@ from graph_schema.store.embedded import EmbeddedStoreError
 from service.api import AUTH_ERRORS, responses
 from service.api.deps import services
 from service.api.models import EventBatch, IngestReport, ItemBatch
-from service.api.sendable import ID_FIELDS, bad_name, unsendable
 from service.auth import SECURITY, requires
 from service.ingest.schemas import EventIn, ItemIn, validate_each
 from service.metrics import EVENTS, ITEMS
@@ -22,22 +21,6 @@ from service.problems import ApiProblem
 log = logging.getLogger(__name__)
 
 bp = APIBlueprint("ingest", __name__, url_prefix="/v1", abp_tags=[Tag(name="ingest")], abp_security=SECURITY)
-
-
-def _drop_unsendable(good: list[tuple[int, Any]], bad: list[dict[str, Any]]) -> list[tuple[int, Any]]:
-    kept = []
-    for index, record in good:
-        why = None
-        for name, value in record:
-            why = unsendable(value, name in ID_FIELDS)
-            if why is None and name == "attributes":
-                why = next((bad_name(k) for k in value if bad_name(k)), None)
-            if why:
-                bad.append({"index": index, "error": f"{name}: {why}"})
-                break
-        if why is None:
-            kept.append((index, record))
-    return kept
 
 
 def _raw_records(key: str, limit: int) -> list[Any]:
@@ -65,7 +48,6 @@ def post_events(body: EventBatch) -> tuple[dict[str, Any], int]:
     """
     svc = services()
     good, bad = validate_each(EventIn, _raw_records("events", svc.settings.max_batch_events))
-    good = _drop_unsendable(good, bad)
     report = svc.eventlog.accept(good)
     rejected = sorted(bad + report.rejected, key=lambda r: r["index"])
     EVENTS.labels("accepted").inc(report.accepted)
@@ -93,7 +75,6 @@ def post_items(body: ItemBatch) -> tuple[dict[str, Any], int]:
     """
     svc = services()
     good, bad = validate_each(ItemIn, _raw_records("items", svc.settings.max_batch_items))
-    good = _drop_unsendable(good, bad)
     bad.sort(key=lambda r: r["index"])
     items = [item for _, item in good]
     unique = len({item.item_id for item in items})

@@ -1,11 +1,11 @@
-"""What the graph store can be sent: strings and keys it can carry safely."""
+"""What the graph store can be sent as analyst query parameters (events and items are
+checked by service.ingest.schemas)."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
-ID_FIELDS = frozenset({"event_id", "user_id", "item_id", "type", "interests"})
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -41,17 +41,6 @@ def unsendable(value: Any, is_id: bool = False) -> str | None:
             why = unsendable(v, is_id)
             if why:
                 return why
-    return None
-
-
-def bad_name(name: str) -> str | None:
-    """Why an attribute name cannot be a graph property name, or None."""
-    if not name.strip():
-        return "attribute names must not be empty"
-    if "`" in name or _CONTROL.search(name):
-        return f"attribute name {name!r} must not contain backticks or control characters"
-    if len(name) > 100:
-        return "attribute names must be at most 100 characters"
     return None
 
 

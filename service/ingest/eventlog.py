@@ -29,7 +29,7 @@ from graph_schema.sql import (
     now_ms,
     session_factory,
 )
-from graph_schema.store import GraphStore, StoreError
+from graph_schema.store import GraphStore, StoreError, StoreUnavailable
 from service.ingest.schemas import EventIn, ItemIn
 
 log = logging.getLogger(__name__)
@@ -192,7 +192,8 @@ class EventLog:
                 break
             try:
                 n = self._apply_batch(store, batch_id)
-            except StoreError as exc:
+            except StoreUnavailable as exc:
+                # transient: the batch keeps its id and is retried first next time
                 with self.sessions.begin() as session:
                     failed = session.execute(
                         update(EventRecord)
@@ -203,12 +204,40 @@ class EventLog:
                 report.error = str(exc)
                 log.warning("graph batch %s failed, %d events stay pending: %s", batch_id, failed, exc)
                 break
+            except StoreError as exc:
+                # the engine refused the batch (nothing of it applied: one atomic query)
+                # unless a concurrent worker applied the same batch id first
+                if self._settle_refused_batch(store, batch_id, exc, report):
+                    continue
+                break
             report.applied += n
             report.batches += 1
             if progress:
                 progress(n)
         report.pending = self.pending_count()
         return report
+
+    def _settle_refused_batch(self, store: GraphStore, batch_id: str, exc: StoreError, report: ApplyReport) -> bool:
+        """A refused batch: if another worker applied it, it is done; otherwise its
+        events are parked as `failed` (kept in the log, never silently dropped) so
+        one poison batch cannot block every later event. True: carry on."""
+        try:
+            applied_elsewhere = store.batch_applied(batch_id)
+        except StoreError:
+            applied_elsewhere = False
+        status = "applied" if applied_elsewhere else "failed"
+        with self.sessions.begin() as session:
+            n = session.execute(
+                update(EventRecord)
+                .where(EventRecord.batch_id == batch_id, EventRecord.status == "pending")
+                .values(status=status, failed_at=now_ms())
+            ).rowcount
+        if applied_elsewhere:
+            return True
+        report.failed += n
+        report.error = str(exc)
+        log.error("graph refused batch %s; %d events parked as failed in the event log: %s", batch_id, n, exc)
+        return True
 
     def pending_count(self) -> int:
         with self.sessions() as session:

@@ -3,12 +3,54 @@
 from __future__ import annotations
 
 import math
+import re
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 M = TypeVar("M", bound=BaseModel)
+
+# Ids become unique-constrained graph keys: control characters crashed FalkorDB
+# 4.16.3's constraint check, so they are refused here, at the edge.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_ATTR_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}\Z")
+
+
+def check_id(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+def check_text(value: str) -> str:
+    """Free text: no NUL, and encodable as UTF-8 (no lone surrogates)."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text (lone surrogate found)") from None
+    return value
+
+
+def _check_attr_value(value: Any, path: str) -> None:
+    if isinstance(value, str):
+        try:
+            check_text(value)
+        except ValueError as exc:
+            raise ValueError(f"attributes.{path} {exc}") from None
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"attributes.{path} must be a finite number")
+    elif isinstance(value, list):
+        for n, v in enumerate(value):
+            _check_attr_value(v, f"{path}[{n}]")
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _check_attr_value(k, path)
+            _check_attr_value(v, f"{path}.{k}")
+
+
 _MAX_TS_MS = 32_503_680_000_000  # year 3000: beyond that it is a unit mistake
 
 
@@ -23,6 +65,11 @@ class EventIn(BaseModel):
     type: str = Field(min_length=1, max_length=50, description="view, click, cart, purchase, rating, ...")
     ts: int | datetime = Field(description="Epoch milliseconds, or ISO 8601 (UTC if no offset).")
     weight: float | None = Field(None, description="Overrides the type's weight; required for ratings.")
+
+    @field_validator("event_id", "user_id", "item_id", "type")
+    @classmethod
+    def _ids(cls, v: str) -> str:
+        return check_text(check_id(v))
 
     @field_validator("ts")
     @classmethod
@@ -60,11 +107,35 @@ class ItemIn(BaseModel):
 
     @field_validator("interests")
     @classmethod
-    def _ids(cls, v: list[str]) -> list[str]:
+    def _interest_ids(cls, v: list[str]) -> list[str]:
         out = [s.strip() for s in v]
         if any(not s or len(s) > 200 for s in out):
             raise ValueError("interest ids must be non-empty strings of at most 200 characters")
+        for s in out:
+            check_text(check_id(s))
         return list(dict.fromkeys(out))
+
+    @field_validator("item_id")
+    @classmethod
+    def _item_id(cls, v: str) -> str:
+        return check_text(check_id(v))
+
+    @field_validator("title")
+    @classmethod
+    def _title(cls, v: str | None) -> str | None:
+        return None if v is None else check_text(v)
+
+    @field_validator("attributes")
+    @classmethod
+    def _attributes(cls, v: dict[str, Any]) -> dict[str, Any]:
+        for key, value in v.items():
+            if not _ATTR_KEY.match(key):
+                raise ValueError(
+                    f"attribute name {key!r} must start with a letter or _ and use only letters, digits and _ "
+                    "(at most 64 characters)"
+                )
+            _check_attr_value(value, key)
+        return v
 
 
 def describe(exc: ValidationError) -> str:

@@ -189,7 +189,7 @@ def test_nul_characters_are_rejected_not_poisoning_the_log(client, keys: Keys):
     r = client.post("/v1/events", json={"events": events}, headers=keys.header("ingest"))
     body = r.get_json()
     assert body["accepted"] == 1 and body["pending"] == 0
-    assert body["rejected"] == [{"index": 0, "error": "user_id: ids must not contain control characters"}]
+    assert body["rejected"] == [{"index": 0, "error": "user_id: must not contain control characters"}]
     r = client.post(
         "/v1/items", json={"items": [{"item_id": "x", "attributes": {"k": ["\x00"]}}]}, headers=keys.header("ingest")
     )

@@ -176,3 +176,38 @@ def test_apply_interactions_same_batch_id_is_applied_once(store: GraphStore, set
     assert store.apply_interactions(events, settings.evidence_tau_ms, batch_id="b-1") is False
     edge = interaction(store, "u", "i")
     assert edge is not None and edge["weight"] == 5.0 and edge["count"] == 2
+
+
+class RefusingStore(FlakyStore):
+    """The engine refuses (not: is unreachable for) batches holding a poison item."""
+
+    def apply_interactions(self, events: Any, tau_ms: float, batch_id: str | None = None) -> bool:
+        from graph_schema.store import StoreError
+
+        if any(e.item_id == "poison" for e in events):
+            raise StoreError("FalkorDB refused a write: injected parse error")
+        return self.store.apply_interactions(events, tau_ms, batch_id=batch_id)
+
+
+def test_a_refused_batch_is_parked_as_failed_and_does_not_block_later_events(
+    store: GraphStore, settings: Settings
+) -> None:
+    log = EventLog(settings.model_copy(update={"batch_size": 2}))
+    accept(log, [ev("p1", item="poison"), ev("p2"), ev("ok1", ts=5), ev("ok2", ts=6)])
+    refusing = RefusingStore(store, fail_on_call=0, after_write=False)
+    report = log.apply_pending(refusing)  # type: ignore[arg-type]
+    assert report.failed == 2 and report.applied == 2 and report.pending == 0
+    assert report.error and "refused" in report.error
+    with log.sessions() as s:
+        status = {e: st for e, st in s.execute(select(EventRecord.event_id, EventRecord.status)).all()}
+    assert status == {"p1": "failed", "p2": "failed", "ok1": "applied", "ok2": "applied"}
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [{"user_id": "u\x01"}, {"item_id": "i\x00"}, {"event_id": "e\nx"}, {"user_id": "\ud800"}],
+    ids=["ctl-user", "nul-item", "newline-id", "surrogate"],
+)
+def test_ids_with_control_characters_never_reach_the_graph(event_log: EventLog, bad: dict) -> None:
+    report = accept(event_log, [{**ev("x"), **bad}])
+    assert report.accepted == 0 and len(report.rejected) == 1
