@@ -114,6 +114,16 @@ class RunRecorder:
                 )
             )
 
+    def record(self, result: Any) -> None:
+        """Copy a training.refresh.RefreshResult into the run and finish it."""
+        self.device = result.device
+        self.phases = {k: round(float(v), 3) for k, v in result.phases.items()}
+        self.counts = dict(result.counts)
+        self.metrics = {**result.metrics, "baseline": result.baseline, "mode_run": result.mode}
+        if result.published_metric is not None:
+            self.metrics["published_before"] = result.published_metric
+        self.finish(result.status, model_version=result.model_version, error=result.reason or None)
+
     def finish(self, status: str, model_version: str | None = None, error: str | None = None) -> None:
         """status: published | rejected | failed."""
         self.status = status

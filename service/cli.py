@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -252,10 +253,44 @@ def replay(force: Annotated[bool, typer.Option("--force", help="wipe a non-empty
     typer.echo(f"replayed {n} events")
 
 
+from service import cli_api, cli_train  # noqa: E402 - registered after the core commands
+
+cli_api.register(app)
+cli_train.register(app)
+
+
+def _demo_key(settings: Any) -> str:
+    """The admin key `make run` prints: created once, kept (0600) in DATA_DIR."""
+    from sqlalchemy import select
+
+    from graph_schema.sql import ApiKey, session_factory
+    from service.auth import create_key, hash_key
+
+    path = settings.data_dir / "demo-api-key"
+    sessions = session_factory(settings.sql_url)
+    if path.exists():
+        key = path.read_text().strip()
+        with sessions() as s:
+            row = s.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None)))
+        if row is not None:
+            return key
+    key = create_key(sessions, "admin", "demo (make run)")
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key + "\n")
+    return key
+
+
 @app.command()
-def demo() -> None:
-    """What `make run` does: start the store, migrate, import MovieLens-100K if
-    the graph is empty, and show the graph."""
+def demo(
+    serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Start the API afterwards.")] = True,
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port")] = 8000,
+) -> None:
+    """What `make run` does: start the store, migrate, import MovieLens-100K if the
+    graph is empty, run a first full refresh if no model is published, and serve the
+    API (with the refresh scheduler) on 127.0.0.1:8000."""
     from service.ingest.eventlog import EventLog
     from service.ingest.movielens import MovieLensNotFound, import_movielens
 
@@ -268,14 +303,27 @@ def demo() -> None:
                 with _progress(100_000, "ratings") as bar:
                     import_movielens(store, EventLog(settings), progress=bar.update)
             print_counts(store.counts())
+            published = store.current_model_version()
     except (StoreError, EmbeddedStoreError, MovieLensNotFound) as exc:
         _fail(str(exc))
-    typer.echo(f"data directory: {settings.data_dir.resolve()}")
-
-
-from service.cli_api import register  # noqa: E402 - after the core commands
-
-register(app)
+    if published is None:
+        typer.echo("no model published yet: running a first full refresh ...")
+        try:
+            cli_train.refresh(incremental=False, device="auto", epochs=None, force=False)
+        except typer.Exit as exc:
+            if exc.exit_code not in (0, None):
+                console.print("[yellow]the first refresh did not publish; serving graph-based recommendations[/yellow]")
+    key = _demo_key(settings)
+    base = f"http://{host}:{port}"
+    typer.echo(
+        f"\ndata directory: {settings.data_dir.resolve()}\n"
+        f"demo API key (admin): {key}\n"
+        f"try:\n  curl -s -H 'Authorization: Bearer {key}' "
+        f"'{base}/v1/users/1/recommendations?k=20&explain=true'\n"
+        f"API docs: {base}/docs\n"
+    )
+    if serve:
+        cli_api.run_gunicorn(host, port, workers=1, threads=8, with_scheduler=True)
 
 
 def main() -> None:

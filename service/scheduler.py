@@ -110,13 +110,7 @@ def execute_run(
             run_refresh = _run_refresh_callable()
             result = run_refresh(store_getter(), settings, mode, device=settings.refresh_device, force=force,
                                  on_phase=on_phase)  # fmt: skip
-            run.device = result.device
-            run.phases = {k: round(float(v), 3) for k, v in result.phases.items()}
-            run.counts = dict(result.counts)
-            run.metrics = {**result.metrics, "baseline": result.baseline, "mode_run": result.mode}
-            if result.published_metric is not None:
-                run.metrics["published_before"] = result.published_metric
-            run.finish(result.status, model_version=result.model_version, error=result.reason or None)
+            run.record(result)
             log.info("refresh run %s: %s %s", run_id, result.status, result.model_version)
     except RefreshAlreadyRunning as exc:
         log.info("refresh run %s not started: %s", run_id, exc)

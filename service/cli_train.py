@@ -1,0 +1,132 @@
+"""CLI commands for the refresh job: `refresh`, `runs`, `evaluate`.
+
+torch/dgl are imported inside the commands only, so the rest of the CLI (and
+the API image, which has no training stack) starts without them.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from graph_schema.runs import RefreshAlreadyRunning, list_runs, refresh_run
+from graph_schema.settings import get_settings
+from graph_schema.store import StoreError, open_store
+from graph_schema.store.embedded import EmbeddedStoreError
+
+err = Console(stderr=True)
+out = Console()
+
+REPORTED = ("recall@10", "recall@20", "ndcg@10", "ndcg@20", "hit@10", "mrr@10")
+
+
+def _metrics_table(title: str, ours: dict[str, Any], baseline: dict[str, Any]) -> Table:
+    table = Table(title=title)
+    table.add_column("metric")
+    table.add_column("model", justify="right")
+    table.add_column("popularity", justify="right")
+    for name in REPORTED:
+        a, b = ours.get(name), baseline.get(name)
+        table.add_row(name, f"{a:.4f}" if a is not None else "-", f"{b:.4f}" if b is not None else "-")
+    return table
+
+
+def refresh(
+    incremental: Annotated[
+        bool, typer.Option("--incremental/--full", help="Refit users with new events only.")
+    ] = False,
+    device: Annotated[str, typer.Option("--device", help="auto|cpu|cuda")] = "auto",
+    epochs: Annotated[int | None, typer.Option("--epochs", min=1)] = None,
+    force: Annotated[bool, typer.Option("--force", help="Publish even if the quality gate rejects the model.")] = False,
+) -> None:
+    """Train embeddings and interest strengths and publish them (the refresh job)."""
+    try:
+        from training.refresh import run_refresh
+    except ImportError as exc:
+        err.print(f"[red]error:[/red] the training stack is not installed ({exc}); run `make install`")
+        raise typer.Exit(1) from exc
+    settings = get_settings()
+    mode = "incremental" if incremental else "full"
+    try:
+        with refresh_run(settings, mode, trigger="cli", forced=force) as run, open_store(settings) as store:
+            with err.status(f"refresh ({mode}) …") as status:
+
+                def on_phase(name: str) -> None:
+                    status.update(f"refresh ({mode}): {name} …")
+                    err.print(f"  phase [bold]{name}[/bold]")
+
+                result = run_refresh(
+                    store, settings, mode, device=device, epochs=epochs, force=force, on_phase=on_phase
+                )
+            run.record(result)
+            run_id = run.run_id
+    except RefreshAlreadyRunning as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    except (StoreError, EmbeddedStoreError) as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+
+    phases = Table(title=f"run {run_id}: {result.status} {result.model_version} ({result.mode}, {result.device})")
+    phases.add_column("phase")
+    phases.add_column("seconds", justify="right")
+    for name, seconds in result.phases.items():
+        phases.add_row(name, f"{seconds:.2f}")
+    phases.add_row("total", f"{sum(result.phases.values()):.2f}")
+    out.print(phases)
+    if result.metrics:
+        out.print(_metrics_table("temporal hold-out", result.metrics, result.baseline))
+    if result.reason:
+        err.print(f"[yellow]{result.reason}[/yellow]")
+    if result.status == "rejected":
+        raise typer.Exit(3)
+
+
+def runs(
+    limit: Annotated[int, typer.Option("--limit", min=1)] = 20,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """The refresh run history, newest first."""
+    rows = list_runs(get_settings(), limit)
+    if as_json:
+        typer.echo(json.dumps(rows))
+        return
+    table = Table(title="refresh runs")
+    for col in ("id", "mode", "trigger", "status", "version", "seconds", "ndcg@20", "device", "error"):
+        table.add_column(col)
+    for r in rows:
+        ndcg = r["metrics"].get("ndcg@20")
+        table.add_row(
+            str(r["run_id"]),
+            r["mode"],
+            r["trigger"],
+            r["status"],
+            r["model_version"] or "",
+            f"{r['duration_s']:.1f}" if r["duration_s"] is not None else "",
+            f"{ndcg:.4f}" if isinstance(ndcg, float) else "",
+            r["device"] or "",
+            (r["error"] or "")[:60],
+        )
+    out.print(table)
+
+
+def evaluate(
+    no_genres: Annotated[bool, typer.Option("--no-genres", help="Train without genre interest nodes.")] = False,
+) -> None:
+    """The offline benchmark: MovieLens-100K, temporal 80/10/10 split, full ranking."""
+    from training.benchmark import movielens_data, run_benchmark
+
+    with err.status("training on MovieLens-100K …"):
+        result = run_benchmark(movielens_data(use_genres=not no_genres))
+    out.print(_metrics_table("MovieLens-100K test split", result.ours, result.popularity))
+    out.print(f"training time: {result.train_seconds:.1f} s, best epoch {result.best_epoch}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("refresh")(refresh)
+    app.command("runs")(runs)
+    app.command("evaluate")(evaluate)
