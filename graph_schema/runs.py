@@ -125,7 +125,7 @@ class RunRecorder:
         self.finish(result.status, model_version=result.model_version, error=result.reason or None)
 
     def finish(self, status: str, model_version: str | None = None, error: str | None = None) -> None:
-        """status: published | rejected | failed."""
+        """status: published | rejected | skipped (nothing to train on) | failed."""
         self.status = status
         if model_version:
             self.model_version = model_version

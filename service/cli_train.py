@@ -35,6 +35,16 @@ def _metrics_table(title: str, ours: dict[str, Any], baseline: dict[str, Any]) -
     return table
 
 
+def touched_users(store: Any, settings: Any) -> list[str] | None:
+    """Users with events received since the published run (None: no published run)."""
+    from service.ingest.eventlog import EventLog
+
+    current = store.current_model()
+    if not current or current.get("published_at") is None:
+        return None
+    return EventLog(settings).users_since(int(current["published_at"]))
+
+
 def refresh(
     incremental: Annotated[
         bool, typer.Option("--incremental/--full", help="Refit users with new events only.")

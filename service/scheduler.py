@@ -108,8 +108,12 @@ def execute_run(
                 run.lock.refresh()
 
             run_refresh = _run_refresh_callable()
-            result = run_refresh(store_getter(), settings, mode, device=settings.refresh_device, force=force,
-                                 on_phase=on_phase)  # fmt: skip
+            from service.cli_train import touched_users
+
+            store = store_getter()
+            touched = touched_users(store, settings) if mode == "incremental" else None
+            result = run_refresh(store, settings, mode, device=settings.refresh_device, force=force,
+                                 on_phase=on_phase, touched_users=touched)  # fmt: skip
             run.record(result)
             log.info("refresh run %s: %s %s", run_id, result.status, result.model_version)
     except RefreshAlreadyRunning as exc:

@@ -239,6 +239,14 @@ class EventLog:
         log.error("graph refused batch %s; %d events parked as failed in the event log: %s", batch_id, n, exc)
         return True
 
+    def users_since(self, received_ms: int) -> list[str]:
+        """Users with events received (not: dated) since a time — what an incremental
+        refresh must re-fit, even when the events carry old timestamps."""
+        with self.sessions() as session:
+            return list(
+                session.scalars(select(EventRecord.user_id).where(EventRecord.received_at >= received_ms).distinct())
+            )
+
     def pending_count(self) -> int:
         with self.sessions() as session:
             return int(session.scalar(select(func.count()).where(EventRecord.status == "pending")) or 0)

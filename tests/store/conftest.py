@@ -63,13 +63,6 @@ def _redis_servers_under_fixture() -> Callable[[Path], list[int]]:
     return redis_servers_under
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _no_server_left_behind(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    yield
-    leftovers = _kill_leftovers(tmp_path_factory.getbasetemp())
-    assert not leftovers, f"tests left redis-server processes running (killed now): {leftovers}"
-
-
 @pytest.fixture
 def make_server(tmp_path: Path) -> Iterator[Callable[..., EmbeddedServer]]:
     """Build EmbeddedServer objects that are stopped when the test ends; the

@@ -1,0 +1,67 @@
+"""Metric definitions against hand-computed cases."""
+
+import math
+
+import numpy as np
+import pytest
+
+from training.metrics import evaluate, evaluate_popularity, group_by_user, popularity_scores, rank_metrics, top_k
+
+
+def test_top_k_orders_and_excludes():
+    scores = np.array([[0.1, 0.9, 0.5, 0.7], [1.0, 1.0, 0.0, 2.0]])
+    assert top_k(scores, 2).tolist() == [[1, 3], [3, 0]]  # tie 0/1 broken by lower index
+    assert top_k(scores, 2, [np.array([1]), np.array([3, 0])]).tolist() == [[3, 2], [1, 2]]
+
+
+def test_single_user_hand_computed():
+    # ranked: a=5 b=3 c=9 d=1 e=7 ; truth {3, 7, 8}: hits at ranks 2 and 5
+    ranked = np.array([[5, 3, 9, 1, 7]])
+    m = rank_metrics(ranked, [np.array([3, 7, 8])], ks=(2, 5))
+    assert m["recall@2"] == pytest.approx(1 / 3)
+    assert m["recall@5"] == pytest.approx(2 / 3)
+    assert m["hit@2"] == 1.0
+    assert m["mrr@2"] == pytest.approx(1 / 2)
+    dcg2 = 1 / math.log2(3)
+    idcg2 = 1 + 1 / math.log2(3)
+    assert m["ndcg@2"] == pytest.approx(dcg2 / idcg2)
+    dcg5 = 1 / math.log2(3) + 1 / math.log2(6)
+    idcg5 = 1 + 1 / math.log2(3) + 1 / math.log2(4)  # min(|truth|=3, K=5) ideal hits
+    assert m["ndcg@5"] == pytest.approx(dcg5 / idcg5)
+
+
+def test_average_skips_users_without_truth_and_misses_score_zero():
+    ranked = np.array([[0, 1], [2, 3], [4, 5]])
+    m = rank_metrics(ranked, [np.array([0]), np.array([], dtype=np.int64), np.array([9])], ks=(2,))
+    assert m["users"] == 2
+    assert m["hit@2"] == pytest.approx(0.5)
+    assert m["ndcg@2"] == pytest.approx(0.5)  # user 0 perfect (1.0), user 2 zero
+    assert m["mrr@2"] == pytest.approx(0.5)
+    assert m["recall@2"] == pytest.approx(0.5)
+
+
+def test_ideal_dcg_capped_at_k():
+    # 3 truth items, K=1, hit at rank 1 -> NDCG@1 = 1 (ideal over min(3, 1) = 1 item)
+    m = rank_metrics(np.array([[4]]), [np.array([4, 5, 6])], ks=(1,))
+    assert m["ndcg@1"] == 1.0
+    assert m["recall@1"] == pytest.approx(1 / 3)
+
+
+def test_full_ranking_excludes_seen_and_popularity_baseline():
+    # items 0..3; popularity from train: item 0 x3, item 1 x2, item 2 x1, item 3 x0
+    train_item = np.array([0, 0, 0, 1, 1, 2])
+    assert popularity_scores(train_item, 4).tolist() == [3, 2, 1, 0]
+    seen = [np.array([0]), np.array([], dtype=np.int64)]
+    truth = [np.array([2]), np.array([3])]
+    m = evaluate_popularity(train_item, 4, seen, truth, ks=(1, 2))
+    # user 0 ranks [1, 2] -> hit at 2; user 1 ranks [0, 1] -> miss
+    assert m["hit@2"] == pytest.approx(0.5)
+    assert m["mrr@2"] == pytest.approx(0.25)
+    assert m["ndcg@1"] == 0.0
+    same = evaluate(lambda users: np.tile(popularity_scores(train_item, 4), (len(users), 1)), seen, truth, ks=(1, 2))
+    assert same == m
+
+
+def test_group_by_user():
+    g = group_by_user(np.array([1, 0, 1, 1]), np.array([5, 2, 3, 5]), 3)
+    assert [x.tolist() for x in g] == [[2], [3, 5], []]

@@ -1,0 +1,133 @@
+"""The refresh job end to end on the embedded store, with a planted two-group graph."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("dgl")
+
+from graph_schema.model import CatalogueItem, Interaction
+from training.config import TrainConfig
+from training.refresh import RefreshOptions, run_refresh
+
+DAY = 86_400_000
+T0 = 1_700_000_000_000
+OPTS = RefreshOptions(
+    top_n_interests=2,
+    similar_k=3,
+    foldin_steps=20,
+    train=TrainConfig(
+        dim=8,
+        layers=2,
+        lr=0.05,
+        epochs=8,
+        batch_size=256,
+        negatives=2,
+        patience=3,
+        progress=False,
+        device="cpu",
+        seed=3,
+    ),
+)
+
+
+def events(seed: int = 0, users: int = 12, items: int = 10, per_user: int = 10, t0: int = T0) -> list[Interaction]:
+    rng = np.random.default_rng(seed)
+    out = []
+    for grp in (0, 1):
+        for u in range(users):
+            for k, it in enumerate(rng.permutation(items)[:per_user]):
+                out.append(Interaction(f"g{grp}u{u}", f"g{grp}i{it}", float(rng.integers(1, 6)), t0 + k * DAY))
+    return out
+
+
+@pytest.fixture
+def loaded(graph_store, training_settings):
+    graph_store.upsert_items(
+        [CatalogueItem(f"g{grp}i{i}", f"item {grp}/{i}", (f"topic{grp}",)) for grp in (0, 1) for i in range(10)]
+    )
+    graph_store.apply_interactions(events(), training_settings.evidence_tau_ms)
+    return graph_store
+
+
+def test_full_refresh_publishes_everything(loaded, training_settings):
+    store = loaded
+    phases = []
+    res = run_refresh(store, training_settings, "full", options=OPTS, on_phase=phases.append)
+    assert res.status == "published"
+    assert set(res.phases) == {"pull", "build", "train", "evaluate", "write"}
+    assert phases[:2] == ["pull", "build"]
+    assert store.current_model_version() == res.model_version
+    published = store.current_model()["metrics"]
+    assert published["ndcg@20"] == pytest.approx(res.metrics["ndcg@20"])
+    assert set(res.baseline) >= {"recall@10", "ndcg@20", "hit@10", "mrr@10"}
+
+    interests = store.user_interests("g0u0")
+    strengths = [r["strength"] for r in interests if r["model_version"] == res.model_version]
+    assert strengths and all(0.0 <= s <= 1.0 for s in strengths) and max(strengths) == pytest.approx(1.0)
+    top = store.read_only_query(
+        "MATCH (u:User {id: 'g0u0'}) RETURN u.top_interests, u.interest_strengths, u.model_version", None, 5000, 10
+    ).rows[0]
+    assert top[0][0] == "topic0" and top[1][0] == pytest.approx(1.0) and top[2] == res.model_version
+    similar = store.read_named("item_similar", item_id="g0i0", model_version=res.model_version, k=3)
+    assert len(similar) == 3 and all(r["item_id"].startswith("g0") for r in similar)
+    emb = store.read_only_query(
+        "MATCH (t:Interest) RETURN t.id, size(t.embedding), t.strength, t.trend ORDER BY t.id", None, 5000, 10
+    ).rows
+    assert [r[1] for r in emb] == [8, 8]
+    assert sum(r[2] for r in emb) == pytest.approx(1.0)
+
+
+def test_gate_rejects_worse_run_and_keeps_pointer(loaded, training_settings):
+    store = loaded
+    first = run_refresh(store, training_settings, "full", options=OPTS)
+    # pretend the published run was far better: the next run must be rejected
+    store.publish_model(first.model_version, {**store.current_model()["metrics"], "ndcg@20": 2.0})
+    second = run_refresh(store, training_settings, "full", options=OPTS)
+    assert second.status == "rejected" and "ndcg@20" in second.reason
+    assert store.current_model_version() == first.model_version
+    forced = run_refresh(store, training_settings, "full", options=OPTS, force=True)
+    assert forced.status == "published" and store.current_model_version() == forced.model_version
+    # old versions' neighbourhoods are gone after publishing
+    rows = store.read_only_query("MATCH ()-[r:SIMILAR_TO]->() RETURN DISTINCT r.model_version", None, 5000, 10).rows
+    assert rows == [[forced.model_version]]
+
+
+def test_failed_write_leaves_previous_version(loaded, training_settings, monkeypatch):
+    store = loaded
+    first = run_refresh(store, training_settings, "full", options=OPTS)
+
+    def boom(rows):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(store, "write_similar_items", boom)
+    with pytest.raises(RuntimeError, match="disk full"):
+        run_refresh(store, training_settings, "full", options=OPTS, force=True)
+    assert store.current_model_version() == first.model_version
+    assert len(store.read_named("item_similar", item_id="g0i0", model_version=first.model_version, k=3)) == 3
+    emb = store.read_named("recs_embeddings", item_ids=["g0i0", "g1i1"], model_version=first.model_version)
+    assert emb and emb[0]["embeddings"]
+
+
+def test_incremental_refits_only_touched_users(loaded, training_settings):
+    store = loaded
+    first = run_refresh(store, training_settings, "full", options=OPTS)
+    before = dict(store.pull_subgraph().embeddings["User"])
+    # one user acts again after the publish
+    store.apply_interactions([Interaction("g1u3", "g1i0", 5.0, T0 + 40 * DAY)], training_settings.evidence_tau_ms)
+    res = run_refresh(store, training_settings, "incremental", options=OPTS, touched_users=["g1u3"])
+    assert res.mode == "incremental" and res.status == "published" and res.counts["touched_users"] == 1
+    after = store.pull_subgraph().embeddings["User"]
+    changed = {u for u in before if not np.allclose(before[u], after[u], atol=1e-5)}
+    assert changed == {"g1u3"}
+    assert store.current_model_version() == res.model_version != first.model_version
+    # the full run's numbers stay the reference for the next gate; the incremental ones ride along
+    published = store.current_model()["metrics"]
+    assert published["ndcg@20"] == pytest.approx(first.metrics["ndcg@20"])
+    assert published["mode"] == "incremental" and "reference" in published["incremental"]
+
+
+def test_incremental_without_published_model_runs_full(loaded, training_settings):
+    res = run_refresh(loaded, training_settings, "incremental", options=OPTS)
+    assert res.mode == "full" and res.status == "published"

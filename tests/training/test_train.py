@@ -1,0 +1,155 @@
+"""Real DGL on small planted graphs: learning, determinism, warm start, device choice."""
+
+import numpy as np
+import pytest
+
+pytest.importorskip("dgl")
+
+from training.config import GraphConfig, TrainConfig
+from training.data import TrainingData
+from training.graph import INTERACTED, TAGS, build_graph
+from training.metrics import group_by_user
+from training.train import resolve_device, train
+
+DAY = 86_400_000
+NOW = 100 * DAY
+
+
+def planted(seed: int = 0, users_per_group: int = 20, items_per_group: int = 20, seen: int = 10):
+    """Two user groups with disjoint item sets; each user sees `seen` of its group's items."""
+    rng = np.random.default_rng(seed)
+    inter, held_out = [], {}
+    for grp in (0, 1):
+        for k in range(users_per_group):
+            uid = f"g{grp}u{k}"
+            items = rng.permutation(items_per_group)
+            for it in items[:seen]:
+                inter.append(
+                    {
+                        "user_id": uid,
+                        "item_id": f"g{grp}i{it}",
+                        "weight": float(rng.integers(1, 6)),
+                        "count": 1,
+                        "first_ts": NOW - int(rng.integers(0, 30)) * DAY,
+                        "last_ts": NOW - int(rng.integers(0, 30)) * DAY,
+                    }
+                )
+            held_out[uid] = [f"g{grp}i{it}" for it in items[seen:]]
+    tags = [
+        {"item_id": f"g{grp}i{it}", "interest_id": f"topic{grp}", "weight": 1.0}
+        for grp in (0, 1)
+        for it in range(items_per_group)
+    ]
+    return TrainingData.from_rows(inter, tags), held_out
+
+
+FAST = TrainConfig(
+    dim=16, layers=2, lr=0.05, epochs=15, batch_size=128, negatives=2, progress=False, device="cpu", seed=7
+)
+
+
+def test_graph_has_both_directions_and_normalised_weights():
+    d, _ = planted()
+    g = build_graph(d, NOW, GraphConfig(tau_days=30))
+    assert g.num_edges(INTERACTED) == d.n_interactions == g.num_edges("interacted_by")
+    assert g.num_edges(TAGS) == g.num_edges("tagged") == 40
+    w = g.edges[INTERACTED].data["w"]
+    assert (w > 0).all() and (w <= 1).all()
+
+
+def test_learns_planted_groups():
+    d, held_out = planted()
+    res = train(d, NOW, FAST)
+    emb = res.embeddings
+    wins = total = 0
+    for uid, items in held_out.items():
+        u = d.users.pos[uid]
+        grp = uid[1]
+        scores = emb["item"] @ emb["user"][u]
+        own = [scores[d.items.pos[i]] for i in items]
+        other = [scores[d.items.pos[i]] for i in d.items.ids if i[1] != grp]
+        wins += sum(o > x for o in own for x in other)
+        total += len(own) * len(other)
+    assert wins / total > 0.95  # held-out own-group items rank above the other group's (AUC)
+
+
+def test_early_stopping_keeps_best_epoch():
+    d, held_out = planted()
+    truth = group_by_user(
+        np.array([d.users.pos[u] for u, its in held_out.items() for _ in its]),
+        np.array([d.items.pos[i] for its in held_out.values() for i in its]),
+        d.n_users,
+    )
+    res = train(d, NOW, TrainConfig(**{**FAST.__dict__, "epochs": 12, "patience": 2}), valid_truth=truth)
+    assert 1 <= res.best_epoch <= res.epochs_run <= 12
+    assert res.best_valid["ndcg@20"] == max(h["valid_ndcg@20"] for h in res.history)
+
+
+def test_same_seed_same_embeddings():
+    d, _ = planted()
+    cfg = TrainConfig(**{**FAST.__dict__, "epochs": 3})
+    a, b = train(d, NOW, cfg), train(d, NOW, cfg)
+    for label in ("user", "item", "interest"):
+        np.testing.assert_array_equal(a.embeddings[label], b.embeddings[label])
+
+
+def test_warm_start_copies_matching_ids_only():
+    d, _ = planted()
+    prev_vec = [0.5] * 16
+    previous = {
+        "user": {"g0u0": prev_vec, "ghost": prev_vec},  # unknown id ignored
+        "item": {"g1i3": prev_vec, "g1i4": [1.0] * 8},  # wrong dim ignored
+    }
+    warm = TrainingData(**{**d.__dict__, "previous": previous})
+    cfg = TrainConfig(**{**FAST.__dict__, "epochs": 0})
+    res = train(warm, NOW, cfg)
+    assert res.warm_started == {"user": 1, "item": 1, "interest": 0}
+    base = {k: v.detach().numpy() for k, v in res.model.emb.items()}
+    np.testing.assert_allclose(base["user"][d.users.pos["g0u0"]], prev_vec)
+    np.testing.assert_allclose(base["item"][d.items.pos["g1i3"]], prev_vec)
+    # rows without a previous vector start exactly as in a cold run
+    cold = train(d, NOW, cfg)
+    cold_base = {k: v.detach().numpy() for k, v in cold.model.emb.items()}
+    other = d.users.pos["g0u1"]
+    np.testing.assert_array_equal(base["user"][other], cold_base["user"][other])
+    np.testing.assert_array_equal(base["interest"], cold_base["interest"])
+
+
+def test_warm_start_from_own_output_keeps_quality():
+    d, _ = planted()
+    first = train(d, NOW, FAST)
+    prev = {
+        label: dict(zip(ids.ids, first.embeddings[label].tolist(), strict=True))
+        for label, ids in (("user", d.users), ("item", d.items), ("interest", d.interests))
+    }
+    second = train(TrainingData(**{**d.__dict__, "previous": prev}), NOW, TrainConfig(**{**FAST.__dict__, "epochs": 2}))
+    assert second.warm_started == {"user": d.n_users, "item": d.n_items, "interest": d.n_interests}
+    # two epochs from a warm start already separate the groups
+    e = second.embeddings
+    u0, u1 = d.users.pos["g0u0"], d.users.pos["g1u0"]
+    g0 = [d.items.pos[f"g0i{k}"] for k in range(20)]
+    g1 = [d.items.pos[f"g1i{k}"] for k in range(20)]
+    assert (e["item"][g0] @ e["user"][u0]).mean() > (e["item"][g1] @ e["user"][u0]).mean()
+    assert (e["item"][g1] @ e["user"][u1]).mean() > (e["item"][g0] @ e["user"][u1]).mean()
+
+
+def test_device_resolution():
+    assert resolve_device("cpu") == "cpu"
+    with pytest.raises(ValueError):
+        resolve_device("tpu")
+    import torch
+
+    if not torch.cuda.is_available():
+        assert resolve_device("auto") == "cpu"
+        with pytest.raises(RuntimeError, match="cuda"):
+            resolve_device("cuda")
+
+
+def test_hardest_picks_highest_scoring_candidates():
+    import torch
+
+    from training.train import hardest
+
+    out = {"user": torch.tensor([[1.0, 0.0]]), "item": torch.tensor([[0.1, 0], [0.9, 0], [0.5, 0], [0.7, 0]])}
+    picked = hardest(out, torch.tensor([0]), torch.tensor([[0, 1, 2, 3]]), k=2)
+    assert sorted(picked[0].tolist()) == [1, 3]

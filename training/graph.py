@@ -1,0 +1,109 @@
+"""TrainingData -> DGL heterograph with decayed, symmetrically normalised edge weights.
+
+Node types: user, item, interest. Edge types (both directions, so messages flow
+user<->item<->interest):
+    user -interacted-> item, item -interacted_by-> user,
+    item -tagged-> interest, interest -tags-> item.
+Each edge carries "w" = raw / sqrt(deg(src) * deg(dst)), with deg the weighted degree
+over all edge types, i.e. LightGCN's normalisation applied to the whole typed graph.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import dgl
+import numpy as np
+import torch
+
+from training.config import GraphConfig
+from training.data import TrainingData
+
+MS_PER_DAY = 86_400_000.0
+INTERACTED = ("user", "interacted", "item")
+INTERACTED_BY = ("item", "interacted_by", "user")
+TAGGED = ("item", "tagged", "interest")
+TAGS = ("interest", "tags", "item")
+
+
+def interaction_weights(data: TrainingData, now_ms: int, cfg: GraphConfig) -> np.ndarray:
+    """exp(-(now - last_ts)/tau) * log1p(weight), rescaled to mean 1.
+
+    log1p keeps accumulated weights (ratings 1-5, purchases 8, repeated events) from
+    dominating; the mean-1 rescale makes `interest_weight` mean the same thing whatever
+    the window length or tau.
+    """
+    if data.n_interactions == 0:
+        return np.zeros(0, dtype=np.float64)
+    age = np.maximum(now_ms - data.last_ts, 0).astype(np.float64)
+    decay = np.maximum(np.exp(-age / (cfg.tau_days * MS_PER_DAY)), cfg.decay_floor)
+    if cfg.user_tau_days > 0:
+        user_last = np.zeros(data.n_users, dtype=np.int64)
+        np.maximum.at(user_last, data.user, data.last_ts)
+        own_age = (user_last[data.user] - data.last_ts).astype(np.float64)
+        decay = decay * np.exp(-own_age / (cfg.user_tau_days * MS_PER_DAY))
+    raw = decay * np.log1p(np.maximum(data.weight, 0.0))
+    mean = raw.mean()
+    return raw / mean if mean > 0 else np.ones_like(raw)
+
+
+def build_graph(data: TrainingData, now_ms: int, cfg: GraphConfig | None = None, device: str = "cpu") -> dgl.DGLGraph:
+    """Heterograph over all indexed nodes (isolated nodes included) with normalised weights."""
+    cfg = cfg or GraphConfig()
+    w_ui = interaction_weights(data, now_ms, cfg)
+    if cfg.use_interests:
+        t_item, t_int = data.tag_item, data.tag_interest
+        w_tag = np.maximum(data.tag_weight, 0.0) * cfg.interest_weight
+    else:
+        t_item = t_int = np.zeros(0, dtype=np.int64)
+        w_tag = np.zeros(0, dtype=np.float64)
+
+    # weighted degrees over every edge type, per node type
+    deg_user = np.bincount(data.user, weights=w_ui, minlength=data.n_users)
+    deg_item = np.bincount(data.item, weights=w_ui, minlength=data.n_items)
+    deg_item += np.bincount(t_item, weights=w_tag, minlength=data.n_items)
+    deg_int = np.bincount(t_int, weights=w_tag, minlength=data.n_interests)
+
+    def inv_sqrt(d: np.ndarray) -> np.ndarray:
+        d = d.astype(np.float64)  # bincount of an empty array comes back int64
+        out = np.zeros_like(d)
+        np.divide(1.0, np.sqrt(d), out=out, where=d > 0)
+        return out
+
+    iu, ii, in_ = inv_sqrt(deg_user), inv_sqrt(deg_item), inv_sqrt(deg_int)
+    norm_ui = torch.tensor(w_ui * iu[data.user] * ii[data.item], dtype=torch.float32)
+    norm_tag = torch.tensor(w_tag * ii[t_item] * in_[t_int], dtype=torch.float32)
+
+    def t(a: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(a, dtype=torch.int64)
+
+    g = dgl.heterograph(
+        {
+            INTERACTED: (t(data.user), t(data.item)),
+            INTERACTED_BY: (t(data.item), t(data.user)),
+            TAGGED: (t(t_item), t(t_int)),
+            TAGS: (t(t_int), t(t_item)),
+        },
+        num_nodes_dict={"user": data.n_users, "item": data.n_items, "interest": data.n_interests},
+    )
+    g.edges[INTERACTED].data["w"] = norm_ui
+    g.edges[INTERACTED_BY].data["w"] = norm_ui.clone()
+    g.edges[TAGGED].data["w"] = norm_tag
+    g.edges[TAGS].data["w"] = norm_tag.clone()
+    return g.to(device)
+
+
+@dataclass(frozen=True)
+class PropagationGraph:
+    """Homogeneous view of the heterograph for propagation: LightGCN has no per-type weights,
+    so one SpMM per layer over all edge types gives the same sums as multi_update_all over
+    four edge types, ~40% faster on CPU. Node ids are grouped by type in `ntypes` order."""
+
+    graph: dgl.DGLGraph
+    ntypes: tuple[str, ...]
+    sizes: tuple[int, ...]
+
+
+def homogeneous_view(g: dgl.DGLGraph) -> PropagationGraph:
+    hg = dgl.to_homogeneous(g, edata=["w"])
+    return PropagationGraph(hg, tuple(g.ntypes), tuple(g.num_nodes(nt) for nt in g.ntypes))

@@ -1,0 +1,118 @@
+"""Top-K ranking metrics, defined once (numpy only).
+
+Protocol: full ranking over all items, each user's already-seen items excluded,
+ground truth = the user's held-out items, averaged over users that have any.
+- Recall@K = hits in top K / |truth|
+- NDCG@K   = DCG / IDCG with binary gains 1/log2(rank+1); IDCG over min(|truth|, K) hits
+- Hit@K    = 1 if any hit in top K
+- MRR@K    = 1 / rank of the first hit in top K, else 0
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+DEFAULT_KS: tuple[int, ...] = (10, 20)
+# The set every run reports (issue 4): Recall@10/20, NDCG@10/20, Hit@10, MRR@10.
+REPORTED = ("recall@10", "recall@20", "ndcg@10", "ndcg@20", "hit@10", "mrr@10")
+
+
+def top_k(scores: np.ndarray, k: int, exclude: Sequence[np.ndarray] | None = None) -> np.ndarray:
+    """Indices of the k best columns per row, best first; `exclude[r]` columns never appear."""
+    scores = np.array(scores, dtype=np.float64, copy=True)
+    if exclude is not None:
+        for r, cols in enumerate(exclude):
+            if len(cols):
+                scores[r, cols] = -np.inf
+    k = min(k, scores.shape[1])
+    if k == 0:
+        return np.zeros((scores.shape[0], 0), dtype=np.int64)
+    # k-th best value per row; take everything above it, then the lowest-index ties, so the
+    # result is reproducible whatever argpartition would pick among equal scores
+    thr = -np.partition(-scores, k - 1, axis=1)[:, k - 1 : k]
+    above = scores > thr
+    tie = scores == thr
+    need = k - above.sum(1, keepdims=True)
+    chosen = above | (tie & (np.cumsum(tie, axis=1) <= need))
+    cand = np.nonzero(chosen)[1].reshape(scores.shape[0], k)
+    cand_scores = np.take_along_axis(scores, cand, axis=1)
+    order = np.lexsort((cand, -cand_scores), axis=1)
+    return np.take_along_axis(cand, order, axis=1)
+
+
+def rank_metrics(ranked: np.ndarray, truth: Sequence[np.ndarray], ks: Sequence[int] = DEFAULT_KS) -> dict[str, float]:
+    """Average metrics over rows of `ranked` (top items, best first) whose truth is non-empty."""
+    kmax = max(ks)
+    if ranked.shape[1] < kmax:
+        raise ValueError(f"ranked lists have {ranked.shape[1]} columns, need {kmax}")
+    n = len(truth)
+    lens = np.array([len(t) for t in truth], dtype=np.int64)
+    keep = lens > 0
+    out: dict[str, float] = {"users": float(keep.sum())}
+    if not keep.any():
+        return {**{f"{m}@{k}": 0.0 for k in ks for m in ("recall", "ndcg", "hit", "mrr")}, **out}
+    # one vectorised membership test: (row, item) keys of the ranked lists vs of the truth
+    items = np.concatenate([np.asarray(t, dtype=np.int64) for t in truth])
+    width = int(max(ranked.max(initial=0), items.max(initial=0))) + 1
+    truth_keys = np.repeat(np.arange(n, dtype=np.int64), lens) * width + items
+    ranked_keys = np.arange(n, dtype=np.int64)[:, None] * width + ranked[:, :kmax]
+    hits = np.isin(ranked_keys, truth_keys)[keep].astype(np.float64)
+    lens = lens[keep]
+    discount = 1.0 / np.log2(np.arange(2, kmax + 2))
+    ideal = np.cumsum(discount)
+    for k in ks:
+        h = hits[:, :k]
+        n_hit = h.sum(1)
+        out[f"recall@{k}"] = float((n_hit / lens).mean())
+        out[f"ndcg@{k}"] = float(((h @ discount[:k]) / ideal[np.minimum(lens, k) - 1]).mean())
+        out[f"hit@{k}"] = float((n_hit > 0).mean())
+        first = h.argmax(1)
+        out[f"mrr@{k}"] = float(np.where(n_hit > 0, 1.0 / (first + 1), 0.0).mean())
+    return out
+
+
+def evaluate(
+    score_rows: Callable[[np.ndarray], np.ndarray],
+    seen: Sequence[np.ndarray],
+    truth: Sequence[np.ndarray],
+    ks: Sequence[int] = DEFAULT_KS,
+    chunk: int = 1024,
+) -> dict[str, float]:
+    """Full-ranking evaluation; `score_rows(users)` returns a (len(users), n_items) score block.
+
+    Users are scored in chunks so memory stays bounded for large catalogues.
+    """
+    users = np.array([u for u, t in enumerate(truth) if len(t)], dtype=np.int64)
+    kmax = max(ks)
+    ranked = np.zeros((len(truth), kmax), dtype=np.int64)
+    for start in range(0, len(users), chunk):
+        batch = users[start : start + chunk]
+        ranked[batch] = top_k(score_rows(batch), kmax, [seen[u] for u in batch])
+    return rank_metrics(ranked, truth, ks)
+
+
+def popularity_scores(item: np.ndarray, n_items: int, weight: np.ndarray | None = None) -> np.ndarray:
+    """Baseline score per item: how many training interactions it has (optionally weighted)."""
+    return np.bincount(item, weights=weight, minlength=n_items).astype(np.float64)
+
+
+def evaluate_popularity(
+    train_item: np.ndarray,
+    n_items: int,
+    seen: Sequence[np.ndarray],
+    truth: Sequence[np.ndarray],
+    ks: Sequence[int] = DEFAULT_KS,
+) -> dict[str, float]:
+    """The popularity baseline under the same protocol."""
+    pop = popularity_scores(train_item, n_items)
+    return evaluate(lambda users: np.broadcast_to(pop, (len(users), n_items)), seen, truth, ks)
+
+
+def group_by_user(user: np.ndarray, item: np.ndarray, n_users: int) -> list[np.ndarray]:
+    """Per user, its unique item indices (ground truth / exclusion lists)."""
+    buckets: list[list[int]] = [[] for _ in range(n_users)]
+    for u, i in zip(user.tolist(), item.tolist(), strict=True):
+        buckets[u].append(i)
+    return [np.unique(np.array(b, dtype=np.int64)) for b in buckets]

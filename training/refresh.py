@@ -1,0 +1,398 @@
+"""The refresh job: pull -> build -> train -> evaluate -> gate -> write -> publish.
+
+Full mode trains on each user's older interactions (temporal split), early-stops on the
+next 10 %, measures ours and the popularity baseline on the newest 10 %, then propagates
+the trained base vectors over the graph of *all* interactions, so the published vectors
+reflect the newest events without a second training run.
+
+Incremental mode re-fits only the users with events since the published run against the
+published item vectors (training.foldin); everything else keeps its published vector.
+It still writes a complete version (all nodes, strengths and neighbourhoods), because
+readers ask for rows of exactly the published model_version.
+
+Decay: every decayed quantity is measured from t_ref = the newest interaction pulled, not
+the wall clock. All of them are normalised (mean, per user, or share), so the constant
+factor exp(-(now - t_ref)/tau) cancels, and historical data sets do not underflow to 0.
+
+Publishing: all rows are written under a new model_version first; the pointer moves last
+(store.publish_model), and only then are other versions cleaned up. A run that fails or
+is rejected by the quality gate never moves the pointer.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from training.config import TrainConfig
+from training.data import LABELS, TrainingData, temporal_split
+from training.metrics import evaluate, evaluate_popularity, group_by_user
+from training.outputs import STORE_LABEL, Outputs, build_outputs
+from training.strengths import (
+    evidence_from_interactions,
+    evidence_from_rows,
+    interest_population,
+    similar_items,
+    user_strengths,
+)
+
+log = logging.getLogger(__name__)
+
+PHASES = ("pull", "build", "train", "evaluate", "write")
+GATE_METRIC = "ndcg@20"
+
+
+@dataclass(frozen=True)
+class RefreshOptions:
+    window_days: float | None = None  # only interactions touched in the last N days (None: all)
+    top_n_interests: int = 10  # INTERESTED_IN strengths / User.top_interests per user
+    similar_k: int = 20  # SIMILAR_TO neighbours per item
+    strength_alpha: float = 0.5  # weight of learned affinity vs decayed evidence
+    gate_margin: float = 0.01  # absolute NDCG@20 drop below the published run that is tolerated
+    foldin_steps: int = 100
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(progress=False))
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> RefreshOptions:
+        """Read optional REFRESH_* / TRAIN_* settings; absent fields keep the defaults."""
+        base = cls()
+
+        def get(name: str, default: Any) -> Any:
+            value = getattr(settings, name, None)
+            return default if value is None else value
+
+        train = replace(
+            base.train,
+            dim=int(get("train_dim", base.train.dim)),
+            layers=int(get("train_layers", base.train.layers)),
+            epochs=int(get("train_epochs", base.train.epochs)),
+            seed=int(get("train_seed", base.train.seed)),
+        )
+        return cls(
+            window_days=get("refresh_window_days", base.window_days),
+            top_n_interests=int(get("refresh_top_n_interests", base.top_n_interests)),
+            similar_k=int(get("refresh_similar_k", base.similar_k)),
+            strength_alpha=float(get("refresh_strength_alpha", base.strength_alpha)),
+            gate_margin=float(get("refresh_gate_margin", base.gate_margin)),
+            train=train,
+        )
+
+
+@dataclass
+class RefreshResult:
+    model_version: str
+    mode: str  # full | incremental (what actually ran)
+    status: str  # published | rejected | skipped
+    device: str
+    phases: dict[str, float]  # seconds per phase
+    counts: dict[str, int]
+    metrics: dict[str, float]  # ours, on the temporal hold-out
+    baseline: dict[str, float]  # popularity, same hold-out
+    # what the gate compared against: full mode, the published run's GATE_METRIC; incremental
+    # mode, the published vectors of the touched users on the same hold-out
+    published_metric: float | None
+    reason: str = ""
+    best_epoch: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class _Phases:
+    """Times each phase and tells the caller (progress display) when one starts."""
+
+    def __init__(self, on_phase: Callable[[str], None] | None) -> None:
+        self.seconds: dict[str, float] = {}
+        self.on_phase = on_phase
+
+    def run(self, name: str, fn: Callable[[], Any]) -> Any:
+        if self.on_phase:
+            self.on_phase(name)
+        start = time.perf_counter()
+        try:
+            return fn()
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
+
+
+def new_model_version(now: datetime | None = None) -> str:
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{uuid.uuid4().hex[:8]}"
+
+
+def run_refresh(
+    store: Any,
+    settings: Any,
+    mode: str = "full",
+    device: str = "auto",
+    epochs: int | None = None,
+    force: bool = False,
+    *,
+    options: RefreshOptions | None = None,
+    on_phase: Callable[[str], None] | None = None,
+    model_version: str | None = None,
+    touched_users: Sequence[str] | None = None,
+) -> RefreshResult:
+    """Run one refresh against a GraphStore; raises on failure (nothing published then).
+
+    Incremental mode re-fits `touched_users` (e.g. users with events ingested since the
+    published run, from the event log); without them, users with an interaction whose
+    last_ts is at or after the published run's published_at.
+    """
+    if mode not in {"full", "incremental"}:
+        raise ValueError("mode must be full or incremental")
+    opts = options or RefreshOptions.from_settings(settings)
+    train_cfg = replace(opts.train, device=device, **({"epochs": epochs} if epochs is not None else {}))
+    opts = replace(opts, train=train_cfg)
+    tau_days = float(getattr(settings, "evidence_tau_days", 30.0))
+    version = model_version or new_model_version()
+    phases = _Phases(on_phase)
+
+    current = store.current_model()
+    published_at = int(current["published_at"]) if current and current.get("published_at") is not None else None
+    if mode == "incremental" and current is None:
+        log.info("incremental refresh: no published model yet, running a full refresh")
+        mode = "full"
+
+    # --- pull -------------------------------------------------------------------------
+    def pull() -> tuple[Any, dict[str, float]]:
+        since = None
+        if opts.window_days is not None:
+            since = int(time.time() * 1000 - opts.window_days * 86_400_000)
+        return store.pull_subgraph(since_ts=since), _previous_interest_strengths(store)
+
+    sg, prev_interest = phases.run("pull", pull)
+
+    # --- build ------------------------------------------------------------------------
+    def build() -> TrainingData:
+        previous = {label: sg.embeddings.get(STORE_LABEL[label], {}) for label in LABELS}
+        return TrainingData.from_rows(sg.interactions, sg.tags, previous=previous)
+
+    data = phases.run("build", build)
+    if data.n_interactions == 0:
+        return RefreshResult(
+            version,
+            mode,
+            "skipped",
+            "-",
+            phases.seconds,
+            {"interactions": 0},
+            {},
+            {},
+            None,
+            "no interactions to train on",
+        )
+    t_ref = int(data.last_ts.max())
+    split = temporal_split(data)
+    counts = {
+        "users": data.n_users,
+        "items": data.n_items,
+        "interests": data.n_interests,
+        "interactions": data.n_interactions,
+        "train": len(split.train),
+        "valid": len(split.valid),
+        "test": len(split.test),
+    }
+
+    prev_arrays = _previous_arrays(data) if mode == "incremental" else None
+    reference: dict[str, float] = {}
+    if mode == "incremental" and prev_arrays is None:
+        log.info("incremental refresh: previous embeddings missing or inconsistent, running a full refresh")
+        mode = "full"
+    if mode == "full":
+        embeddings, metrics, baseline, used_device, best_epoch = _full(data, split, t_ref, opts, phases)
+    else:
+        assert prev_arrays is not None
+        if touched_users is not None:
+            known = [data.users.pos[u] for u in touched_users if u in data.users.pos]
+            touched = np.unique(np.array(known, dtype=np.int64))
+        else:
+            touched = np.unique(data.user[data.last_ts >= (published_at or 0)])
+        embeddings, metrics, baseline, reference = _incremental(data, split, prev_arrays, touched, opts, phases)
+        used_device, best_epoch = "cpu", 0
+        counts["touched_users"] = len(touched)
+
+    published_metric = None
+    current_metrics = dict(current["metrics"]) if current and isinstance(current.get("metrics"), Mapping) else {}
+    if mode == "incremental":
+        # only the touched users were re-fitted: compare with their published vectors on the same
+        # hold-out, since the full run's number is over a different population
+        published_metric = reference.get(GATE_METRIC) if reference.get("users", 0) > 0 else None
+        # keep the last full run's numbers as the reference for the next gate
+        published = {**current_metrics, "incremental": {**metrics, "baseline": baseline, "reference": reference}}
+    else:
+        value = current_metrics.get(GATE_METRIC)
+        published_metric = float(value) if value is not None else None
+        published = {**metrics, "baseline": baseline, "counts": counts}
+    published["mode"] = mode
+    result = RefreshResult(
+        version,
+        mode,
+        "rejected",
+        used_device,
+        phases.seconds,
+        counts,
+        metrics,
+        baseline,
+        published_metric,
+        best_epoch=best_epoch,
+    )
+
+    # --- quality gate -----------------------------------------------------------------
+    ours = metrics.get(GATE_METRIC)
+    if (
+        not force
+        and published_metric is not None
+        and ours is not None
+        and metrics.get("users", 0) > 0
+        and ours < published_metric - opts.gate_margin
+    ):
+        result.reason = (
+            f"{GATE_METRIC} {ours:.4f} is more than {opts.gate_margin} below the published "
+            f"{published_metric:.4f}; not published (use --force to publish anyway)"
+        )
+        log.warning("refresh %s rejected: %s", version, result.reason)
+        return result
+
+    # --- write, then publish ------------------------------------------------------------
+    def write() -> Outputs:
+        # live evidence kept by ingestion if there is any, else derived from interactions x tags
+        evidence = evidence_from_rows(sg.evidence, data, t_ref, tau_days) if sg.evidence else None
+        if evidence is None or len(evidence.value) == 0:
+            evidence = evidence_from_interactions(data, t_ref, tau_days)
+        us = user_strengths(
+            embeddings["user"], embeddings["interest"], evidence, opts.top_n_interests, opts.strength_alpha
+        )
+        population = interest_population(data, t_ref, tau_days, prev_interest)
+        similar = similar_items(embeddings["item"], opts.similar_k)
+        out = build_outputs(data, embeddings, us, population, similar, version, int(time.time() * 1000))
+        # versioned SIMILAR_TO edges coexist with the published ones, so they go first; strengths
+        # and node properties are overwritten in place, so they go last, right before publish
+        store.write_similar_items(out.similar)
+        store.write_interest_strengths(out.strengths)
+        for label, rows in out.nodes.items():
+            store.write_node_properties(label, rows)
+        store.publish_model(version, published)
+        return out
+
+    outputs = phases.run("write", write)
+    result.counts.update(outputs.counts())
+    result.status = "published"
+    try:
+        # the new version is already published and complete; a failed cleanup only leaves
+        # old rows behind for the next run to remove
+        result.counts.update(store.cleanup_versions(keep=version))
+    except Exception as exc:
+        log.warning("cleanup of old model versions failed: %s", exc)
+        result.reason = f"published; cleanup of old versions failed: {exc}"
+    return result
+
+
+def _full(
+    data: TrainingData, split: Any, t_ref: int, opts: RefreshOptions, phases: _Phases
+) -> tuple[dict[str, np.ndarray], dict[str, float], dict[str, float], str, int]:
+    from training.train import embed_graph, train  # torch/dgl only when a refresh trains
+
+    train_data = data.subset(split.train)
+    valid_truth = group_by_user(data.user[split.valid], data.item[split.valid], data.n_users)
+    has_valid = any(len(v) for v in valid_truth)
+    res = phases.run("train", lambda: train(train_data, t_ref, opts.train, valid_truth if has_valid else None))
+
+    def evaluate_both() -> tuple[dict[str, float], dict[str, float]]:
+        known = np.concatenate([split.train, split.valid])
+        seen = group_by_user(data.user[known], data.item[known], data.n_users)
+        truth = group_by_user(data.user[split.test], data.item[split.test], data.n_users)
+        return evaluate(res.scores, seen, truth), evaluate_popularity(train_data.item, data.n_items, seen, truth)
+
+    metrics, baseline = phases.run("evaluate", evaluate_both)
+    # publish vectors propagated over every interaction (hold-outs included)
+    embeddings = phases.run("train", lambda: embed_graph(res.model, data, t_ref, opts.train.graph, res.device))
+    return embeddings, metrics, baseline, res.device, res.best_epoch
+
+
+def _incremental(
+    data: TrainingData,
+    split: Any,
+    prev: dict[str, tuple[np.ndarray, np.ndarray]],
+    touched: np.ndarray,
+    opts: RefreshOptions,
+    phases: _Phases,
+) -> tuple[dict[str, np.ndarray], dict[str, float], dict[str, float], dict[str, float]]:
+    from training.foldin import fill_missing_items, fold_in_users
+
+    user_emb, user_has = prev["user"]
+    item_emb, item_has = prev["item"]
+    interest_emb, _ = prev["interest"]
+    item_emb = fill_missing_items(item_emb, item_has, interest_emb, data)
+    # a new user starts from the mean of its items' vectors
+    user_init = user_emb[touched].copy()
+    for k, u in enumerate(touched.tolist()):
+        if not user_has[u]:
+            user_init[k] = item_emb[data.item[data.user == u]].mean(0)
+    cfg = opts.train
+
+    def fit(rows: np.ndarray) -> np.ndarray:
+        return fold_in_users(
+            data.subset(rows), touched, user_init, item_emb, opts.foldin_steps, cfg.lr, cfg.reg, cfg.negatives, cfg.seed
+        )
+
+    def evaluate_all() -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
+        # touched users' older interactions -> vectors; their newest 10 % -> hold-out
+        vec = fit(split.train)
+        scored = user_emb.copy()
+        scored[touched] = vec
+        known = np.concatenate([split.train, split.valid])
+        seen = group_by_user(data.user[known], data.item[known], data.n_users)
+        in_touched = np.isin(data.user[split.test], touched)
+        test = split.test[in_touched]
+        truth = group_by_user(data.user[test], data.item[test], data.n_users)
+        ours = evaluate(lambda u: scored[u] @ item_emb.T, seen, truth)
+        pop = evaluate_popularity(data.item[split.train], data.n_items, seen, truth)
+        reference = evaluate(lambda u: user_emb[u] @ item_emb.T, seen, truth)
+        return ours, pop, reference
+
+    metrics, baseline, reference = phases.run("evaluate", evaluate_all)
+    final = phases.run("train", lambda: fit(np.arange(data.n_interactions)))
+    users = user_emb.copy()
+    users[touched] = final
+    return {"user": users, "item": item_emb, "interest": interest_emb}, metrics, baseline, reference
+
+
+def _previous_arrays(data: TrainingData) -> dict[str, tuple[np.ndarray, np.ndarray]] | None:
+    """Previous vectors as (array, has_vector mask) per label; None if there are none or dims differ."""
+    dims = {len(v) for label in LABELS for v in (data.previous.get(label) or {}).values() if v}
+    if len(dims) != 1:
+        return None
+    dim = dims.pop()
+    index = {"user": data.users, "item": data.items, "interest": data.interests}
+    out = {}
+    for label in LABELS:
+        arr = np.zeros((len(index[label]), dim), dtype=np.float32)
+        has = np.zeros(len(index[label]), dtype=bool)
+        for node_id, vec in (data.previous.get(label) or {}).items():
+            pos = index[label].pos.get(str(node_id))
+            if pos is not None and vec:
+                arr[pos] = vec
+                has[pos] = True
+        out[label] = (arr, has)
+    if not out["item"][1].any():
+        return None
+    return out
+
+
+def _previous_interest_strengths(store: Any) -> dict[str, float]:
+    """Interest.strength of the published run (for the trend); {} if the store has no such query."""
+    from graph_schema.cypher import UnknownQuery
+
+    try:
+        rows = store.read_named("pull_interest_strengths")
+    except UnknownQuery:
+        return {}
+    return {str(r["interest_id"]): float(r["strength"]) for r in rows if r.get("strength") is not None}

@@ -1,0 +1,68 @@
+"""BPR negative sampling (numpy): uniform over unseen items, optionally from the positive's interests.
+
+Hard negatives are items that share an interest with the positive item: the model has to
+learn more than "this genre or not", which sharpens ranking inside an interest.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from training.data import TrainingData
+
+
+class NegativeSampler:
+    def __init__(self, data: TrainingData, rng: np.random.Generator, hard_frac: float = 0.0, retries: int = 5) -> None:
+        self.n_items = data.n_items
+        self.rng = rng
+        self.hard_frac = hard_frac
+        self.retries = retries
+        # "has u seen i": a dense bit table when it is small (one lookup), else sorted keys
+        # searched per batch
+        self.seen_keys = np.unique(data.user * self.n_items + data.item)
+        self.seen_dense: np.ndarray | None = None
+        if data.n_users * self.n_items <= 50_000_000:
+            self.seen_dense = np.zeros((data.n_users, self.n_items), dtype=bool)
+            self.seen_dense[data.user, data.item] = True
+        # CSR item -> interests and interest -> items for hard negatives
+        order = np.argsort(data.tag_item, kind="stable")
+        self.item_ptr = np.searchsorted(data.tag_item[order], np.arange(self.n_items + 1))
+        self.item_int = data.tag_interest[order]
+        order = np.argsort(data.tag_interest, kind="stable")
+        self.int_ptr = np.searchsorted(data.tag_interest[order], np.arange(data.n_interests + 1))
+        self.int_item = data.tag_item[order]
+
+    def _seen(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        if self.seen_dense is not None:
+            return self.seen_dense[users, items]
+        keys = users * self.n_items + items
+        pos = np.searchsorted(self.seen_keys, keys)
+        pos = np.minimum(pos, len(self.seen_keys) - 1)
+        return self.seen_keys[pos] == keys if len(self.seen_keys) else np.zeros(len(keys), dtype=bool)
+
+    def _hard(self, pos_items: np.ndarray) -> np.ndarray:
+        """An item sharing a random interest of each positive; uniform where it has none."""
+        out = self.rng.integers(0, self.n_items, size=len(pos_items))
+        n_int = self.item_ptr[pos_items + 1] - self.item_ptr[pos_items]
+        has = n_int > 0
+        if has.any():
+            pick = self.item_ptr[pos_items[has]] + (self.rng.random(has.sum()) * n_int[has]).astype(np.int64)
+            interest = self.item_int[pick]
+            size = self.int_ptr[interest + 1] - self.int_ptr[interest]
+            out[has] = self.int_item[self.int_ptr[interest] + (self.rng.random(has.sum()) * size).astype(np.int64)]
+        return out
+
+    def sample(self, users: np.ndarray, pos_items: np.ndarray, k: int = 1) -> np.ndarray:
+        """(len(users), k) negative items, resampled (a few times) where the user has seen them."""
+        users_k = np.repeat(users, k)
+        pos_k = np.repeat(pos_items, k)
+        neg = self.rng.integers(0, self.n_items, size=len(users_k))
+        if self.hard_frac > 0:
+            hard = self.rng.random(len(users_k)) < self.hard_frac
+            neg[hard] = self._hard(pos_k[hard])
+        for _ in range(self.retries):
+            bad = self._seen(users_k, neg)
+            if not bad.any():
+                break
+            neg[bad] = self.rng.integers(0, self.n_items, size=int(bad.sum()))
+        return neg.reshape(len(users), k)
