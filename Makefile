@@ -37,8 +37,9 @@ test: dev
 lint: dev
 	$(VENV)/bin/ruff check .
 
-bench: install
-	$(PY) bench/store.py
+# Benchmarks (not tests): each prints its numbers; see docs/benchmarks.md.
+bench: dev
+	for b in store ingest quality refresh api; do $(PY) bench/$$b.py || exit 1; done
 
 stop:
 	$(VENV)/bin/interest-graph store stop

@@ -220,6 +220,6 @@ def run_dict(r: RefreshRun) -> dict[str, Any]:
         "metrics": r.metrics or {},
         "device": r.device,
         "model_version": r.model_version,
-        "forced": r.forced,
+        "forced": bool(r.forced),
         "error": r.error,
     }

@@ -2,9 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import pytest
 
+from graph_schema.settings import Settings
+from graph_schema.store.factory import embedded_server
 from tests.store.conftest import _kill_leftovers
+
+
+@contextmanager
+def embedded_session(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[Settings]:
+    """Settings for one embedded server in a fresh data dir, stopped afterwards."""
+    settings = Settings(data_dir=tmp_path_factory.mktemp(name), graph_uri=None)
+    server = embedded_server(settings)
+    server.ensure_running()
+    try:
+        yield settings
+    finally:
+        server.stop()
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

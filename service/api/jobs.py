@@ -7,6 +7,7 @@ from typing import Any
 from flask_openapi3 import APIBlueprint, Tag
 from sqlalchemy import select
 
+from graph_schema.runs import run_dict
 from graph_schema.sql import RefreshRun
 from service.api import AUTH_ERRORS, responses
 from service.api.deps import services
@@ -16,25 +17,6 @@ from service.problems import ApiProblem, not_found
 from service.scheduler import RefreshBusy, TrainingUnavailable, start_refresh
 
 bp = APIBlueprint("jobs", __name__, url_prefix="/v1/jobs", abp_tags=[Tag(name="jobs")], abp_security=SECURITY)
-
-
-def run_out(r: RefreshRun) -> dict[str, Any]:
-    return {
-        "run_id": r.id,
-        "mode": r.mode,
-        "status": r.status,
-        "trigger": r.trigger,
-        "started_at": r.started_at,
-        "finished_at": r.finished_at,
-        "duration_s": round((r.finished_at - r.started_at) / 1000.0, 3) if r.finished_at else None,
-        "phases": r.phases or {},
-        "counts": r.counts or {},
-        "metrics": r.metrics or {},
-        "device": r.device,
-        "model_version": r.model_version,
-        "forced": bool(r.forced),
-        "error": r.error,
-    }
 
 
 @bp.post("/refresh", responses=responses({202: RefreshAccepted}, 400, *AUTH_ERRORS, 409, 415, 422, 503))
@@ -67,7 +49,7 @@ def list_runs(query: JobsQuery) -> dict[str, Any]:
         stmt = stmt.where(RefreshRun.status == query.status)
     with services().sessions() as session:
         runs = session.scalars(stmt).all()
-    return {"runs": [run_out(r) for r in runs]}
+    return {"runs": [run_dict(r) for r in runs]}
 
 
 @bp.get("/<int:run_id>", responses=responses({200: RefreshRunOut}, *AUTH_ERRORS, 404, 422, 503))
@@ -78,4 +60,4 @@ def get_run(path: RunPath) -> dict[str, Any]:
         run = session.get(RefreshRun, path.run_id)
     if run is None:
         raise not_found("refresh run", str(path.run_id))
-    return run_out(run)
+    return run_dict(run)

@@ -85,14 +85,10 @@ def make_server(tmp_path: Path) -> Iterator[Callable[..., EmbeddedServer]]:
 @pytest.fixture(scope="session")
 def falkordb_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     """One embedded server for the whole conformance session."""
-    data_dir = tmp_path_factory.mktemp("falkordb-session")
-    settings = Settings(data_dir=data_dir, graph_uri=None)
-    server = EmbeddedServer(settings.falkordb_dir, settings.falkordb_appendfsync, settings.falkordb_start_timeout_s)
-    server.ensure_running()
-    try:
+    from tests.conftest import embedded_session
+
+    with embedded_session(tmp_path_factory, "falkordb-session") as settings:
         yield settings
-    finally:
-        server.stop()
 
 
 def _neo4j_settings() -> Settings:

@@ -174,13 +174,16 @@ def test_concurrent_retries_of_one_batch_apply_it_once(store: GraphStore) -> Non
 
 
 def test_upsert_users(store: GraphStore) -> None:
-    assert store.upsert_users(
-        [
-            {"user_id": "u1", "props": {"age": 30, "zip": "12345"}},
-            {"user_id": "u2"},
-            {"user_id": "u1", "props": {"age": 31, "embedding": [1.0]}},  # last wins; reserved key dropped
-        ]
-    ) == 2
+    assert (
+        store.upsert_users(
+            [
+                {"user_id": "u1", "props": {"age": 30, "zip": "12345"}},
+                {"user_id": "u2"},
+                {"user_id": "u1", "props": {"age": 31, "embedding": [1.0]}},  # last wins; reserved key dropped
+            ]
+        )
+        == 2
+    )
     assert node_props(store, "User", "u1") == {"id": "u1", "age": 31}
     assert node_props(store, "User", "u2") == {"id": "u2"}
     store.apply_interactions([ev("u1", "i1", 1, 1)], TAU)
@@ -319,14 +322,17 @@ def test_upsert_items(store: GraphStore) -> None:
     assert interests == {"a": ("a", "tag"), "b": ("Bee", "genre"), "c": ("c", "tag"), "d": ("d", "tag")}
 
     # within one call the last record per item wins; new items share a new interest
-    assert store.upsert_items(
-        [
-            CatalogueItem("i3", "early", ("a",)),
-            CatalogueItem("i4", None, ("new",)),
-            CatalogueItem("i5", None, ("new",)),
-            CatalogueItem("i3", "late", ("c",)),
-        ]
-    ) == 3
+    assert (
+        store.upsert_items(
+            [
+                CatalogueItem("i3", "early", ("a",)),
+                CatalogueItem("i4", None, ("new",)),
+                CatalogueItem("i5", None, ("new",)),
+                CatalogueItem("i3", "late", ("c",)),
+            ]
+        )
+        == 3
+    )
     assert node_props(store, "Item", "i3")["title"] == "late"
     assert tags_of(store, "i3") == {"c"}
     assert ro(store, "MATCH (t:Interest {id: 'new'}) RETURN count(t)") == [[1]]
@@ -342,12 +348,17 @@ def test_embedding_write_back_round_trips(store: GraphStore) -> None:
     store.apply_interactions([ev(f"u{k}", f"i{k % 6}", 1, 1000 + k) for k in range(10)], TAU)
     store.batch_size = 3  # several write batches per call
     vectors: dict[str, dict[str, list[float]]] = {}
-    for label, ids in (("User", [f"u{k}" for k in range(10)]), ("Item", [f"i{k}" for k in range(6)]),
-                       ("Interest", ["a", "b"])):
+    for label, ids in (
+        ("User", [f"u{k}" for k in range(10)]),
+        ("Item", [f"i{k}" for k in range(6)]),
+        ("Interest", ["a", "b"]),
+    ):
         vectors[label] = {i: [rng.uniform(-1, 1) for _ in range(64)] for i in ids}
         vectors[label][ids[0]][0] = 1 / 3  # not exactly representable in 15 digits
-        rows = [{"id": i, "props": {"embedding": v, "model_version": "v1", "refreshed_at": 123}}
-                for i, v in vectors[label].items()]
+        rows = [
+            {"id": i, "props": {"embedding": v, "model_version": "v1", "refreshed_at": 123}}
+            for i, v in vectors[label].items()
+        ]
         rows.append({"id": "ghost", "props": {"embedding": [0.0] * 64}})
         assert store.write_node_properties(label, rows) == len(ids)
     pulled = store.pull_subgraph().embeddings
@@ -369,15 +380,18 @@ def test_strengths_similar_items_publish_and_cleanup(store: GraphStore) -> None:
     store.apply_interactions([ev("u1", "i1", 2, 1000), ev("u1", "i2", 3, 2000), ev("u2", "i2", 1, 500)], TAU)
     before = evidence(store, "u1")
 
-    assert store.write_interest_strengths(
-        [
-            {"user_id": "u1", "interest_id": "a", "strength": 0.1, "updated_at": 10, "model_version": "v1"},
-            {"user_id": "u1", "interest_id": "a", "strength": 0.7, "updated_at": 11, "model_version": "v1"},
-            {"user_id": "u1", "interest_id": "b", "strength": 0.2, "updated_at": 11, "model_version": "v0"},
-            {"user_id": "u2", "interest_id": "c", "strength": 0.3, "updated_at": 11, "model_version": "v1"},
-            {"user_id": "ghost", "interest_id": "a", "strength": 0.9, "updated_at": 11, "model_version": "v1"},
-        ]
-    ) == 3
+    assert (
+        store.write_interest_strengths(
+            [
+                {"user_id": "u1", "interest_id": "a", "strength": 0.1, "updated_at": 10, "model_version": "v1"},
+                {"user_id": "u1", "interest_id": "a", "strength": 0.7, "updated_at": 11, "model_version": "v1"},
+                {"user_id": "u1", "interest_id": "b", "strength": 0.2, "updated_at": 11, "model_version": "v0"},
+                {"user_id": "u2", "interest_id": "c", "strength": 0.3, "updated_at": 11, "model_version": "v1"},
+                {"user_id": "ghost", "interest_id": "a", "strength": 0.9, "updated_at": 11, "model_version": "v1"},
+            ]
+        )
+        == 3
+    )
     u1 = {r["interest_id"]: r for r in store.user_interests("u1")}
     assert (u1["a"]["strength"], u1["a"]["updated_at"], u1["a"]["model_version"]) == (0.7, 11, "v1")
     assert evidence(store, "u1") == before  # write-back leaves live evidence alone
@@ -389,15 +403,18 @@ def test_strengths_similar_items_publish_and_cleanup(store: GraphStore) -> None:
     u2 = {r["interest_id"]: r for r in store.user_interests("u2")}
     assert (u2["c"]["strength"], u2["c"]["evidence"], u2["c"]["evidence_ts"]) == (0.3, 4.0, 700)
 
-    assert store.write_similar_items(
-        [
-            {"item_id": "i1", "other_id": "i2", "score": 0.1, "model_version": "v1"},
-            {"item_id": "i1", "other_id": "i2", "score": 0.9, "model_version": "v1"},
-            {"item_id": "i2", "other_id": "i1", "score": 0.8, "model_version": "v1"},
-            {"item_id": "i1", "other_id": "i2", "score": 0.5, "model_version": "v0"},
-            {"item_id": "i1", "other_id": "ghost", "score": 0.5, "model_version": "v1"},
-        ]
-    ) == 3
+    assert (
+        store.write_similar_items(
+            [
+                {"item_id": "i1", "other_id": "i2", "score": 0.1, "model_version": "v1"},
+                {"item_id": "i1", "other_id": "i2", "score": 0.9, "model_version": "v1"},
+                {"item_id": "i2", "other_id": "i1", "score": 0.8, "model_version": "v1"},
+                {"item_id": "i1", "other_id": "i2", "score": 0.5, "model_version": "v0"},
+                {"item_id": "i1", "other_id": "ghost", "score": 0.5, "model_version": "v1"},
+            ]
+        )
+        == 3
+    )
     similar_query = (
         "MATCH (a:Item)-[r:SIMILAR_TO]->(b:Item) RETURN a.id, b.id, r.score, r.model_version "
         "ORDER BY a.id, b.id, r.model_version"
@@ -424,8 +441,9 @@ def test_strengths_similar_items_publish_and_cleanup(store: GraphStore) -> None:
 
 
 def test_pull_subgraph_since_and_for_users(store: GraphStore) -> None:
-    store.upsert_items([CatalogueItem("i1", interests=("a",)), CatalogueItem("i2", interests=("a", "b")),
-                        CatalogueItem("i3")])
+    store.upsert_items(
+        [CatalogueItem("i1", interests=("a",)), CatalogueItem("i2", interests=("a", "b")), CatalogueItem("i3")]
+    )
     store.apply_interactions(
         [ev("u1", "i1", 1, 1000), ev("u1", "i2", 2, 5000), ev("u2", "i1", 1, 3000), ev("u3", "i3", 1, 7000)], TAU
     )
@@ -448,11 +466,15 @@ def test_pull_subgraph_since_and_for_users(store: GraphStore) -> None:
     (row,) = sub.interactions
     assert row == {"user_id": "u2", "item_id": "i1", "weight": 2.0, "count": 2, "first_ts": 3000, "last_ts": 8000}
     assert {(r["item_id"], r["interest_id"], r["weight"]) for r in sub.tags} == {
-        ("i1", "a", 1.0), ("i2", "a", 1.0), ("i2", "b", 1.0)
+        ("i1", "a", 1.0),
+        ("i2", "a", 1.0),
+        ("i2", "b", 1.0),
     }
     assert {(r["user_id"], r["interest_id"]) for r in sub.evidence} == {("u2", "a")}
     assert {(r["user_id"], r["interest_id"]) for r in store.pull_subgraph().evidence} == {
-        ("u1", "a"), ("u1", "b"), ("u2", "a")
+        ("u1", "a"),
+        ("u1", "b"),
+        ("u2", "a"),
     }
 
 
@@ -554,12 +576,24 @@ def test_co_interaction_hand_computed(store: GraphStore) -> None:
     # u: A B C.  p3 shares A B C (3), p1 and p5 share A B (2), p2 shares A (1), p4 nothing.
     store.apply_interactions(
         [
-            ev("u", "A", 1, 1), ev("u", "B", 1, 1), ev("u", "C", 1, 1),
-            ev("p1", "A", 1, 1), ev("p1", "B", 1, 1), ev("p1", "D", 2, 1), ev("p1", "E", 1, 1),
-            ev("p2", "A", 1, 1), ev("p2", "D", 3, 1), ev("p2", "F", 1, 1),
-            ev("p3", "C", 1, 1), ev("p3", "B", 1, 1), ev("p3", "A", 1, 1), ev("p3", "E", 2, 1),
+            ev("u", "A", 1, 1),
+            ev("u", "B", 1, 1),
+            ev("u", "C", 1, 1),
+            ev("p1", "A", 1, 1),
+            ev("p1", "B", 1, 1),
+            ev("p1", "D", 2, 1),
+            ev("p1", "E", 1, 1),
+            ev("p2", "A", 1, 1),
+            ev("p2", "D", 3, 1),
+            ev("p2", "F", 1, 1),
+            ev("p3", "C", 1, 1),
+            ev("p3", "B", 1, 1),
+            ev("p3", "A", 1, 1),
+            ev("p3", "E", 2, 1),
             ev("p4", "G", 50, 1),
-            ev("p5", "A", 1, 1), ev("p5", "B", 1, 1), ev("p5", "H", 10, 1),
+            ev("p5", "A", 1, 1),
+            ev("p5", "B", 1, 1),
+            ev("p5", "H", 10, 1),
         ],
         TAU,
     )
@@ -577,7 +611,10 @@ def test_co_interaction_hand_computed(store: GraphStore) -> None:
     # p5's view: p1 shares A B (2), u shares A B (2), p3 shares A B (2), p2 shares A (1)
     # C: u 2*1 + p3 2*1 = 4; D: p1 2*2 + p2 1*3 = 7; E: p1 2*1 + p3 2*5 = 12; F: p2 1*1 = 1
     assert [(r["item_id"], r["score"]) for r in store.co_interaction("p5")] == [
-        ("E", 12.0), ("D", 7.0), ("C", 4.0), ("F", 1.0)
+        ("E", 12.0),
+        ("D", 7.0),
+        ("C", 4.0),
+        ("F", 1.0),
     ]
     assert store.co_interaction("p4") == []
     assert store.co_interaction("nobody") == []
@@ -611,8 +648,9 @@ def test_co_interaction_matches_reference(
 def test_counts(raw_store: GraphStore) -> None:
     assert raw_store.counts() == {"nodes": {}, "relationships": {}}
     raw_store.migrate()
-    raw_store.upsert_items([CatalogueItem("i1", interests=("a", "b")), CatalogueItem("i2", interests=("b",)),
-                            CatalogueItem("i3")])
+    raw_store.upsert_items(
+        [CatalogueItem("i1", interests=("a", "b")), CatalogueItem("i2", interests=("b",)), CatalogueItem("i3")]
+    )
     raw_store.apply_interactions([ev("u1", "i1", 1, 1), ev("u1", "i2", 1, 2), ev("u2", "i3", 1, 3)], TAU)
     raw_store.write_similar_items([{"item_id": "i1", "other_id": "i2", "score": 1.0, "model_version": "v"}])
     assert raw_store.counts() == {
@@ -623,8 +661,9 @@ def test_counts(raw_store: GraphStore) -> None:
 
 def test_delete_user(store: GraphStore) -> None:
     store.upsert_items([CatalogueItem("i1", interests=("a", "b")), CatalogueItem("i2", interests=("b",))])
-    store.apply_interactions([ev("u1", "i1", 1, 1), ev("u1", "i2", 1, 2), ev("u2", "i1", 1, 3),
-                              ev("u2", "i2", 2, 4)], TAU)
+    store.apply_interactions(
+        [ev("u1", "i1", 1, 1), ev("u1", "i2", 1, 2), ev("u2", "i1", 1, 3), ev("u2", "i2", 2, 4)], TAU
+    )
     before = store.counts()
     # u1: 2 INTERACTED + 2 INTERESTED_IN (a, b)
     assert store.delete_user("u1") == 4
@@ -639,4 +678,3 @@ def test_delete_user(store: GraphStore) -> None:
     assert store.co_interaction("u2") == []
     assert store.delete_user("u1") is None
     assert store.delete_user("never-existed") is None
-

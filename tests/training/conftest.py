@@ -10,18 +10,13 @@ import pytest
 
 from graph_schema.settings import Settings
 from graph_schema.store import GraphStore, open_store
-from graph_schema.store.embedded import EmbeddedServer
+from tests.conftest import embedded_session
 
 
 @pytest.fixture(scope="session")
 def training_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
-    settings = Settings(data_dir=tmp_path_factory.mktemp("training-falkordb"), graph_uri=None)
-    server = EmbeddedServer(settings.falkordb_dir, settings.falkordb_appendfsync, settings.falkordb_start_timeout_s)
-    server.ensure_running()
-    try:
+    with embedded_session(tmp_path_factory, "training-falkordb") as settings:
         yield settings
-    finally:
-        server.stop()
 
 
 @pytest.fixture
