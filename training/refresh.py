@@ -14,8 +14,10 @@ Decay: every decayed quantity is measured from t_ref = the newest interaction pu
 the wall clock. All of them are normalised (mean, per user, or share), so the constant
 factor exp(-(now - t_ref)/tau) cancels, and historical data sets do not underflow to 0.
 
-Publishing: all rows are written under a new model_version first; the pointer moves last
-(store.publish_model), and only then are other versions cleaned up. A run that fails or
+Publishing: all rows are written under a new model_version first (SIMILAR_TO edges tagged
+with it, node properties and strengths staged as next_*); store.publish_model promotes the
+staged properties and moves the pointer in one transaction, and only then are other
+versions cleaned up. A run that fails or
 is rejected by the quality gate never moves the pointer.
 """
 
@@ -273,12 +275,14 @@ def run_refresh(
         population = interest_population(data, t_ref, tau_days, prev_interest)
         similar = similar_items(embeddings["item"], opts.similar_k)
         out = build_outputs(data, embeddings, us, population, similar, version, int(time.time() * 1000))
-        # versioned SIMILAR_TO edges coexist with the published ones, so they go first; strengths
-        # and node properties are overwritten in place, so they go last, right before publish
+        # Versioned SIMILAR_TO edges coexist with the published ones; strengths and node
+        # properties are staged (next_*). publish_model promotes them together with the
+        # pointer in one transaction, so a run that fails here leaves the previous
+        # version fully readable.
         store.write_similar_items(out.similar)
-        store.write_interest_strengths(out.strengths)
+        store.stage_interest_strengths(out.strengths)
         for label, rows in out.nodes.items():
-            store.write_node_properties(label, rows)
+            store.stage_node_properties(label, rows)
         store.publish_model(version, published)
         return out
 

@@ -25,6 +25,13 @@ from graph_schema.model import CatalogueItem, Interaction, QueryResult, Subgraph
 log = logging.getLogger(__name__)
 
 NODE_LABELS = ("User", "Item", "Interest")
+# Node properties a refresh run stages (as next_<name>) and publish_model promotes;
+# must match queries/publish_model.cypher.
+STAGED_PROPS: dict[str, tuple[str, ...]] = {
+    "User": ("embedding", "model_version", "refreshed_at", "top_interests", "interest_strengths"),
+    "Item": ("embedding", "model_version", "refreshed_at"),
+    "Interest": ("embedding", "model_version", "refreshed_at", "strength", "trend"),
+}
 # Properties a catalogue record may not overwrite (ids and training outputs).
 RESERVED_ITEM_PROPS = frozenset({"id", "embedding", "model_version", "refreshed_at"})
 
@@ -293,13 +300,41 @@ class GraphStore(ABC):
             written += int(self._named_write("set_similar_items", rows=list(batch))[0]["n"])
         return written
 
-    def publish_model(self, model_version: str, metrics: dict[str, Any] | None = None) -> None:
-        self._named_write(
+    def stage_node_properties(self, label: str, rows: Sequence[dict[str, Any]]) -> int:
+        """Like write_node_properties, but as next_* properties that stay invisible
+        until publish_model promotes them (all at once, with the pointer)."""
+        allowed = STAGED_PROPS.get(label)
+        if allowed is None:
+            raise ValueError(f"label must be one of {NODE_LABELS}")
+        staged = []
+        for row in rows:
+            unknown = set(row["props"]) - set(allowed)
+            if unknown:
+                raise ValueError(f"{label} properties {sorted(unknown)} cannot be staged (known: {allowed})")
+            if "model_version" not in row["props"]:
+                raise ValueError("staged properties need the run's model_version")
+            staged.append({"id": row["id"], "props": {f"next_{k}": v for k, v in row["props"].items()}})
+        return self.write_node_properties(label, staged)
+
+    def stage_interest_strengths(self, rows: Sequence[dict[str, Any]]) -> int:
+        """rows: {user_id, interest_id, strength, updated_at, model_version}, staged
+        until publish_model."""
+        unique = list({(r["user_id"], r["interest_id"]): r for r in rows}.values())
+        written = 0
+        for batch in chunks(unique, self.batch_size):
+            written += int(self._named_write("stage_interest_strengths", rows=list(batch))[0]["n"])
+        return written
+
+    def publish_model(self, model_version: str, metrics: dict[str, Any] | None = None) -> dict[str, int]:
+        """Promote what the run staged and move the pointer, in one transaction."""
+        res = self._named_write(
             "publish_model",
             model_version=model_version,
             published_at=int(time.time() * 1000),
             metrics=json.dumps(metrics or {}, sort_keys=True),
         )
+        row = res[0] if res else {}
+        return {k: int(row.get(k) or 0) for k in ("users", "items", "interests", "strengths")}
 
     def current_model(self) -> dict[str, Any] | None:
         rows = self._named_read("current_model")
@@ -314,17 +349,23 @@ class GraphStore(ABC):
         return model["model_version"] if model else None
 
     def cleanup_versions(self, keep: str, batch: int = 10_000) -> dict[str, int]:
-        """Remove other versions' SIMILAR_TO edges and strengths, in bounded batches."""
-        out = {"similar_deleted": 0, "strengths_cleared": 0}
-        for name, key, col in (
-            ("cleanup_similar", "similar_deleted", "deleted"),
-            ("cleanup_strengths", "strengths_cleared", "cleared"),
-        ):
+        """Remove other versions' SIMILAR_TO edges and strengths, and what runs that
+        never published staged, in bounded batches."""
+        out = {"similar_deleted": 0, "strengths_cleared": 0, "staged_cleared": 0}
+
+        def drain(name: str, key: str, col: str, **params: Any) -> None:
             while True:
-                n = int(self._named_write(name, model_version=keep, limit=batch)[0][col])
+                n = int(self._named_write(name, model_version=keep, limit=batch, **params)[0][col])
                 out[key] += n
                 if n < batch:
-                    break
+                    return
+
+        drain("cleanup_similar", "similar_deleted", "deleted")
+        drain("cleanup_strengths", "strengths_cleared", "cleared")
+        drain("cleanup_staged_strengths", "staged_cleared", "cleared")
+        for label, props in STAGED_PROPS.items():
+            cleared = {f"next_{p}": None for p in props}
+            drain(f"cleanup_staged_{label.lower()}", "staged_cleared", "cleared", cleared=cleared)
         return out
 
 

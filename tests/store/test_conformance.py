@@ -431,13 +431,13 @@ def test_strengths_similar_items_publish_and_cleanup(store: GraphStore) -> None:
     assert isinstance(model["published_at"], int) and model["published_at"] > 1_600_000_000_000
     assert store.counts()["nodes"]["ModelRegistry"] == 1
 
-    assert store.cleanup_versions("v1", batch=1) == {"similar_deleted": 1, "strengths_cleared": 1}
+    assert store.cleanup_versions("v1", batch=1) == {"similar_deleted": 1, "strengths_cleared": 1, "staged_cleared": 0}
     assert ro(store, similar_query) == [["i1", "i2", 0.9, "v1"], ["i2", "i1", 0.8, "v1"]]
     u1 = {r["interest_id"]: r for r in store.user_interests("u1")}
     assert (u1["b"]["strength"], u1["b"]["model_version"], u1["b"]["updated_at"]) == (None, None, None)
     assert u1["a"]["strength"] == 0.7
     assert evidence(store, "u1") == before
-    assert store.cleanup_versions("v1") == {"similar_deleted": 0, "strengths_cleared": 0}
+    assert store.cleanup_versions("v1") == {"similar_deleted": 0, "strengths_cleared": 0, "staged_cleared": 0}
 
 
 def test_pull_subgraph_since_and_for_users(store: GraphStore) -> None:
@@ -678,3 +678,50 @@ def test_delete_user(store: GraphStore) -> None:
     assert store.co_interaction("u2") == []
     assert store.delete_user("u1") is None
     assert store.delete_user("never-existed") is None
+
+
+def test_staged_outputs_stay_invisible_until_publish_promotes_them_atomically(store: GraphStore) -> None:
+    store.upsert_items([CatalogueItem("i1", interests=("a",))])
+    store.apply_interactions([ev("u1", "i1", 1, 100)], TAU)
+    node = "MATCH (u:User {id: 'u1'}) RETURN u.embedding, u.model_version, u.top_interests"
+    edge = "MATCH (:User {id: 'u1'})-[r:INTERESTED_IN]->(:Interest {id: 'a'}) RETURN r.strength, r.model_version"
+
+    def stage(version: str, value: float) -> None:
+        store.stage_interest_strengths(
+            [{"user_id": "u1", "interest_id": "a", "strength": value, "updated_at": 5, "model_version": version}]
+        )
+        for label, node_id, extra in (
+            ("User", "u1", {"top_interests": ["a"], "interest_strengths": [value]}),
+            ("Item", "i1", {}),
+            ("Interest", "a", {"strength": value, "trend": 0.0}),
+        ):
+            props = {"embedding": [value] * 4, "model_version": version, "refreshed_at": 5, **extra}
+            store.stage_node_properties(label, [{"id": node_id, "props": props}])
+
+    stage("v1", 0.5)
+    assert ro(store, node) == [[None, None, None]] and ro(store, edge) == [[None, None]]
+    assert store.publish_model("v1") == {"users": 1, "items": 1, "interests": 1, "strengths": 1}
+    assert ro(store, node) == [[[0.5] * 4, "v1", ["a"]]] and ro(store, edge) == [[0.5, "v1"]]
+    assert ro(store, "MATCH (t:Interest {id: 'a'}) RETURN t.strength, t.next_strength") == [[0.5, None]]
+
+    # a run that staged and then failed (never published): v1 stays fully readable
+    stage("v2-failed", 0.9)
+    assert ro(store, node) == [[[0.5] * 4, "v1", ["a"]]] and ro(store, edge) == [[0.5, "v1"]]
+    assert store.current_model_version() == "v1"
+    # the next run publishes; the failed run's leftovers are cleaned up
+    stage("v3", 0.7)
+    store.publish_model("v3")
+    assert ro(store, node) == [[[0.7] * 4, "v3", ["a"]]] and ro(store, edge) == [[0.7, "v3"]]
+    assert store.cleanup_versions("v3")["staged_cleared"] == 0  # v3 consumed what v2 left: overwritten
+    with pytest.raises(ValueError, match="cannot be staged"):
+        store.stage_node_properties("Item", [{"id": "i1", "props": {"colour": "red", "model_version": "v4"}}])
+
+
+def test_cleanup_removes_what_an_unpublished_run_staged(store: GraphStore) -> None:
+    store.upsert_items([CatalogueItem("i1", interests=("a",)), CatalogueItem("i2", interests=("a",))])
+    store.stage_node_properties("Item", [{"id": "i1", "props": {"embedding": [1.0], "model_version": "dead"}}])
+    store.stage_node_properties("Item", [{"id": "i2", "props": {"embedding": [2.0], "model_version": "live"}}])
+    store.publish_model("live")
+    assert store.cleanup_versions("live")["staged_cleared"] == 1
+    rows = ro(store, "MATCH (i:Item) RETURN i.id, i.embedding, i.next_embedding, i.next_model_version ORDER BY i.id")
+    assert rows == [["i1", None, None, None], ["i2", [2.0], None, None]]

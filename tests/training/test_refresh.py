@@ -110,6 +110,41 @@ def test_failed_write_leaves_previous_version(loaded, training_settings, monkeyp
     assert emb and emb[0]["embeddings"]
 
 
+def _user_state(store):
+    nodes = store.read_only_query(
+        "MATCH (u:User) RETURN u.id, u.embedding, u.model_version, u.top_interests ORDER BY u.id", {}, 10_000, 10_000
+    ).rows
+    edges = store.read_only_query(
+        "MATCH (u:User)-[r:INTERESTED_IN]->(t:Interest) RETURN u.id, t.id, r.strength, r.model_version "
+        "ORDER BY u.id, t.id",
+        {},
+        10_000,
+        10_000,
+    ).rows
+    return nodes, edges
+
+
+def test_a_run_failing_half_way_through_its_writes_leaves_the_previous_version_fully_readable(
+    loaded, training_settings, monkeypatch
+):
+    store = loaded
+    first = run_refresh(store, training_settings, "full", options=OPTS)
+    before = _user_state(store)
+    assert all(row[2] == first.model_version for row in before[0])
+    real = store.stage_node_properties
+
+    def fail_on_items(label, rows):
+        if label == "Item":  # users (and strengths) are already written by now
+            raise RuntimeError("store went away")
+        return real(label, rows)
+
+    monkeypatch.setattr(store, "stage_node_properties", fail_on_items)
+    with pytest.raises(RuntimeError, match="went away"):
+        run_refresh(store, training_settings, "full", options=OPTS, force=True)
+    assert store.current_model_version() == first.model_version
+    assert _user_state(store) == before  # every user vector, top list and strength: still the first run's
+
+
 def test_incremental_refits_only_touched_users(loaded, training_settings):
     store = loaded
     first = run_refresh(store, training_settings, "full", options=OPTS)
