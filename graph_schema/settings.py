@@ -39,7 +39,10 @@ class Settings(BaseSettings):
         None, description="SQLAlchemy URL for the event log, run history, jobs, API keys. Default: SQLite in DATA_DIR."
     )
     falkordb_appendfsync: str = Field("everysec", description="Embedded store AOF fsync policy: always|everysec|no.")
-    falkordb_start_timeout_s: float = 20.0
+    falkordb_start_timeout_s: float = Field(20.0, description="Seconds for the embedded server to answer at all.")
+    falkordb_load_timeout_s: float = Field(
+        600.0, description="Seconds the embedded server may spend loading its data on start."
+    )
 
     # --- ingestion and interest evidence ----------------------------------
     event_weights: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_EVENT_WEIGHTS))

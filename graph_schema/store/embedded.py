@@ -14,6 +14,7 @@ directory (API workers, scheduler, CLI), the way they would share Neo4j:
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import json
@@ -65,10 +66,17 @@ def _binaries() -> tuple[str, str]:
 
 
 class EmbeddedServer:
-    def __init__(self, directory: Path, appendfsync: str = "everysec", start_timeout_s: float = 20.0) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        appendfsync: str = "everysec",
+        start_timeout_s: float = 20.0,
+        load_timeout_s: float = 600.0,
+    ) -> None:
         self.dir = Path(directory).resolve()
         self.appendfsync = appendfsync
         self.start_timeout_s = start_timeout_s
+        self.load_timeout_s = load_timeout_s
 
     # --- paths -----------------------------------------------------------------
     @property
@@ -139,13 +147,16 @@ class EmbeddedServer:
             retry=Retry(NoBackoff(), 0),
         )
 
-    def _answers(self, endpoint: Endpoint) -> bool:
+    def _answers(self, endpoint: Endpoint) -> bool | None:
+        """True: ready; None: up but still loading its data; False: not answering."""
         try:
             return bool(self._client(endpoint).ping())
+        except redis.BusyLoadingError:
+            return None
         except (redis.ConnectionError, redis.TimeoutError, OSError):
             return False
-        except redis.ResponseError:  # e.g. still loading the AOF
-            return False
+        except redis.ResponseError as exc:
+            return None if "LOADING" in str(exc) else False
 
     def is_running(self) -> bool:
         return self.pid() is not None
@@ -188,6 +199,10 @@ class EmbeddedServer:
             "daemonize no",
             "appendonly yes",
             f"appendfsync {self.appendfsync}",
+            # Compact the log into a graph snapshot (RDB base) as it grows, so a
+            # restart loads a snapshot instead of replaying every write query.
+            "auto-aof-rewrite-percentage 100",
+            "auto-aof-rewrite-min-size 8mb",
             "save ''",
             "protected-mode yes",
             f"loadmodule {module}",
@@ -221,20 +236,32 @@ class EmbeddedServer:
         self._wait_ready(endpoint, proc)
 
     def _wait_ready(self, endpoint: Endpoint, proc: subprocess.Popen[bytes] | None) -> None:
-        deadline = time.monotonic() + self.start_timeout_s
-        while time.monotonic() < deadline:
+        """Wait for PING. A server replaying its append-only file answers LOADING;
+        that is progress, not failure, so it gets `load_timeout_s` instead."""
+        start = time.monotonic()
+        deadline = start + self.start_timeout_s
+        told = False
+        while True:
             if proc is not None and proc.poll() is not None:
                 err = (self.dir / "server.stderr").read_text(errors="replace")
                 raise EmbeddedStoreError(
                     f"the embedded FalkorDB server in {self.dir} exited with code {proc.returncode} "
                     f"before it was ready.\n{err.strip()}\n{self._log_tail()}".strip()
                 )
-            if self._answers(endpoint):
+            state = self._answers(endpoint)
+            if state:
                 return
+            if state is None:
+                deadline = max(deadline, start + self.load_timeout_s)
+                if not told:
+                    log.info("embedded FalkorDB in %s is loading its data ...", self.dir)
+                    told = True
+            if time.monotonic() > deadline:
+                break
             time.sleep(0.05)
         raise EmbeddedStoreError(
-            f"the embedded FalkorDB server in {self.dir} did not answer within {self.start_timeout_s:.0f}s "
-            f"(socket {endpoint.socket_path}).\n{self._log_tail()}"
+            f"the embedded FalkorDB server in {self.dir} did not answer within "
+            f"{time.monotonic() - start:.0f}s (socket {endpoint.socket_path}).\n{self._log_tail()}"
         )
 
     def _log_tail(self, lines: int = 15) -> str:
@@ -251,8 +278,10 @@ class EmbeddedServer:
             if pid is None:
                 return False
             password, analyst = self._credentials()
+            client = self._client(Endpoint(self.socket_path, password, analyst))
             try:
-                self._client(Endpoint(self.socket_path, password, analyst)).shutdown()
+                self._compact(client, timeout_s)
+                client.shutdown()
             except (redis.ConnectionError, redis.ResponseError, OSError):
                 os.kill(pid, signal.SIGTERM)  # SIGTERM also makes redis save and exit
             deadline = time.monotonic() + timeout_s
@@ -261,6 +290,19 @@ class EmbeddedServer:
             if self.pid() is not None:
                 raise EmbeddedStoreError(f"embedded FalkorDB (pid {pid}) did not stop within {timeout_s:.0f}s")
             return True
+
+    @staticmethod
+    def _compact(client: redis.Redis, timeout_s: float) -> None:
+        """Rewrite the append-only file as a snapshot before stopping: the next
+        start then loads the graph instead of replaying every query."""
+        with contextlib.suppress(redis.ResponseError):  # a rewrite is already running
+            client.bgrewriteaof()
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            info = client.info("persistence")
+            if not info.get("aof_rewrite_in_progress") and not info.get("aof_rewrite_scheduled"):
+                return
+            time.sleep(0.05)
 
     def status(self) -> dict[str, object]:
         pid = self.pid()

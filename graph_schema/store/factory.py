@@ -9,7 +9,7 @@ from graph_schema.store.embedded import EmbeddedServer
 
 def embedded_server(settings: Settings | None = None) -> EmbeddedServer:
     s = settings or get_settings()
-    return EmbeddedServer(s.falkordb_dir, s.falkordb_appendfsync, s.falkordb_start_timeout_s)
+    return EmbeddedServer(s.falkordb_dir, s.falkordb_appendfsync, s.falkordb_start_timeout_s, s.falkordb_load_timeout_s)
 
 
 def open_store(settings: Settings | None = None) -> GraphStore:

@@ -109,6 +109,11 @@ def test_restart_keeps_data(tmp_path: Path, make_server: MakeServer) -> None:
     first_pid = server.pid()
     store.close()
     assert server.stop()
+    # a clean stop compacts the append-only log into a snapshot: the next start
+    # loads the graph instead of replaying every write query
+    aof = server.dir / "appendonlydir"
+    assert [p.stat().st_size for p in aof.glob("*.incr.aof")] == [0]
+    assert sum(p.stat().st_size for p in aof.glob("*.base.rdb")) > 0
 
     store, _ = _open(tmp_path, make_server)
     try:
