@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
 
 from graph_schema.settings import Settings
+from graph_schema.store import GraphStore, open_store
 from graph_schema.store.factory import embedded_server
 from tests.store.conftest import _kill_leftovers
 
@@ -22,6 +24,21 @@ def embedded_session(tmp_path_factory: pytest.TempPathFactory, name: str) -> Ite
         yield settings
     finally:
         server.stop()
+
+
+@contextmanager
+def fresh_graph(settings: Settings, prefix: str) -> Iterator[GraphStore]:
+    """A store on a new, uniquely named graph of an embedded server; the graph is
+    deleted afterwards."""
+    import uuid
+
+    store = open_store(settings.model_copy(update={"graph_name": f"{prefix}_{uuid.uuid4().hex[:12]}"}))
+    try:
+        yield store
+    finally:
+        with contextlib.suppress(Exception):
+            store._graph.delete()  # type: ignore[attr-defined]
+        store.close()
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

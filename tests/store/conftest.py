@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -104,16 +103,12 @@ def _neo4j_settings() -> Settings:
 def raw_store(request: pytest.FixtureRequest) -> Iterator[GraphStore]:
     """A store on an empty graph, schema not migrated."""
     if request.param == "falkordb":
+        from tests.conftest import fresh_graph
+
         base: Settings = request.getfixturevalue("falkordb_settings")
-        settings = base.model_copy(update={"graph_name": f"t_{uuid.uuid4().hex[:12]}"})
-        store = open_store(settings)
-        assert store.backend == "falkordb"
-        try:
+        with fresh_graph(base, "t") as store:
+            assert store.backend == "falkordb"
             yield store
-        finally:
-            with contextlib.suppress(Exception):
-                store._graph.delete()  # type: ignore[attr-defined]
-            store.close()
         return
     if not os.environ.get("NEO4J_URI"):
         pytest.skip("NEO4J_URI not set: the Neo4j backend is not exercised")

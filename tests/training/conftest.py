@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
-import uuid
 from collections.abc import Iterator
 
 import pytest
 
 from graph_schema.settings import Settings
-from graph_schema.store import GraphStore, open_store
-from tests.conftest import embedded_session
+from graph_schema.store import GraphStore
+from tests.conftest import embedded_session, fresh_graph
 
 
 @pytest.fixture(scope="session")
@@ -21,12 +19,6 @@ def training_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sett
 
 @pytest.fixture
 def graph_store(training_settings: Settings) -> Iterator[GraphStore]:
-    settings = training_settings.model_copy(update={"graph_name": f"train_{uuid.uuid4().hex[:12]}"})
-    store = open_store(settings)
-    store.migrate()
-    try:
+    with fresh_graph(training_settings, "train") as store:
+        store.migrate()
         yield store
-    finally:
-        with contextlib.suppress(Exception):
-            store._graph.delete()  # type: ignore[attr-defined]
-        store.close()
