@@ -91,19 +91,34 @@ def aggregate_interactions(events: Iterable[Interaction], tau_ms: float) -> list
     return rows
 
 
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _property_value(value: Any) -> Any:
+    """A value both engines store as a property: a scalar or a homogeneous list
+    (Neo4j refuses mixed-type lists); anything else is stored as JSON text."""
+    if isinstance(value, (bool, str, float)):
+        return value
+    if isinstance(value, int):
+        return value if _INT64[0] <= value <= _INT64[1] else str(value)
+    if isinstance(value, (list, tuple)):
+        items = list(value)
+        if all(isinstance(v, str) for v in items) or all(isinstance(v, bool) for v in items):
+            return items
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in items):
+            if all(isinstance(v, int) and _INT64[0] <= v <= _INT64[1] for v in items):
+                return items
+            return [float(v) for v in items]
+    return json.dumps(value, sort_keys=True, default=str)
+
+
 def _scalar_props(attributes: dict[str, Any]) -> dict[str, Any]:
-    """Graph properties must be scalars or lists of scalars on both engines."""
-    props: dict[str, Any] = {}
-    for key, value in attributes.items():
-        if key in RESERVED_ITEM_PROPS:
-            continue
-        if isinstance(value, (str, int, float, bool)):
-            props[key] = value
-        elif isinstance(value, (list, tuple)) and all(isinstance(v, (str, int, float, bool)) for v in value):
-            props[key] = list(value)
-        elif value is not None:
-            props[key] = json.dumps(value, sort_keys=True)
-    return props
+    """Graph properties must be scalars or homogeneous lists of scalars on both engines."""
+    return {
+        key: _property_value(value)
+        for key, value in attributes.items()
+        if key not in RESERVED_ITEM_PROPS and value is not None
+    }
 
 
 class GraphStore(ABC):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import neo4j
-from neo4j import GraphDatabase, unit_of_work
+from neo4j import GraphDatabase
 from neo4j import exceptions as neo_exc
 from neo4j.graph import Node, Path, Relationship
 
@@ -26,6 +26,9 @@ from graph_schema.store.base import (
     StoreUnavailable,
     to_jsonable,
 )
+
+# Unreachable or lost connection: the call was not (known to be) applied -> retry.
+_UNAVAILABLE = (neo_exc.ServiceUnavailable, neo_exc.SessionExpired, neo_exc.ConnectionAcquisitionTimeoutError)
 
 
 def plain(value: Any) -> Any:
@@ -82,10 +85,12 @@ class Neo4jStore(GraphStore):
                 if mode == neo4j.WRITE_ACCESS:
                     return session.execute_write(work)
                 return session.execute_read(work)
-        except neo_exc.ServiceUnavailable as exc:
+        except _UNAVAILABLE as exc:
             raise StoreUnavailable(f"Neo4j is unreachable: {exc}") from exc
         except neo_exc.Neo4jError as exc:
             raise StoreError(f"Neo4j refused the query: {exc.message or exc}") from exc
+        except neo_exc.DriverError as exc:
+            raise StoreError(f"Neo4j driver error: {exc}") from exc
 
     def _write(self, text: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         return self._run(neo4j.WRITE_ACCESS, text, params)
@@ -96,26 +101,33 @@ class Neo4jStore(GraphStore):
     def read_only_query(
         self, query: str, params: dict[str, Any] | None, timeout_ms: int, row_limit: int
     ) -> QueryResult:
-        @unit_of_work(timeout=timeout_ms / 1000.0)
-        def work(tx: neo4j.ManagedTransaction) -> QueryResult:
-            result = tx.run(query, params or {})
-            columns = list(result.keys())
-            records = result.fetch(row_limit + 1)
-            rows = [[plain(v) for v in rec.values()] for rec in records[:row_limit]]
-            return QueryResult(columns=columns, rows=rows, truncated=len(records) > row_limit)
-
+        """Two layers: EXPLAIN must classify the query as read-only ("r"), and it
+        runs in a READ-mode transaction, which the server refuses to write in.
+        An explicit transaction (not execute_read) so a failing analyst query is
+        not retried."""
         try:
             with self._session(neo4j.READ_ACCESS) as session:
-                return session.execute_read(work)
-        except neo_exc.ServiceUnavailable as exc:
+                kind = session.run(f"EXPLAIN {query}", params or {}).consume().query_type
+                if kind != "r":
+                    raise ReadOnlyViolation("the query writes to the graph; analyst queries are read-only")
+                with session.begin_transaction(timeout=timeout_ms / 1000.0) as tx:
+                    result = tx.run(query, params or {})
+                    columns = list(result.keys())
+                    records = result.fetch(row_limit + 1)
+                    rows = [[plain(v) for v in rec.values()] for rec in records[:row_limit]]
+                    tx.rollback()  # read-only: nothing to commit
+                return QueryResult(columns=columns, rows=rows, truncated=len(records) > row_limit)
+        except _UNAVAILABLE as exc:
             raise StoreUnavailable(f"Neo4j is unreachable: {exc}") from exc
         except neo_exc.Neo4jError as exc:
             code = exc.code or ""
-            if "AccessMode" in code or "Forbidden" in code or "WriteOnReadOnly" in code:
+            if "AccessMode" in code or "WriteOnReadOnly" in code:
                 raise ReadOnlyViolation("the query writes to the graph; analyst queries are read-only") from exc
             if "TransactionTimedOut" in code or "Timeout" in code:
                 raise QueryTimeout(f"the query ran longer than {timeout_ms} ms and was stopped") from exc
             raise InvalidQuery(exc.message or str(exc)) from exc
+        except neo_exc.DriverError as exc:
+            raise StoreError(f"Neo4j driver error: {exc}") from exc
 
     def _apply_migration(self, migration: Migration) -> None:
         # DDL cannot share a transaction with data writes; each runs in its own.
@@ -123,6 +135,8 @@ class Neo4jStore(GraphStore):
             try:
                 with self._session(neo4j.WRITE_ACCESS) as session:
                     session.run(statement).consume()
+            except _UNAVAILABLE as exc:
+                raise StoreUnavailable(f"Neo4j is unreachable: {exc}") from exc
             except neo_exc.Neo4jError as exc:
                 raise StoreError(f"migration {migration.version} failed at {statement!r}: {exc.message}") from exc
 

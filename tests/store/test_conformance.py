@@ -725,3 +725,11 @@ def test_cleanup_removes_what_an_unpublished_run_staged(store: GraphStore) -> No
     assert store.cleanup_versions("live")["staged_cleared"] == 1
     rows = ro(store, "MATCH (i:Item) RETURN i.id, i.embedding, i.next_embedding, i.next_model_version ORDER BY i.id")
     assert rows == [["i1", None, None, None], ["i2", [2.0], None, None]]
+
+
+def test_item_attributes_are_stored_as_values_both_engines_accept(store: GraphStore) -> None:
+    # Neo4j refuses mixed-type list properties; they are kept as JSON text instead
+    attrs = {"tags": ["a", "b"], "mixed": ["x", 3], "nums": [1, 2.5], "flags": [True, False], "nested": {"k": 1}}
+    store.upsert_items([CatalogueItem("i1", "T", (), attrs)])
+    rows = ro(store, "MATCH (i:Item {id: 'i1'}) RETURN i.tags, i.mixed, i.nums, i.flags, i.nested")
+    assert rows == [[["a", "b"], '["x", 3]', [1.0, 2.5], [True, False], '{"k": 1}']]
