@@ -7,12 +7,15 @@
    seconds against GET /v1/users/<random MovieLens user>/recommendations?k=20&strategy=blend
    -> p50, p99, requests/s. Measured before the model (co-interaction + trending) and, when
    the training stack is installed, after a full refresh (published SIMILAR_TO, strengths,
-   embeddings).
+   embeddings); each state twice: with the per-worker answer cache (service.recs_cache)
+   warmed by requesting every user 3 times, and with it off (every request computed).
+   Each closed-loop run is followed by one paced at 300 req/s (the target rate) from the
+   same 16 clients.
 4. Ingest: POST /v1/events in batches of 1,000 new events, one client and 4 clients -> events/s.
 
 Every request goes to 127.0.0.1; the load is bounded in time and count and stops by itself.
 
-    .venv/bin/python bench/api.py [--duration 20] [--users 16] [--no-refresh]
+    .venv/bin/python bench/api.py [--duration 20] [--users 16] [--no-refresh] [--answer-cache both|on|off]
 """
 
 from __future__ import annotations
@@ -114,14 +117,16 @@ def request(port: int, method: str, path: str, key: str, body: Any = None, timeo
 
 
 class Gunicorn:
-    def __init__(self, settings: ApiSettings, port: int, workers: int, threads: int) -> None:
+    def __init__(self, settings: ApiSettings, port: int, workers: int, threads: int, answer_cache: bool) -> None:
         self.port = port
+        self.answer_cache = answer_cache
         env = {
             **os.environ,
             "DATA_DIR": str(settings.data_dir),
             "GRAPH_NAME": settings.graph_name,
             "DATABASE_URL": settings.sql_url,
             "AUTH_DISABLED": "0",
+            "RECS_ANSWER_CACHE": str(settings.recs_answer_cache if answer_cache else 0),
         }
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-w", str(workers), "-k", "gthread", "--threads", str(threads),
@@ -152,13 +157,20 @@ class Gunicorn:
                 self.proc.wait(10)
 
 
-def warm_up(port: int, key: str, users: list[str], seconds: float = 4.0) -> None:
-    """Both workers load their trending snapshot and caches before measuring."""
+def warm_up(port: int, key: str, users: list[str], passes: int = 3, seconds: float = 90.0) -> None:
+    """Both workers load their trending snapshot and caches before measuring: every user
+    `passes` times (each worker has its own caches, so one pass does not warm both)."""
     deadline = time.monotonic() + seconds
+    todo = [u for _ in range(passes) for u in random.sample(users, len(users))]
+    lock = threading.Lock()
 
     def loop() -> None:
         while time.monotonic() < deadline:
-            request(port, "GET", f"/v1/users/{random.choice(users)}/recommendations?k=20&strategy=blend", key)
+            with lock:
+                if not todo:
+                    return
+                user = todo.pop()
+            request(port, "GET", f"/v1/users/{user}/recommendations?k=20&strategy=blend", key)
 
     threads = [threading.Thread(target=loop) for _ in range(4)]
     for t in threads:
@@ -283,7 +295,7 @@ def bench_recommendations(
         f"{2000 / max(res['api_cpu_ms'] + res['store_cpu_ms'] + res['loadgen_cpu_ms'], 0.1):.0f} req/s here)"
     )
     if use_locust:
-        rate = a.paced_rps or round(res["rps"] * 0.6)
+        rate = a.paced_rps or TARGET_RPS
         paced = measure(rate)
         print(
             f"  paced at {rate:.0f} req/s ({a.users} clients): {paced['rps']:.0f} req/s; p50 {paced['p50_ms']:.1f} ms, "
@@ -345,6 +357,12 @@ def main() -> int:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--ingest-batches", type=int, default=20)
     p.add_argument("--no-refresh", action="store_true", help="skip the with-model measurement")
+    p.add_argument(
+        "--answer-cache",
+        choices=("both", "on", "off"),
+        default="both",
+        help="measure with the per-worker answer cache (warmed), without it, or both (default)",
+    )
     p.add_argument("--epochs", type=int, default=None, help="training epochs for the refresh")
     p.add_argument(
         "--data-dir",
@@ -356,7 +374,7 @@ def main() -> int:
         "--paced-rps",
         type=float,
         default=None,
-        help="also measure latency at this fixed request rate (default: 60%% of the measured maximum)",
+        help="also measure latency at this fixed request rate (default: the 300 req/s target)",
     )
     a = p.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -378,19 +396,24 @@ def main() -> int:
         items = [i.item_id for i in ml.items]
         key = create_key(session_factory(settings.sql_url), "admin", "bench")
 
-        server = Gunicorn(settings, free_port(), a.workers, a.threads)
-        server.wait_ready(key)
         redis_pid = embedded_server(settings).pid()
-        if not has_model:
-            bench_recommendations(
-                server, redis_pid, key, users, a, tmp, "no model: co-interaction + interests + trending"
-            )
+        modes = {"both": (True, False), "on": (True,), "off": (False,)}[a.answer_cache]
 
-        if has_model:
-            bench_recommendations(
-                server, redis_pid, key, users, a, tmp, "published model: similar + interests + embeddings"
-            )
-        elif not a.no_refresh:
+        def bench_state(label: str) -> None:
+            nonlocal server
+            for cached in modes:
+                server = Gunicorn(settings, free_port(), a.workers, a.threads, answer_cache=cached)
+                try:
+                    server.wait_ready(key)
+                    what = "answer cache on, warm" if cached else "answer cache off: every request computed"
+                    bench_recommendations(server, redis_pid, key, users, a, tmp, f"{label}; {what}")
+                finally:
+                    server.stop()
+                    server = None
+
+        if not has_model:
+            bench_state("no model: co-interaction + interests + trending")
+        if not has_model and not a.no_refresh:
             try:
                 from training.refresh import run_refresh
             except ImportError as exc:
@@ -400,11 +423,12 @@ def main() -> int:
                 with open_store(settings) as store:
                     res = run_refresh(store, settings, "full", device="auto", epochs=a.epochs)
                 print(f"full refresh: {res.status} {res.model_version} in {time.perf_counter() - t0:.0f} s")
-                time.sleep(6)  # the workers' model-version cache (5 s) notices the new model
-                bench_recommendations(
-                    server, redis_pid, key, users, a, tmp, "published model: similar + interests + embeddings"
-                )
+                has_model = res.status == "published"
+        if has_model:
+            bench_state("published model: similar + interests + embeddings")
 
+        server = Gunicorn(settings, free_port(), a.workers, a.threads, answer_cache=True)
+        server.wait_ready(key)
         bench_ingest(server.port, key, users, items, a.ingest_batches, 1)
         bench_ingest(server.port, key, users, items, a.ingest_batches, 4)
     finally:

@@ -38,6 +38,9 @@ class ApiSettings(Settings):
     trending_limit: int = Field(5000, ge=10, description="Items kept in each worker's trending snapshot.")
     recs_cache_s: float = Field(60.0, ge=0, description="Age of the trending/catalogue snapshot before a refresh.")
     recs_cache_items: int = Field(200_000, ge=100, description="Per-worker cache size for similar lists/embeddings.")
+    recs_answer_cache: int = Field(
+        20_000, ge=0, description="Finished recommendation answers cached per worker (0 disables); see docs/api.md."
+    )
 
     # --- scheduler --------------------------------------------------------------
     scheduler_enabled: bool = Field(False, description="Run the refresh scheduler inside `serve`.")

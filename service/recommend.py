@@ -40,6 +40,7 @@ from typing import Any
 from graph_schema.decay import value_at
 from graph_schema.store import GraphStore
 from service.config import ApiSettings
+from service.recs_cache import CachedAnswer, ResponseCache, UserState
 
 log = logging.getLogger(__name__)
 
@@ -247,24 +248,31 @@ class Recommender:
         self._mv: tuple[float, str | None] = (0.0, None)
         self._similar = BoundedCache(settings.recs_cache_items)
         self._embeddings = BoundedCache(settings.recs_cache_items)
+        self.answers = ResponseCache(settings.recs_answer_cache)
         self._tau_ms = settings.evidence_tau_ms
         self._trending_tau_ms = settings.trending_tau_days * 86_400_000.0
 
     # --- shared state ---------------------------------------------------------
-    def model_version(self, store: GraphStore) -> str | None:
+    def model_version(self, store: GraphStore, known: Any = _MISSING) -> str | None:
+        """The published version: `known` when the caller just read it, else cached for 5 s."""
         ts, mv = self._mv
-        if time.monotonic() - ts < MODEL_VERSION_TTL_S:
-            return mv
-        new = store.current_model_version()
-        if new != mv:  # entries are keyed by version: drop the old version's at once
+        if known is _MISSING:
+            if time.monotonic() - ts < MODEL_VERSION_TTL_S:
+                return mv
+            known = store.current_model_version()
+        if known != mv:  # entries are keyed by version: drop the old version's at once
             self._similar.clear()
             self._embeddings.clear()
-        self._mv = (time.monotonic(), new)
-        return new
+        self._mv = (time.monotonic(), known)
+        return known
 
     def invalidate(self) -> None:
         self._mv = (0.0, None)
         self._snapshot = None
+        self.answers.clear()
+
+    def user_state(self, store: GraphStore, user_id: str) -> UserState:
+        return UserState.from_rows(store.read_named("recs_user_state", user_id=user_id))
 
     def _load_snapshot(self, store: GraphStore) -> Snapshot:
         rows = store.read_named("trending", tau_ms=self._trending_tau_ms, limit=self.settings.trending_limit)
@@ -466,6 +474,37 @@ class Recommender:
         return True
 
     # --- the answer -------------------------------------------------------------
+    def answer(
+        self,
+        store: GraphStore,
+        user_id: str,
+        dumps: Callable[[Any], str],
+        k: int = 20,
+        strategy: str = "blend",
+        exclude: Iterable[str] = (),
+        interest: str | None = None,
+        explain: bool = True,
+    ) -> tuple[CachedAnswer, bool]:
+        """`recommend` serialised by `dumps`, from the answer cache when nothing it
+        depends on changed (service.recs_cache); returns (answer, cache hit)."""
+        if not self.answers.enabled:
+            result = self.recommend(store, user_id, k, strategy, exclude, interest, explain)
+            return CachedAnswer(dumps(result).encode(), result["strategy"]), False
+        state = self.user_state(store, user_id)
+        snap = self.snapshot(store)
+        exclude = tuple(exclude)
+        key = (user_id, state.known, state.rev, state.model_version, snap.loaded_at, k, strategy, exclude, interest)
+        key += (explain,)
+        if state.cacheable:
+            hit = self.answers.get(key)
+            if hit is not None:
+                return hit, True
+        result = self.recommend(store, user_id, k, strategy, exclude, interest, explain, state.model_version)
+        answer = CachedAnswer(dumps(result).encode(), result["strategy"])
+        if state.cacheable:
+            self.answers.put(key, answer)
+        return answer, False
+
     def recommend(
         self,
         store: GraphStore,
@@ -475,8 +514,9 @@ class Recommender:
         exclude: Iterable[str] = (),
         interest: str | None = None,
         explain: bool = True,
+        model_version: Any = _MISSING,
     ) -> dict[str, Any]:
-        mv = self.model_version(store)
+        mv = self.model_version(store, model_version)
         snap = self.snapshot(store)
         if interest is not None and not self.interest_exists(store, snap, interest):
             raise UnknownInterest(interest)

@@ -10,6 +10,8 @@ CREATE (:IngestBatch {id: $batch_id, applied_at: timestamp(), rows: size($rows)}
 WITH 1 AS _
 UNWIND $rows AS row
 MERGE (u:User {id: row.user_id})
+// rev: strictly increasing per user, so cached recommendations see every change
+SET u.rev = CASE WHEN u.rev IS NULL OR u.rev < timestamp() THEN timestamp() ELSE u.rev + 1 END
 MERGE (i:Item {id: row.item_id})
 MERGE (u)-[r:INTERACTED]->(i)
 ON CREATE SET r.weight = row.weight, r.count = row.count,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import Response, current_app
 from flask_openapi3 import APIBlueprint, Tag
 
 from graph_schema.decay import value_at
@@ -30,7 +31,7 @@ items = APIBlueprint("items", __name__, url_prefix="/v1/items", abp_tags=[Tag(na
 
 @users.get("/<user_id>/recommendations", responses=responses({200: Recommendations}, *AUTH_ERRORS, 404, 422, 503))
 @requires("read")
-def recommendations(path: UserPath, query: RecsQuery) -> dict[str, Any]:
+def recommendations(path: UserPath, query: RecsQuery) -> Response:
     """Recommendations for a user, with the evidence behind each.
 
     Seen items are never returned, nor the ids in `exclude`. An unknown or
@@ -41,9 +42,10 @@ def recommendations(path: UserPath, query: RecsQuery) -> dict[str, Any]:
     svc = services()
     exclude = [x.strip() for x in (query.exclude or "").split(",") if x.strip()]
     try:
-        result = svc.recommender.recommend(
+        answer, hit = svc.recommender.answer(
             svc.store(),
             path.user_id,
+            current_app.json.dumps,
             k=query.k,
             strategy=query.strategy,
             exclude=exclude,
@@ -52,8 +54,8 @@ def recommendations(path: UserPath, query: RecsQuery) -> dict[str, Any]:
         )
     except UnknownInterest:
         raise not_found("interest", query.interest or "") from None
-    RECOMMENDATIONS.labels(result["strategy"]).inc()
-    return result
+    RECOMMENDATIONS.labels(answer.strategy).inc()
+    return Response(answer.body, mimetype="application/json", headers={"X-Recs-Cache": "hit" if hit else "miss"})
 
 
 @users.get("/<user_id>/interests", responses=responses({200: UserInterests}, *AUTH_ERRORS, 404, 422, 503))
