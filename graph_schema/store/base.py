@@ -32,8 +32,9 @@ STAGED_PROPS: dict[str, tuple[str, ...]] = {
     "Item": ("embedding", "model_version", "refreshed_at"),
     "Interest": ("embedding", "model_version", "refreshed_at", "strength", "trend"),
 }
-# Properties a catalogue record may not overwrite (ids and training outputs).
-RESERVED_ITEM_PROPS = frozenset({"id", "embedding", "model_version", "refreshed_at"})
+# Properties a catalogue or user record may not overwrite (ids, training outputs, and
+# User.rev, which ingestion bumps for the API's answer cache).
+RESERVED_ITEM_PROPS = frozenset({"id", "embedding", "model_version", "refreshed_at", "rev"})
 
 
 class StoreError(RuntimeError):
