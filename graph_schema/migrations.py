@@ -24,7 +24,6 @@ class Migration:
 
 
 _KEYED_LABELS = ("User", "Item", "Interest")
-_SEED_REV = "MATCH (u:User) WHERE u.rev IS NULL SET u.rev = timestamp()"
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
@@ -65,14 +64,6 @@ MIGRATIONS: tuple[Migration, ...] = (
         # of one batch through; the constraint makes the duplicate fail and roll back.
         neo4j=(),
         falkordb=(("CONSTRAINT", "IngestBatch", "id"), ("CONSTRAINT", "ModelRegistry", "id")),
-    ),
-    Migration(
-        5,
-        "User.rev on users written before it existed",
-        # Ingestion bumps User.rev with every batch that touches the user; the API
-        # reuses a cached answer only while rev is unchanged (service.recs_cache).
-        neo4j=(_SEED_REV,),
-        falkordb=(_SEED_REV,),
     ),
 )
 

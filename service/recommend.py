@@ -495,14 +495,12 @@ class Recommender:
         exclude = tuple(exclude)
         key = (user_id, state.known, state.rev, state.model_version, snap.loaded_at, k, strategy, exclude, interest)
         key += (explain,)
-        if state.cacheable:
-            hit = self.answers.get(key)
-            if hit is not None:
-                return hit, True
+        hit = self.answers.get(key)
+        if hit is not None:
+            return hit, True
         result = self.recommend(store, user_id, k, strategy, exclude, interest, explain, state.model_version)
         answer = CachedAnswer(dumps(result).encode(), result["strategy"])
-        if state.cacheable:
-            self.answers.put(key, answer)
+        self.answers.put(key, answer)
         return answer, False
 
     def recommend(

@@ -15,7 +15,8 @@ touches the user, and the published model version):
 What can be stale is what the snapshot already makes stale (trending and
 catalogue, at most RECS_CACHE_S old), and, before any model exists, the peers'
 side of co-interaction (other users' new events), for at most RECS_CACHE_S too.
-A user node without `rev` (written before the property existed) is not cached.
+A user node written before `rev` existed has none (null): that is a state like any
+other, since the next batch touching the user sets it.
 """
 
 from __future__ import annotations
@@ -34,10 +35,6 @@ class UserState:
     known: bool
     rev: Any
     model_version: str | None
-
-    @property
-    def cacheable(self) -> bool:
-        return not self.known or self.rev is not None
 
     @classmethod
     def from_rows(cls, rows: list[dict[str, Any]]) -> UserState:

@@ -74,3 +74,14 @@ def test_the_cache_can_be_turned_off(make_app):
     keys = Keys(**{role: create_key(sessions, role) for role in ("ingest", "read", "analyst", "admin")})
     load_graph(client, keys)
     assert [get(client, keys, "alice")[0] for _ in range(3)] == ["miss"] * 3
+
+
+def test_a_user_written_before_rev_existed_is_refreshed_by_its_next_event(loaded, client, keys: Keys):
+    store = services_of(client).store()
+    store._write("MATCH (u:User {id: $id}) SET u.rev = null", {"id": "alice"})
+    get(client, keys, "alice")
+    assert get(client, keys, "alice")[0] == "hit"
+    event = {"event_id": "alice-late", "user_id": "alice", "item_id": "i9", "type": "view", "ts": NOW_MS}
+    client.post("/v1/events", json={"events": [event]}, headers=keys.header("ingest"))
+    status, body = get(client, keys, "alice")
+    assert status == "miss" and "i9" not in {i["item_id"] for i in body["items"]}
