@@ -15,8 +15,11 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
 graceful_timeout = 30
 keepalive = 5
 # Recycle workers now and then (bounded memory growth); jitter avoids all restarting at once.
-max_requests = 2000
-max_requests_jitter = 200
+# Rarely: a recycled worker starts with empty caches (answers, trending snapshot, neighbour
+# lists), and at a few hundred requests/s a limit of a few thousand would empty them every
+# few seconds. The caches themselves are bounded (RECS_ANSWER_CACHE, RECS_CACHE_ITEMS).
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "200000"))
+max_requests_jitter = max_requests // 10
 # Heartbeat files on tmpfs: a container's overlay filesystem can stall worker heartbeats.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 

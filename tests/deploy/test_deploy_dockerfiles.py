@@ -151,7 +151,10 @@ def test_every_query_file_is_package_data():
 
 
 def _gunicorn_settings(monkeypatch, **env: str) -> dict[str, object]:
-    for key in ("PORT", "WEB_CONCURRENCY", "GUNICORN_THREADS", "GUNICORN_TIMEOUT", "PROMETHEUS_MULTIPROC_DIR"):
+    for key in (
+        "PORT", "WEB_CONCURRENCY", "GUNICORN_THREADS", "GUNICORN_TIMEOUT", "GUNICORN_MAX_REQUESTS",
+        "PROMETHEUS_MULTIPROC_DIR",
+    ):  # fmt: skip
         monkeypatch.delenv(key, raising=False)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
@@ -166,12 +169,16 @@ def test_gunicorn_config(monkeypatch):
     assert conf["workers"] == 2
     assert conf["accesslog"] == "-"
     assert _gunicorn_settings(monkeypatch, WEB_CONCURRENCY="5")["workers"] == 5
+    # workers are recycled rarely (a new worker starts with empty caches), with jitter
+    assert conf["max_requests"] == 200_000 and conf["max_requests_jitter"] == 20_000
+    assert _gunicorn_settings(monkeypatch, GUNICORN_MAX_REQUESTS="0")["max_requests"] == 0
     if shutil.which("gunicorn", path=str(Path(sys.executable).parent)) is None:
         pytest.skip("gunicorn not installed")
     from gunicorn.config import Config
 
     known = set(Config().settings)
-    for key in ("bind", "workers", "threads", "worker_class", "timeout", "accesslog", "errorlog", "loglevel"):
+    for key in ("bind", "workers", "threads", "worker_class", "timeout", "max_requests", "accesslog", "errorlog",
+                "loglevel"):  # fmt: skip
         assert key in known and key in conf
 
 
