@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     refresh_similar_k: int | None = Field(None, description="SIMILAR_TO neighbours written per item (20).")
     refresh_strength_alpha: float | None = Field(None, description="Weight of learned affinity vs evidence (0.5).")
     refresh_gate_margin: float | None = Field(None, description="Tolerated NDCG@20 drop vs the published run (0.01).")
+    refresh_neighbours_per_item: int | None = Field(
+        None, description="Incremental refresh: other users re-fitted per item a touched user interacted with (20)."
+    )
 
     @field_validator("falkordb_appendfsync")
     @classmethod

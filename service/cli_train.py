@@ -47,7 +47,12 @@ def touched_users(store: Any, settings: Any) -> list[str] | None:
 
 def refresh(
     incremental: Annotated[
-        bool, typer.Option("--incremental/--full", help="Refit users with new events only.")
+        bool,
+        typer.Option(
+            "--incremental/--full",
+            help="Incremental: re-fit the neighbourhood of users with new events (their items and those "
+            "items' recent users); full: retrain everything.",
+        ),
     ] = False,
     device: Annotated[str, typer.Option("--device", help="auto|cpu|cuda")] = "auto",
     epochs: Annotated[int | None, typer.Option("--epochs", min=1)] = None,

@@ -44,17 +44,24 @@ def build_outputs(
     similar: tuple[np.ndarray, np.ndarray],
     model_version: str,
     refreshed_at: int,
-    users: np.ndarray | None = None,
+    only: Mapping[str, np.ndarray] | None = None,
 ) -> Outputs:
-    """All node properties and edges of one version; `users` limits the user rows (default all)."""
+    """Node properties, strengths and SIMILAR_TO edges of one version.
+
+    `only` limits the node rows of a label (indices; strengths follow the user rows) to
+    what a run re-fitted, e.g. an incremental run; a label it leaves out gets every row.
+    SIMILAR_TO rows are always complete: readers read only the published version's edges.
+    """
     stamp = {"model_version": model_version, "refreshed_at": refreshed_at}
     index = {"user": data.users, "item": data.items, "interest": data.interests}
-    user_rows = np.arange(data.n_users) if users is None else users
+    selected = {label: np.arange(len(ids)) for label, ids in index.items()}
+    selected.update({label: np.asarray(rows, dtype=np.int64) for label, rows in (only or {}).items()})
+    user_rows = selected["user"]
     pop = {r["interest_id"]: r for r in population}
 
     nodes: dict[str, list[dict[str, Any]]] = {}
     for label, ids in index.items():
-        rows = user_rows if label == "user" else np.arange(len(ids))
+        rows = selected[label]
         emb = embeddings[label]
         out = []
         for k in rows.tolist():

@@ -24,6 +24,27 @@ OPTIONAL MATCH (:User)-[r:INTERESTED_IN]->(:Interest) WHERE r.next_model_version
 SET r.strength = r.next_strength, r.updated_at = r.next_updated_at, r.model_version = r.next_model_version
 SET r.next_strength = null, r.next_updated_at = null, r.next_model_version = null
 WITH users, items, interests, count(r) AS strengths
+// Carry-forward (incremental runs; $carry_from is the version the run started from,
+// null for full runs): readers ask for rows of exactly the published model_version,
+// and an incremental run stages only what it re-fitted, so every vector and strength
+// of $carry_from it did not replace joins the new version here, unchanged. Strengths
+// first, and only of users not promoted above: a re-fitted user's old strengths are
+// not carried (cleanup_strengths clears those its new top list dropped).
+OPTIONAL MATCH (cu:User)-[cr:INTERESTED_IN]->(:Interest)
+WHERE $carry_from IS NOT NULL AND cr.model_version = $carry_from AND cu.model_version = $carry_from
+SET cr.model_version = $model_version
+WITH users, items, interests, strengths, count(cr) AS carried_strengths
+OPTIONAL MATCH (cv:User) WHERE $carry_from IS NOT NULL AND cv.model_version = $carry_from
+SET cv.model_version = $model_version
+WITH users, items, interests, strengths, carried_strengths, count(cv) AS carried_users
+OPTIONAL MATCH (ci:Item) WHERE $carry_from IS NOT NULL AND ci.model_version = $carry_from
+SET ci.model_version = $model_version
+WITH users, items, interests, strengths, carried_strengths, carried_users, count(ci) AS carried_items
+OPTIONAL MATCH (ct:Interest) WHERE $carry_from IS NOT NULL AND ct.model_version = $carry_from
+SET ct.model_version = $model_version
+WITH users, items, interests, strengths, carried_strengths, carried_users, carried_items,
+     count(ct) AS carried_interests
 MERGE (m:ModelRegistry {id: 'current'})
 SET m.model_version = $model_version, m.published_at = $published_at, m.metrics = $metrics
-RETURN m.model_version AS model_version, users, items, interests, strengths
+RETURN m.model_version AS model_version, users, items, interests, strengths,
+       carried_strengths, carried_users, carried_items, carried_interests

@@ -299,10 +299,56 @@ class GraphStore(ABC):
             r["weight"] = float(r["weight"])
         tags = self._named_read("pull_tags")
         evidence = self._pull("pull_evidence", ("user_id", "interest_id", "evidence", "evidence_ts"), user_ids=ids)
+        embeddings = self._pull_embeddings()
+        return Subgraph(interactions=interactions, tags=tags, embeddings=embeddings, evidence=evidence)
+
+    def _pull_embeddings(self) -> dict[str, dict[str, list[float]]]:
         embeddings: dict[str, dict[str, list[float]]] = {label: {} for label in NODE_LABELS}
         for r in self._pull("pull_embeddings", ("label", "id", "embedding")):
             if r["label"] in embeddings:
                 embeddings[r["label"]][r["id"]] = [float(x) for x in r["embedding"]]
+        return embeddings
+
+    # A neighbourhood holding more than this share of the users with a vector is pulled
+    # with the one full scan of pull_interactions and filtered here: on MovieLens-100K that
+    # scan beats the per-user index lookups of pull_neighbourhood from about half the users.
+    NEIGHBOURHOOD_SCAN_SHARE = 0.5
+
+    def users_active_since(self, since_ts: int) -> list[str]:
+        """Users with an interaction last touched at or after `since_ts` (epoch ms)."""
+        rows = self._pull(
+            "pull_interactions",
+            ("user_id", "item_id", "weight", "count", "first_ts", "last_ts"),
+            since=int(since_ts),
+            user_ids=None,
+        )
+        return list(dict.fromkeys(str(r["user_id"]) for r in rows))
+
+    def pull_neighbourhood(self, user_ids: Sequence[str], per_item: int, since_ts: int | None = None) -> Subgraph:
+        """What an incremental refresh re-fits: every interaction (last touched at or after
+        `since_ts`) of the seed users and of their sampled neighbours — up to `per_item`
+        other users of each item a seed interacted with, the most recent ones first (see
+        queries/pull_neighbourhood_users.cypher) — those users' interest evidence, and, as
+        in pull_subgraph, every tag and every previous embedding (item neighbourhoods are
+        recomputed over all items)."""
+        seeds = list(dict.fromkeys(str(u) for u in user_ids))
+        since = int(since_ts or 0)
+        columns = ("user_id", "item_id", "weight", "count", "first_ts", "last_ts")
+        tags = self._named_read("pull_tags")
+        embeddings = self._pull_embeddings()
+        if not seeds:
+            return Subgraph(interactions=[], tags=tags, embeddings=embeddings, evidence=[])
+        rows = self._named_read("pull_neighbourhood_users", user_ids=seeds, per_item=int(per_item), since=since)
+        ids = list(dict.fromkeys([*seeds, *(str(u) for u in (rows[0]["user_ids"] if rows else None) or [])]))
+        if len(ids) > self.NEIGHBOURHOOD_SCAN_SHARE * len(embeddings["User"]):
+            wanted = set(ids)
+            everything = self._pull("pull_interactions", columns, since=since, user_ids=None)
+            interactions = [r for r in everything if str(r["user_id"]) in wanted]
+        else:
+            interactions = self._pull("pull_neighbourhood", columns, user_ids=ids, since=since)
+        for r in interactions:  # JSON writes 3.0 as 3
+            r["weight"] = float(r["weight"])
+        evidence = self._pull("pull_evidence", ("user_id", "interest_id", "evidence", "evidence_ts"), user_ids=ids)
         return Subgraph(interactions=interactions, tags=tags, embeddings=embeddings, evidence=evidence)
 
     # --- training write-back ---------------------------------------------------
@@ -357,13 +403,21 @@ class GraphStore(ABC):
             written += int(self._named_write("stage_interest_strengths", rows=list(batch))[0]["n"])
         return written
 
-    def publish_model(self, model_version: str, metrics: dict[str, Any] | None = None) -> dict[str, int]:
-        """Promote what the run staged and move the pointer, in one transaction."""
+    def publish_model(
+        self, model_version: str, metrics: dict[str, Any] | None = None, carry_from: str | None = None
+    ) -> dict[str, int]:
+        """Promote what the run staged and move the pointer, in one transaction.
+
+        `carry_from` (an incremental run: the version it started from): node vectors and
+        strengths of that version that this run did not stage are carried into the new
+        version unchanged, so readers asking for the published model_version still find them.
+        """
         res = self._named_write(
             "publish_model",
             model_version=model_version,
             published_at=int(time.time() * 1000),
             metrics=json.dumps(metrics or {}, sort_keys=True),
+            carry_from=carry_from,
         )
         row = res[0] if res else {}
         return {k: int(row.get(k) or 0) for k in ("users", "items", "interests", "strengths")}
