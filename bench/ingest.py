@@ -2,17 +2,28 @@
 MovieLens-100K import time. Runs on a fresh temporary DATA_DIR (embedded store
 and SQLite) unless GRAPH_URI / DATABASE_URL say otherwise.
 
-    .venv/bin/python bench/ingest.py [--events 50000] [--batch 1000]
+    .venv/bin/python bench/ingest.py [--events 50000] [--batch 1000] [--clients 1]
+
+Each "request" is what POST /v1/events does with `batch` events: validate_each
+(pydantic), accept (SQL log), apply_pending (graph). --clients N runs N client
+processes at once (like the API's gunicorn workers), each sending its share of
+the requests one after another; the graph server and SQLite are shared.
+CPU per batch: this benchmark's client processes, and the graph server process
+(all its threads, from /proc; Linux only).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import multiprocessing
+import os
 import random
 import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from graph_schema.model import CatalogueItem
 from graph_schema.settings import Settings
@@ -20,80 +31,149 @@ from graph_schema.store import open_store
 from graph_schema.store.factory import embedded_server
 from service.ingest.eventlog import EventLog
 from service.ingest.movielens import import_movielens
-from service.ingest.schemas import EventIn
+from service.ingest.schemas import EventIn, validate_each
 
 
-def bench_events(data_dir: Path, n_events: int, batch: int) -> dict[str, float]:
-    settings = Settings(data_dir=data_dir, graph_name="bench_events", batch_size=batch)
-    log = EventLog(settings)
+def _server_cpu_s(settings: Settings) -> float | None:
+    """CPU time of every thread of the embedded graph server (Linux /proc), s."""
+    if settings.backend != "falkordb":
+        return None
+    pid = embedded_server(settings).pid()
+    if pid is None:
+        return None
+    total = 0
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with contextlib.suppress(OSError), open(f"/proc/{pid}/task/{task}/schedstat") as fh:
+                total += int(fh.read().split()[0])
+    except OSError:
+        return None
+    return total / 1e9
+
+
+def _events_settings(data_dir: Path, batch: int) -> Settings:
+    return Settings(data_dir=data_dir, graph_name="bench_events", batch_size=batch)
+
+
+def _raw_events(n_events: int) -> list[dict[str, Any]]:
     rng = random.Random(7)
     types = ["view", "click", "cart", "purchase"]
+    return [
+        {
+            "event_id": f"e{n}",
+            "user_id": f"u{rng.randrange(5000)}",
+            "item_id": f"i{rng.randrange(2000)}",
+            "type": rng.choice(types),
+            "ts": 1_700_000_000_000 + n * 1000,
+        }
+        for n in range(n_events)
+    ]
+
+
+def _send(data_dir: Path, batch: int, requests: list[list[dict[str, Any]]]) -> tuple[list[float], float]:
+    """One client: send requests one after another; (seconds per request, CPU s)."""
+    settings = _events_settings(data_dir, batch)
+    log = EventLog(settings)
+    per_request = []
+    cpu0 = time.process_time()
+    with open_store(settings) as store:
+        for raw in requests:
+            t0 = time.perf_counter()
+            good, bad = validate_each(EventIn, raw)
+            assert not bad
+            log.accept(good)
+            report = log.apply_pending(store)
+            assert report.error is None, report.error
+            per_request.append(time.perf_counter() - t0)
+    return per_request, time.process_time() - cpu0
+
+
+def bench_events(data_dir: Path, n_events: int, batch: int, clients: int = 1) -> dict[str, Any]:
+    settings = _events_settings(data_dir, batch)
+    rng = random.Random(11)
     with open_store(settings) as store:
         store.migrate()
         store.upsert_items(
             [CatalogueItem(f"i{i}", f"Item {i}", tuple(f"t{rng.randrange(50)}" for _ in range(2))) for i in range(2000)]
         )
-        per_batch: list[float] = []
-        t_total = time.perf_counter()
-        for start in range(0, n_events, batch):
-            t0 = time.perf_counter()
-            events = [
-                (
-                    n,
-                    EventIn(
-                        event_id=f"e{n}",
-                        user_id=f"u{rng.randrange(5000)}",
-                        item_id=f"i{rng.randrange(2000)}",
-                        type=rng.choice(types),
-                        ts=1_700_000_000_000 + n * 1000,
-                    ),
-                )
-                for n in range(start, min(start + batch, n_events))
-            ]
-            log.accept(events)
-            log.apply_pending(store)
-            per_batch.append(time.perf_counter() - t0)
-        total = time.perf_counter() - t_total
+    raw = _raw_events(n_events)  # generated up front: not part of the measurement
+    requests = [raw[k : k + batch] for k in range(0, n_events, batch)]
+    shares = [requests[c::clients] for c in range(clients)]
+    server0 = _server_cpu_s(settings)
+    t0 = time.perf_counter()
+    if clients == 1:
+        results = [_send(data_dir, batch, shares[0])]
+    else:
+        with multiprocessing.get_context("spawn").Pool(clients) as pool:
+            results = pool.starmap(_send, [(data_dir, batch, share) for share in shares])
+    total = time.perf_counter() - t0
+    server1 = _server_cpu_s(settings)
+    per_request = [s for times, _ in results for s in times]
+    n = len(per_request)
     return {
         "events": n_events,
         "batch": batch,
+        "clients": clients,
         "seconds": total,
         "events_per_s": n_events / total,
-        "batch_median_ms": statistics.median(per_batch) * 1000,
+        "batch_median_ms": statistics.median(per_request) * 1000,
+        "client_cpu_ms": sum(cpu for _, cpu in results) / n * 1000,
+        "server_cpu_ms": None if server0 is None or server1 is None else (server1 - server0) / n * 1000,
     }
 
 
-def bench_movielens(data_dir: Path) -> dict[str, float]:
+def bench_movielens(data_dir: Path) -> dict[str, Any]:
     settings = Settings(data_dir=data_dir, graph_name="bench_ml", database_url=f"sqlite:///{data_dir / 'ml.sqlite3'}")
     with open_store(settings) as store:
         store.migrate()
+        server0, cpu0 = _server_cpu_s(settings), time.process_time()
         t0 = time.perf_counter()
         report = import_movielens(store, EventLog(settings))
         seconds = time.perf_counter() - t0
+        client, server1 = time.process_time() - cpu0, _server_cpu_s(settings)
         counts = store.counts()
-    return {"seconds": seconds, "ratings": report["applied"], "edges": counts["relationships"]["INTERACTED"]}
+    return {
+        "seconds": seconds,
+        "ratings": report["applied"],
+        "edges": counts["relationships"]["INTERACTED"],
+        "batch": settings.batch_size,
+        "client_cpu_s": client,
+        "server_cpu_s": None if server0 is None or server1 is None else server1 - server0,
+    }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=50_000)
     parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--clients", type=int, default=1, help="concurrent client processes (default 1)")
+    parser.add_argument("--skip-movielens", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
         data_dir = Path(tmp)
         try:
-            ev = bench_events(data_dir, args.events, args.batch)
-            ml = bench_movielens(data_dir)
+            ev = bench_events(data_dir, args.events, args.batch, args.clients)
+            ml = None if args.skip_movielens else bench_movielens(data_dir)
         finally:
             embedded_server(Settings(data_dir=data_dir)).stop()
-    print("ingest through event log + graph (embedded FalkorDB, SQLite)")
+    print(f"ingest through event log + graph (embedded FalkorDB, SQLite), {os.cpu_count()} CPUs")
     print(
-        f"  {ev['events']:,} events in batches of {ev['batch']:,}: {ev['events_per_s']:,.0f} events/s "
-        f"(median batch {ev['batch_median_ms']:.1f} ms, total {ev['seconds']:.1f} s)"
+        f"  {ev['events']:,} events in requests of {ev['batch']:,}, {ev['clients']} client(s): "
+        f"{ev['events_per_s']:,.0f} events/s (median request {ev['batch_median_ms']:.1f} ms, "
+        f"total {ev['seconds']:.1f} s)"
     )
-    print(
-        f"  MovieLens-100K import: {ml['seconds']:.1f} s ({ml['ratings']:,} ratings, {ml['edges']:,} INTERACTED edges)"
-    )
+    if ev["server_cpu_ms"] is not None:
+        print(f"  CPU per request: client {ev['client_cpu_ms']:.1f} ms, graph server {ev['server_cpu_ms']:.1f} ms")
+    if ml is not None:
+        cpu = (
+            f"; CPU: client {ml['client_cpu_s']:.1f} s, graph server {ml['server_cpu_s']:.1f} s"
+            if ml["server_cpu_s"] is not None
+            else ""
+        )
+        print(
+            f"  MovieLens-100K import: {ml['seconds']:.1f} s ({ml['ratings']:,} ratings in batches of "
+            f"{ml['batch']:,}, {ml['edges']:,} INTERACTED edges{cpu})"
+        )
 
 
 if __name__ == "__main__":

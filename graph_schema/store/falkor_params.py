@@ -25,16 +25,36 @@ def _map_keys(value: Any, acc: set[str]) -> None:
         for v in value.values():
             if isinstance(v, (dict, list)):
                 _map_keys(v, acc)
-    elif isinstance(value, list) and value and isinstance(value[0], (dict, list)):
+    elif isinstance(value, list):
         for v in value:
-            _map_keys(v, acc)
+            if isinstance(v, (dict, list)):
+                _map_keys(v, acc)
+
+
+def _flat_maps(value: Any) -> list[dict[Any, Any]] | None:
+    """The maps of a map or a list of maps (the usual `$rows`), else None."""
+    if type(value) is dict:
+        return [value]
+    if type(value) is list and value and all(type(v) is dict for v in value):
+        return value
+    return None
 
 
 def cypher_literal(value: Any) -> str:
-    keys: set[str] = set()
-    _map_keys(value, keys)
     text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    if "\\u" in text or not all(isinstance(k, str) and _IDENT.match(k) for k in keys):
+    if "\\u" in text:
+        return stringify_param_value(value)
+    if '":' not in text:  # no map key anywhere (`":` ends every key)
+        return text
+    maps = _flat_maps(value)
+    if maps is not None and text.count('":') == sum(map(len, maps)):
+        # every `":` is one of these maps' own keys: no nested maps, and no
+        # string holds `\":`, so the (cheap, C-level) union is the full key set
+        keys: set[Any] = set().union(*maps)
+    else:
+        keys = set()
+        _map_keys(value, keys)
+    if not all(isinstance(k, str) and _IDENT.match(k) for k in keys):
         return stringify_param_value(value)
     # `"key":` can only occur as a map key: inside a JSON string every quote is escaped.
     for key in keys:

@@ -119,7 +119,8 @@ def load(path: Path | None = None) -> MovieLens:
 def import_movielens(
     store: GraphStore, log: EventLog, path: Path | None = None, progress: Callable[[int], None] | None = None
 ) -> dict[str, int]:
-    """Genres, items, users, then every rating as a `rating` event (original time)."""
+    """Genres, items, users, then every rating as a `rating` event (original time),
+    through the event log in batches of `batch_size` (see EventLog.ingest)."""
     ml = load(path)
     interests = [{"interest_id": genre_id(g), "name": g, "kind": "genre"} for g in ml.genres]
     log.record_interests(interests)
@@ -127,12 +128,13 @@ def import_movielens(
     log.upsert_items(store, ml.items)
     log.record_users(ml.users)
     store.upsert_users(ml.users)
-    events = [
+    # A generator: each batch is validated, stored and claimed while the graph
+    # writes the one before (EventLog.ingest), not all 100k first.
+    events = (
         (n, EventIn(event_id=f"ml100k:{u}:{i}", user_id=u, item_id=i, type="rating", ts=ts, weight=r))
         for n, (u, i, r, ts) in enumerate(ml.ratings)
-    ]
-    accepted = log.accept(events)
-    applied = log.apply_pending(store, progress=progress)
+    )
+    accepted, applied = log.ingest(store, events, progress=progress)
     return {
         "users": len(ml.users),
         "items": len(ml.items),

@@ -95,13 +95,13 @@ class FlakyStore:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.store, name)
 
-    def apply_interactions(self, events: Any, tau_ms: float, batch_id: str | None = None) -> bool:
+    def apply_interactions(self, events: Any, tau_ms: float, batch_id: str | None = None, **kw: Any) -> bool:
         self.calls += 1
         if self.calls == self.fail_on_call:
             if self.after_write:
-                self.store.apply_interactions(events, tau_ms, batch_id=batch_id)
+                self.store.apply_interactions(events, tau_ms, batch_id=batch_id, **kw)
             raise StoreUnavailable("injected failure")
-        return self.store.apply_interactions(events, tau_ms, batch_id=batch_id)
+        return self.store.apply_interactions(events, tau_ms, batch_id=batch_id, **kw)
 
 
 @pytest.mark.parametrize("after_write", [False, True], ids=["graph-down", "reply-lost"])
@@ -181,12 +181,12 @@ def test_apply_interactions_same_batch_id_is_applied_once(store: GraphStore, set
 class RefusingStore(FlakyStore):
     """The engine refuses (not: is unreachable for) batches holding a poison item."""
 
-    def apply_interactions(self, events: Any, tau_ms: float, batch_id: str | None = None) -> bool:
+    def apply_interactions(self, events: Any, tau_ms: float, batch_id: str | None = None, **kw: Any) -> bool:
         from graph_schema.store import StoreError
 
         if any(e.item_id == "poison" for e in events):
             raise StoreError("FalkorDB refused a write: injected parse error")
-        return self.store.apply_interactions(events, tau_ms, batch_id=batch_id)
+        return self.store.apply_interactions(events, tau_ms, batch_id=batch_id, **kw)
 
 
 def test_a_refused_batch_is_parked_as_failed_and_does_not_block_later_events(

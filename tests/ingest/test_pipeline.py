@@ -1,0 +1,142 @@
+"""The throughput paths: accept() claiming its first batch, the pipelined
+apply_pending, EventLog.ingest for long streams, and the FalkorDB parameter
+encoder. Same guarantees as the plain path: nothing accepted is lost, each
+event reaches the graph exactly once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from graph_schema.model import CatalogueItem, Interaction
+from graph_schema.settings import Settings
+from graph_schema.sql import EventRecord
+from graph_schema.store import GraphStore, StoreUnavailable, open_store
+from graph_schema.store.falkor_params import cypher_literal
+from service.ingest.eventlog import EventLog
+from service.ingest.schemas import EventIn, validate_each
+from tests.ingest.test_eventlog import FlakyStore, ev
+
+
+def events(raw: list[dict[str, Any]]) -> list[tuple[int, EventIn]]:
+    good, bad = validate_each(EventIn, raw)
+    assert not bad
+    return good
+
+
+def graph_totals(store: GraphStore) -> list[Any]:
+    res = store.read_only_query(
+        "MATCH (:User)-[r:INTERACTED]->(:Item) RETURN sum(r.count) AS n, sum(r.weight) AS w", {}, 5000, 10
+    )
+    return res.rows[0]
+
+
+def evidence(store: GraphStore, user: str) -> dict[str, tuple[float, int]]:
+    return {r["interest_id"]: (r["evidence"], r["evidence_ts"]) for r in store.user_interests(user)}
+
+
+def test_accept_claims_its_first_batch_and_apply_pending_uses_it(store: GraphStore, settings: Settings) -> None:
+    log = EventLog(settings.model_copy(update={"batch_size": 4}))
+    report = log.accept(events([ev(f"e{n}", user=f"u{n % 3}", ts=1000 + n) for n in range(10)]))
+    assert report.accepted == 10 and sorted(report.accepted_ids) == sorted(f"e{n}" for n in range(10))
+    with log.sessions() as s:
+        claimed = s.execute(select(EventRecord.event_id).where(EventRecord.batch_id.is_not(None))).scalars().all()
+    assert len(claimed) == 4  # one batch claimed at insert time, the rest left to claim
+    applied = log.apply_pending(store)
+    assert (applied.applied, applied.batches, applied.pending, applied.error) == (10, 3, 0, None)
+    assert graph_totals(store) == [10, 10.0]
+
+
+def test_many_small_accepts_are_applied_in_full_batches(store: GraphStore, settings: Settings) -> None:
+    log = EventLog(settings.model_copy(update={"batch_size": 100}))
+    for n in range(6):
+        log.accept(events([ev(f"s{n}", ts=1000 + n)]))
+    report = log.apply_pending(store)
+    assert (report.applied, report.batches, report.pending) == (6, 1, 0)
+    assert graph_totals(store) == [6, 6.0]
+
+
+def test_ingest_applies_a_stream_like_accept_then_apply(store: GraphStore, settings: Settings) -> None:
+    store.upsert_items([CatalogueItem("i1", None, ("a",)), CatalogueItem("i2", None, ("a", "b"))])
+    raw = [ev(f"e{n}", user=f"u{n % 4}", item=f"i{1 + n % 2}", ts=1000 + 7 * n) for n in range(37)]
+    raw += [ev("e3"), ev("bad", type_="teleport")]  # a duplicate and an unknown type
+    log = EventLog(settings.model_copy(update={"batch_size": 5}))
+    accepted, applied = log.ingest(store, iter(events(raw)))
+    assert (accepted.accepted, accepted.duplicates, len(accepted.rejected)) == (37, 1, 1)
+    assert (applied.applied, applied.pending, applied.error) == (37, 0, None)
+    assert graph_totals(store) == [37, 37.0]
+
+    # the same events as one batch give the same evidence
+    ref_settings = settings.model_copy(update={"graph_name": settings.graph_name + "_ref"})
+    with open_store(ref_settings) as ref:
+        ref.migrate()
+        ref.upsert_items([CatalogueItem("i1", None, ("a",)), CatalogueItem("i2", None, ("a", "b"))])
+        one_batch = [Interaction(f"u{n % 4}", f"i{1 + n % 2}", 1.0, 1000 + 7 * n) for n in range(37)]
+        ref.apply_interactions(one_batch, settings.evidence_tau_ms)
+        for n in range(4):
+            got, want = evidence(store, f"u{n}"), evidence(ref, f"u{n}")
+            assert got.keys() == want.keys() and want
+            for interest, (value, ts) in want.items():
+                assert got[interest][1] == ts
+                assert got[interest][0] == pytest.approx(value, rel=1e-9)
+        ref.wipe()
+
+
+@pytest.mark.parametrize("after_write", [False, True], ids=["graph-down", "reply-lost"])
+def test_ingest_with_the_graph_failing_keeps_the_rest_pending(
+    store: GraphStore, settings: Settings, after_write: bool
+) -> None:
+    log = EventLog(settings.model_copy(update={"batch_size": 10}))
+    raw = [ev(f"e{n}", user=f"u{n % 7}", item=f"i{n % 5}", ts=1000 + n) for n in range(60)]
+    flaky = FlakyStore(store, fail_on_call=2, after_write=after_write)
+    accepted, applied = log.ingest(flaky, iter(events(raw)))  # type: ignore[arg-type]
+    assert accepted.accepted == 60  # every event is in the log
+    assert applied.error and "injected" in applied.error
+    assert applied.applied == 10 and applied.failed == 10 and applied.pending == 50
+    with log.sessions() as s:  # nothing claimed but the failed batch: any worker may apply the rest
+        claimed = set(s.scalars(select(EventRecord.batch_id).where(EventRecord.status == "pending")).all())
+    assert len(claimed - {None}) == 1
+
+    again = log.apply_pending(flaky)  # type: ignore[arg-type]
+    assert again.error is None and again.pending == 0 and applied.applied + again.applied == 60
+    assert graph_totals(store) == [60, 60.0]
+
+
+def test_a_failed_apply_hands_the_accepted_batch_back(store: GraphStore, settings: Settings) -> None:
+    log = EventLog(settings)
+
+    class Down(FlakyStore):
+        def apply_interactions(self, *a: Any, **kw: Any) -> bool:
+            raise StoreUnavailable("down")
+
+    log.accept(events([ev("a1")]))
+    log.accept(events([ev("a2", ts=2000)]))  # two waiting: handed back to the log, then claimed as one
+    report = log.apply_pending(Down(store, 0, False))  # type: ignore[arg-type]
+    assert report.error == "down" and report.pending == 2
+    other = EventLog(settings)  # another worker applies them at once (failed batch: retried first)
+    assert other.apply_pending(store).applied == 2
+    assert graph_totals(store) == [2, 2.0]
+
+
+def test_delete_user_drops_the_users_events_held_for_the_graph(store: GraphStore, event_log: EventLog) -> None:
+    event_log.accept(events([ev("g1", user="gone"), ev("k1", user="kept")]))
+    event_log.delete_user(store, "gone")
+    event_log.apply_pending(store)
+    assert not store.user_exists("gone") and store.user_exists("kept")
+
+
+@pytest.mark.parametrize(
+    ("value", "literal"),
+    [
+        ([{"a": 1, "b": "x"}, {"a": 2, "b": "y"}], '[{a:1,b:"x"},{a:2,b:"y"}]'),
+        ({"a": 1, "b": [1, {"c": 2}]}, "{a:1,b:[1,{c:2}]}"),  # a map inside a list is found
+        ([{"a": 'x":y'}], '[{a:"x\\":y"}]'),  # `":` inside a string is not a key
+        ([{"a": {"b": 1}}], "[{a:{b:1}}]"),
+        ([["u", [["i", 1.5, 2]]]], '[["u",[["i",1.5,2]]]]'),
+        ({"a b": 1}, "{`a b`:1}"),  # not an identifier: the client's serialiser
+    ],
+)
+def test_cypher_literals(value: Any, literal: str) -> None:
+    assert cypher_literal(value) == literal
