@@ -248,7 +248,7 @@ class Recommender:
         self._mv: tuple[float, str | None] = (0.0, None)
         self._similar = BoundedCache(settings.recs_cache_items)
         self._embeddings = BoundedCache(settings.recs_cache_items)
-        self.answers = ResponseCache(settings.recs_answer_cache)
+        self.answers = ResponseCache(settings.recs_answer_cache, settings.recs_cache_s)
         self._tau_ms = settings.evidence_tau_ms
         self._trending_tau_ms = settings.trending_tau_days * 86_400_000.0
 
@@ -491,16 +491,13 @@ class Recommender:
             result = self.recommend(store, user_id, k, strategy, exclude, interest, explain)
             return CachedAnswer(dumps(result).encode(), result["strategy"]), False
         state = self.user_state(store, user_id)
-        snap = self.snapshot(store)
         exclude = tuple(exclude)
-        key = (user_id, state.known, state.rev, state.model_version, snap.loaded_at, k, strategy, exclude, interest)
-        key += (explain,)
+        key = (user_id, state.known, state.rev, state.model_version, k, strategy, exclude, interest, explain)
         hit = self.answers.get(key)
         if hit is not None:
             return hit, True
         result = self.recommend(store, user_id, k, strategy, exclude, interest, explain, state.model_version)
-        answer = CachedAnswer(dumps(result).encode(), result["strategy"])
-        self.answers.put(key, answer)
+        answer = self.answers.put(key, dumps(result).encode(), result["strategy"])
         return answer, False
 
     def recommend(

@@ -9,19 +9,25 @@ touches the user, and the published model version):
 
 - the user acted (rev moved) or was deleted (no node)  -> miss, recomputed;
 - a new model was published (model_version moved)      -> miss;
-- the trending/catalogue snapshot was reloaded         -> miss (RECS_CACHE_S);
-- any other query parameter differs                    -> a different entry.
+- any other query parameter differs                    -> a different entry;
+- the entry is older than its time to live             -> miss.
 
-What can be stale is what the snapshot already makes stale (trending and
-catalogue, at most RECS_CACHE_S old), and, before any model exists, the peers'
-side of co-interaction (other users' new events), for at most RECS_CACHE_S too.
-A user node written before `rev` existed has none (null): that is a state like any
-other, since the next batch touching the user sets it.
+The time to live is RECS_CACHE_S (the trending/catalogue snapshot's refresh
+period) times a random factor in [0.5, 1]: what a cached answer can have stale
+is what the snapshot already makes stale (trending, catalogue titles and tags)
+and, before any model exists, the peers' side of co-interaction (other users'
+new events). The jitter keeps entries computed together (a warm-up, a burst of
+traffic) from all expiring in the same second, which would turn into a burst of
+expensive recomputations. A user node written before `rev` existed has none
+(null): that is a state like any other, since the next batch touching the user
+sets it.
 """
 
 from __future__ import annotations
 
+import random
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass
@@ -46,35 +52,45 @@ class UserState:
 class CachedAnswer:
     body: bytes
     strategy: str
+    expires_at: float = float("inf")  # time.monotonic()
 
 
 class ResponseCache:
-    """A bounded LRU map from request key to serialised answer; thread-safe."""
+    """A bounded LRU map from request key to serialised answer, each entry with a
+    jittered time to live in [ttl_s / 2, ttl_s]; thread-safe."""
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int, ttl_s: float = float("inf")) -> None:
         self.capacity = capacity
+        self.ttl_s = ttl_s
         self._data: OrderedDict[Hashable, CachedAnswer] = OrderedDict()
         self._lock = threading.Lock()
 
     @property
     def enabled(self) -> bool:
-        return self.capacity > 0
+        return self.capacity > 0 and self.ttl_s > 0
 
     def get(self, key: Hashable) -> CachedAnswer | None:
         with self._lock:
             hit = self._data.get(key)
-            if hit is not None:
-                self._data.move_to_end(key)
+            if hit is None:
+                return None
+            if hit.expires_at <= time.monotonic():
+                del self._data[key]
+                return None
+            self._data.move_to_end(key)
             return hit
 
-    def put(self, key: Hashable, answer: CachedAnswer) -> None:
+    def put(self, key: Hashable, body: bytes, strategy: str) -> CachedAnswer:
+        """Store an answer (with its expiry) and return it."""
+        answer = CachedAnswer(body, strategy, time.monotonic() + self.ttl_s * random.uniform(0.5, 1.0))
         if not self.enabled:
-            return
+            return answer
         with self._lock:
             self._data[key] = answer
             self._data.move_to_end(key)
             while len(self._data) > self.capacity:
                 self._data.popitem(last=False)
+        return answer
 
     def clear(self) -> None:
         with self._lock:

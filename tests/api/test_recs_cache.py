@@ -3,8 +3,10 @@ and every change the answer depends on makes the next request a miss."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+from service import recs_cache
 from tests.api.conftest import MODEL_VERSION, NOW_MS, Keys, load_graph, publish_model, services_of
 
 RECS = "/v1/users/{}/recommendations?k=5"
@@ -85,3 +87,32 @@ def test_a_user_written_before_rev_existed_is_refreshed_by_its_next_event(loaded
     client.post("/v1/events", json={"events": [event]}, headers=keys.header("ingest"))
     status, body = get(client, keys, "alice")
     assert status == "miss" and "i9" not in {i["item_id"] for i in body["items"]}
+
+
+def test_an_answer_expires_after_recs_cache_s(make_app):
+    from service.auth import create_key
+
+    app = make_app(recs_cache_s=0.2)
+    client = app.test_client()
+    sessions = app.extensions["interest_graph"].sessions
+    keys = Keys(**{role: create_key(sessions, role) for role in ("ingest", "read", "analyst", "admin")})
+    load_graph(client, keys)
+    assert [get(client, keys, "alice")[0] for _ in range(2)] == ["miss", "hit"]
+    time.sleep(0.25)
+    assert get(client, keys, "alice")[0] == "miss"
+
+
+def test_response_cache_is_a_bounded_lru_with_jittered_expiry(monkeypatch):
+    now = [1000.0]
+    monkeypatch.setattr(recs_cache.time, "monotonic", lambda: now[0])
+    cache = recs_cache.ResponseCache(capacity=2, ttl_s=10.0)
+    a = cache.put("a", b"A", "blend")
+    assert 1005.0 <= a.expires_at <= 1010.0
+    cache.put("b", b"B", "blend")
+    assert cache.get("a") is a  # a is now the most recently used
+    cache.put("c", b"C", "blend")  # evicts b
+    assert cache.get("b") is None and cache.get("a") is a and len(cache) == 2
+    now[0] = 1010.0
+    assert cache.get("a") is None and cache.get("c") is None and len(cache) == 0
+    assert not recs_cache.ResponseCache(capacity=0).enabled
+    assert not recs_cache.ResponseCache(capacity=5, ttl_s=0).enabled
