@@ -41,6 +41,9 @@ class ApiSettings(Settings):
     recs_answer_cache: int = Field(
         20_000, ge=0, description="Finished recommendation answers cached per worker (0 disables); see docs/api.md."
     )
+    recs_answer_ttl_s: float = Field(
+        300.0, ge=0, description="Longest life of a cached answer, s (jittered to half..all; 0 disables)."
+    )
 
     # --- scheduler --------------------------------------------------------------
     scheduler_enabled: bool = Field(False, description="Run the refresh scheduler inside `serve`.")

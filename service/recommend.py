@@ -248,7 +248,7 @@ class Recommender:
         self._mv: tuple[float, str | None] = (0.0, None)
         self._similar = BoundedCache(settings.recs_cache_items)
         self._embeddings = BoundedCache(settings.recs_cache_items)
-        self.answers = ResponseCache(settings.recs_answer_cache, settings.recs_cache_s)
+        self.answers = ResponseCache(settings.recs_answer_cache, settings.recs_answer_ttl_s)
         self._tau_ms = settings.evidence_tau_ms
         self._trending_tau_ms = settings.trending_tau_days * 86_400_000.0
 

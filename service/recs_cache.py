@@ -12,12 +12,12 @@ touches the user, and the published model version):
 - any other query parameter differs                    -> a different entry;
 - the entry is older than its time to live             -> miss.
 
-The time to live is RECS_CACHE_S (the trending/catalogue snapshot's refresh
-period) times a random factor in [0.5, 1]: what a cached answer can have stale
-is what the snapshot already makes stale (trending, catalogue titles and tags)
-and, before any model exists, the peers' side of co-interaction (other users'
-new events). The jitter keeps entries computed together (a warm-up, a burst of
-traffic) from all expiring in the same second, which would turn into a burst of
+The time to live is RECS_ANSWER_TTL_S (5 minutes) times a random factor in
+[0.5, 1]. It bounds what the checks above do not see: trending and catalogue
+titles/tags (the snapshot itself is up to RECS_CACHE_S older) and, before any
+model exists, the peers' side of co-interaction (other users' new events). The
+jitter keeps entries computed together (a warm-up, a burst of traffic) from all
+expiring in the same second, which would turn into a burst of
 expensive recomputations. A user node written before `rev` existed has none
 (null): that is a state like any other, since the next batch touching the user
 sets it.

@@ -89,10 +89,10 @@ def test_a_user_written_before_rev_existed_is_refreshed_by_its_next_event(loaded
     assert status == "miss" and "i9" not in {i["item_id"] for i in body["items"]}
 
 
-def test_an_answer_expires_after_recs_cache_s(make_app):
+def test_an_answer_expires_after_recs_answer_ttl_s(make_app):
     from service.auth import create_key
 
-    app = make_app(recs_cache_s=0.2)
+    app = make_app(recs_answer_ttl_s=0.2)
     client = app.test_client()
     sessions = app.extensions["interest_graph"].sessions
     keys = Keys(**{role: create_key(sessions, role) for role in ("ingest", "read", "analyst", "admin")})
