@@ -14,14 +14,20 @@ Throughput (see bench/ingest.py):
   that batch first. Such a batch belongs to this EventLog; if apply_pending
   never runs, its claim goes stale after STALE_CLAIM_MS and any worker retries
   it, like a crashed worker's batch. Several waiting (many small accepts before
-  one apply) are handed back to the log and claimed as full batches.
+  one apply) are written one after another, each under its own id.
 - apply_pending() writes batch k to the graph on a worker thread while this
   thread claims batch k+1; when k's write returns, k+1's starts before k is
   marked applied. The graph runs in its own process (FalkorDB) or on its own
   server (Neo4j), so both make progress. One graph write is in flight at a
   time, in claim order, and a batch is marked applied only after its write
   returned, exactly as before. A claimed batch that never reached the graph
-  (the write before it failed) is handed back to the log.
+  (the write before it failed) is flagged failed, for any worker to retry
+  under the same id: a claim is never cleared, because another worker may have
+  taken it over as stale, and a new id would apply its events twice.
+- A privacy delete removes the user from the log (with a tombstone) before the
+  graph; a batch already holding the user's events may re-create the user after
+  that, so after every write the pipeline re-deletes users tombstoned since the
+  batch's events were read.
 - ingest() does the same for a long stream (the MovieLens import): batch k+1
   is validated, stored and claimed (one INSERT) while the graph writes batch k.
 """
@@ -85,12 +91,14 @@ class ApplyReport:
 
 @dataclass
 class _Batch:
-    """A claimed batch and its events. `fresh`: its id was never sent to the
-    graph, so the claim may simply be released (a retried batch must keep its id)."""
+    """A claimed batch and its events. `fresh`: its id was never sent to the graph
+    (the already-applied check can be skipped). `read_at`: when its events were read
+    from the log (a privacy delete after that must be re-done after the write)."""
 
     batch_id: str
     events: list[Interaction]
     fresh: bool = True
+    read_at: int = field(default_factory=now_ms)
 
 
 def _insert_ignore(session: Session):  # type: ignore[no-untyped-def]
@@ -289,27 +297,42 @@ class EventLog:
         return None, unclaimed is not None
 
     def _take_owned(self) -> _Batch | None:
-        """The batch accept() claimed, when it is the only one waiting. Several
-        (many small accepts before one apply) go back to the log, to be claimed
-        in full-size batches instead of one graph write per accept."""
+        """The oldest batch accept() claimed for this log (its events are at hand)."""
         with self._owned_lock:
-            owned, self._owned = self._owned, []
-        if len(owned) == 1:
-            return owned[0]
-        self._release(owned)
-        return None
+            return self._owned.pop(0) if self._owned else None
 
-    def _release(self, batches: Iterable[_Batch | None]) -> None:
-        """Hand claimed batches that never reached the graph back to the log."""
-        ids = [b.batch_id for b in batches if b is not None and b.fresh]
+    def _give_up(self, batches: Iterable[_Batch | None]) -> None:
+        """Claimed batches this worker will not write (the graph is down): flag them
+        failed, so any worker retries them at once *under the same batch id*. Never
+        clear the claim: another worker may have taken a stale claim over and be
+        writing it, and a fresh id would then apply the same events twice."""
+        ids = [b.batch_id for b in batches if b is not None]
         if not ids:
             return
         with self.sessions.begin() as session:
             session.connection().execute(
                 update(EVENTS)
                 .where(EVENTS.c.batch_id.in_(ids), EVENTS.c.status == "pending")
-                .values(batch_id=None, claimed_at=None)
+                .values(failed_at=now_ms())
             )
+
+    def _redo_deletes(self, store: GraphStore, batch: _Batch) -> None:
+        """Re-delete users of a just-written batch whom a privacy delete removed after
+        the batch's events were read: the write may have re-created them (in this or
+        another process). delete_user tombstones before it deletes from the graph, so
+        either the graph delete comes after this write, or this check sees the tombstone."""
+        users = list({e.user_id for e in batch.events})
+        if not users:
+            return
+        with self.sessions() as session:
+            deleted = session.scalars(
+                select(DeletedUser.user_id).where(
+                    DeletedUser.user_id.in_(users), DeletedUser.deleted_at >= batch.read_at - 1
+                )
+            ).all()
+        for user_id in deleted:
+            log.info("user %s was deleted while batch %s was in flight: deleting again", user_id, batch.batch_id)
+            store.delete_user(user_id)
 
     def _next_batch(self, running: str | None = None) -> _Batch | None:
         """The batch accept() claimed (its events are at hand: the graph can start
@@ -430,6 +453,7 @@ class EventLog:
                     current, n = batch, None
                     try:
                         n = running.result()
+                        self._redo_deletes(store, current)
                     except StoreUnavailable as exc:
                         # transient: the batch keeps its id and is retried first next time
                         failed, _ = self._mark(current.batch_id, failed_at=now_ms())
@@ -458,13 +482,13 @@ class EventLog:
                         if progress:
                             progress(n)
             finally:
-                # A claimed batch never sent goes back to the log; after a failure
-                # so do the batches accept() claimed for us, for any worker to retry.
+                # A claimed batch never sent (and, after a failure, those accept()
+                # claimed for us) is flagged for any worker to retry under its id.
                 owned: list[_Batch] = []
                 if stopped:
                     with self._owned_lock:
                         owned, self._owned = self._owned, []
-                self._release([upcoming, *owned])
+                self._give_up([upcoming, *owned])
         report.pending = self.pending_count() if pending is None else pending
         return stopped
 
@@ -542,14 +566,19 @@ class EventLog:
 
     # --- privacy ----------------------------------------------------------------
     def delete_user(self, store: GraphStore, user_id: str) -> dict[str, Any]:
-        with self._owned_lock:  # events accept() holds for the graph: gone too
-            for batch in self._owned:
-                batch.events = [e for e in batch.events if e.user_id != user_id]
-        relationships = store.delete_user(user_id)
+        """The log first (events, user record, tombstone), then the graph. A batch
+        holding the user's events already in memory (this process or another) may
+        still write them after the graph delete; the pipeline sees the tombstone
+        after that write and deletes the user again (_redo_deletes). If the graph
+        delete fails, the log side is done and a retry of the delete finishes it."""
         with self.sessions.begin() as session:
             events = session.execute(delete(EventRecord).where(EventRecord.user_id == user_id)).rowcount
             session.execute(delete(UserRecord).where(UserRecord.user_id == user_id))
             session.merge(DeletedUser(user_id=user_id, deleted_at=now_ms()))
+        with self._owned_lock:  # events accept() holds for the graph: gone from the log, so from these too
+            for batch in self._owned:
+                batch.events = [e for e in batch.events if e.user_id != user_id]
+        relationships = store.delete_user(user_id)
         return {
             "user_id": user_id,
             "graph_user_removed": relationships is not None,

@@ -49,12 +49,14 @@ def test_accept_claims_its_first_batch_and_apply_pending_uses_it(store: GraphSto
     assert graph_totals(store) == [10, 10.0]
 
 
-def test_many_small_accepts_are_applied_in_full_batches(store: GraphStore, settings: Settings) -> None:
+def test_many_small_accepts_are_each_applied_once(store: GraphStore, settings: Settings) -> None:
+    # each keeps the batch id accept() claimed it under: re-stamping claims to merge them
+    # could race with another worker's takeover of a stale claim (then applied twice)
     log = EventLog(settings.model_copy(update={"batch_size": 100}))
     for n in range(6):
         log.accept(events([ev(f"s{n}", ts=1000 + n)]))
     report = log.apply_pending(store)
-    assert (report.applied, report.batches, report.pending) == (6, 1, 0)
+    assert (report.applied, report.batches, report.pending) == (6, 6, 0)
     assert graph_totals(store) == [6, 6.0]
 
 
@@ -95,9 +97,12 @@ def test_ingest_with_the_graph_failing_keeps_the_rest_pending(
     assert accepted.accepted == 60  # every event is in the log
     assert applied.error and "injected" in applied.error
     assert applied.applied == 10 and applied.failed == 10 and applied.pending == 50
-    with log.sessions() as s:  # nothing claimed but the failed batch: any worker may apply the rest
-        claimed = set(s.scalars(select(EventRecord.batch_id).where(EventRecord.status == "pending")).all())
-    assert len(claimed - {None}) == 1
+    with log.sessions() as s:  # the failed batch and the one claimed behind it: both flagged for any worker
+        rows = s.execute(
+            select(EventRecord.batch_id, EventRecord.failed_at).where(EventRecord.status == "pending")
+        ).all()
+    claimed = {b for b, _ in rows if b is not None}
+    assert len(claimed) == 2 and all(f is not None for b, f in rows if b is not None)
 
     again = log.apply_pending(flaky)  # type: ignore[arg-type]
     assert again.error is None and again.pending == 0 and applied.applied + again.applied == 60
@@ -112,9 +117,12 @@ def test_a_failed_apply_hands_the_accepted_batch_back(store: GraphStore, setting
             raise StoreUnavailable("down")
 
     log.accept(events([ev("a1")]))
-    log.accept(events([ev("a2", ts=2000)]))  # two waiting: handed back to the log, then claimed as one
+    log.accept(events([ev("a2", ts=2000)]))
     report = log.apply_pending(Down(store, 0, False))  # type: ignore[arg-type]
     assert report.error == "down" and report.pending == 2
+    with log.sessions() as s:  # both keep their batch ids, flagged for a retry
+        rows = s.execute(select(EventRecord.batch_id, EventRecord.failed_at)).all()
+    assert len({b for b, _ in rows}) == 2 and all(b is not None and f is not None for b, f in rows)
     other = EventLog(settings)  # another worker applies them at once (failed batch: retried first)
     assert other.apply_pending(store).applied == 2
     assert graph_totals(store) == [2, 2.0]
@@ -125,6 +133,35 @@ def test_delete_user_drops_the_users_events_held_for_the_graph(store: GraphStore
     event_log.delete_user(store, "gone")
     event_log.apply_pending(store)
     assert not store.user_exists("gone") and store.user_exists("kept")
+
+
+def test_a_delete_during_the_graph_write_is_not_undone(store: GraphStore, event_log: EventLog) -> None:
+    # the batch holding x's events is already on its way to the graph when x is deleted
+    event_log.accept(events([ev("x1", user="x"), ev("y1", user="y")]))
+
+    class DeleteMidWrite(FlakyStore):
+        def apply_interactions(self, *a: Any, **kw: Any) -> bool:
+            event_log.delete_user(store, "x")  # the graph delete runs before this write
+            return store.apply_interactions(*a, **kw)  # ... which re-creates x
+
+    report = event_log.apply_pending(DeleteMidWrite(store, 0, False))  # type: ignore[arg-type]
+    assert report.error is None and report.pending == 0
+    assert not store.user_exists("x") and store.user_exists("y")
+    with event_log.sessions() as s:
+        assert s.execute(select(EventRecord.event_id)).scalars().all() == ["y1"]
+
+
+def test_a_batch_given_up_keeps_its_id_so_a_takeover_cannot_double_apply(store: GraphStore, settings: Settings) -> None:
+    # worker A claims a batch; worker B takes it over (as if A's claim had gone stale)
+    # and writes it; A then gives it up: the rows keep the id, so the retry is a no-op
+    a, b = EventLog(settings), EventLog(settings)
+    a.accept(events([ev("t1"), ev("t2", ts=2000)]))
+    batch = a._take_owned()
+    assert batch is not None
+    b._apply_batch(store, batch)  # B writes it under the same id...
+    a._give_up([batch])  # ...and A gives it up before B marks it
+    assert b.apply_pending(store).pending == 0
+    assert graph_totals(store) == [2, 2.0]
 
 
 @pytest.mark.parametrize(
