@@ -16,8 +16,11 @@ CREATE (:IngestBatch {id: $batch_id, applied_at: timestamp(), rows: $n_rows})
 WITH 1 AS _
 UNWIND $users AS user_rows
 MERGE (u:User {id: user_rows[0]})
-// rev: strictly increasing per user, so cached recommendations see every change
-SET u.rev = CASE WHEN u.rev IS NULL OR u.rev < timestamp() THEN timestamp() ELSE u.rev + 1 END
+// rev: strictly increasing per user, so cached recommendations see every change;
+// microseconds-scale with a random low part, so a user deleted and re-created does
+// not come back with a rev its cached answers were stored under
+SET u.rev = CASE WHEN u.rev IS NULL OR u.rev < timestamp() * 1000 THEN timestamp() * 1000 + toInteger(rand() * 1000)
+                 ELSE u.rev + 1 END
 WITH u, user_rows[1] AS rows
 UNWIND rows AS row
 WITH u, row[0] AS item_id, row[1] AS weight, row[2] AS n, row[3] AS first_ts, row[4] AS last_ts, row[5] AS ev_w

@@ -55,6 +55,12 @@ def test_a_new_model_and_a_deleted_user_are_misses(loaded, client, keys: Keys):
     assert r.status_code == 200
     status, body = get(client, keys, "alice")
     assert status == "miss" and body["strategy"] == "trending"
+    assert get(client, keys, "alice")[0] == "hit"
+    # re-created by a new event: a new rev, never one of the deleted node's
+    event = {"event_id": "alice-again", "user_id": "alice", "item_id": "i4", "type": "view", "ts": NOW_MS}
+    client.post("/v1/events", json={"events": [event]}, headers=keys.header("ingest"))
+    status, body = get(client, keys, "alice")
+    assert status == "miss" and "i4" not in {i["item_id"] for i in body["items"]}
 
 
 def test_a_cold_start_is_cached_until_the_user_appears(loaded, client, keys: Keys):
