@@ -285,12 +285,12 @@ def _demo_key(settings: Any) -> str:
 @app.command()
 def demo(
     serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Start the API afterwards.")] = True,
-    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port")] = 8000,
+    host: Annotated[str | None, typer.Option("--host", help="Default: API_HOST (127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option("--port", help="Default: API_PORT (8000).")] = None,
 ) -> None:
     """What `make run` does: start the store, migrate, import MovieLens-100K if the
     graph is empty, run a first full refresh if no model is published, and serve the
-    API (with the refresh scheduler) on 127.0.0.1:8000."""
+    API (with the refresh scheduler) on API_HOST:API_PORT (127.0.0.1:8000)."""
     from service.ingest.eventlog import EventLog
     from service.ingest.movielens import MovieLensNotFound, import_movielens
 
@@ -314,6 +314,10 @@ def demo(
             if exc.exit_code not in (0, None):
                 console.print("[yellow]the first refresh did not publish; serving graph-based recommendations[/yellow]")
     key = _demo_key(settings)
+    from service.config import get_api_settings
+
+    api = get_api_settings()
+    host, port = host or api.api_host, port or api.api_port
     base = f"http://{host}:{port}"
     typer.echo(
         f"\ndata directory: {settings.data_dir.resolve()}\n"
