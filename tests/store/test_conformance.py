@@ -738,3 +738,70 @@ def test_item_attributes_are_stored_as_values_both_engines_accept(store: GraphSt
     store.upsert_items([CatalogueItem("i1", "T", (), attrs)])
     rows = ro(store, "MATCH (i:Item {id: 'i1'}) RETURN i.tags, i.mixed, i.nums, i.flags, i.nested")
     assert rows == [[["a", "b"], '["x", 3]', [1.0, 2.5], [True, False], '{"k": 1}']]
+
+
+# --- incremental refresh: neighbourhood pull and carry-forward publish ---------------
+def test_pull_neighbourhood_samples_the_most_recent_peers_of_the_seeds_items(store: GraphStore) -> None:
+    store.upsert_items([CatalogueItem(i, interests=("a",)) for i in ("i1", "i2", "i3", "i9")])
+    store.apply_interactions(
+        [
+            ev("s", "i1", 1, 100), ev("s", "i2", 1, 110),  # the seed's items: i1, i2
+            ev("p1", "i1", 1, 10), ev("p2", "i1", 1, 20), ev("p3", "i1", 1, 30),  # i1's peers, oldest first
+            ev("p4", "i2", 1, 40), ev("p3", "i9", 2, 50),  # p3's other item comes along
+            ev("far", "i3", 1, 60), ev("far", "i9", 1, 70),  # 3 hops away: never pulled
+        ],
+        TAU,
+    )  # fmt: skip
+
+    def pulled(per_item: int, since: int | None = None) -> set[tuple[str, str]]:
+        found = []
+        # both paths: the per-user lookups of pull_neighbourhood.cypher, and the one full
+        # scan filtered in Python that a neighbourhood of most users takes
+        for share in (float("inf"), 0.0):
+            store.NEIGHBOURHOOD_SCAN_SHARE = share  # type: ignore[misc]
+            sub = store.pull_neighbourhood(["s"], per_item, since)
+            assert {r["item_id"] for r in sub.tags} == {"i1", "i2", "i3", "i9"}  # every tag, always
+            found.append({(r["user_id"], r["item_id"]) for r in sub.interactions})
+        del store.NEIGHBOURHOOD_SCAN_SHARE
+        assert found[0] == found[1]
+        return found[0]
+
+    # by hand: i1's two most recent peers are p3 (30) and p2 (20); i2's only peer is p4
+    seed = {("s", "i1"), ("s", "i2")}
+    assert pulled(2) == seed | {("p3", "i1"), ("p3", "i9"), ("p2", "i1"), ("p4", "i2")}
+    assert pulled(1) == seed | {("p3", "i1"), ("p3", "i9"), ("p4", "i2")}
+    assert pulled(0) == seed
+    # since: only interactions last touched at or after 25 count, on every hop
+    assert pulled(5, since=25) == seed | {("p3", "i1"), ("p3", "i9"), ("p4", "i2")}
+    assert store.pull_neighbourhood([], 5).interactions == []
+
+
+def test_publish_carries_what_an_incremental_run_did_not_restage(store: GraphStore) -> None:
+    store.upsert_items([CatalogueItem("i1", interests=("a",)), CatalogueItem("i2", interests=("a",))])
+    store.apply_interactions([ev("u1", "i1", 1, 100), ev("u2", "i2", 1, 100)], TAU)
+
+    def stage(version: str, users: list[str], items: list[str], value: float) -> None:
+        store.stage_interest_strengths(
+            [{"user_id": u, "interest_id": "a", "strength": value, "updated_at": 5, "model_version": version}
+             for u in users]
+        )  # fmt: skip
+        for label, ids in (("User", users), ("Item", items)):
+            rows = [{"id": i, "props": {"embedding": [value] * 2, "model_version": version}} for i in ids]
+            store.stage_node_properties(label, rows)
+
+    stage("v1", ["u1", "u2"], ["i1", "i2"], 0.5)
+    store.publish_model("v1")
+    stage("v2", ["u1"], ["i1"], 0.9)  # an incremental run re-fitted u1 and i1 only
+    store.publish_model("v2", carry_from="v1")
+    users = "MATCH (u:User) RETURN u.id, u.embedding, u.model_version ORDER BY u.id"
+    items = "MATCH (i:Item) RETURN i.id, i.embedding, i.model_version ORDER BY i.id"
+    strengths = "MATCH (u:User)-[r:INTERESTED_IN]->() RETURN u.id, r.strength, r.model_version ORDER BY u.id"
+    assert ro(store, users) == [["u1", [0.9, 0.9], "v2"], ["u2", [0.5, 0.5], "v2"]]
+    assert ro(store, items) == [["i1", [0.9, 0.9], "v2"], ["i2", [0.5, 0.5], "v2"]]
+    assert ro(store, strengths) == [["u1", 0.9, "v2"], ["u2", 0.5, "v2"]]
+    store.cleanup_versions("v2")  # nothing of the published version is removed
+    assert ro(store, strengths) == [["u1", 0.9, "v2"], ["u2", 0.5, "v2"]]
+    # a full run (no carry_from) leaves what it did not stage at the old version
+    stage("v3", ["u1"], ["i1"], 0.7)
+    store.publish_model("v3")
+    assert ro(store, users) == [["u1", [0.7, 0.7], "v3"], ["u2", [0.5, 0.5], "v2"]]
