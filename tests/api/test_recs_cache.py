@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from service import recs_cache
+from service.auth import ROLES, create_key
 from tests.api.conftest import MODEL_VERSION, NOW_MS, Keys, load_graph, publish_model, services_of
 
 RECS = "/v1/users/{}/recommendations?k=5"
@@ -16,6 +17,16 @@ def get(client: Any, keys: Keys, user: str, query: str = "") -> tuple[str, dict[
     r = client.get(RECS.format(user) + query, headers=keys.header("read"))
     assert r.status_code == 200, r.get_json()
     return r.headers["X-Recs-Cache"], r.get_json()
+
+
+def loaded_client(make_app: Any, **overrides: Any) -> tuple[Any, Keys]:
+    """A client of an app built with `overrides`, with the test graph loaded."""
+    app = make_app(**overrides)
+    client = app.test_client()
+    sessions = app.extensions["interest_graph"].sessions
+    keys = Keys(**{role: create_key(sessions, role) for role in ROLES})
+    load_graph(client, keys)
+    return client, keys
 
 
 def test_a_repeated_request_is_a_hit_with_the_same_body(loaded, client, keys: Keys):
@@ -74,13 +85,7 @@ def test_a_cold_start_is_cached_until_the_user_appears(loaded, client, keys: Key
 
 
 def test_the_cache_can_be_turned_off(make_app):
-    from service.auth import create_key
-
-    app = make_app(recs_answer_cache=0)
-    client = app.test_client()
-    sessions = app.extensions["interest_graph"].sessions
-    keys = Keys(**{role: create_key(sessions, role) for role in ("ingest", "read", "analyst", "admin")})
-    load_graph(client, keys)
+    client, keys = loaded_client(make_app, recs_answer_cache=0)
     assert [get(client, keys, "alice")[0] for _ in range(3)] == ["miss"] * 3
 
 
@@ -96,13 +101,7 @@ def test_a_user_written_before_rev_existed_is_refreshed_by_its_next_event(loaded
 
 
 def test_an_answer_expires_after_recs_answer_ttl_s(make_app):
-    from service.auth import create_key
-
-    app = make_app(recs_answer_ttl_s=0.2)
-    client = app.test_client()
-    sessions = app.extensions["interest_graph"].sessions
-    keys = Keys(**{role: create_key(sessions, role) for role in ("ingest", "read", "analyst", "admin")})
-    load_graph(client, keys)
+    client, keys = loaded_client(make_app, recs_answer_ttl_s=0.2)
     assert [get(client, keys, "alice")[0] for _ in range(2)] == ["miss", "hit"]
     time.sleep(0.25)
     assert get(client, keys, "alice")[0] == "miss"

@@ -14,32 +14,15 @@ import torch
 pytest.importorskip("dgl")
 
 from graph_schema.model import CatalogueItem, Interaction
-from training.config import TrainConfig
+from tests.training.test_refresh import OPTS as REFRESH_OPTS
 from training.data import TrainingData
 from training.foldin import bpr_grads, fold_in
-from training.refresh import RefreshOptions, holdout_after, run_refresh
+from training.refresh import holdout_after, run_refresh
 
 DAY = 86_400_000
 T0 = 1_700_000_000_000
 PER_ITEM = 1
-OPTS = RefreshOptions(
-    top_n_interests=2,
-    similar_k=3,
-    foldin_steps=20,
-    neighbours_per_item=PER_ITEM,
-    train=TrainConfig(
-        dim=8,
-        layers=2,
-        lr=0.05,
-        epochs=8,
-        batch_size=256,
-        negatives=2,
-        patience=3,
-        progress=False,
-        device="cpu",
-        seed=3,
-    ),
-)
+OPTS = replace(REFRESH_OPTS, neighbours_per_item=PER_ITEM)  # the refresh tests' small, fast settings
 GROUPS, USERS, ITEMS, PER_USER = (0, 1), 12, 20, 10
 
 
