@@ -4,8 +4,9 @@ Computing an answer costs a profile query (the user's whole history) and a few
 hundred candidates scored in Python; most traffic asks again for the same user
 before anything about that user changed. So the answer is cached under
 everything it depends on, and each request first asks the graph one indexed
-question (`recs_user_state`: the user's `rev`, bumped by every ingest batch that
-touches the user, and the published model version):
+question (`recs_user_state`: the user's `rev` — the user node's incarnation and
+the user's interaction count, which every ingest batch touching the user raises —
+and the published model version):
 
 - the user acted (rev moved) or was deleted (no node)  -> miss, recomputed;
 - a new model was published (model_version moved)      -> miss;
@@ -18,9 +19,8 @@ titles/tags (the snapshot itself is up to RECS_CACHE_S older) and, before any
 model exists, the peers' side of co-interaction (other users' new events). The
 jitter keeps entries computed together (a warm-up, a burst of traffic) from all
 expiring in the same second, which would turn into a burst of
-expensive recomputations. A user node written before `rev` existed has none
-(null): that is a state like any other, since the next batch touching the user
-sets it.
+expensive recomputations. A user node written before `rev` existed has no
+incarnation (null): its interaction count still moves with every batch.
 """
 
 from __future__ import annotations
@@ -45,7 +45,8 @@ class UserState:
     @classmethod
     def from_rows(cls, rows: list[dict[str, Any]]) -> UserState:
         row = rows[0] if rows else {}
-        return cls(bool(row.get("known")), row.get("rev"), row.get("model_version"))
+        rev = row.get("rev")
+        return cls(bool(row.get("known")), tuple(rev) if isinstance(rev, list) else rev, row.get("model_version"))
 
 
 @dataclass(frozen=True)

@@ -1,47 +1,56 @@
 // Apply one ingest batch atomically and at most once.
-// $users: [user_id, [row, ...]] per user, rows pre-aggregated per (user, item) by
-// the store, so every MERGE below touches a distinct key (FalkorDB 4.16 crashed
-// on repeated keys).
-//   row: [item_id, weight, count, first_ts, last_ts, ev_w]  (base.INTERACTION_COLUMNS;
-//   positional: half the parameter text of maps)
-//   ev_w: the row's events folded into one decayed term as of last_ts.
-// The IngestBatch marker makes a retried batch a no-op (exactly-once).
-// Every user and item is looked up once (FalkorDB: ~6 us per index lookup): u and
-// i are carried on to the evidence part instead of being matched again by id. The
-// WITH before the TAGGED match is needed: without it FalkorDB plans that traversal
-// far worse (measured 3x slower).
+// $users: [user_id, item_rows, interest_rows] per user, pre-aggregated by the store
+// (base.aggregate_interactions), so every MERGE below touches a distinct key
+// (FalkorDB 4.16 crashed on repeated keys):
+//   item row:     [item_id, weight, count, first_ts, last_ts]  (positional: half the
+//                 parameter text of maps)
+//   interest row: [k, evidence, evidence_ts]: the user's events on items tagged with
+//                 $interests[k], folded (tag weight included) into one decayed term.
+// The store computes the interest rows from its cache of the items' tags, so the
+// graph's single writer does no TAGGED traversal or per-interest aggregation (half
+// of this query's time before). The cache is valid for one catalogue revision
+// (Catalogue.rev, bumped by every upsert_items): the batch is applied only if that
+// is still the revision, checked in this same transaction, so the evidence always
+// follows the tags the graph has when the batch lands.
+// Nothing is written (0 users returned) if the batch was applied before (the
+// IngestBatch marker: exactly-once) or the catalogue moved on; the store tells the
+// two apart and, for the second, re-reads the tags and sends the batch again.
+// Interests are looked up once per batch, in $interests order (ORDER BY: collect
+// keeps it); a missing one (deleted since the tags were read) writes nothing.
+// Every user and item is looked up once (FalkorDB: ~6 us per index lookup).
+// FOREACH keeps one row per user (no re-grouping, which cost as much as the rest).
+// User.rev is only set when the user is created: ingestion does not touch the user
+// node (on FalkorDB, any property write to an indexed node re-indexes it: ~10 us).
+UNWIND range(0, size($interests) - 1) AS k
+MATCH (it:Interest {id: $interests[k]})
+WITH k, it ORDER BY k
+WITH collect(it) AS its
 OPTIONAL MATCH (done:IngestBatch {id: $batch_id})
-WITH done WHERE done IS NULL
+OPTIONAL MATCH (c:Catalogue {id: 'catalogue'})
+WITH its, done, c
+WHERE done IS NULL AND coalesce(c.rev, 0) = $catalogue_rev AND size(its) = size($interests)
 CREATE (:IngestBatch {id: $batch_id, applied_at: timestamp(), rows: $n_rows})
-WITH 1 AS _
+WITH its
 UNWIND $users AS user_rows
 MERGE (u:User {id: user_rows[0]})
-// rev: strictly increasing per user, so cached recommendations see every change;
-// microseconds-scale with a random low part, so a user deleted and re-created does
-// not come back with a rev its cached answers were stored under
-SET u.rev = CASE WHEN u.rev IS NULL OR u.rev < timestamp() * 1000 THEN timestamp() * 1000 + toInteger(rand() * 1000)
-                 ELSE u.rev + 1 END
-WITH u, user_rows[1] AS rows
-UNWIND rows AS row
-WITH u, row[0] AS item_id, row[1] AS weight, row[2] AS n, row[3] AS first_ts, row[4] AS last_ts, row[5] AS ev_w
-MERGE (i:Item {id: item_id})
-MERGE (u)-[r:INTERACTED]->(i)
-ON CREATE SET r.weight = weight, r.count = n, r.first_ts = first_ts, r.last_ts = last_ts
-ON MATCH SET r.weight = r.weight + weight, r.count = r.count + n,
-             r.first_ts = CASE WHEN first_ts < r.first_ts THEN first_ts ELSE r.first_ts END,
-             r.last_ts = CASE WHEN last_ts > r.last_ts THEN last_ts ELSE r.last_ts END
-WITH u, i, ev_w, last_ts AS ev_ts
-MATCH (i)-[t:TAGGED]->(it:Interest)
-WITH u, it, max(ev_ts) AS tmax, collect([ev_w * coalesce(t.weight, 1.0), ev_ts]) AS terms
-WITH u, it, tmax,
-     reduce(s = 0.0, x IN terms | s + x[0] * exp(-1.0 * (tmax - x[1]) / $tau_ms)) AS add
-MERGE (u)-[e:INTERESTED_IN]->(it)
-ON CREATE SET e.evidence = add, e.evidence_ts = tmax
-ON MATCH SET e.evidence = CASE
-                 WHEN e.evidence IS NULL THEN add
-                 WHEN tmax >= e.evidence_ts THEN e.evidence * exp(-1.0 * (tmax - e.evidence_ts) / $tau_ms) + add
-                 ELSE e.evidence + add * exp(-1.0 * (e.evidence_ts - tmax) / $tau_ms) END,
-             e.evidence_ts = CASE
-                 WHEN e.evidence_ts IS NULL OR tmax > e.evidence_ts THEN tmax
-                 ELSE e.evidence_ts END
-RETURN count(e) AS evidence_edges
+// rev: the user's incarnation (see upsert_users.cypher); the API's answer cache
+// pairs it with the user's interaction count (recs_user_state.cypher)
+ON CREATE SET u.rev = timestamp() * 1000 + toInteger(rand() * 1000)
+FOREACH (row IN user_rows[1] |
+    MERGE (i:Item {id: row[0]})
+    MERGE (u)-[r:INTERACTED]->(i)
+    ON CREATE SET r.weight = row[1], r.count = row[2], r.first_ts = row[3], r.last_ts = row[4]
+    ON MATCH SET r.weight = r.weight + row[1], r.count = r.count + row[2],
+                 r.first_ts = CASE WHEN row[3] < r.first_ts THEN row[3] ELSE r.first_ts END,
+                 r.last_ts = CASE WHEN row[4] > r.last_ts THEN row[4] ELSE r.last_ts END)
+FOREACH (ev IN user_rows[2] | FOREACH (it IN [its[ev[0]]] |
+    MERGE (u)-[e:INTERESTED_IN]->(it)
+    ON CREATE SET e.evidence = ev[1], e.evidence_ts = ev[2]
+    ON MATCH SET e.evidence = CASE
+                     WHEN e.evidence IS NULL THEN ev[1]
+                     WHEN ev[2] >= e.evidence_ts THEN e.evidence * exp(-1.0 * (ev[2] - e.evidence_ts) / $tau_ms) + ev[1]
+                     ELSE e.evidence + ev[1] * exp(-1.0 * (e.evidence_ts - ev[2]) / $tau_ms) END,
+                 e.evidence_ts = CASE
+                     WHEN e.evidence_ts IS NULL OR ev[2] > e.evidence_ts THEN ev[2]
+                     ELSE e.evidence_ts END))
+RETURN count(u) AS users

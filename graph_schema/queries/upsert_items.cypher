@@ -1,6 +1,12 @@
 // Catalogue upsert. $rows are unique per item_id (the store keeps the last).
 //   row: {item_id, props: {title, ...scalar attributes}, interests: [{id, name, kind, weight}]}
 // The record is the item's current state: tags not listed any more are removed.
+// Catalogue.rev moves on with every upsert: ingestion caches the items' tags and
+// applies a batch only under the revision it read them at (apply_interactions.cypher).
+// Random low part: a wiped and rebuilt catalogue never repeats a revision.
+MERGE (c:Catalogue {id: 'catalogue'})
+SET c.rev = timestamp() * 1000 + toInteger(rand() * 1000)
+WITH count(c) AS _
 UNWIND $rows AS row
 MERGE (i:Item {id: row.item_id})
 SET i += row.props

@@ -14,13 +14,13 @@ import math
 import time
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from graph_schema import cypher
-from graph_schema.decay import fold_many
 from graph_schema.migrations import MIGRATIONS, Migration
 from graph_schema.model import CatalogueItem, Interaction, QueryResult, Subgraph
+from graph_schema.store.batch import TagCache, Tags, aggregate_interactions
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ STAGED_PROPS: dict[str, tuple[str, ...]] = {
     "Interest": ("embedding", "model_version", "refreshed_at", "strength", "trend"),
 }
 # Properties a catalogue or user record may not overwrite (ids, training outputs, and
-# User.rev, which ingestion bumps for the API's answer cache).
+# User.rev, the user's incarnation, which the API's answer cache keys on).
 RESERVED_ITEM_PROPS = frozenset({"id", "embedding", "model_version", "refreshed_at", "rev"})
 
 
@@ -61,35 +61,6 @@ class InvalidQuery(StoreError):
 def chunks(rows: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
     for start in range(0, len(rows), size):
         yield rows[start : start + size]
-
-
-# An apply_interactions batch is a list of [user_id, [item row, ...]] (one entry per
-# user) with item rows in INTERACTION_COLUMNS order (queries/apply_interactions.cypher).
-# Positional, not maps: half the encoding work and parameter text per batch; grouped
-# per user: one user lookup (and one User.rev bump) per user, not per row.
-INTERACTION_COLUMNS = ("item_id", "weight", "count", "first_ts", "last_ts", "ev_w")
-
-
-def aggregate_interactions(events: Iterable[Interaction], tau_ms: float) -> list[list[Any]]:
-    """One row per (user, item), grouped per user: weights and counts add,
-    first/last ts are min/max, and the events fold into one decayed evidence
-    term ev_w as of last_ts (see graph_schema.decay)."""
-    groups: dict[str, dict[str, list[Interaction]]] = {}
-    for ev in events:
-        groups.setdefault(ev.user_id, {}).setdefault(ev.item_id, []).append(ev)
-    users = []
-    for user_id, items in groups.items():
-        rows = []
-        for item_id, evs in items.items():
-            if len(evs) == 1:  # the common case, without the folding arithmetic
-                e = evs[0]
-                weight, first, last, ev_w = e.weight, e.ts, e.ts, e.weight
-            else:
-                ev_w, last = fold_many(((e.weight, e.ts) for e in evs), tau_ms)
-                weight, first = sum(e.weight for e in evs), min(e.ts for e in evs)
-            rows.append([item_id, float(weight), len(evs), first, last, float(ev_w)])
-        users.append([user_id, rows])
-    return users
 
 
 _INT64 = (-(2**63), 2**63 - 1)
@@ -127,6 +98,7 @@ class GraphStore(ABC):
 
     def __init__(self, batch_size: int = 5000) -> None:
         self.batch_size = batch_size
+        self.tag_cache = TagCache()  # items' tags, for the evidence of ingest batches
 
     # --- what a backend provides ----------------------------------------------
     @abstractmethod
@@ -202,17 +174,49 @@ class GraphStore(ABC):
             batch_id, new_batch = uuid.uuid4().hex, True
         if not new_batch and self.batch_applied(batch_id):
             return False
-        users = aggregate_interactions(events, tau_ms)
-        # The query re-checks the marker itself, so a concurrent retry of the
-        # same batch is still applied only once.
-        self._named_write(
-            "apply_interactions",
-            users=users,
-            n_rows=sum(len(rows) for _, rows in users),
-            batch_id=batch_id,
-            tau_ms=float(tau_ms),
+        item_ids = list(dict.fromkeys(e.item_id for e in events))
+        for _ in range(self.tag_cache.READS):
+            found = self.tag_cache.lookup(item_ids, self._item_tags)
+            if found is None:
+                break
+            catalogue_rev, tags = found
+            users, interests = aggregate_interactions(events, tau_ms, tags)
+            # The query re-checks the marker itself, so a concurrent retry of the
+            # same batch is still applied only once.
+            rows = self._named_write(
+                "apply_interactions",
+                users=users,
+                interests=interests,
+                catalogue_rev=catalogue_rev,
+                n_rows=sum(len(u[1]) for u in users),
+                batch_id=batch_id,
+                tau_ms=float(tau_ms),
+            )
+            if rows and int(rows[0]["users"] or 0):
+                return True
+            # nothing written: applied before (a concurrent retry), or the catalogue
+            # moved on since the tags were read (read them again and resend)
+            state = self._named_read("batch_state", batch_id=batch_id)[0]
+            if state["applied"]:
+                return False
+            self.tag_cache.clear()
+        raise StoreUnavailable(
+            "the catalogue changed under every attempt to apply an ingest batch; "
+            "its events stay pending and are retried"
         )
-        return True
+
+    def _item_tags(self, item_ids: list[str]) -> tuple[int, dict[str, Tags]]:
+        """Tag cache reads: (catalogue revision, tags of each item; () if none)."""
+        tags: dict[str, list[tuple[str, float]]] = {i: [] for i in item_ids}
+        revs = []
+        for chunk in chunks(item_ids, self.batch_size):
+            row = self._named_read("item_tags", item_ids=list(chunk))[0]
+            revs.append(int(row["rev"]))
+            for item_id, interest_id, weight in row["tags"]:
+                tags[item_id].append((interest_id, float(weight)))
+        # the first revision read is the oldest: if the catalogue moved on between
+        # chunks, the graph refuses the batch as stale and the cache is read again
+        return revs[0], {i: tuple(t) for i, t in tags.items()}
 
     def batch_applied(self, batch_id: str) -> bool:
         return bool(self._named_read("batch_applied", batch_id=batch_id)[0]["n"])
@@ -256,6 +260,7 @@ class GraphStore(ABC):
 
     def wipe(self, batch: int = 10_000) -> int:
         """Delete every node but the schema records, in bounded batches."""
+        self.tag_cache.clear()
         total = 0
         while True:
             n = int(self._named_write("wipe_batch", limit=batch)[0]["deleted"])

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from graph_schema.decay import fold_many
 from graph_schema.migrations import MIGRATIONS
 from graph_schema.model import CatalogueItem, Interaction
-from graph_schema.store import GraphStore, InvalidQuery, QueryTimeout, ReadOnlyViolation, StoreError
+from graph_schema.store import GraphStore, InvalidQuery, QueryTimeout, ReadOnlyViolation, StoreError, open_store
 
 TAU = 1_000_000.0  # ms; event times in the tests span a few tau
 REL = 1e-9
@@ -189,8 +189,8 @@ def test_upsert_users(store: GraphStore) -> None:
     assert {k: v for k, v in node_props(store, "User", "u2").items() if k != "rev"} == {"id": "u2"}
     store.apply_interactions([ev("u1", "i1", 1, 1)], TAU)
     assert store.counts()["nodes"]["User"] == 2
-    rev = node_props(store, "User", "u1").pop("rev")  # ingestion bumps it (the API's answer cache)
-    assert isinstance(rev, int) and rev > created["u1"]
+    rev = node_props(store, "User", "u1").pop("rev")  # the incarnation: ingestion leaves it
+    assert isinstance(rev, int) and rev == created["u1"]
     assert store.upsert_users([{"user_id": "u1", "props": {"zip": "99999", "rev": "x"}}]) == 1  # rev reserved
     assert node_props(store, "User", "u1") == {"id": "u1", "age": 31, "zip": "99999", "rev": rev}
 
@@ -266,6 +266,37 @@ def test_evidence_is_order_independent(store: GraphStore, data: st.DataObject) -
 
 
 # --- catalogue ------------------------------------------------------------------------
+
+
+def _another_worker(store: GraphStore) -> GraphStore:
+    """A second store on the same graph, as another API worker or process holds (with
+    its own tag cache)."""
+    if store.backend == "falkordb":
+        from graph_schema.store.falkor import FalkorDBStore
+
+        return FalkorDBStore(store.server, store.graph_name, store.batch_size)  # type: ignore[attr-defined]
+    from tests.store.conftest import _neo4j_settings
+
+    return open_store(_neo4j_settings())
+
+
+def test_evidence_follows_tags_another_worker_changed(store: GraphStore) -> None:
+    store.upsert_items(
+        [CatalogueItem("i1", interests=("a",)), CatalogueItem("i2", interests=("a",)), CatalogueItem("i3")]
+    )
+    # cached: i1 -> a, i2 -> a, i3 -> () (every item of the next batch: no re-read of its own)
+    store.apply_interactions([ev("u1", "i1", 1, 1000), ev("u1", "i3", 1, 1000), ev("u3", "i2", 1, 1000)], TAU)
+    with _another_worker(store) as other:
+        other.upsert_items([CatalogueItem("i1", interests=("b",)), CatalogueItem("i3", interests=("c",))])
+    store.apply_interactions([ev("u1", "i1", 2, 2000), ev("u1", "i3", 3, 2000), ev("u2", "i2", 1, 2000)], TAU)
+    # by hand: the first batch counted under the old tags, the second under the new ones
+    got = evidence(store, "u1")
+    assert got.keys() == {"a", "b", "c"}
+    assert got["a"] == (pytest.approx(1.0, rel=REL), 1000)
+    assert got["b"] == (pytest.approx(2.0, rel=REL), 2000)
+    assert got["c"] == (pytest.approx(3.0, rel=REL), 2000)
+    assert evidence(store, "u2") == {"a": (pytest.approx(1.0, rel=REL), 2000)}
+    assert interactions(store, "u1")["i1"]["count"] == 2
 
 
 def test_upsert_items(store: GraphStore) -> None:
@@ -547,7 +578,7 @@ def test_query_results_are_plain_json(store: GraphStore) -> None:
     u, r, i, p, both, m, nan, nothing = row
     assert u["kind"] == "node" and u["labels"] == ["User"]
     user_props = dict(u["properties"])
-    assert isinstance(user_props.pop("rev"), int)  # bumped by ingestion (the API's answer cache)
+    assert isinstance(user_props.pop("rev"), int)  # the user's incarnation (the API's answer cache)
     assert user_props == {"id": "u1", "embedding": [0.5, -0.25]}
     assert i["properties"] == {"id": "i1", "title": "One", "tags": ["x", "y"]}
     assert r["kind"] == "relationship" and r["type"] == "INTERACTED"
@@ -659,7 +690,14 @@ def test_counts(raw_store: GraphStore) -> None:
     raw_store.apply_interactions([ev("u1", "i1", 1, 1), ev("u1", "i2", 1, 2), ev("u2", "i3", 1, 3)], TAU)
     raw_store.write_similar_items([{"item_id": "i1", "other_id": "i2", "score": 1.0, "model_version": "v"}])
     assert raw_store.counts() == {
-        "nodes": {"IngestBatch": 1, "Interest": 2, "Item": 3, "SchemaMigration": len(MIGRATIONS), "User": 2},
+        "nodes": {
+            "Catalogue": 1,
+            "IngestBatch": 1,
+            "Interest": 2,
+            "Item": 3,
+            "SchemaMigration": len(MIGRATIONS),
+            "User": 2,
+        },
         "relationships": {"INTERACTED": 3, "INTERESTED_IN": 2, "SIMILAR_TO": 1, "TAGGED": 3},
     }
 

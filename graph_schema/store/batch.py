@@ -1,0 +1,104 @@
+"""An ingest batch as apply_interactions.cypher takes it, and the tag cache that
+lets the store compute live interest evidence instead of the graph's writer.
+
+Every event of a batch is folded into one row per (user, item) and one evidence
+term per (user, interest) here, in the client, with the same order-independent
+decay as graph_schema.decay: the graph then only MERGEs distinct keys.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from graph_schema.decay import fold, fold_many
+from graph_schema.model import Interaction
+
+# An item's tags: (interest_id, tag weight) per TAGGED edge.
+Tags = tuple[tuple[str, float], ...]
+# (catalogue revision, tags of the asked items: every asked item, () if untagged)
+TagFetch = Callable[[list[str]], tuple[int, dict[str, Tags]]]
+
+# Positional rows (half the parameter text of maps); see apply_interactions.cypher.
+ITEM_COLUMNS = ("item_id", "weight", "count", "first_ts", "last_ts")
+EVIDENCE_COLUMNS = ("interest_index", "evidence", "evidence_ts")
+
+
+def aggregate_interactions(
+    events: Iterable[Interaction], tau_ms: float, tags: Mapping[str, Tags]
+) -> tuple[list[list[Any]], list[str]]:
+    """(users, interests): one [user_id, item rows, evidence rows] entry per user
+    and the interests the evidence rows point into (by position).
+
+    Item rows: weights and counts add, first/last ts are min/max. Evidence rows:
+    each (user, item)'s events fold into one decayed term as of its last_ts, times
+    the tag weight, and the terms of all the user's items with that interest fold
+    into one (evidence, evidence_ts) state."""
+    groups: dict[str, dict[str, list[Interaction]]] = {}
+    for ev in events:
+        groups.setdefault(ev.user_id, {}).setdefault(ev.item_id, []).append(ev)
+    interests: dict[str, int] = {}
+    users: list[list[Any]] = []
+    for user_id, items in groups.items():
+        rows = []
+        evidence: dict[int, list[Any]] = {}
+        for item_id, evs in items.items():
+            if len(evs) == 1:  # the common case, without the folding arithmetic
+                e = evs[0]
+                weight, first, last, ev_w = e.weight, e.ts, e.ts, e.weight
+            else:
+                ev_w, last = fold_many(((e.weight, e.ts) for e in evs), tau_ms)
+                weight, first = sum(e.weight for e in evs), min(e.ts for e in evs)
+            rows.append([item_id, float(weight), len(evs), first, last])
+            for interest_id, tag_weight in tags.get(item_id, ()):
+                k = interests.setdefault(interest_id, len(interests))
+                term = float(ev_w) * tag_weight
+                state = evidence.get(k)
+                if state is None:
+                    evidence[k] = [k, term, last]
+                else:
+                    state[1], state[2] = fold(state[1], state[2], term, last, tau_ms)
+        users.append([user_id, rows, list(evidence.values())])
+    return users, list(interests)
+
+
+class TagCache:
+    """Item id -> tags, all read under one catalogue revision (`rev`).
+
+    A read returning another revision drops everything cached before: the catalogue
+    changed, and any item's tags may have. The graph checks the revision when the
+    batch lands (apply_interactions.cypher), so a stale cache costs a re-read,
+    never wrong evidence. Thread-safe; bounded (cleared when full)."""
+
+    MAX_ITEMS = 1_000_000
+    READS = 8  # revisions a lookup chases before giving up (the catalogue keeps changing)
+
+    def __init__(self) -> None:
+        self.rev: int | None = None
+        self._tags: dict[str, Tags] = {}
+        self._lock = threading.Lock()
+
+    def clear(self) -> None:
+        with self._lock:
+            self.rev = None
+            self._tags.clear()
+
+    def lookup(self, item_ids: Sequence[str], fetch: TagFetch) -> tuple[int, dict[str, Tags]] | None:
+        """(revision, tags of every item asked), reading what is not cached; None
+        if the revision kept moving under READS reads."""
+        for _ in range(self.READS):
+            with self._lock:
+                rev = self.rev
+                missing = list(item_ids) if rev is None else [i for i in item_ids if i not in self._tags]
+                if not missing and rev is not None:
+                    return rev, {i: self._tags[i] for i in item_ids}
+            got_rev, got = fetch(missing)
+            with self._lock:
+                if got_rev != self.rev or len(self._tags) + len(got) > self.MAX_ITEMS:
+                    self._tags.clear()  # another revision (or full): what was cached is gone
+                    self.rev = got_rev
+                self._tags.update(got)
+                if all(i in self._tags for i in item_ids):  # else: read the rest under this revision
+                    return got_rev, {i: self._tags[i] for i in item_ids}
+        return None
