@@ -23,9 +23,12 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
+    inspect,
 )
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+from sqlalchemy.schema import CreateIndex
 
 
 def now_ms() -> int:
@@ -54,7 +57,8 @@ class EventRecord(Base):
     ts: Mapped[int] = mapped_column(BigInteger, nullable=False)
     weight: Mapped[float] = mapped_column(Float, nullable=False)
     status: Mapped[str] = mapped_column(String(16), nullable=False, default="pending")
-    batch_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    # no index of its own: every query by batch_id also filters status (ix_events_status_batch)
+    batch_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     claimed_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     failed_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     received_at: Mapped[int] = mapped_column(BigInteger, nullable=False, default=now_ms)
@@ -138,6 +142,31 @@ class DeletedUser(Base):
     user_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     deleted_at: Mapped[int] = mapped_column(BigInteger, nullable=False, default=now_ms)
 
+    # after every graph batch the event log reads the tombstones newer than the batch
+    __table_args__ = (Index("ix_deleted_users_deleted_at", "deleted_at"),)
+
+
+# (table, index) added to tables that existing databases already have:
+# create_all() creates missing tables, never a missing index of an existing table.
+_ADDED_INDEXES: tuple[tuple[str, str], ...] = (("deleted_users", "ix_deleted_users_deleted_at"),)
+
+
+def _add_indexes(engine: Engine) -> None:
+    """Create the _ADDED_INDEXES a database lacks. Checked first because on PostgreSQL
+    even CREATE INDEX IF NOT EXISTS locks the table (briefly: these tables are small)."""
+    for table, name in _ADDED_INDEXES:
+        if inspect(engine).has_index(table, name):
+            continue
+        index = next(i for i in Base.metadata.tables[table].indexes if i.name == name)
+        try:
+            with engine.begin() as conn:
+                conn.execute(CreateIndex(index, if_not_exists=True))
+        except DBAPIError:
+            # processes starting together: PostgreSQL's IF NOT EXISTS can still
+            # collide with a concurrent CREATE (duplicate key in pg_class)
+            if not inspect(engine).has_index(table, name):
+                raise
+
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
@@ -158,6 +187,7 @@ def get_engine(url: str) -> Engine:
     else:
         engine = create_engine(url, pool_pre_ping=True)
     Base.metadata.create_all(engine)
+    _add_indexes(engine)
     return engine
 
 

@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import bindparam, delete, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from graph_schema.model import CatalogueItem, Interaction
@@ -66,6 +66,8 @@ log = logging.getLogger(__name__)
 STALE_CLAIM_MS = 60_000  # a claim older than this belongs to a crashed worker
 EVENTS = EventRecord.__table__  # Core statements: no ORM bookkeeping on the hot path
 _PENDING = select(func.count()).select_from(EVENTS).where(EVENTS.c.status == "pending")
+_DELETED = DeletedUser.__table__
+_RECENT_DELETES = select(_DELETED.c.user_id).where(_DELETED.c.deleted_at >= bindparam("since"))
 
 
 class UnknownEventType(ValueError):
@@ -159,7 +161,7 @@ def _insert_events(session: Session, rows: Sequence[tuple[Any, ...]]) -> list[tu
     inserted: list[tuple[str, str | None]] = []
     for start in range(0, len(rows), _INSERT_PAGE):
         page = rows[start : start + _INSERT_PAGE]
-        params = tuple(value for row in page for value in row)
+        params = tuple(itertools.chain.from_iterable(page))
         inserted.extend((e, b) for e, b in conn.exec_driver_sql(_insert_sql(len(page), placeholder), params).all())
     return inserted
 
@@ -207,23 +209,31 @@ class EventLog:
         seen: set[str] = set()
         received = now_ms()
         claim_id = uuid.uuid4().hex
-        claim_left = self.settings.batch_size if claim else 0
+        claim_size = self.settings.batch_size if claim else 0
+        claim_left = claim_size
+        # resolve_weight's usual answers, without a call per event; it still words the refusals
+        type_weights = {t: float(w) for t, w in self.settings.event_weights.items() if t != "rating"}
         for index, ev in events:
-            try:
-                weight = self.resolve_weight(ev)
-            except UnknownEventType as exc:
-                report.rejected.append({"index": index, "error": str(exc)})
-                continue
-            if ev.event_id in seen:
+            weight = ev.weight
+            if weight is None:
+                weight = type_weights.get(ev.type)
+                if weight is None:
+                    try:
+                        weight = self.resolve_weight(ev)
+                    except UnknownEventType as exc:
+                        report.rejected.append({"index": index, "error": str(exc)})
+                        continue
+            event_id = ev.event_id
+            if event_id in seen:
                 report.duplicates += 1
                 continue
-            seen.add(ev.event_id)
+            seen.add(event_id)
             mine = claim_left > 0
             claim_left -= 1
             # in _EVENT_COLUMNS order
             rows.append(
                 (
-                    ev.event_id,
+                    event_id,
                     ev.user_id,
                     ev.item_id,
                     ev.type,
@@ -245,8 +255,10 @@ class EventLog:
         claimed = {event_id for event_id, batch_id in inserted if batch_id == claim_id}
         if not claimed:
             return report, None
-        batch = [Interaction(r[1], r[2], r[5], r[4]) for r in rows if r[8] is not None and r[0] in claimed]
-        return report, _Batch(claim_id, batch)
+        mine_rows = rows[:claim_size]  # the rows claimed are the first ones
+        if len(claimed) < len(mine_rows):  # some were in the log already
+            mine_rows = [r for r in mine_rows if r[0] in claimed]
+        return report, _Batch(claim_id, [Interaction(r[1], r[2], r[5], r[4]) for r in mine_rows])
 
     # --- apply ----------------------------------------------------------------
     def _claim(self, limit: int) -> _Batch | None:
@@ -320,19 +332,19 @@ class EventLog:
         """Re-delete users of a just-written batch whom a privacy delete removed after
         the batch's events were read: the write may have re-created them (in this or
         another process). delete_user tombstones before it deletes from the graph, so
-        either the graph delete comes after this write, or this check sees the tombstone."""
-        users = list({e.user_id for e in batch.events})
-        if not users:
-            return
+        either the graph delete comes after this write, or this check sees the tombstone.
+
+        Reads the recent tombstones (an index range, almost always empty: deletes are
+        rare) and matches them to the batch's users here, not in an IN (<every user>)."""
         with self.sessions() as session:
-            deleted = session.scalars(
-                select(DeletedUser.user_id).where(
-                    DeletedUser.user_id.in_(users), DeletedUser.deleted_at >= batch.read_at - 1
-                )
-            ).all()
-        for user_id in deleted:
-            log.info("user %s was deleted while batch %s was in flight: deleting again", user_id, batch.batch_id)
-            store.delete_user(user_id)
+            recent = session.connection().execute(_RECENT_DELETES, {"since": batch.read_at - 1}).scalars().all()
+        if not recent:
+            return
+        users = {e.user_id for e in batch.events}
+        for user_id in recent:
+            if user_id in users:
+                log.info("user %s was deleted while batch %s was in flight: deleting again", user_id, batch.batch_id)
+                store.delete_user(user_id)
 
     def _next_batch(self, running: str | None = None) -> _Batch | None:
         """The batch accept() claimed (its events are at hand: the graph can start

@@ -211,3 +211,34 @@ def test_a_refused_batch_is_parked_as_failed_and_does_not_block_later_events(
 def test_ids_with_control_characters_never_reach_the_graph(event_log: EventLog, bad: dict) -> None:
     report = accept(event_log, [{**ev("x"), **bad}])
     assert report.accepted == 0 and len(report.rejected) == 1
+
+
+def test_accept_stores_the_weights_resolve_weight_gives_and_refuses_the_rest(settings: Settings) -> None:
+    # accept() resolves the usual weights inline: it must agree with resolve_weight event by event
+    log = EventLog(settings.model_copy(update={"event_weights": {"view": 1, "like": 3.5, "rating": 1.0}}))
+    raw = [
+        ev("view"),
+        ev("like", type_="like"),
+        ev("view-weighted", weight=0.25),
+        ev("rated", type_="rating", weight=4.5),
+        ev("unknown-weighted", type_="teleport", weight=2.0),
+        ev("click", type_="click"),  # not in these settings
+        ev("rating-without-value", type_="rating"),
+        ev("unknown", type_="teleport"),
+    ]
+    good, _ = validate_each(EventIn, raw)
+    expected: dict[str, float] = {}
+    refused: dict[int, str] = {}
+    for index, event in good:
+        try:
+            expected[event.event_id] = log.resolve_weight(event)
+        except ValueError as exc:
+            refused[index] = str(exc)
+    assert len(expected) == 5 and len(refused) == 3
+    report = log.accept(good)
+    assert report.accepted == 5 and {r["index"]: r["error"] for r in report.rejected} == refused
+    with log.sessions() as s:
+        assert dict(s.execute(select(EventRecord.event_id, EventRecord.weight)).all()) == expected
+    batch = log._take_owned()
+    assert batch is not None
+    assert sorted(e.weight for e in batch.events) == sorted(expected.values())
