@@ -4,10 +4,14 @@ and SQLite) unless GRAPH_URI / DATABASE_URL say otherwise.
 
     .venv/bin/python bench/ingest.py [--events 50000] [--batch 1000] [--clients 1]
 
-Each "request" is what POST /v1/events does with `batch` events: validate_each
-(pydantic), accept (SQL log), apply_pending (graph). --clients N runs N client
-processes at once (like the API's gunicorn workers), each sending its share of
-the requests one after another; the graph server and SQLite are shared.
+Two ways in, each on a fresh graph and event log:
+- stream: what `interest-graph ingest FILE` does with JSON lines: parse and
+  validate (service.ingest.jsonl), then EventLog.ingest(), which logs and claims
+  batch k+1 while the graph writes batch k.
+- requests: what POST /v1/events does with `batch` events per request:
+  validate_each (pydantic), accept (SQL log), apply_pending (graph), one request
+  after another. --clients N runs N client processes at once (like the API's
+  gunicorn workers), each sending its share; the graph server and SQLite are shared.
 CPU per batch: this benchmark's client processes, and the graph server process
 (all its threads, from /proc; Linux only).
 """
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import multiprocessing
 import os
 import random
@@ -30,6 +35,7 @@ from graph_schema.settings import Settings
 from graph_schema.store import open_store
 from graph_schema.store.factory import embedded_server
 from service.ingest.eventlog import EventLog
+from service.ingest.jsonl import read_events
 from service.ingest.movielens import import_movielens
 from service.ingest.schemas import EventIn, validate_each
 
@@ -51,8 +57,20 @@ def _server_cpu_s(settings: Settings) -> float | None:
     return total / 1e9
 
 
-def _events_settings(data_dir: Path, batch: int) -> Settings:
-    return Settings(data_dir=data_dir, graph_name="bench_events", batch_size=batch)
+def _events_settings(data_dir: Path, batch: int, name: str = "bench_events") -> Settings:
+    return Settings(
+        data_dir=data_dir, graph_name=name, batch_size=batch, database_url=f"sqlite:///{data_dir / name}.sqlite3"
+    )
+
+
+def _catalogue(settings: Settings) -> None:
+    """2,000 items with 2 of 50 interests each."""
+    rng = random.Random(11)
+    with open_store(settings) as store:
+        store.migrate()
+        store.upsert_items(
+            [CatalogueItem(f"i{i}", f"Item {i}", tuple(f"t{rng.randrange(50)}" for _ in range(2))) for i in range(2000)]
+        )
 
 
 def _raw_events(n_events: int) -> list[dict[str, Any]]:
@@ -88,14 +106,33 @@ def _send(data_dir: Path, batch: int, requests: list[list[dict[str, Any]]]) -> t
     return per_request, time.process_time() - cpu0
 
 
+def bench_stream(data_dir: Path, n_events: int, batch: int) -> dict[str, Any]:
+    settings = _events_settings(data_dir, batch, "bench_stream")
+    _catalogue(settings)
+    lines = [json.dumps(e) for e in _raw_events(n_events)]  # the file's text, read up front
+    log = EventLog(settings)
+    with open_store(settings) as store:
+        server0, cpu0 = _server_cpu_s(settings), time.process_time()
+        t0 = time.perf_counter()
+        rejected: list[dict[str, Any]] = []
+        _, applied = log.ingest(store, read_events(lines, rejected))
+        seconds = time.perf_counter() - t0
+        client, server1 = time.process_time() - cpu0, _server_cpu_s(settings)
+    assert not rejected and applied.error is None and applied.applied == n_events, (rejected, applied)
+    batches = n_events / batch
+    return {
+        "events": n_events,
+        "batch": batch,
+        "seconds": seconds,
+        "events_per_s": n_events / seconds,
+        "client_cpu_ms": client / batches * 1000,
+        "server_cpu_ms": None if server0 is None or server1 is None else (server1 - server0) / batches * 1000,
+    }
+
+
 def bench_events(data_dir: Path, n_events: int, batch: int, clients: int = 1) -> dict[str, Any]:
     settings = _events_settings(data_dir, batch)
-    rng = random.Random(11)
-    with open_store(settings) as store:
-        store.migrate()
-        store.upsert_items(
-            [CatalogueItem(f"i{i}", f"Item {i}", tuple(f"t{rng.randrange(50)}" for _ in range(2))) for i in range(2000)]
-        )
+    _catalogue(settings)
     raw = _raw_events(n_events)  # generated up front: not part of the measurement
     requests = [raw[k : k + batch] for k in range(0, n_events, batch)]
     shares = [requests[c::clients] for c in range(clients)]
@@ -152,18 +189,28 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
         data_dir = Path(tmp)
         try:
+            stream = bench_stream(data_dir, args.events, args.batch)
             ev = bench_events(data_dir, args.events, args.batch, args.clients)
             ml = None if args.skip_movielens else bench_movielens(data_dir)
         finally:
             embedded_server(Settings(data_dir=data_dir)).stop()
     print(f"ingest through event log + graph (embedded FalkorDB, SQLite), {os.cpu_count()} CPUs")
     print(
-        f"  {ev['events']:,} events in requests of {ev['batch']:,}, {ev['clients']} client(s): "
+        f"  stream (ingest FILE), {stream['events']:,} events in batches of {stream['batch']:,}: "
+        f"{stream['events_per_s']:,.0f} events/s (total {stream['seconds']:.1f} s)"
+    )
+    if stream["server_cpu_ms"] is not None:
+        print(
+            f"    CPU per batch: client {stream['client_cpu_ms']:.1f} ms, graph server {stream['server_cpu_ms']:.1f} ms"
+        )
+    print(
+        f"  requests (POST /v1/events), {ev['events']:,} events in requests of {ev['batch']:,}, "
+        f"{ev['clients']} client(s): "
         f"{ev['events_per_s']:,.0f} events/s (median request {ev['batch_median_ms']:.1f} ms, "
         f"total {ev['seconds']:.1f} s)"
     )
     if ev["server_cpu_ms"] is not None:
-        print(f"  CPU per request: client {ev['client_cpu_ms']:.1f} ms, graph server {ev['server_cpu_ms']:.1f} ms")
+        print(f"    CPU per request: client {ev['client_cpu_ms']:.1f} ms, graph server {ev['server_cpu_ms']:.1f} ms")
     if ml is not None:
         cpu = (
             f"; CPU: client {ml['client_cpu_s']:.1f} s, graph server {ml['server_cpu_s']:.1f} s"

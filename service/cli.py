@@ -178,41 +178,38 @@ def import_movielens_cmd(
 def ingest(
     file: Annotated[Path, typer.Argument(help="JSON lines, one event per line (same fields as POST /v1/events)")],
 ) -> None:
-    """Ingest events from a JSON-lines file through the event log."""
+    """Ingest events from a JSON-lines file through the event log.
+
+    The file streams: batches are parsed, validated and logged while the graph
+    writes the previous one. Lines that are not valid events are reported by number;
+    the rest are accepted."""
     from service.ingest.eventlog import EventLog
-    from service.ingest.schemas import EventIn, validate_each
+    from service.ingest.jsonl import read_events
 
     settings = get_settings()
-    raw: list[object] = []
-    rejected: list[dict[str, object]] = []
     try:
-        lines = file.read_text().splitlines()
-    except OSError as exc:
+        with file.open(encoding="utf-8") as fh:
+            total = sum(1 for line in fh if line.strip())
+        fh = file.open(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
         _fail(f"cannot read {file}: {exc}")
-    for n, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            raw.append(json.loads(line))
-        except json.JSONDecodeError as exc:
-            rejected.append({"line": n, "error": f"not valid JSON: {exc.msg}"})
-            raw.append(None)
-    good, bad = validate_each(EventIn, raw)
-    rejected += [{"line": b["index"] + 1, "error": b["error"]} for b in bad if raw[b["index"]] is not None]
+    rejected: list[dict[str, object]] = []
     log_ = EventLog(settings)
-    report = log_.accept(good)
-    rejected += [{"line": r["index"] + 1, "error": r["error"]} for r in report.rejected]
-    try:
-        with open_store() as store:
-            store.migrate()
-            with _progress(report.accepted, "events") as bar:
-                applied = log_.apply_pending(store, progress=bar.update)
-    except (StoreError, EmbeddedStoreError) as exc:
-        _fail(
-            f"{report.accepted} events are in the log but not in the graph yet ({exc}); "
-            "they stay pending and the next ingest applies them"
-        )
-    for r in rejected:
+    with fh:
+        events = read_events(fh, rejected)
+        try:
+            with open_store() as store:
+                store.migrate()
+                with _progress(total, "events") as bar:
+                    report, applied = log_.ingest(store, events, progress=bar.update)
+        except (StoreError, EmbeddedStoreError) as exc:
+            logged = log_.accept(list(events))  # what the graph never saw: into the log, pending
+            _fail(
+                f"{logged.accepted} events are in the log but not in the graph yet ({exc}); "
+                "they stay pending and the next ingest applies them"
+            )
+    rejected += [{"line": r["index"], "error": r["error"]} for r in report.rejected]
+    for r in sorted(rejected, key=lambda r: int(r["line"])):  # type: ignore[call-overload]
         console.print(f"[yellow]line {r['line']}:[/yellow] {r['error']}")
     typer.echo(
         json.dumps(
