@@ -38,6 +38,7 @@ from service.ingest.eventlog import EventLog
 from service.ingest.jsonl import read_events
 from service.ingest.movielens import import_movielens
 from service.ingest.schemas import EventIn, validate_each
+from service.runtime import tune_gc
 
 
 def _server_cpu_s(settings: Settings) -> float | None:
@@ -92,6 +93,7 @@ def _send(data_dir: Path, batch: int, requests: list[list[dict[str, Any]]]) -> t
     """One client: send requests one after another; (seconds per request, CPU s)."""
     settings = _events_settings(data_dir, batch)
     log = EventLog(settings)
+    tune_gc()  # as in an API worker (gunicorn post_worker_init)
     per_request = []
     cpu0 = time.process_time()
     with open_store(settings) as store:
@@ -111,6 +113,7 @@ def bench_stream(data_dir: Path, n_events: int, batch: int) -> dict[str, Any]:
     _catalogue(settings)
     lines = [json.dumps(e) for e in _raw_events(n_events)]  # the file's text, read up front
     log = EventLog(settings)
+    tune_gc()  # as `interest-graph ingest` does
     with open_store(settings) as store:
         server0, cpu0 = _server_cpu_s(settings), time.process_time()
         t0 = time.perf_counter()
@@ -163,6 +166,7 @@ def bench_movielens(data_dir: Path) -> dict[str, Any]:
     settings = Settings(data_dir=data_dir, graph_name="bench_ml", database_url=f"sqlite:///{data_dir / 'ml.sqlite3'}")
     with open_store(settings) as store:
         store.migrate()
+        tune_gc()  # as `interest-graph import movielens` does
         server0, cpu0 = _server_cpu_s(settings), time.process_time()
         t0 = time.perf_counter()
         report = import_movielens(store, EventLog(settings))

@@ -32,6 +32,13 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 _PROM_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
 
 
+def post_worker_init(worker):
+    """The app is loaded in this worker: keep the garbage collector off the request path."""
+    from service.runtime import tune_gc
+
+    tune_gc()
+
+
 def on_starting(server):
     """prometheus_client multiprocess mode: start every boot with an empty metrics directory."""
     if _PROM_DIR:

@@ -16,6 +16,7 @@ from rich.table import Table
 from graph_schema.settings import get_settings
 from graph_schema.store import StoreError, embedded_server, open_store
 from graph_schema.store.embedded import EmbeddedStoreError
+from service.runtime import tune_gc
 
 app = typer.Typer(help="Interest graph service: stores, ingestion, training and the API.", no_args_is_help=True)
 store_app = typer.Typer(help="Manage the embedded FalkorDB server.", no_args_is_help=True)
@@ -163,6 +164,7 @@ def import_movielens_cmd(
     from service.ingest.movielens import MovieLensNotFound, import_movielens
 
     settings = get_settings()
+    tune_gc()
     try:
         with open_store() as store:
             store.migrate()
@@ -195,6 +197,7 @@ def ingest(
         _fail(f"cannot read {file}: {exc}")
     rejected: list[dict[str, object]] = []
     log_ = EventLog(settings)
+    tune_gc()
     with fh:
         events = read_events(fh, rejected)
         try:
@@ -233,6 +236,7 @@ def replay(force: Annotated[bool, typer.Option("--force", help="wipe a non-empty
 
     settings = get_settings()
     log_ = EventLog(settings)
+    tune_gc()
     try:
         with open_store() as store:
             counts = store.counts()

@@ -75,6 +75,9 @@ def run_gunicorn(host: str, port: int, workers: int, threads: int, with_schedule
     from service.app import create_app
 
     def post_worker_init(worker: Any) -> None:
+        from service.runtime import tune_gc
+
+        tune_gc()  # the app is loaded: freeze it out of the collector's way
         if with_scheduler:
             from service.scheduler import start_scheduler
 

@@ -1,9 +1,10 @@
 // Apply one ingest batch atomically and at most once.
 // $users: [user_id, item_rows, interest_rows] per user, pre-aggregated by the store
-// (base.aggregate_interactions), so every MERGE below touches a distinct key
-// (FalkorDB 4.16 crashed on repeated keys):
-//   item row:     [item_id, weight, count, first_ts, last_ts]  (positional: half the
-//                 parameter text of maps)
+// (store/batch.py), so every MERGE below touches a distinct key (FalkorDB 4.16
+// crashed on repeated keys). Positional rows, times in ms after $t0 (short text:
+// the graph's single writer parses it):
+//   item row:     [item_id, weight, last_ts, count, first_ts]; count and first_ts
+//                 are left out for a single event (count 1, first_ts = last_ts)
 //   interest row: [k, evidence, evidence_ts]: the user's events on items tagged with
 //                 $interests[k], folded (tag weight included) into one decayed term.
 // The store computes the interest rows from its cache of the items' tags, so the
@@ -39,18 +40,21 @@ ON CREATE SET u.rev = timestamp() * 1000 + toInteger(rand() * 1000)
 FOREACH (row IN user_rows[1] |
     MERGE (i:Item {id: row[0]})
     MERGE (u)-[r:INTERACTED]->(i)
-    ON CREATE SET r.weight = row[1], r.count = row[2], r.first_ts = row[3], r.last_ts = row[4]
-    ON MATCH SET r.weight = r.weight + row[1], r.count = r.count + row[2],
-                 r.first_ts = CASE WHEN row[3] < r.first_ts THEN row[3] ELSE r.first_ts END,
-                 r.last_ts = CASE WHEN row[4] > r.last_ts THEN row[4] ELSE r.last_ts END)
+    ON CREATE SET r.weight = row[1], r.count = coalesce(row[3], 1),
+                  r.first_ts = $t0 + coalesce(row[4], row[2]), r.last_ts = $t0 + row[2]
+    ON MATCH SET r.weight = r.weight + row[1], r.count = r.count + coalesce(row[3], 1),
+                 r.first_ts = CASE WHEN $t0 + coalesce(row[4], row[2]) < r.first_ts
+                                   THEN $t0 + coalesce(row[4], row[2]) ELSE r.first_ts END,
+                 r.last_ts = CASE WHEN $t0 + row[2] > r.last_ts THEN $t0 + row[2] ELSE r.last_ts END)
 FOREACH (ev IN user_rows[2] | FOREACH (it IN [its[ev[0]]] |
     MERGE (u)-[e:INTERESTED_IN]->(it)
-    ON CREATE SET e.evidence = ev[1], e.evidence_ts = ev[2]
+    ON CREATE SET e.evidence = ev[1], e.evidence_ts = $t0 + ev[2]
     ON MATCH SET e.evidence = CASE
                      WHEN e.evidence IS NULL THEN ev[1]
-                     WHEN ev[2] >= e.evidence_ts THEN e.evidence * exp(-1.0 * (ev[2] - e.evidence_ts) / $tau_ms) + ev[1]
-                     ELSE e.evidence + ev[1] * exp(-1.0 * (e.evidence_ts - ev[2]) / $tau_ms) END,
+                     WHEN $t0 + ev[2] >= e.evidence_ts
+                     THEN e.evidence * exp(-1.0 * ($t0 + ev[2] - e.evidence_ts) / $tau_ms) + ev[1]
+                     ELSE e.evidence + ev[1] * exp(-1.0 * (e.evidence_ts - $t0 - ev[2]) / $tau_ms) END,
                  e.evidence_ts = CASE
-                     WHEN e.evidence_ts IS NULL OR ev[2] > e.evidence_ts THEN ev[2]
+                     WHEN e.evidence_ts IS NULL OR $t0 + ev[2] > e.evidence_ts THEN $t0 + ev[2]
                      ELSE e.evidence_ts END))
 RETURN count(u) AS users

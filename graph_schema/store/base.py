@@ -15,6 +15,7 @@ import time
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from graph_schema import cypher
@@ -35,6 +36,18 @@ STAGED_PROPS: dict[str, tuple[str, ...]] = {
 # Properties a catalogue or user record may not overwrite (ids, training outputs, and
 # User.rev, the user's incarnation, which the API's answer cache keys on).
 RESERVED_ITEM_PROPS = frozenset({"id", "embedding", "model_version", "refreshed_at", "rev"})
+
+
+@dataclass
+class PreparedBatch:
+    """An ingest batch ready to send: `statement` is the backend's encoded
+    apply_interactions call, for the catalogue revision its tags were read at
+    (None: not encoded yet)."""
+
+    batch_id: str
+    events: Sequence[Interaction]
+    tau_ms: float
+    statement: Any = None
 
 
 class StoreError(RuntimeError):
@@ -135,6 +148,15 @@ class GraphStore(ABC):
     def _named_write(self, query_name: str, /, **params: Any) -> list[dict[str, Any]]:
         return self._write(cypher.query(query_name, self.backend), params)
 
+    def _encode(self, query_name: str, /, **params: Any) -> Any:
+        """A named write, encoded for _write_encoded (a backend may do the costly part
+        of sending it here, e.g. FalkorDB's parameter text)."""
+        return (cypher.query(query_name, self.backend), params)
+
+    def _write_encoded(self, statement: Any) -> list[dict[str, Any]]:
+        text, params = statement
+        return self._write(text, params)
+
     def _named_read(self, query_name: str, /, **params: Any) -> list[dict[str, Any]]:
         return self._read(cypher.query(query_name, self.backend), params)
 
@@ -174,32 +196,52 @@ class GraphStore(ABC):
             batch_id, new_batch = uuid.uuid4().hex, True
         if not new_batch and self.batch_applied(batch_id):
             return False
-        item_ids = list(dict.fromkeys(e.item_id for e in events))
+        return self.apply_prepared(self.prepare_interactions(events, tau_ms, batch_id), new_batch=True)
+
+    def prepare_interactions(self, events: Sequence[Interaction], tau_ms: float, batch_id: str) -> PreparedBatch:
+        """The client's share of applying a batch: the items' tags (cached), the rows
+        and the encoded query. Separate from apply_prepared so that a pipeline can
+        prepare the next batch while the graph writes this one."""
+        batch = PreparedBatch(batch_id, events, float(tau_ms))
+        found = self.tag_cache.lookup(list(dict.fromkeys(e.item_id for e in events)), self._item_tags)
+        if found is None:  # the catalogue kept changing: apply_prepared tries again
+            return batch
+        catalogue_rev, tags = found
+        users, interests, t0 = aggregate_interactions(events, tau_ms, tags)
+        batch.statement = self._encode(
+            "apply_interactions",
+            users=users,
+            interests=interests,
+            catalogue_rev=catalogue_rev,
+            t0=t0,
+            n_rows=sum(len(u[1]) for u in users),
+            batch_id=batch_id,
+            tau_ms=float(tau_ms),
+        )
+        return batch
+
+    def apply_prepared(self, batch: PreparedBatch, new_batch: bool = False) -> bool:
+        """Write a prepared batch (see apply_interactions for the return value). If
+        the catalogue changed since its tags were read, they are read again and the
+        batch is re-encoded and resent."""
+        if not new_batch and self.batch_applied(batch.batch_id):
+            return False
         for _ in range(self.tag_cache.READS):
-            found = self.tag_cache.lookup(item_ids, self._item_tags)
-            if found is None:
-                break
-            catalogue_rev, tags = found
-            users, interests = aggregate_interactions(events, tau_ms, tags)
+            if batch.statement is None:
+                batch = self.prepare_interactions(batch.events, batch.tau_ms, batch.batch_id)
+                if batch.statement is None:
+                    break
             # The query re-checks the marker itself, so a concurrent retry of the
             # same batch is still applied only once.
-            rows = self._named_write(
-                "apply_interactions",
-                users=users,
-                interests=interests,
-                catalogue_rev=catalogue_rev,
-                n_rows=sum(len(u[1]) for u in users),
-                batch_id=batch_id,
-                tau_ms=float(tau_ms),
-            )
+            rows = self._write_encoded(batch.statement)
             if rows and int(rows[0]["users"] or 0):
                 return True
             # nothing written: applied before (a concurrent retry), or the catalogue
             # moved on since the tags were read (read them again and resend)
-            state = self._named_read("batch_state", batch_id=batch_id)[0]
-            if state["applied"]:
+            if self._named_read("batch_state", batch_id=batch.batch_id)[0]["applied"]:
                 return False
             self.tag_cache.clear()
+            batch.statement = None
         raise StoreUnavailable(
             "the catalogue changed under every attempt to apply an ingest batch; "
             "its events stay pending and are retried"

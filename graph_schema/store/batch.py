@@ -9,7 +9,7 @@ decay as graph_schema.decay: the graph then only MERGEs distinct keys.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from graph_schema.decay import fold, fold_many
@@ -20,16 +20,20 @@ Tags = tuple[tuple[str, float], ...]
 # (catalogue revision, tags of the asked items: every asked item, () if untagged)
 TagFetch = Callable[[list[str]], tuple[int, dict[str, Tags]]]
 
-# Positional rows (half the parameter text of maps); see apply_interactions.cypher.
-ITEM_COLUMNS = ("item_id", "weight", "count", "first_ts", "last_ts")
-EVIDENCE_COLUMNS = ("interest_index", "evidence", "evidence_ts")
+# Positional rows, times relative to the batch's earliest event (t0): the query's
+# parameter text is encoded by the client and parsed by the graph's single writer,
+# so it is kept short (maps would double it). See apply_interactions.cypher.
+#   item row:     [item_id, weight, last_ts - t0]                       (one event)
+#                 [item_id, weight, last_ts - t0, count, first_ts - t0]  (several)
+#   evidence row: [interest index, evidence, evidence_ts - t0]
 
 
 def aggregate_interactions(
-    events: Iterable[Interaction], tau_ms: float, tags: Mapping[str, Tags]
-) -> tuple[list[list[Any]], list[str]]:
-    """(users, interests): one [user_id, item rows, evidence rows] entry per user
-    and the interests the evidence rows point into (by position).
+    events: Sequence[Interaction], tau_ms: float, tags: Mapping[str, Tags]
+) -> tuple[list[list[Any]], list[str], int]:
+    """(users, interests, t0): one [user_id, item rows, evidence rows] entry per
+    user, the interests the evidence rows point into (by position), and the time
+    the rows' times are relative to.
 
     Item rows: weights and counts add, first/last ts are min/max. Evidence rows:
     each (user, item)'s events fold into one decayed term as of its last_ts, times
@@ -38,6 +42,7 @@ def aggregate_interactions(
     groups: dict[str, dict[str, list[Interaction]]] = {}
     for ev in events:
         groups.setdefault(ev.user_id, {}).setdefault(ev.item_id, []).append(ev)
+    t0 = min(ev.ts for ev in events) if events else 0
     interests: dict[str, int] = {}
     users: list[list[Any]] = []
     for user_id, items in groups.items():
@@ -46,11 +51,12 @@ def aggregate_interactions(
         for item_id, evs in items.items():
             if len(evs) == 1:  # the common case, without the folding arithmetic
                 e = evs[0]
-                weight, first, last, ev_w = e.weight, e.ts, e.ts, e.weight
+                last, ev_w = e.ts, e.weight
+                rows.append([item_id, float(e.weight), last - t0])
             else:
                 ev_w, last = fold_many(((e.weight, e.ts) for e in evs), tau_ms)
-                weight, first = sum(e.weight for e in evs), min(e.ts for e in evs)
-            rows.append([item_id, float(weight), len(evs), first, last])
+                first = min(e.ts for e in evs)
+                rows.append([item_id, float(sum(e.weight for e in evs)), last - t0, len(evs), first - t0])
             for interest_id, tag_weight in tags.get(item_id, ()):
                 k = interests.setdefault(interest_id, len(interests))
                 term = float(ev_w) * tag_weight
@@ -59,8 +65,10 @@ def aggregate_interactions(
                     evidence[k] = [k, term, last]
                 else:
                     state[1], state[2] = fold(state[1], state[2], term, last, tau_ms)
+        for state in evidence.values():
+            state[2] -= t0
         users.append([user_id, rows, list(evidence.values())])
-    return users, list(interests)
+    return users, list(interests), t0
 
 
 class TagCache:

@@ -11,6 +11,7 @@ import redis
 from falkordb import Edge, FalkorDB, Node, Path
 from redis.exceptions import NoPermissionError
 
+from graph_schema import cypher
 from graph_schema.migrations import Migration
 from graph_schema.model import QueryResult
 from graph_schema.store.base import (
@@ -117,8 +118,14 @@ class FalkorDBStore(GraphStore):
         return [dict(zip(columns, [plain(v) for v in row], strict=True)) for row in result.result_set]
 
     def _write(self, text: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        return self._write_encoded(params_header(params) + text)
+
+    def _encode(self, query_name: str, /, **params: Any) -> str:
+        return params_header(params) + cypher.query(query_name, self.backend)
+
+    def _write_encoded(self, statement: Any) -> list[dict[str, Any]]:
         try:
-            return self._rows(self._graph.query(params_header(params) + text))
+            return self._rows(self._graph.query(statement))
         except _DISCONNECTED as exc:
             raise self._recover(exc) from exc
         except redis.ResponseError as exc:

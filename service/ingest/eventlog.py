@@ -59,6 +59,7 @@ from graph_schema.sql import (
     session_factory,
 )
 from graph_schema.store import GraphStore, StoreError, StoreUnavailable
+from graph_schema.store.base import PreparedBatch
 from service.ingest.schemas import EventIn, ItemIn
 
 log = logging.getLogger(__name__)
@@ -101,6 +102,7 @@ class _Batch:
     events: list[Interaction]
     fresh: bool = True
     read_at: int = field(default_factory=now_ms)
+    prepared: PreparedBatch | None = None  # encoded for the graph ahead of its turn
 
 
 def _insert_ignore(session: Session):  # type: ignore[no-untyped-def]
@@ -368,10 +370,23 @@ class EventLog:
             pending = conn.execute(_PENDING).scalar() if count_pending else None
         return n, pending
 
+    def _prepare(self, store: GraphStore, batch: _Batch | None) -> _Batch | None:
+        """Encode a batch for the graph now (tags, rows, query text), on this thread,
+        while the graph writes the batch before it: the write thread then only sends."""
+        if batch is not None and batch.events:
+            try:
+                batch.prepared = store.prepare_interactions(batch.events, self.settings.evidence_tau_ms, batch.batch_id)
+            except StoreError:
+                batch.prepared = None  # the write thread prepares it again and meets the error there
+        return batch
+
     def _apply_batch(self, store: GraphStore, batch: _Batch) -> int:
-        store.apply_interactions(
-            batch.events, self.settings.evidence_tau_ms, batch_id=batch.batch_id, new_batch=batch.fresh
-        )
+        if batch.prepared is not None:
+            store.apply_prepared(batch.prepared, new_batch=batch.fresh)
+        else:
+            store.apply_interactions(
+                batch.events, self.settings.evidence_tau_ms, batch_id=batch.batch_id, new_batch=batch.fresh
+            )
         return len(batch.events)
 
     def apply_pending(
@@ -458,10 +473,10 @@ class EventLog:
         stopped = False
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph-apply") as graph:
             try:
-                batch = next_batch(None)
+                batch = self._prepare(store, next_batch(None))
                 running: Future[int] | None = graph.submit(self._apply_batch, store, batch) if batch else None
                 while running is not None and batch is not None:
-                    upcoming = next_batch(batch)  # SQL, while the graph writes `batch`
+                    upcoming = self._prepare(store, next_batch(batch))  # while the graph writes `batch`
                     current, n = batch, None
                     try:
                         n = running.result()

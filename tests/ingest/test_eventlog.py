@@ -95,6 +95,10 @@ class FlakyStore:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.store, name)
 
+    def apply_prepared(self, batch: Any, new_batch: bool = False) -> bool:
+        # the pipeline's write of a batch it encoded ahead: through the injection point
+        return self.apply_interactions(batch.events, batch.tau_ms, batch_id=batch.batch_id, new_batch=new_batch)
+
     def apply_interactions(self, events: Any, tau_ms: float, batch_id: str | None = None, **kw: Any) -> bool:
         self.calls += 1
         if self.calls == self.fail_on_call:

@@ -1,30 +1,37 @@
-"""JSON-lines events for `interest-graph ingest FILE`: line numbers survive the
-chunked validation, and every bad line is reported once."""
+"""JSON-lines events for `interest-graph ingest FILE`: line numbers, and every
+bad line reported once, in the API's words."""
 
 from __future__ import annotations
 
 import json
 
-import pytest
-
-from service.ingest import jsonl
 from service.ingest.jsonl import read_events
+from service.ingest.schemas import EventIn, validate_each
 
 
 def line(event_id: str, **extra: object) -> str:
     return json.dumps({"event_id": event_id, "user_id": "u", "item_id": "i", "type": "view", "ts": 1000, **extra})
 
 
-@pytest.mark.parametrize("chunk", [1, 2, 3, 1000])
-def test_events_keep_their_line_numbers_across_chunks(monkeypatch: pytest.MonkeyPatch, chunk: int) -> None:
-    monkeypatch.setattr(jsonl, "CHUNK", chunk)
+def test_events_keep_their_line_numbers_and_bad_lines_are_worded_like_the_api() -> None:
     lines = [line("e1"), "", "{broken", line("e2", ts="yesterday"), "   ", line("e3"), "[1, 2]", line("e4")]
     rejected: list[dict[str, object]] = []
     events = [(n, e.event_id) for n, e in read_events(lines, rejected)]
     assert events == [(1, "e1"), (6, "e3"), (8, "e4")]
     assert [r["line"] for r in rejected] == [3, 4, 7]
     assert "not valid JSON" in str(rejected[0]["error"]) and "ts" in str(rejected[1]["error"])
-    assert "JSON object" in str(rejected[2]["error"])
+    assert rejected[2]["error"] == "must be a JSON object, got list"
+    # the same words as validate_each (POST /v1/events) for the same record
+    record = json.loads(line("e2", ts="yesterday"))
+    assert rejected[1]["error"] == validate_each(EventIn, [record])[1][0]["error"]
+
+
+def test_what_json_loads_would_refuse_or_coerce_is_refused_the_same() -> None:
+    rejected: list[dict[str, object]] = []
+    lines = [line("n1", weight=float("nan")), '{"event_id": "x"', line("s1", user_id=" padded ")]
+    events = list(read_events(lines, rejected))
+    assert [r["line"] for r in rejected] == [1, 2]
+    assert events[0][1].user_id == "padded"  # whitespace stripped, as the API does
 
 
 def test_the_file_is_read_lazily() -> None:
@@ -37,4 +44,4 @@ def test_the_file_is_read_lazily() -> None:
 
     stream = read_events(lines(), [])
     assert next(stream)[0] == 1
-    assert len(consumed) == jsonl.CHUNK  # one chunk read, not the whole file
+    assert len(consumed) == 1  # one line read, not the whole file

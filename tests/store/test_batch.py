@@ -88,21 +88,24 @@ TAGS: dict[str, Tags] = {"i1": (("a", 1.0), ("b", 0.5)), "i2": (("a", 2.0),), "i
 
 @given(terms)
 def test_rows_and_evidence_match_the_events_folded_by_hand(events: list[tuple[str, str, float, int]]) -> None:
-    users, interests = aggregate_interactions([Interaction(*e) for e in events], TAU, TAGS)
+    users, interests, t0 = aggregate_interactions([Interaction(*e) for e in events], TAU, TAGS)
+    assert t0 == min(ts for _, _, _, ts in events)
     assert [u for u, _, _ in users] == list(dict.fromkeys(u for u, _, _, _ in events))
     assert sorted(interests) == sorted({t for _, i, _, _ in events for t, _ in TAGS.get(i, ())})
     for user_id, item_rows, evidence_rows in users:
         mine = [e for e in events if e[0] == user_id]
-        for item_id, weight, count, first, last in item_rows:
+        for row in item_rows:
+            item_id, weight, last = row[:3]
+            count, first = row[3:] if len(row) == 5 else (1, last)  # a single event: the short row
             on_item = [(w, ts) for _, i, w, ts in mine if i == item_id]
             assert count == len(on_item) and weight == pytest.approx(sum(w for w, _ in on_item))
-            assert (first, last) == (min(ts for _, ts in on_item), max(ts for _, ts in on_item))
+            assert (t0 + first, t0 + last) == (min(ts for _, ts in on_item), max(ts for _, ts in on_item))
         assert sorted(r[0] for r in item_rows) == sorted({i for _, i, _, _ in mine})
         by_hand = {}
         for interest in {t for _, i, _, _ in mine for t, _ in TAGS.get(i, ())}:
             tagged = [(w * tw, ts) for _, i, w, ts in mine for t, tw in TAGS.get(i, ()) if t == interest]
             by_hand[interest] = fold_many(tagged, TAU)
-        got = {interests[k]: (value, ts) for k, value, ts in evidence_rows}
+        got = {interests[k]: (value, t0 + ts) for k, value, ts in evidence_rows}
         assert got.keys() == by_hand.keys()
         for interest, (value, ts) in got.items():
             assert ts == by_hand[interest][1]

@@ -299,6 +299,20 @@ def test_evidence_follows_tags_another_worker_changed(store: GraphStore) -> None
     assert interactions(store, "u1")["i1"]["count"] == 2
 
 
+def test_a_batch_prepared_before_a_retag_is_applied_under_the_new_tags(store: GraphStore) -> None:
+    # the event log encodes batch k+1 while the graph writes batch k: a catalogue
+    # change in between must not be missed
+    store.upsert_items([CatalogueItem("i1", interests=("a",))])
+    prepared = store.prepare_interactions([ev("u1", "i1", 2, 1000)], TAU, "b1")
+    assert prepared.statement is not None
+    with _another_worker(store) as other:
+        other.upsert_items([CatalogueItem("i1", interests=("b",))])
+    assert store.apply_prepared(prepared, new_batch=True) is True
+    assert evidence(store, "u1") == {"b": (pytest.approx(2.0, rel=REL), 1000)}
+    assert store.apply_prepared(prepared) is False  # a retry of the same batch id: a no-op
+    assert interactions(store, "u1")["i1"]["count"] == 1
+
+
 def test_upsert_items(store: GraphStore) -> None:
     title = 'He said "hi" — it\'s a \\ test 🎉\nsecond line'
     written = store.upsert_items(
