@@ -13,13 +13,16 @@
 // (Catalogue.rev, bumped by every upsert_items): the batch is applied only if that
 // is still the revision, checked in this same transaction, so the evidence always
 // follows the tags the graph has when the batch lands.
-// Nothing is written (0 users returned) if the batch was applied before (the
-// IngestBatch marker: exactly-once) or the catalogue moved on; the store tells the
-// two apart and, for the second, re-reads the tags and sends the batch again.
+// Nothing is written if the batch was applied before (the IngestBatch marker:
+// exactly-once) or the catalogue moved on. Returns the evidence edges written; when
+// that is 0 the store asks batch_state.cypher what happened: applied by this very
+// call ($attempt is on the marker), applied before, or refused as stale (then it
+// re-reads the tags and sends the batch again).
 // Interests are looked up once per batch, in $interests order (ORDER BY: collect
 // keeps it); a missing one (deleted since the tags were read) writes nothing.
 // Every user and item is looked up once (FalkorDB: ~6 us per index lookup).
-// FOREACH keeps one row per user (no re-grouping, which cost as much as the rest).
+// FOREACH keeps one row per user for the item rows (no re-grouping, which cost as
+// much as the rest); the evidence rows come last, so a plain UNWIND will do.
 // User.rev is only set when the user is created: ingestion does not touch the user
 // node (on FalkorDB, any property write to an indexed node re-indexes it: ~10 us).
 UNWIND range(0, size($interests) - 1) AS k
@@ -30,7 +33,7 @@ OPTIONAL MATCH (done:IngestBatch {id: $batch_id})
 OPTIONAL MATCH (c:Catalogue {id: 'catalogue'})
 WITH its, done, c
 WHERE done IS NULL AND coalesce(c.rev, 0) = $catalogue_rev AND size(its) = size($interests)
-CREATE (:IngestBatch {id: $batch_id, applied_at: timestamp(), rows: $n_rows})
+CREATE (:IngestBatch {id: $batch_id, applied_at: timestamp(), rows: $n_rows, attempt: $attempt})
 WITH its
 UNWIND $users AS user_rows
 MERGE (u:User {id: user_rows[0]})
@@ -46,15 +49,14 @@ FOREACH (row IN user_rows[1] |
                  r.first_ts = CASE WHEN $t0 + coalesce(row[4], row[2]) < r.first_ts
                                    THEN $t0 + coalesce(row[4], row[2]) ELSE r.first_ts END,
                  r.last_ts = CASE WHEN $t0 + row[2] > r.last_ts THEN $t0 + row[2] ELSE r.last_ts END)
-FOREACH (ev IN user_rows[2] | FOREACH (it IN [its[ev[0]]] |
-    MERGE (u)-[e:INTERESTED_IN]->(it)
-    ON CREATE SET e.evidence = ev[1], e.evidence_ts = $t0 + ev[2]
-    ON MATCH SET e.evidence = CASE
-                     WHEN e.evidence IS NULL THEN ev[1]
-                     WHEN $t0 + ev[2] >= e.evidence_ts
-                     THEN e.evidence * exp(-1.0 * ($t0 + ev[2] - e.evidence_ts) / $tau_ms) + ev[1]
-                     ELSE e.evidence + ev[1] * exp(-1.0 * (e.evidence_ts - $t0 - ev[2]) / $tau_ms) END,
-                 e.evidence_ts = CASE
-                     WHEN e.evidence_ts IS NULL OR $t0 + ev[2] > e.evidence_ts THEN $t0 + ev[2]
-                     ELSE e.evidence_ts END))
-RETURN count(u) AS users
+WITH u, its, user_rows
+UNWIND user_rows[2] AS ev
+WITH u, its[ev[0]] AS it, ev[1] AS add, $t0 + ev[2] AS tmax
+MERGE (u)-[e:INTERESTED_IN]->(it)
+ON CREATE SET e.evidence = add, e.evidence_ts = tmax
+ON MATCH SET e.evidence = CASE
+                 WHEN e.evidence IS NULL THEN add
+                 WHEN tmax >= e.evidence_ts THEN e.evidence * exp(-1.0 * (tmax - e.evidence_ts) / $tau_ms) + add
+                 ELSE e.evidence + add * exp(-1.0 * (e.evidence_ts - tmax) / $tau_ms) END,
+             e.evidence_ts = CASE WHEN e.evidence_ts IS NULL OR tmax > e.evidence_ts THEN tmax ELSE e.evidence_ts END
+RETURN count(e) AS evidence_edges

@@ -15,7 +15,7 @@ import time
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from graph_schema import cypher
@@ -48,6 +48,8 @@ class PreparedBatch:
     events: Sequence[Interaction]
     tau_ms: float
     statement: Any = None
+    # marks the graph's IngestBatch node: tells "applied by this sending" from "before"
+    attempt: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
 
 
 class StoreError(RuntimeError):
@@ -216,6 +218,7 @@ class GraphStore(ABC):
             t0=t0,
             n_rows=sum(len(u[1]) for u in users),
             batch_id=batch_id,
+            attempt=batch.attempt,
             tau_ms=float(tau_ms),
         )
         return batch
@@ -234,12 +237,13 @@ class GraphStore(ABC):
             # The query re-checks the marker itself, so a concurrent retry of the
             # same batch is still applied only once.
             rows = self._write_encoded(batch.statement)
-            if rows and int(rows[0]["users"] or 0):
+            if rows and int(rows[0]["evidence_edges"] or 0):
                 return True
-            # nothing written: applied before (a concurrent retry), or the catalogue
-            # moved on since the tags were read (read them again and resend)
-            if self._named_read("batch_state", batch_id=batch.batch_id)[0]["applied"]:
-                return False
+            # no evidence written: a batch without tagged items, applied before (a
+            # concurrent retry), or the catalogue moved on since the tags were read
+            state = self._named_read("batch_state", batch_id=batch.batch_id)[0]
+            if state["applied"]:
+                return bool(state["attempt"] == batch.attempt)
             self.tag_cache.clear()
             batch.statement = None
         raise StoreUnavailable(

@@ -141,6 +141,13 @@ def test_same_batch_id_counts_once(store: GraphStore) -> None:
     assert interactions(store, "u1")["i1"]["count"] == 4
     assert not store.batch_applied("batch-3")
     assert store.apply_interactions([], TAU, batch_id="empty") is True
+    # untagged items: no evidence written, so "applied by this call" comes from the
+    # marker's attempt token (both sends skip the already-applied check)
+    first = store.prepare_interactions([ev("u2", "untagged", 1, 1000)], TAU, "batch-4")
+    assert store.apply_prepared(first, new_batch=True) is True
+    again = store.prepare_interactions([ev("u2", "untagged", 1, 1000)], TAU, "batch-4")
+    assert store.apply_prepared(again, new_batch=True) is False
+    assert interactions(store, "u2")["untagged"]["count"] == 1
 
 
 def test_concurrent_retries_of_one_batch_apply_it_once(store: GraphStore) -> None:
