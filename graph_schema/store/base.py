@@ -258,7 +258,8 @@ class GraphStore(ABC):
         for chunk in chunks(item_ids, self.batch_size):
             row = self._named_read("item_tags", item_ids=list(chunk))[0]
             revs.append(int(row["rev"]))
-            for item_id, interest_id, weight in row["tags"]:
+            found = json.loads(row["tags_json"]) if "tags_json" in row else row["tags"]
+            for item_id, interest_id, weight in found:
                 tags[item_id].append((interest_id, float(weight)))
         # the first revision read is the oldest: if the catalogue moved on between
         # chunks, the graph refuses the batch as stale and the cache is read again

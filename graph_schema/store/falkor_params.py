@@ -3,7 +3,10 @@
 The falkordb client serialises parameters with a recursive pure-Python
 function, which dominated batch writes (~5 s per 100k rows). Cypher literals
 for strings, numbers, lists, maps and null are JSON except that map keys are
-identifiers, so we let the C JSON encoder do the work and unquote the keys.
+identifiers, so we let a JSON encoder do the work and unquote the keys: orjson
+(an ingest batch's 64 KB in 0.3 ms, the standard library's C encoder 3.7 ms),
+falling back to the standard library for what orjson refuses (integers beyond
+64 bits) or writes as null (NaN and infinities, which must be refused).
 Values with non-identifier keys or \\u escapes fall back to the client's
 serialiser.
 """
@@ -14,6 +17,7 @@ import json
 import re
 from typing import Any
 
+import orjson
 from falkordb.helpers import stringify_param_value
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -40,8 +44,18 @@ def _flat_maps(value: Any) -> list[dict[Any, Any]] | None:
     return None
 
 
+def _json(value: Any) -> str:
+    try:
+        text = orjson.dumps(value).decode()
+    except TypeError:  # e.g. an integer beyond 64 bits
+        text = ""
+    if not text or "null" in text:  # orjson writes NaN/inf as null: let json refuse them
+        text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    return text
+
+
 def cypher_literal(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    text = _json(value)
     if "\\u" in text:
         return stringify_param_value(value)
     if '":' not in text:  # no map key anywhere (`":` ends every key)

@@ -36,10 +36,12 @@ from __future__ import annotations
 
 import itertools
 import logging
+import queue
+import sys
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Collection, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -282,18 +284,18 @@ class EventLog:
             )
         return _Batch(batch_id, _interactions(rows)) if rows else None
 
-    def _retryable_batch(self, running: str | None = None) -> tuple[_Batch | None, bool]:
+    def _retryable_batch(self, running: Collection[str] = ()) -> tuple[_Batch | None, bool]:
         """A claimed batch that failed, or whose worker vanished (with its events);
-        never `running`, the batch this worker is writing right now. Also: are
-        there unclaimed pending events (so that a claim is worth a write)?"""
+        never one of `running`, the batches this worker is writing right now. Also:
+        are there unclaimed pending events (so that a claim is worth a write)?"""
         stale = now_ms() - STALE_CLAIM_MS
         query = select(EVENTS.c.batch_id).where(
             EVENTS.c.status == "pending",
             EVENTS.c.batch_id.is_not(None),
             or_(EVENTS.c.failed_at.is_not(None), EVENTS.c.claimed_at < stale),
         )
-        if running is not None:
-            query = query.where(EVENTS.c.batch_id != running)
+        if running:
+            query = query.where(EVENTS.c.batch_id.not_in(list(running)))
         with self.sessions() as session:
             conn = session.connection()
             batch_id = conn.execute(query.limit(1)).scalar()
@@ -348,7 +350,7 @@ class EventLog:
                 log.info("user %s was deleted while batch %s was in flight: deleting again", user_id, batch.batch_id)
                 store.delete_user(user_id)
 
-    def _next_batch(self, running: str | None = None) -> _Batch | None:
+    def _next_batch(self, running: Collection[str] = ()) -> _Batch | None:
         """The batch accept() claimed (its events are at hand: the graph can start
         at once), then retried batches, then new claims."""
         batch = self._take_owned()
@@ -399,11 +401,11 @@ class EventLog:
         report = ApplyReport()
         claimed = 0
 
-        def next_batch(running: _Batch | None) -> _Batch | None:
+        def next_batch(running: Collection[str]) -> _Batch | None:
             nonlocal claimed
             if max_batches is not None and claimed >= max_batches:
                 return None
-            batch = self._next_batch(running.batch_id if running else None)
+            batch = self._next_batch(running)
             if batch is not None:
                 claimed += 1
             return batch
@@ -435,7 +437,7 @@ class EventLog:
             accepted.accepted_ids.extend(part.accepted_ids)
             return bool(chunk), batch
 
-        def next_batch(_running: _Batch | None) -> _Batch | None:
+        def next_batch(_running: Collection[str]) -> _Batch | None:
             more = True
             while more:
                 more, batch = store_chunk(claim=True)
@@ -460,63 +462,98 @@ class EventLog:
     def _pipeline(
         self,
         store: GraphStore,
-        next_batch: Callable[[_Batch | None], _Batch | None],
+        next_batch: Callable[[Collection[str]], _Batch | None],
         report: ApplyReport,
         progress: Callable[[int], None] | None,
     ) -> bool:
-        """Write batches to the graph on a worker thread, one at a time in order,
-        while this thread gets the next batch (`next_batch(running)`) and marks
-        the previous one applied. A batch is marked applied only after its write
-        returned. True: stopped because the graph store is unavailable."""
-        upcoming: _Batch | None = None  # claimed, not sent to the graph yet
-        pending: int | None = None
+        """Write batches to the graph on a writer thread, one at a time in claim
+        order, fed through a one-slot queue: the writer sends the next batch as soon
+        as the previous write (and its re-deletes) returned, while this thread claims
+        and encodes the batch after it (`next_batch(ids in flight)`) and marks the
+        written ones applied. A batch is marked applied only after its write returned.
+        True: stopped because the graph store is unavailable."""
+        todo: queue.Queue[_Batch | None] = queue.Queue(maxsize=1)
+        done: queue.Queue[tuple[_Batch, int | None, BaseException | None]] = queue.Queue()
+        down = threading.Event()  # set: the writer sends nothing more (reports batches unsent)
+
+        def writer() -> None:
+            while (batch := todo.get()) is not None:
+                if down.is_set():
+                    done.put((batch, None, None))
+                    continue
+                try:
+                    n = self._apply_batch(store, batch)
+                    self._redo_deletes(store, batch)
+                    done.put((batch, n, None))
+                except BaseException as exc:  # settled (or re-raised) by the caller's thread
+                    if not isinstance(exc, StoreError) or isinstance(exc, StoreUnavailable):
+                        down.set()
+                    done.put((batch, None, exc))
+
+        thread = threading.Thread(target=writer, name="graph-apply", daemon=True)
+        thread.start()
+        in_flight: list[_Batch] = []  # handed to the writer, not settled yet (in order)
+        unsent: _Batch | None = None  # claimed and encoded, not handed over yet
         stopped = False
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph-apply") as graph:
-            try:
-                batch = self._prepare(store, next_batch(None))
-                running: Future[int] | None = graph.submit(self._apply_batch, store, batch) if batch else None
-                while running is not None and batch is not None:
-                    upcoming = self._prepare(store, next_batch(batch))  # while the graph writes `batch`
-                    current, n = batch, None
-                    try:
-                        n = running.result()
-                        self._redo_deletes(store, current)
-                    except StoreUnavailable as exc:
-                        # transient: the batch keeps its id and is retried first next time
-                        failed, _ = self._mark(current.batch_id, failed_at=now_ms())
-                        report.failed += failed
-                        report.error = str(exc)
-                        log.warning("graph batch %s failed, %d events stay pending: %s", current.batch_id, failed, exc)
-                        stopped = True
-                        break
-                    except StoreError as exc:
-                        # the engine refused the batch (nothing of it applied: one atomic query)
-                        # unless a concurrent worker applied the same batch id first
-                        self._settle_refused_batch(store, current.batch_id, exc, report)
-                    # the next write starts before this batch's bookkeeping
-                    batch, upcoming = upcoming, None
-                    running = graph.submit(self._apply_batch, store, batch) if batch else None
-                    if n is not None:
-                        _, pending = self._mark(
-                            current.batch_id,
-                            count_pending=running is None,  # the last batch: count for the report
-                            status="applied",
-                            applied_at=now_ms(),
-                            failed_at=None,
-                        )
-                        report.applied += n
-                        report.batches += 1
-                        if progress:
-                            progress(n)
-            finally:
-                # A claimed batch never sent (and, after a failure, those accept()
-                # claimed for us) is flagged for any worker to retry under its id.
-                owned: list[_Batch] = []
-                if stopped:
-                    with self._owned_lock:
-                        owned, self._owned = self._owned, []
-                self._give_up([upcoming, *owned])
-        report.pending = self.pending_count() if pending is None else pending
+        failure: BaseException | None = None
+
+        def settle(wait: bool) -> None:
+            nonlocal stopped, failure
+            while in_flight:
+                try:
+                    batch, n, exc = done.get(block=wait)
+                except queue.Empty:
+                    return
+                assert batch is in_flight[0], "the writer settles batches in order"
+                in_flight.pop(0)
+                if isinstance(exc, StoreUnavailable):
+                    # transient: the batch keeps its id and is retried first next time
+                    failed, _ = self._mark(batch.batch_id, failed_at=now_ms())
+                    report.failed += failed
+                    report.error = str(exc)
+                    log.warning("graph batch %s failed, %d events stay pending: %s", batch.batch_id, failed, exc)
+                    stopped = True
+                elif isinstance(exc, StoreError):
+                    # the engine refused the batch (nothing of it applied: one atomic query)
+                    # unless a concurrent worker applied the same batch id first
+                    self._settle_refused_batch(store, batch.batch_id, exc, report)
+                elif exc is not None:
+                    failure = failure or exc
+                elif n is None:  # never sent: the store went down before its turn
+                    self._give_up([batch])
+                else:
+                    self._mark(batch.batch_id, status="applied", applied_at=now_ms(), failed_at=None)
+                    report.applied += n
+                    report.batches += 1
+                    if progress:
+                        progress(n)
+
+        try:
+            unsent = self._prepare(store, next_batch(()))
+            while unsent is not None and not stopped and failure is None:
+                in_flight.append(unsent)
+                todo.put(unsent)  # waits while one batch is queued behind the one being written
+                unsent = None
+                settle(wait=False)  # the next write has started: bookkeeping of the finished ones
+                if stopped or failure is not None:
+                    break
+                unsent = self._prepare(store, next_batch([b.batch_id for b in in_flight]))
+        finally:
+            if stopped or failure is not None or sys.exc_info()[0] is not None:
+                down.set()
+            todo.put(None)
+            thread.join()
+            settle(wait=True)
+            # A claimed batch never sent (and, after a failure, those accept()
+            # claimed for us) is flagged for any worker to retry under its id.
+            owned: list[_Batch] = []
+            if stopped:
+                with self._owned_lock:
+                    owned, self._owned = self._owned, []
+            self._give_up([unsent, *owned])
+        if failure is not None:
+            raise failure
+        report.pending = self.pending_count()
         return stopped
 
     def _settle_refused_batch(self, store: GraphStore, batch_id: str, exc: StoreError, report: ApplyReport) -> None:
