@@ -205,6 +205,8 @@ class GraphStore(ABC):
         and the encoded query. Separate from apply_prepared so that a pipeline can
         prepare the next batch while the graph writes this one."""
         batch = PreparedBatch(batch_id, events, float(tau_ms))
+        if self.tag_cache.rev is None:
+            self._preload_tags()
         found = self.tag_cache.lookup(list(dict.fromkeys(e.item_id for e in events)), self._item_tags)
         if found is None:  # the catalogue kept changing: apply_prepared tries again
             return batch
@@ -250,6 +252,21 @@ class GraphStore(ABC):
             "the catalogue changed under every attempt to apply an ingest batch; "
             "its events stay pending and are retried"
         )
+
+    # A cold tag cache reads a catalogue of up to this many items whole, in one query.
+    TAG_PRELOAD_ITEMS = 20_000
+
+    def _preload_tags(self) -> None:
+        rows = self._named_read("catalogue_tags", max_items=self.TAG_PRELOAD_ITEMS)
+        if not rows:  # a larger catalogue: items are read as batches need them
+            return
+        tags: dict[str, list[tuple[str, float]]] = {}
+        found = json.loads(rows[0]["tags_json"]) if "tags_json" in rows[0] else rows[0]["tags"]
+        for item_id, interest_id, weight in found:
+            item = tags.setdefault(item_id, [])
+            if interest_id is not None:
+                item.append((interest_id, float(1.0 if weight is None else weight)))
+        self.tag_cache.fill(int(rows[0]["rev"]), {i: tuple(t) for i, t in tags.items()})
 
     def _item_tags(self, item_ids: list[str]) -> tuple[int, dict[str, Tags]]:
         """Tag cache reads: (catalogue revision, tags of each item; () if none)."""

@@ -92,6 +92,12 @@ class TagCache:
             self.rev = None
             self._tags.clear()
 
+    def fill(self, rev: int, tags: Mapping[str, Tags]) -> None:
+        """Replace everything with a whole catalogue's tags, read under `rev`."""
+        with self._lock:
+            self.rev = rev
+            self._tags = dict(tags)
+
     def lookup(self, item_ids: Sequence[str], fetch: TagFetch) -> tuple[int, dict[str, Tags]] | None:
         """(revision, tags of every item asked), reading what is not cached; None
         if the revision kept moving under READS reads."""

@@ -320,6 +320,37 @@ def test_a_batch_prepared_before_a_retag_is_applied_under_the_new_tags(store: Gr
     assert interactions(store, "u1")["i1"]["count"] == 1
 
 
+@pytest.mark.parametrize("preload_items", [3, 2])
+def test_a_cold_tag_cache_reads_a_small_catalogue_whole(
+    store: GraphStore, monkeypatch: pytest.MonkeyPatch, preload_items: int
+) -> None:
+    store.upsert_items(
+        [CatalogueItem("i1", interests=("a",)), CatalogueItem("i2", interests=("a", "b")), CatalogueItem("i3")]
+    )
+    monkeypatch.setattr(store, "TAG_PRELOAD_ITEMS", preload_items)
+    reads: list[str] = []
+    original = store._named_read
+
+    def counting(name: str, /, **params: object) -> list[dict]:
+        reads.append(name)
+        return original(name, **params)
+
+    monkeypatch.setattr(store, "_named_read", counting)
+    store.apply_interactions([ev("u1", "i1", 1, 1000)], TAU)
+    if preload_items == 3:  # 3 items: read whole, once
+        assert reads == ["catalogue_tags"]
+        found = store.tag_cache.lookup(["i1", "i2", "i3"], lambda ids: pytest.fail(f"read {ids}"))
+        assert found is not None
+        assert {i: set(t) for i, t in found[1].items()} == {
+            "i1": {("a", 1.0)},
+            "i2": {("a", 1.0), ("b", 1.0)},
+            "i3": set(),
+        }
+    else:  # a larger catalogue: what the batch needs
+        assert reads == ["catalogue_tags", "item_tags"]
+    assert evidence(store, "u1") == {"a": (pytest.approx(1.0, rel=REL), 1000)}
+
+
 def test_upsert_items(store: GraphStore) -> None:
     title = 'He said "hi" — it\'s a \\ test 🎉\nsecond line'
     written = store.upsert_items(
