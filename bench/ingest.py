@@ -89,14 +89,20 @@ def _raw_events(n_events: int) -> list[dict[str, Any]]:
     ]
 
 
-def _send(data_dir: Path, batch: int, requests: list[list[dict[str, Any]]]) -> tuple[list[float], float]:
-    """One client: send requests one after another; (seconds per request, CPU s)."""
+def _send(
+    data_dir: Path, batch: int, requests: list[list[dict[str, Any]]], start_at: float
+) -> tuple[list[float], float, float]:
+    """One client: set up, wait for `start_at` (time.time(): the clients start
+    together, after their processes started), then send requests one after another;
+    (seconds per request, CPU s, time.time() when done)."""
     settings = _events_settings(data_dir, batch)
     log = EventLog(settings)
-    tune_gc()  # as in an API worker (gunicorn post_worker_init)
-    per_request = []
-    cpu0 = time.process_time()
     with open_store(settings) as store:
+        store.ping()
+        tune_gc()  # as in an API worker (gunicorn post_worker_init)
+        per_request = []
+        time.sleep(max(0.0, start_at - time.time()))
+        cpu0 = time.process_time()
         for raw in requests:
             t0 = time.perf_counter()
             good, bad = validate_each(EventIn, raw)
@@ -105,7 +111,7 @@ def _send(data_dir: Path, batch: int, requests: list[list[dict[str, Any]]]) -> t
             report = log.apply_pending(store)
             assert report.error is None, report.error
             per_request.append(time.perf_counter() - t0)
-    return per_request, time.process_time() - cpu0
+        return per_request, time.process_time() - cpu0, time.time()
 
 
 def bench_stream(data_dir: Path, n_events: int, batch: int) -> dict[str, Any]:
@@ -140,15 +146,16 @@ def bench_events(data_dir: Path, n_events: int, batch: int, clients: int = 1) ->
     requests = [raw[k : k + batch] for k in range(0, n_events, batch)]
     shares = [requests[c::clients] for c in range(clients)]
     server0 = _server_cpu_s(settings)
-    t0 = time.perf_counter()
     if clients == 1:
-        results = [_send(data_dir, batch, shares[0])]
-    else:
+        start_at = time.time()
+        results = [_send(data_dir, batch, shares[0], start_at)]
+    else:  # time to spawn the client processes and import everything, not measured
+        start_at = time.time() + 5.0
         with multiprocessing.get_context("spawn").Pool(clients) as pool:
-            results = pool.starmap(_send, [(data_dir, batch, share) for share in shares])
-    total = time.perf_counter() - t0
+            results = pool.starmap(_send, [(data_dir, batch, share, start_at) for share in shares])
+    total = max(end for _, _, end in results) - start_at
     server1 = _server_cpu_s(settings)
-    per_request = [s for times, _ in results for s in times]
+    per_request = [s for times, _, _ in results for s in times]
     n = len(per_request)
     return {
         "events": n_events,
@@ -157,7 +164,7 @@ def bench_events(data_dir: Path, n_events: int, batch: int, clients: int = 1) ->
         "seconds": total,
         "events_per_s": n_events / total,
         "batch_median_ms": statistics.median(per_request) * 1000,
-        "client_cpu_ms": sum(cpu for _, cpu in results) / n * 1000,
+        "client_cpu_ms": sum(cpu for _, cpu, _ in results) / n * 1000,
         "server_cpu_ms": None if server0 is None or server1 is None else (server1 - server0) / n * 1000,
     }
 
