@@ -15,21 +15,24 @@ Throughput (see bench/ingest.py):
   never runs, its claim goes stale after STALE_CLAIM_MS and any worker retries
   it, like a crashed worker's batch. Several waiting (many small accepts before
   one apply) are written one after another, each under its own id.
-- apply_pending() writes batch k to the graph on a worker thread while this
-  thread claims batch k+1; when k's write returns, k+1's starts before k is
-  marked applied. The graph runs in its own process (FalkorDB) or on its own
-  server (Neo4j), so both make progress. One graph write is in flight at a
-  time, in claim order, and a batch is marked applied only after its write
-  returned, exactly as before. A claimed batch that never reached the graph
-  (the write before it failed) is flagged failed, for any worker to retry
-  under the same id: a claim is never cleared, because another worker may have
-  taken it over as stale, and a new id would apply its events twice.
+- apply_pending() hands batches to a writer thread through a one-slot queue:
+  the writer sends batch k+1 the moment batch k's write (and its re-deletes,
+  below) returned, while this thread claims batch k+2 and encodes it for the
+  graph (tags, rows, query text: GraphStore.prepare_interactions) and marks
+  the written ones applied. The graph runs in its own process (FalkorDB) or on
+  its own server (Neo4j), so all make progress. One graph write is in flight
+  at a time, in claim order, and a batch is marked applied only after its
+  write returned. A claimed batch that never reached the graph (the store went
+  down first) is flagged failed, for any worker to retry under the same id: a
+  claim is never cleared, because another worker may have taken it over as
+  stale, and a new id would apply its events twice.
 - A privacy delete removes the user from the log (with a tombstone) before the
   graph; a batch already holding the user's events may re-create the user after
   that, so after every write the pipeline re-deletes users tombstoned since the
   batch's events were read.
-- ingest() does the same for a long stream (the MovieLens import): batch k+1
-  is validated, stored and claimed (one INSERT) while the graph writes batch k.
+- ingest() does the same for a long stream (the MovieLens import, `ingest
+  FILE`): batch k+1 is validated, stored and claimed (one INSERT) and encoded
+  while the graph writes batch k.
 """
 
 from __future__ import annotations
