@@ -19,10 +19,13 @@ class UnknownQuery(KeyError):
 
 
 @cache
-def query(name: str, backend: str) -> str:
+def query(name: str, backend: str, variant: bool = True) -> str:
+    """The query's text for a backend: its variant if there is one (and `variant`),
+    else the shared text."""
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}")
-    for path in (QUERY_DIR / backend / f"{name}.cypher", QUERY_DIR / f"{name}.cypher"):
+    paths = (QUERY_DIR / backend / f"{name}.cypher", QUERY_DIR / f"{name}.cypher")
+    for path in paths if variant else paths[1:]:
         if path.is_file():
             return path.read_text()
     raise UnknownQuery(name)

@@ -147,7 +147,7 @@ import_app = typer.Typer(help="Import data sets.", no_args_is_help=True)
 app.add_typer(import_app, name="import")
 
 
-def _progress(total: int, desc: str):  # type: ignore[no-untyped-def]
+def _progress(total: int | None, desc: str):  # type: ignore[no-untyped-def]
     from tqdm import tqdm
 
     return tqdm(total=total, desc=desc, unit="ev", unit_scale=True, file=sys.stderr, disable=None)
@@ -190,8 +190,10 @@ def ingest(
 
     settings = get_settings()
     try:
-        with file.open(encoding="utf-8") as fh:
-            total = sum(1 for line in fh if line.strip())
+        total: int | None = None  # a pipe or FIFO can be read once: no count, no total
+        if file.is_file():
+            with file.open(encoding="utf-8") as fh:
+                total = sum(1 for line in fh if line.strip())
         fh = file.open(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         _fail(f"cannot read {file}: {exc}")

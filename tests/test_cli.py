@@ -88,6 +88,13 @@ def test_ingest_file_reports_per_line_and_is_idempotent(data_dir: Path, tmp_path
     assert rows == [[3.0, 2]]
 
 
+def test_ingest_reads_a_pipe(data_dir: Path) -> None:
+    line = json.dumps({"event_id": "p1", "user_id": "piped", "item_id": "i", "type": "view", "ts": 1000})
+    out = cli(data_dir, "ingest", "/dev/stdin", stdin=line + "\n")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout.strip().splitlines()[-1])["accepted"] == 1
+
+
 def test_replay_refuses_a_non_empty_graph_then_rebuilds_it(data_dir: Path) -> None:
     refused = cli(data_dir, "replay")
     assert refused.returncode == 1 and "not empty" in refused.stderr

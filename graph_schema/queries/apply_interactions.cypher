@@ -3,8 +3,9 @@
 // (store/batch.py), so every MERGE below touches a distinct key (FalkorDB 4.16
 // crashed on repeated keys). Positional rows, times in ms after $t0 (short text:
 // the graph's single writer parses it):
-//   item row:     [item_id, weight, last_ts, count, first_ts]; count and first_ts
-//                 are left out for a single event (count 1, first_ts = last_ts)
+//   item row:     [item_id, weight, last_ts, count, first_ts, evidence term]; the
+//                 last three are left out for a single event (count 1, first_ts =
+//                 last_ts, term = weight); the term is for apply_interactions_tagged
 //   interest row: [k, evidence, evidence_ts]: the user's events on items tagged with
 //                 $interests[k], folded (tag weight included) into one decayed term.
 // The store computes the interest rows from its cache of the items' tags, so the
@@ -17,7 +18,7 @@
 // exactly-once) or the catalogue moved on. Returns the evidence edges written; when
 // that is 0 the store asks batch_state.cypher what happened: applied by this very
 // call ($attempt is on the marker), applied before, or refused as stale (then it
-// re-reads the tags and sends the batch again).
+// sends the batch as apply_interactions_tagged.cypher, which reads the tags itself).
 // Interests are looked up once per batch, in $interests order (ORDER BY: collect
 // keeps it); a missing one (deleted since the tags were read) writes nothing.
 // Every user and item is looked up once (FalkorDB: ~6 us per index lookup).

@@ -3,9 +3,11 @@
 // The record is the item's current state: tags not listed any more are removed.
 // Catalogue.rev moves on with every upsert: ingestion caches the items' tags and
 // applies a batch only under the revision it read them at (apply_interactions.cypher).
-// Random low part: a wiped and rebuilt catalogue never repeats a revision.
+// Strictly increasing; microseconds with a random low part, so a wiped and rebuilt
+// catalogue does not repeat a revision.
 MERGE (c:Catalogue {id: 'catalogue'})
-SET c.rev = timestamp() * 1000 + toInteger(rand() * 1000)
+SET c.rev = CASE WHEN c.rev IS NULL OR c.rev < timestamp() * 1000
+                 THEN timestamp() * 1000 + toInteger(rand() * 1000) ELSE c.rev + 1 END
 WITH count(c) AS _
 UNWIND $rows AS row
 MERGE (i:Item {id: row.item_id})

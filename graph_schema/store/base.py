@@ -14,7 +14,7 @@ import math
 import time
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,7 +48,8 @@ class PreparedBatch:
     events: Sequence[Interaction]
     tau_ms: float
     statement: Any = None
-    # marks the graph's IngestBatch node: tells "applied by this sending" from "before"
+    # marks the graph's IngestBatch node: tells "applied by this prepared batch" from
+    # "by another one before" (each prepare_interactions call makes a new one)
     attempt: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
 
 
@@ -114,6 +115,7 @@ class GraphStore(ABC):
     def __init__(self, batch_size: int = 5000) -> None:
         self.batch_size = batch_size
         self.tag_cache = TagCache()  # items' tags, for the evidence of ingest batches
+        self._tags_preloaded = False  # once per store: after a catalogue change, lazily
 
     # --- what a backend provides ----------------------------------------------
     @abstractmethod
@@ -205,10 +207,14 @@ class GraphStore(ABC):
         and the encoded query. Separate from apply_prepared so that a pipeline can
         prepare the next batch while the graph writes this one."""
         batch = PreparedBatch(batch_id, events, float(tau_ms))
-        if self.tag_cache.rev is None:
-            self._preload_tags()
-        found = self.tag_cache.lookup(list(dict.fromkeys(e.item_id for e in events)), self._item_tags)
-        if found is None:  # the catalogue kept changing: apply_prepared tries again
+        if not events:
+            return batch
+        if not self._tags_preloaded:
+            self._tags_preloaded = True
+            self._state_read(self._preload_tags)
+        item_ids = list(dict.fromkeys(e.item_id for e in events))
+        found = self._state_read(self.tag_cache.lookup, item_ids, self._item_tags)
+        if found is None:  # the catalogue kept changing: apply_prepared lets the graph read the tags
             return batch
         catalogue_rev, tags = found
         users, interests, t0 = aggregate_interactions(events, tau_ms, tags)
@@ -226,34 +232,60 @@ class GraphStore(ABC):
         return batch
 
     def apply_prepared(self, batch: PreparedBatch, new_batch: bool = False) -> bool:
-        """Write a prepared batch (see apply_interactions for the return value). If
-        the catalogue changed since its tags were read, they are read again and the
-        batch is re-encoded and resent."""
-        if not new_batch and self.batch_applied(batch.batch_id):
+        """Write a prepared batch (see apply_interactions for the return value).
+
+        If the catalogue changed since the batch's tags were read, the graph refuses
+        it; it is then sent as apply_interactions_tagged, which reads the tags in the
+        write itself, so a catalogue being synced never holds ingestion up. A read
+        of the batch's state failing is StoreUnavailable (the batch stays pending),
+        not a refusal of the batch."""
+        if not batch.events:
+            return True
+        if not new_batch and self._state_read(self.batch_applied, batch.batch_id):
             return False
-        for _ in range(self.tag_cache.READS):
-            if batch.statement is None:
-                batch = self.prepare_interactions(batch.events, batch.tau_ms, batch.batch_id)
-                if batch.statement is None:
-                    break
-            # The query re-checks the marker itself, so a concurrent retry of the
-            # same batch is still applied only once.
+        if batch.statement is not None:
             rows = self._write_encoded(batch.statement)
             if rows and int(rows[0]["evidence_edges"] or 0):
                 return True
             # no evidence written: a batch without tagged items, applied before (a
             # concurrent retry), or the catalogue moved on since the tags were read
-            state = self._named_read("batch_state", batch_id=batch.batch_id)[0]
-            if state["applied"]:
-                return bool(state["attempt"] == batch.attempt)
+            applied = self._state_read(self._applied_by, batch)
+            if applied is not None:
+                return applied
             self.tag_cache.clear()
-            batch.statement = None
-        raise StoreUnavailable(
-            "the catalogue changed under every attempt to apply an ingest batch; "
-            "its events stay pending and are retried"
+        users, _, t0 = aggregate_interactions(batch.events, batch.tau_ms, {})
+        rows = self._named_write(
+            "apply_interactions_tagged",
+            users=users,
+            t0=t0,
+            n_rows=sum(len(u[1]) for u in users),
+            batch_id=batch.batch_id,
+            attempt=batch.attempt,
+            tau_ms=batch.tau_ms,
         )
+        if rows and int(rows[0]["evidence_edges"] or 0):
+            return True
+        applied = self._state_read(self._applied_by, batch)
+        if applied is None:  # this query has no revision to miss: cannot happen
+            raise StoreError(f"ingest batch {batch.batch_id} was not applied")
+        return applied
 
-    # A cold tag cache reads a catalogue of up to this many items whole, in one query.
+    @staticmethod
+    def _state_read(read: Callable[..., Any], *args: Any) -> Any:
+        try:
+            return read(*args)
+        except StoreUnavailable:
+            raise
+        except StoreError as exc:
+            raise StoreUnavailable(f"could not read an ingest batch's state: {exc}") from exc
+
+    def _applied_by(self, batch: PreparedBatch) -> bool | None:
+        """None: the batch is not in the graph; True: this sending applied it; False:
+        an earlier one did."""
+        state = self._named_read("batch_state", batch_id=batch.batch_id)[0]
+        return bool(state["attempt"] == batch.attempt) if state["applied"] else None
+
+    # A new store reads a catalogue of up to this many items' tags whole, in one query.
     TAG_PRELOAD_ITEMS = 20_000
 
     def _preload_tags(self) -> None:
@@ -261,8 +293,7 @@ class GraphStore(ABC):
         if not rows:  # a larger catalogue: items are read as batches need them
             return
         tags: dict[str, list[tuple[str, float]]] = {}
-        found = json.loads(rows[0]["tags_json"]) if "tags_json" in rows[0] else rows[0]["tags"]
-        for item_id, interest_id, weight in found:
+        for item_id, interest_id, weight in rows[0]["tags"]:
             item = tags.setdefault(item_id, [])
             if interest_id is not None:
                 item.append((interest_id, float(1.0 if weight is None else weight)))
@@ -275,8 +306,7 @@ class GraphStore(ABC):
         for chunk in chunks(item_ids, self.batch_size):
             row = self._named_read("item_tags", item_ids=list(chunk))[0]
             revs.append(int(row["rev"]))
-            found = json.loads(row["tags_json"]) if "tags_json" in row else row["tags"]
-            for item_id, interest_id, weight in found:
+            for item_id, interest_id, weight in row["tags"]:
                 tags[item_id].append((interest_id, float(weight)))
         # the first revision read is the oldest: if the catalogue moved on between
         # chunks, the graph refuses the batch as stale and the cache is read again
@@ -359,12 +389,12 @@ class GraphStore(ABC):
 
     # --- training pull ---------------------------------------------------------
     def _pull(self, query_name: str, columns: tuple[str, ...], **params: Any) -> list[dict[str, Any]]:
-        """Rows of a pull query. A backend variant may return them as one JSON
-        string (`rows_json`: a list of value lists in `columns` order), which is
-        much cheaper to decode than per-value result parsing."""
+        """Rows of a pull query. A backend variant may return them as one value
+        (`rows_json`: a list of value lists in `columns` order, decoded from JSON by
+        the backend), which is much cheaper than per-value result parsing."""
         rows = self._named_read(query_name, **params)
         if rows and "rows_json" in rows[0]:
-            return [dict(zip(columns, r, strict=True)) for r in json.loads(rows[0]["rows_json"] or "[]")]
+            return [dict(zip(columns, r, strict=True)) for r in rows[0]["rows_json"] or []]
         return rows
 
     def pull_subgraph(self, since_ts: int | None = None, user_ids: Sequence[str] | None = None) -> Subgraph:

@@ -24,7 +24,8 @@ TagFetch = Callable[[list[str]], tuple[int, dict[str, Tags]]]
 # parameter text is encoded by the client and parsed by the graph's single writer,
 # so it is kept short (maps would double it). See apply_interactions.cypher.
 #   item row:     [item_id, weight, last_ts - t0]                       (one event)
-#                 [item_id, weight, last_ts - t0, count, first_ts - t0]  (several)
+#                 [item_id, weight, last_ts - t0, count, first_ts - t0, evidence term]
+#                 (several: their decayed sum as of last_ts, for apply_interactions_tagged)
 #   evidence row: [interest index, evidence, evidence_ts - t0]
 
 
@@ -56,7 +57,8 @@ def aggregate_interactions(
             else:
                 ev_w, last = fold_many(((e.weight, e.ts) for e in evs), tau_ms)
                 first = min(e.ts for e in evs)
-                rows.append([item_id, float(sum(e.weight for e in evs)), last - t0, len(evs), first - t0])
+                weight = float(sum(e.weight for e in evs))
+                rows.append([item_id, weight, last - t0, len(evs), first - t0, float(ev_w)])
             for interest_id, tag_weight in tags.get(item_id, ()):
                 k = interests.setdefault(interest_id, len(interests))
                 term = float(ev_w) * tag_weight

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import threading
 from typing import Any
@@ -67,8 +68,50 @@ def plain(value: Any) -> Any:
     return to_jsonable(value)
 
 
+# FalkorDB variants that return one toJSON() string (the client decodes JSON far
+# faster than the driver parses nested lists), and that column. toJSON() writes
+# strings as they are, without escaping `"` or `\`: text holding a backslash, or
+# not parsing, cannot be trusted, and the shared query (plain lists) answers instead.
+JSON_COLUMNS = {
+    "pull_embeddings": "rows_json",
+    "pull_evidence": "rows_json",
+    "pull_interactions": "rows_json",
+    "pull_neighbourhood": "rows_json",
+    "recs_co_interaction": "items",
+    "recs_embeddings": "embeddings",
+    "recs_profile": "profile",
+    "recs_similar": "similar",
+}
+
+
+def _decoded(rows: list[dict[str, Any]], column: str) -> list[dict[str, Any]] | None:
+    """The rows with `column` parsed; None if any of its texts cannot be trusted."""
+    out = []
+    for row in rows:
+        text = row.get(column)
+        if isinstance(text, str):
+            if "\\" in text:
+                return None
+            try:
+                row = {**row, column: json.loads(text)}
+            except ValueError:
+                return None
+        out.append(row)
+    return out
+
+
 class FalkorDBStore(GraphStore):
     backend = "falkordb"
+
+    def _named_read(self, query_name: str, /, **params: Any) -> list[dict[str, Any]]:
+        rows = self._read(cypher.query(query_name, self.backend), params)
+        column = JSON_COLUMNS.get(query_name)
+        if column is None or not rows:
+            return rows
+        decoded = _decoded(rows, column)
+        if decoded is None:  # a `"` or `\` in some id or title: the list-returning query
+            return self._read(cypher.query(query_name, self.backend, variant=False), params)
+        return decoded
 
     def __init__(self, server: EmbeddedServer, graph_name: str = "interest", batch_size: int = 5000) -> None:
         super().__init__(batch_size)
@@ -168,7 +211,10 @@ class FalkorDBStore(GraphStore):
                 else:
                     self._graph.query(step)
             except redis.ResponseError as exc:
-                if "already" not in str(exc).lower():
+                msg = str(exc).lower()
+                # re-running a half-applied migration: what it creates exists, what it drops is gone
+                dropped = isinstance(step, str) and step.startswith("DROP") and "no such" in msg
+                if "already" not in msg and not dropped:
                     raise StoreError(f"migration {migration.version} failed at {step!r}: {exc}") from exc
 
     def ping(self) -> None:

@@ -520,7 +520,8 @@ class EventLog:
                     # the engine refused the batch (nothing of it applied: one atomic query)
                     # unless a concurrent worker applied the same batch id first
                     self._settle_refused_batch(store, batch.batch_id, exc, report)
-                elif exc is not None:
+                elif exc is not None:  # a bug, not the store: flagged for a retry, then raised
+                    self._give_up([batch])
                     failure = failure or exc
                 elif n is None:  # never sent: the store went down before its turn
                     self._give_up([batch])
@@ -532,28 +533,33 @@ class EventLog:
                         progress(n)
 
         try:
-            unsent = self._prepare(store, next_batch(()))
+            unsent = next_batch(())
+            self._prepare(store, unsent)
             while unsent is not None and not stopped and failure is None:
-                in_flight.append(unsent)
                 todo.put(unsent)  # waits while one batch is queued behind the one being written
+                in_flight.append(unsent)
                 unsent = None
                 settle(wait=False)  # the next write has started: bookkeeping of the finished ones
                 if stopped or failure is not None:
                     break
-                unsent = self._prepare(store, next_batch([b.batch_id for b in in_flight]))
+                unsent = next_batch([b.batch_id for b in in_flight])
+                self._prepare(store, unsent)
         finally:
+            # also on an interrupt (Ctrl-C) or an error here: the writer stops sending,
+            # what it finished is settled, and every claimed batch not written is flagged
+            # for any worker to retry under its id (a claim is never cleared)
             if stopped or failure is not None or sys.exc_info()[0] is not None:
                 down.set()
             todo.put(None)
             thread.join()
-            settle(wait=True)
-            # A claimed batch never sent (and, after a failure, those accept()
-            # claimed for us) is flagged for any worker to retry under its id.
-            owned: list[_Batch] = []
-            if stopped:
-                with self._owned_lock:
-                    owned, self._owned = self._owned, []
-            self._give_up([unsent, *owned])
+            try:
+                settle(wait=False)  # the writer has stopped: everything it did is in `done`
+            finally:
+                owned: list[_Batch] = []
+                if stopped:
+                    with self._owned_lock:
+                        owned, self._owned = self._owned, []
+                self._give_up([unsent, *in_flight, *owned])
         if failure is not None:
             raise failure
         report.pending = self.pending_count()

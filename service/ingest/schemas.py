@@ -78,6 +78,15 @@ class EventIn(BaseModel):
     ts: int | datetime = Field(description="Epoch milliseconds, or ISO 8601 (UTC if no offset).")
     weight: float | None = Field(None, description="Overrides the type's weight; required for ratings.")
 
+    @field_validator("ts", mode="before")
+    @classmethod
+    def _digits_are_ms(cls, v: Any) -> Any:
+        # "1700000000000" is epoch ms from JSON text (ingest FILE) as from a parsed
+        # body (the API): JSON mode would otherwise read a digit string as a datetime
+        if isinstance(v, str) and v.strip().isdigit():
+            return int(v.strip())
+        return v
+
     @field_validator("ts")
     @classmethod
     def _ts_ms(cls, v: int | datetime) -> int:

@@ -45,3 +45,15 @@ def test_the_file_is_read_lazily() -> None:
     stream = read_events(lines(), [])
     assert next(stream)[0] == 1
     assert len(consumed) == 1  # one line read, not the whole file
+
+
+def test_a_line_reads_like_the_same_record_posted_to_the_api() -> None:
+    records = [
+        {"event_id": "d1", "user_id": "u", "item_id": "i", "type": "view", "ts": "1700000000000"},
+        {"event_id": "d2", "user_id": "u", "item_id": "i", "type": "view", "ts": " 86400 "},
+        {"event_id": "d3", "user_id": "u", "item_id": "i", "type": "view", "ts": "2024-05-01T10:00:00Z"},
+        {"event_id": "d4", "user_id": "u", "item_id": "i", "type": "view", "ts": 1.7e12},
+    ]
+    from_file = [e for _, e in read_events([json.dumps(r) for r in records], [])]
+    from_api = [e for _, e in validate_each(EventIn, records)[0]]
+    assert [e.ts_ms for e in from_file] == [e.ts_ms for e in from_api] == [1700000000000, 86400, 1714557600000, 1.7e12]

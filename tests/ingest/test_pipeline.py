@@ -194,3 +194,34 @@ def test_number_literals_round_trip_through_the_engine(store: GraphStore) -> Non
     values = [1.5e-7, 1e16, -0.0, 0.1, 1.23456e-30, 2**62, -(2**63)]
     rows = store.read_only_query("RETURN $v AS v", {"v": values}, 5000, 10).rows
     assert rows == [[values]]
+
+
+def test_an_interrupt_mid_stream_neither_hangs_nor_loses_or_doubles_events(
+    store: GraphStore, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = EventLog(settings.model_copy(update={"batch_size": 10}))
+    log.accept(events([ev(f"k{n}", user=f"u{n % 7}", item=f"i{n % 5}", ts=1000 + n) for n in range(60)]))
+    prepared = 0
+    original = EventLog._prepare
+
+    def interrupted(self: EventLog, store_: GraphStore, batch: Any) -> Any:
+        nonlocal prepared
+        prepared += 1
+        if prepared == 3:  # Ctrl-C while batches 1 and 2 are with the writer
+            raise KeyboardInterrupt
+        return original(self, store_, batch)
+
+    monkeypatch.setattr(EventLog, "_prepare", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        log.apply_pending(store)
+    monkeypatch.setattr(EventLog, "_prepare", original)
+    with log.sessions() as s:  # nothing claimed is left unflagged for another worker
+        claimed = s.execute(
+            select(EventRecord.batch_id, EventRecord.failed_at).where(
+                EventRecord.status == "pending", EventRecord.batch_id.is_not(None)
+            )
+        ).all()
+    assert all(f is not None for _, f in claimed)
+    after = log.apply_pending(store)
+    assert after.error is None and after.pending == 0
+    assert graph_totals(store) == [60, 60.0]

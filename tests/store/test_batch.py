@@ -96,7 +96,9 @@ def test_rows_and_evidence_match_the_events_folded_by_hand(events: list[tuple[st
         mine = [e for e in events if e[0] == user_id]
         for row in item_rows:
             item_id, weight, last = row[:3]
-            count, first = row[3:] if len(row) == 5 else (1, last)  # a single event: the short row
+            count, first, term = row[3:] if len(row) == 6 else (1, last, weight)  # one event: the short row
+            on_item_terms = [(w, ts) for _, i, w, ts in mine if i == item_id]
+            assert term == pytest.approx(fold_many(on_item_terms, TAU)[0], rel=1e-9)
             on_item = [(w, ts) for _, i, w, ts in mine if i == item_id]
             assert count == len(on_item) and weight == pytest.approx(sum(w for w, _ in on_item))
             assert (t0 + first, t0 + last) == (min(ts for _, ts in on_item), max(ts for _, ts in on_item))

@@ -81,6 +81,14 @@ def test_migrations_twice(raw_store: GraphStore) -> None:
     assert raw_store.counts()["nodes"] == {"SchemaMigration": len(MIGRATIONS)}
 
 
+def test_a_half_applied_migration_runs_again(store: GraphStore) -> None:
+    # the process died after a migration's statements but before it was recorded
+    latest = MIGRATIONS[-1].version
+    store._write("MATCH (m:SchemaMigration {version: $v}) DELETE m", {"v": latest})
+    assert store.migrate() == [latest]
+    assert store.migrate() == []
+
+
 def test_unique_ids_enforced_after_migration(store: GraphStore) -> None:
     store._write("CREATE (:User {id: 'dup'})", {})
     with pytest.raises(StoreError):
@@ -349,6 +357,62 @@ def test_a_cold_tag_cache_reads_a_small_catalogue_whole(
     else:  # a larger catalogue: what the batch needs
         assert reads == ["catalogue_tags", "item_tags"]
     assert evidence(store, "u1") == {"a": (pytest.approx(1.0, rel=REL), 1000)}
+
+
+ODD_IDS = ('say "hi"', "back\\slash", "\\u0041", "A", "tab\\t")  # quotes, backslashes, escape look-alikes
+
+
+@pytest.mark.parametrize("preload_items", [20_000, 0])
+def test_ids_with_quotes_and_backslashes_survive_the_tag_cache(
+    store: GraphStore, monkeypatch: pytest.MonkeyPatch, preload_items: int
+) -> None:
+    monkeypatch.setattr(store, "TAG_PRELOAD_ITEMS", preload_items)
+    store.upsert_items([CatalogueItem(i, interests=(f"x{i}",)) for i in ODD_IDS])
+    store.apply_interactions([ev("u1", i, 1, 1000) for i in ODD_IDS], TAU)
+    assert evidence(store, "u1") == {f"x{i}": (pytest.approx(1.0, rel=REL), 1000) for i in ODD_IDS}
+    assert set(interactions(store, "u1")) == set(ODD_IDS)
+
+
+def test_ids_with_quotes_and_backslashes_survive_the_training_pulls(store: GraphStore) -> None:
+    store.upsert_items([CatalogueItem(i, interests=(f"x{i}",)) for i in ODD_IDS])
+    store.apply_interactions([ev(f"u{i}", i, 1, 1000) for i in ODD_IDS], TAU)
+    sub = store.pull_subgraph()
+    assert {(r["user_id"], r["item_id"]) for r in sub.interactions} == {(f"u{i}", i) for i in ODD_IDS}
+    assert {(r["user_id"], r["interest_id"]) for r in sub.evidence} == {(f"u{i}", f"x{i}") for i in ODD_IDS}
+    assert {(r["item_id"], r["interest_id"]) for r in sub.tags} == {(i, f"x{i}") for i in ODD_IDS}
+    hood = store.pull_neighbourhood([f"u{ODD_IDS[0]}"], per_item=5)
+    assert {r["item_id"] for r in hood.interactions} == {ODD_IDS[0]}
+
+
+def test_titles_with_quotes_and_backslashes_reach_the_recommender_intact(store: GraphStore) -> None:
+    title = 'He said "hi" \\o/ \\u0041'
+    store.upsert_items([CatalogueItem("i1", title=title, interests=("a",)), CatalogueItem("i2", title="plain")])
+    store.apply_interactions([ev("u1", "i1", 1, 1000), ev("u1", "i2", 1, 2000)], TAU)
+    (row,) = store.read_named("recs_profile", user_id="u1", anchors=10, seen_limit=100)
+    profile = json.loads(row["profile"]) if isinstance(row["profile"], str) else row["profile"]
+    assert {r[0]: r[1] for r in profile["recent"]} == {"i1": title, "i2": "plain"}
+
+
+def test_every_falkordb_json_variant_is_decoded_by_the_store() -> None:
+    from graph_schema import cypher
+    from graph_schema.store.falkor import JSON_COLUMNS
+
+    variants = {p.stem for p in (cypher.QUERY_DIR / "falkordb").glob("*.cypher") if "toJSON(" in p.read_text()}
+    assert variants == set(JSON_COLUMNS)
+
+
+def test_a_catalogue_changing_all_the_time_does_not_hold_ingestion_up(store: GraphStore) -> None:
+    store.upsert_items([CatalogueItem("i1", interests=("a",)), CatalogueItem("i2", interests=("b",))])
+    with _another_worker(store) as other:
+        for n in range(5):  # every batch is encoded under a revision that is gone when it lands
+            prepared = store.prepare_interactions([ev("u1", "i1", 1, 1000 + n)], TAU, f"churn-{n}")
+            other.upsert_items([CatalogueItem("i2", title=f"title {n}", interests=("b",))])
+            assert store.apply_prepared(prepared, new_batch=True) is True
+            again = store.prepare_interactions([ev("u1", "i1", 1, 1000 + n)], TAU, f"churn-{n}")
+            assert store.apply_prepared(again, new_batch=True) is False  # and still at most once
+    assert interactions(store, "u1")["i1"]["count"] == 5
+    value, ts = evidence(store, "u1")["a"]
+    assert ts == 1004 and value == pytest.approx(sum(math.exp(-(1004 - t) / TAU) for t in range(1000, 1005)))
 
 
 def test_upsert_items(store: GraphStore) -> None:

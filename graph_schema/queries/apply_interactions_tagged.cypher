@@ -1,0 +1,38 @@
+// apply_interactions with the live evidence computed by the graph, from the items'
+// TAGGED edges as they are in this transaction: what the store sends when the
+// catalogue changed since it read the tags it encoded a batch with (a catalogue
+// being synced while events arrive), so that no batch waits on the catalogue.
+// Same $users rows as apply_interactions.cypher (interest rows are ignored); an item
+// row of several events carries their folded evidence term as row[5].
+// Costs the graph's writer about twice what apply_interactions does (traversal and
+// per-(user, interest) aggregation); the store goes back to its cache afterwards.
+OPTIONAL MATCH (done:IngestBatch {id: $batch_id})
+WITH done WHERE done IS NULL
+CREATE (:IngestBatch {id: $batch_id, applied_at: timestamp(), rows: $n_rows, attempt: $attempt})
+WITH 1 AS _
+UNWIND $users AS user_rows
+MERGE (u:User {id: user_rows[0]})
+ON CREATE SET u.rev = timestamp() * 1000 + toInteger(rand() * 1000)
+WITH u, user_rows
+UNWIND user_rows[1] AS row
+MERGE (i:Item {id: row[0]})
+MERGE (u)-[r:INTERACTED]->(i)
+ON CREATE SET r.weight = row[1], r.count = coalesce(row[3], 1),
+              r.first_ts = $t0 + coalesce(row[4], row[2]), r.last_ts = $t0 + row[2]
+ON MATCH SET r.weight = r.weight + row[1], r.count = r.count + coalesce(row[3], 1),
+             r.first_ts = CASE WHEN $t0 + coalesce(row[4], row[2]) < r.first_ts
+                               THEN $t0 + coalesce(row[4], row[2]) ELSE r.first_ts END,
+             r.last_ts = CASE WHEN $t0 + row[2] > r.last_ts THEN $t0 + row[2] ELSE r.last_ts END
+// the WITH before the TAGGED match: without it FalkorDB plans the traversal far worse
+WITH u, i, coalesce(row[5], row[1]) AS ev_w, $t0 + row[2] AS ev_ts
+MATCH (i)-[t:TAGGED]->(it:Interest)
+WITH u, it, max(ev_ts) AS tmax, collect([ev_w * coalesce(t.weight, 1.0), ev_ts]) AS terms
+WITH u, it, tmax, reduce(s = 0.0, x IN terms | s + x[0] * exp(-1.0 * (tmax - x[1]) / $tau_ms)) AS add
+MERGE (u)-[e:INTERESTED_IN]->(it)
+ON CREATE SET e.evidence = add, e.evidence_ts = tmax
+ON MATCH SET e.evidence = CASE
+                 WHEN e.evidence IS NULL THEN add
+                 WHEN tmax >= e.evidence_ts THEN e.evidence * exp(-1.0 * (tmax - e.evidence_ts) / $tau_ms) + add
+                 ELSE e.evidence + add * exp(-1.0 * (e.evidence_ts - tmax) / $tau_ms) END,
+             e.evidence_ts = CASE WHEN e.evidence_ts IS NULL OR tmax > e.evidence_ts THEN tmax ELSE e.evidence_ts END
+RETURN count(e) AS evidence_edges
