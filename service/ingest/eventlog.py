@@ -74,6 +74,9 @@ EVENTS = EventRecord.__table__  # Core statements: no ORM bookkeeping on the hot
 _PENDING = select(func.count()).select_from(EVENTS).where(EVENTS.c.status == "pending")
 _DELETED = DeletedUser.__table__
 _RECENT_DELETES = select(_DELETED.c.user_id).where(_DELETED.c.deleted_at >= bindparam("since"))
+_RECENT_TOMBSTONES = select(_DELETED.c.user_id, _DELETED.c.deleted_at).where(
+    _DELETED.c.deleted_at >= bindparam("since")
+)
 
 
 class UnknownEventType(ValueError):
@@ -353,6 +356,27 @@ class EventLog:
                 log.info("user %s was deleted while batch %s was in flight: deleting again", user_id, batch.batch_id)
                 store.delete_user(user_id)
 
+    SWEEP_DELETES_MS = 3_600_000  # tombstones this recent are checked by _sweep_deletes
+
+    def _sweep_deletes(self, store: GraphStore) -> None:
+        """The re-delete after a write can fail (the graph went away just then): the
+        user a batch in flight re-created would stay. So each apply_pending first
+        deletes again any user tombstoned in the last hour who is in the graph with
+        no event logged since the delete (one who came back has new events: kept)."""
+        since = now_ms() - self.SWEEP_DELETES_MS
+        with self.sessions() as session:
+            recent = session.execute(_RECENT_TOMBSTONES, {"since": since}).all()
+        for user_id, deleted_at in recent:
+            if not store.user_exists(user_id):
+                continue
+            with self.sessions() as session:
+                came_back = session.execute(
+                    select(EVENTS.c.id).where(EVENTS.c.user_id == user_id, EVENTS.c.received_at >= deleted_at).limit(1)
+                ).first()
+            if came_back is None:
+                log.warning("user %s, deleted at %d, is in the graph again: deleting again", user_id, deleted_at)
+                store.delete_user(user_id)
+
     def _next_batch(self, running: Collection[str] = ()) -> _Batch | None:
         """The batch accept() claimed (its events are at hand: the graph can start
         at once), then retried batches, then new claims."""
@@ -403,6 +427,7 @@ class EventLog:
         the next batch, marking the previous one applied); see the module notes."""
         report = ApplyReport()
         claimed = 0
+        self._sweep_deletes(store)
 
         def next_batch(running: Collection[str]) -> _Batch | None:
             nonlocal claimed
