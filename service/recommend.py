@@ -27,7 +27,6 @@ embeddings (bounded caches). A new model version simply misses the caches.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import operator
@@ -56,11 +55,6 @@ TRENDING_REASON_TOP = 100  # "trending" only for items this high in the snapshot
 
 class UnknownInterest(LookupError):
     pass
-
-
-def _decode(value: Any) -> Any:
-    """FalkorDB variants of the recs_* queries return one toJSON() string."""
-    return json.loads(value) if isinstance(value, str) else value
 
 
 def now_ms() -> int:
@@ -143,8 +137,8 @@ class Profile:
     model_version: str | None
 
     @classmethod
-    def from_row(cls, raw: Any) -> Profile:
-        p = _decode(raw)
+    def from_row(cls, p: Any) -> Profile:
+        """`p`: recs_profile's map (FalkorDB's toJSON variant arrives decoded by the store)."""
         recent = [
             (str(r[0]), r[1], float(r[2] or 0.0), int(r[3] or 0))
             for r in p.get("recent") or []
@@ -321,9 +315,7 @@ class Recommender:
                 model_version=mv,
                 per_item=self.settings.recs_similar_per_item,
             )
-            fetched = {
-                str(a): [(str(b), float(s or 0.0)) for b, s in lst] for a, lst in _decode(rows[0]["similar"]) or []
-            }
+            fetched = {str(a): [(str(b), float(s or 0.0)) for b, s in lst] for a, lst in rows[0]["similar"] or []}
             new = {(mv, i): fetched.get(i, []) for _, i in missing}
             self._similar.put_many(new)
             out.update({k[1]: v for k, v in new.items()})
@@ -334,7 +326,7 @@ class Recommender:
         out = {key[1]: value for key, value in found.items()}
         if missing:
             rows = store.read_named("recs_embeddings", item_ids=[k[1] for k in missing], model_version=mv)
-            fetched = {str(i): [float(x) for x in vec] for i, vec in _decode(rows[0]["embeddings"]) or []}
+            fetched = {str(i): [float(x) for x in vec] for i, vec in rows[0]["embeddings"] or []}
             new = {(mv, i): fetched.get(i) for _, i in missing}
             self._embeddings.put_many(new)
             out.update({k[1]: v for k, v in new.items()})
@@ -394,7 +386,7 @@ class Recommender:
         )  # fmt: skip
         found = [
             (str(item), float(score or 0.0), int(peers or 0))
-            for item, score, peers in ((_decode(rows[0]["items"]) or []) if rows else [])
+            for item, score, peers in ((rows[0]["items"] or []) if rows else [])
             if str(item) not in excluded
         ]
         top = max((score for _, score, _ in found), default=0.0)
