@@ -5,7 +5,15 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 TRAIN_REQS := $(wildcard requirements-train.txt)
 
-.PHONY: run test install dev lint bench stop clean
+.PHONY: run test engines install dev lint bench stop clean
+
+# The tests also run on the production engines: a real Neo4j 5 (Neo4j Community as a
+# Java library from Maven Central, needs a JDK 17+ and Maven) and a real PostgreSQL
+# (Debian's package). `engines` installs what is missing when it can (root + apt-get);
+# tests/engines.py starts and stops both. TEST_ENGINES=auto skips the tests of an engine
+# that cannot start (with the reason); .ci/run sets required, so CI fails instead.
+TEST_ENGINES ?= auto
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(VENV)/bin/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found); set PYTHON=/path/to/python3.11"; exit 1; }
@@ -31,8 +39,22 @@ dev: $(VENV)/.dev-installed
 run: install
 	$(VENV)/bin/interest-graph demo
 
-test: dev
-	$(PY) -m pytest -q
+engines:
+	@have_pg() { command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; }; \
+	need=""; \
+	have_pg || need="$$need postgresql"; \
+	command -v javac >/dev/null 2>&1 || need="$$need default-jdk-headless"; \
+	command -v mvn >/dev/null 2>&1 || need="$$need maven"; \
+	if [ -n "$$need" ]; then \
+		echo "installing the test engines' packages:$$need"; \
+		if command -v apt-get >/dev/null 2>&1; then \
+			$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$need \
+			|| echo "could not install$$need: the tests that need them are skipped (TEST_ENGINES=auto) or fail (required)"; \
+		else echo "no apt-get: install$$need yourself to run the Neo4j/PostgreSQL tests"; fi; \
+	fi
+
+test: dev engines
+	TEST_ENGINES=$(TEST_ENGINES) $(PY) -m pytest -q
 
 lint: dev
 	$(VENV)/bin/ruff check .

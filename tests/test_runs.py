@@ -1,4 +1,4 @@
-"""Refresh-run history and the cross-process refresh lock, on a real SQLite file."""
+"""Refresh-run history and the cross-process refresh lock, on a real SQLite file and a real PostgreSQL."""
 
 from __future__ import annotations
 
@@ -12,10 +12,13 @@ from graph_schema.runs import RefreshAlreadyRunning, create_run_row, get_run, li
 from graph_schema.settings import Settings
 from graph_schema.sql import NamedLock, session_factory
 
+# run history and the refresh lock on SQLite and on PostgreSQL
+pytestmark = pytest.mark.sql_engines
+
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'runs.sqlite3'}")
+def settings(tmp_path: Path, sql_url: str) -> Settings:
+    return Settings(data_dir=tmp_path, database_url=sql_url)
 
 
 def test_a_run_records_phases_counts_metrics_and_status(settings: Settings) -> None:

@@ -69,8 +69,9 @@ class Neo4jStore(GraphStore):
 
     def __init__(self, uri: str, user: str, password: str, database: str, batch_size: int = 5000) -> None:
         super().__init__(batch_size)
-        self.database = database
-        self._driver = GraphDatabase.driver(uri, auth=(user, password))
+        self.uri, self.database = uri, database
+        self._auth = (user, password)
+        self._driver = GraphDatabase.driver(uri, auth=self._auth)
 
     def _session(self, mode: str) -> neo4j.Session:
         return self._driver.session(database=self.database, default_access_mode=mode)

@@ -1,8 +1,10 @@
 """Fixtures for the API tests: the real Flask app on a real embedded FalkorDB
-server (one per session, in a temporary DATA_DIR) and a SQLite file per test.
+server (one per session, in a temporary DATA_DIR) and a SQLite file per test; in
+modules marked `stacks` / `graph_engines` / `sql_engines` (tests/conftest.py) also on
+the test Neo4j and PostgreSQL.
 
-- `make_app(**overrides)`: a fresh app on its own graph key and its own SQLite
-  database; its graph is deleted when the test ends.
+- `make_app(**overrides)`: a fresh app on its own graph key (or the emptied Neo4j)
+  and its own SQL database; its graph is deleted when the test ends.
 - `app` / `client`: an app with auth on; `keys` holds one key per role.
 - `loaded`: `app` with the small hand-built graph of `GRAPH` ingested through
   the API itself (items, then events).
@@ -18,7 +20,6 @@ import contextlib
 import os
 import signal
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,14 +110,24 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 @pytest.fixture
-def make_app(data_dir: Path, tmp_path: Path) -> Iterator[Callable[..., Any]]:
+def make_app(
+    request: pytest.FixtureRequest, data_dir: Path, tmp_path: Path, graph_engine: str, sql_engine: str
+) -> Iterator[Callable[..., Any]]:
+    from tests.conftest import drop_graph, graph_fields
+
     apps: list[Any] = []
 
     def make(**overrides: Any) -> Any:
+        # a graph key of its own per app; on Neo4j (one database) the test's apps share it
+        graph = graph_fields(request, graph_engine, "api")
+        if sql_engine == "sqlite":
+            database_url = f"sqlite:///{tmp_path / f'db{len(apps)}.sqlite3'}"
+        else:  # one PostgreSQL database per test, shared by its apps
+            database_url = request.getfixturevalue("sql_url")
         settings = ApiSettings(
             data_dir=data_dir,
-            graph_name=f"api_{uuid.uuid4().hex[:12]}",
-            database_url=f"sqlite:///{tmp_path / f'db{len(apps)}.sqlite3'}",
+            **graph,
+            database_url=database_url,
             api_key_cache_s=0,
             **overrides,
         )
@@ -129,8 +140,7 @@ def make_app(data_dir: Path, tmp_path: Path) -> Iterator[Callable[..., Any]]:
     for app in apps:
         holder = app.extensions["interest_graph"].store_holder
         if holder.opened():
-            with contextlib.suppress(Exception):
-                holder.get()._graph.delete()  # type: ignore[attr-defined]
+            drop_graph(holder.get())
             holder.close()
 
 

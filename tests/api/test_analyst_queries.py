@@ -11,6 +11,9 @@ from graph_schema.cypher import QUERY_DIR
 
 from .conftest import NOW_MS, services_of
 
+# the analyst queries on FalkorDB + SQLite and on Neo4j + PostgreSQL
+pytestmark = pytest.mark.stacks
+
 ANALYST = sorted((QUERY_DIR / "analyst").glob("*.cypher"))
 
 

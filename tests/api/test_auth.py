@@ -9,6 +9,9 @@ from service.auth import create_key, hash_key, list_keys, revoke_key
 
 from .conftest import NOW_MS, Keys
 
+# API keys on SQLite and on PostgreSQL
+pytestmark = pytest.mark.sql_engines
+
 EVENT = {"events": [{"event_id": "a1", "user_id": "u", "item_id": "x", "type": "view", "ts": NOW_MS}]}
 
 # (method, path, body, roles allowed besides admin)

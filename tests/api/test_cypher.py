@@ -6,6 +6,9 @@ import pytest
 
 from .conftest import Keys, services_of
 
+# the API on FalkorDB + SQLite and on Neo4j + PostgreSQL
+pytestmark = pytest.mark.stacks
+
 
 def cypher(client, keys: Keys, **body):
     return client.post("/v1/cypher", json=body, headers=keys.header("analyst"))

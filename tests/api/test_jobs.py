@@ -18,6 +18,9 @@ from service import scheduler
 
 from .conftest import Keys
 
+# run history and the refresh lock on SQLite and on PostgreSQL
+pytestmark = pytest.mark.sql_engines
+
 
 @dataclass
 class FakeResult:

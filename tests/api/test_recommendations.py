@@ -11,6 +11,9 @@ from hypothesis import strategies as st
 
 from .conftest import HISTORY, ITEMS, MODEL_VERSION, Keys
 
+# the API on FalkorDB + SQLite and on Neo4j + PostgreSQL
+pytestmark = pytest.mark.stacks
+
 
 def recs(client, keys: Keys, user: str, **params):
     r = client.get(f"/v1/users/{user}/recommendations?{urlencode(params)}", headers=keys.header("read"))

@@ -14,11 +14,14 @@ from service.auth import KeyResolver
 from service.cli_api import register
 from service.config import ApiSettings, get_api_settings
 
+# the scheduler's job store and the CLI on SQLite and on PostgreSQL
+pytestmark = pytest.mark.sql_engines
+
 
 @pytest.fixture
-def env(tmp_path: Path, monkeypatch) -> ApiSettings:
+def env(tmp_path: Path, monkeypatch, sql_url: str) -> ApiSettings:
     monkeypatch.setenv("DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cli.sqlite3'}")
+    monkeypatch.setenv("DATABASE_URL", sql_url)
     get_api_settings.cache_clear()
     yield get_api_settings()
     get_api_settings.cache_clear()
@@ -35,7 +38,8 @@ def test_scheduler_uses_sql_job_store_with_safe_defaults(env: ApiSettings):
         assert refresh.func_ref == "service.scheduler:scheduled_refresh"
         assert refresh.trigger.interval.total_seconds() == 1800
         store = scheduler._lookup_jobstore("default")
-        assert type(store).__name__ == "SQLAlchemyJobStore" and str(store.engine.url) == settings.sql_url
+        assert type(store).__name__ == "SQLAlchemyJobStore"
+        assert store.engine.url.render_as_string(hide_password=False) == settings.sql_url
     finally:
         scheduler.shutdown(wait=False)
     # a second scheduler (another process, or a restart) finds the same job in SQL, replaced not duplicated

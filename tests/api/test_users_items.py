@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from .conftest import MODEL_VERSION, NOW_MS, Keys, services_of
+
+# the API on FalkorDB + SQLite and on Neo4j + PostgreSQL
+pytestmark = pytest.mark.stacks
 
 
 def test_interests_before_a_model(loaded, client, keys: Keys):

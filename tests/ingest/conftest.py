@@ -1,7 +1,9 @@
-"""Ingestion tests run on the real embedded FalkorDB and a real SQLite file.
+"""Ingestion tests run on real engines: the embedded FalkorDB and a SQLite file by
+default; modules marked `stacks` also on the test Neo4j and PostgreSQL.
 
-One embedded server for the session; every test gets its own graph key and
-its own SQLite file, so tests never see each other's data.
+One embedded server for the session; every test gets its own graph key (or the
+emptied Neo4j) and its own SQLite file (or PostgreSQL database), so tests never
+see each other's data.
 """
 
 from __future__ import annotations
@@ -38,8 +40,13 @@ def make_settings(data_dir: Path, db_dir: Path, **overrides: object) -> Settings
 
 
 @pytest.fixture
-def settings(ingest_data_dir: Path, tmp_path: Path) -> Settings:
-    return make_settings(ingest_data_dir, tmp_path, batch_size=500)
+def settings(
+    request: pytest.FixtureRequest, ingest_data_dir: Path, tmp_path: Path, graph_engine: str, sql_url: str
+) -> Settings:
+    from tests.conftest import graph_fields
+
+    base = make_settings(ingest_data_dir, tmp_path, batch_size=500)
+    return base.model_copy(update={**graph_fields(request, graph_engine, "ingest"), "database_url": sql_url})
 
 
 @pytest.fixture

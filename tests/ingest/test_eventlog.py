@@ -17,6 +17,9 @@ from service.ingest.schemas import EventIn, validate_each
 
 DAY = 86_400_000
 
+# exactly-once ingest on FalkorDB + SQLite and on Neo4j + PostgreSQL
+pytestmark = pytest.mark.stacks
+
 
 def ev(event_id: str, user: str = "u1", item: str = "i1", type_: str = "view", ts: int = 1_000, **kw: Any) -> dict:
     return {"event_id": event_id, "user_id": user, "item_id": item, "type": type_, "ts": ts, **kw}

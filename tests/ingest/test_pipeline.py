@@ -5,6 +5,7 @@ event reaches the graph exactly once."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
@@ -18,6 +19,9 @@ from graph_schema.store.falkor_params import cypher_literal
 from service.ingest.eventlog import EventLog
 from service.ingest.schemas import EventIn, validate_each
 from tests.ingest.test_eventlog import FlakyStore, ev
+
+# exactly-once ingest on FalkorDB + SQLite and on Neo4j + PostgreSQL
+pytestmark = pytest.mark.stacks
 
 
 def events(raw: list[dict[str, Any]]) -> list[tuple[int, EventIn]]:
@@ -71,7 +75,8 @@ def test_ingest_applies_a_stream_like_accept_then_apply(store: GraphStore, setti
     assert graph_totals(store) == [37, 37.0]
 
     # the same events as one batch give the same evidence
-    ref_settings = settings.model_copy(update={"graph_name": settings.graph_name + "_ref"})
+    # (the reference graph is always an embedded one: Neo4j Community has one database)
+    ref_settings = settings.model_copy(update={"graph_uri": None, "graph_name": f"ref_{uuid.uuid4().hex[:12]}"})
     with open_store(ref_settings) as ref:
         ref.migrate()
         ref.upsert_items([CatalogueItem("i1", None, ("a",)), CatalogueItem("i2", None, ("a", "b"))])
@@ -98,13 +103,14 @@ def test_ingest_with_the_graph_failing_keeps_the_rest_pending(
     assert applied.error and "injected" in applied.error
     assert applied.applied == 10 and applied.failed == 10 and applied.pending == 50
     # the failed batch and those claimed behind it (the one queued for the writer, and
-    # the one being encoded when it failed, if any): all flagged for any worker
+    # the one being encoded when it failed, if either was claimed before the failure
+    # came back): all flagged for any worker
     with log.sessions() as s:
         rows = s.execute(
             select(EventRecord.batch_id, EventRecord.failed_at).where(EventRecord.status == "pending")
         ).all()
     claimed = {b for b, _ in rows if b is not None}
-    assert 2 <= len(claimed) <= 3 and all(f is not None for b, f in rows if b is not None)
+    assert 1 <= len(claimed) <= 3 and all(f is not None for b, f in rows if b is not None)
 
     again = log.apply_pending(flaky)  # type: ignore[arg-type]
     assert again.error is None and again.pending == 0 and applied.applied + again.applied == 60

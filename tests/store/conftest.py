@@ -4,8 +4,8 @@
 
 - ``falkordb``: always. One embedded server per test session (in a temporary
   DATA_DIR); every test gets its own graph key, deleted afterwards.
-- ``neo4j``: when NEO4J_URI is set (NEO4J_USER / NEO4J_PASSWORD /
-  NEO4J_DATABASE); the database is wiped before each test. Skipped otherwise.
+- ``neo4j``: the test Neo4j (tests/engines.py: started by the suite, or NEO4J_URI),
+  emptied before each test.
 
 Every embedded server a test starts is stopped at the end, and the session
 fails if a redis-server process is left running under the pytest temp dir.
@@ -90,15 +90,6 @@ def falkordb_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sett
         yield settings
 
 
-def _neo4j_settings() -> Settings:
-    return Settings(
-        graph_uri=os.environ["NEO4J_URI"],
-        neo4j_user=os.environ.get("NEO4J_USER", "neo4j"),
-        neo4j_password=os.environ.get("NEO4J_PASSWORD", ""),
-        neo4j_database=os.environ.get("NEO4J_DATABASE", "neo4j"),
-    )
-
-
 @pytest.fixture(params=BACKENDS)
 def raw_store(request: pytest.FixtureRequest) -> Iterator[GraphStore]:
     """A store on an empty graph, schema not migrated."""
@@ -110,12 +101,9 @@ def raw_store(request: pytest.FixtureRequest) -> Iterator[GraphStore]:
             assert store.backend == "falkordb"
             yield store
         return
-    if not os.environ.get("NEO4J_URI"):
-        pytest.skip("NEO4J_URI not set: the Neo4j backend is not exercised")
-    store = open_store(_neo4j_settings())
+    store = open_store(Settings(**request.getfixturevalue("neo4j_graph")))
     assert store.backend == "neo4j"
     try:
-        store._write("MATCH (n) DETACH DELETE n", {})
         yield store
     finally:
         store.close()

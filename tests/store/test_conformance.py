@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from graph_schema.decay import fold_many
 from graph_schema.migrations import MIGRATIONS
 from graph_schema.model import CatalogueItem, Interaction
-from graph_schema.store import GraphStore, InvalidQuery, QueryTimeout, ReadOnlyViolation, StoreError, open_store
+from graph_schema.store import GraphStore, InvalidQuery, QueryTimeout, ReadOnlyViolation, StoreError
 
 TAU = 1_000_000.0  # ms; event times in the tests span a few tau
 REL = 1e-9
@@ -290,9 +290,9 @@ def _another_worker(store: GraphStore) -> GraphStore:
         from graph_schema.store.falkor import FalkorDBStore
 
         return FalkorDBStore(store.server, store.graph_name, store.batch_size)  # type: ignore[attr-defined]
-    from tests.store.conftest import _neo4j_settings
+    from graph_schema.store.neo4j_store import Neo4jStore
 
-    return open_store(_neo4j_settings())
+    return Neo4jStore(store.uri, *store._auth, store.database, store.batch_size)  # type: ignore[attr-defined]
 
 
 def test_evidence_follows_tags_another_worker_changed(store: GraphStore) -> None:

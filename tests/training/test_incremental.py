@@ -25,6 +25,9 @@ PER_ITEM = 1
 OPTS = replace(REFRESH_OPTS, neighbours_per_item=PER_ITEM)  # the refresh tests' small, fast settings
 GROUPS, USERS, ITEMS, PER_USER = (0, 1), 12, 20, 10
 
+# the incremental refresh on FalkorDB and on Neo4j
+pytestmark = pytest.mark.graph_engines
+
 
 def events(seed: int = 0) -> list[Interaction]:
     """Two groups of 12 users; each sees 10 of its group's 20 items, one a day, so every

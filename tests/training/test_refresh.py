@@ -31,6 +31,9 @@ OPTS = RefreshOptions(
     ),
 )
 
+# the refresh (publish, gate, rollback) on FalkorDB and on Neo4j
+pytestmark = pytest.mark.graph_engines
+
 
 def events(seed: int = 0, users: int = 12, items: int = 10, per_user: int = 10, t0: int = T0) -> list[Interaction]:
     rng = np.random.default_rng(seed)
