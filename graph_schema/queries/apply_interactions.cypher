@@ -26,6 +26,15 @@
 // much as the rest); the evidence rows come last, so a plain UNWIND will do.
 // User.rev is only set when the user is created: ingestion does not touch the user
 // node (on FalkorDB, any property write to an indexed node re-indexes it: ~10 us).
+// Neo4j runs transactions read-committed and takes no read locks: write-lock the
+// Catalogue node (any write takes its exclusive lock, held to commit) before reading
+// its revision or any tag, so that a re-tag (upsert_items writes the revision first)
+// either committed before this batch reads anything or waits until it has committed
+// (tests/store/test_engine_semantics.py). Also serialises batches on Neo4j, as
+// FalkorDB's single writer does, so concurrent batches cannot deadlock on shared nodes.
+MERGE (lock:Catalogue {id: 'catalogue'})
+SET lock.ingest_lock = true
+WITH count(lock) AS locked
 UNWIND range(0, size($interests) - 1) AS k
 MATCH (it:Interest {id: $interests[k]})
 WITH k, it ORDER BY k

@@ -6,10 +6,19 @@
 // row of several events carries their folded evidence term as row[5].
 // Costs the graph's writer about twice what apply_interactions does (traversal and
 // per-(user, interest) aggregation); the store goes back to its cache afterwards.
+// Neo4j runs transactions read-committed and takes no read locks: write-lock the
+// Catalogue node (any write takes its exclusive lock, held to commit) before reading
+// its revision or any tag, so that a re-tag (upsert_items writes the revision first)
+// either committed before this batch reads anything or waits until it has committed
+// (tests/store/test_engine_semantics.py). Also serialises batches on Neo4j, as
+// FalkorDB's single writer does, so concurrent batches cannot deadlock on shared nodes.
+MERGE (lock:Catalogue {id: 'catalogue'})
+SET lock.ingest_lock = true
+WITH count(lock) AS locked
 OPTIONAL MATCH (done:IngestBatch {id: $batch_id})
 WITH done WHERE done IS NULL
 CREATE (:IngestBatch {id: $batch_id, applied_at: timestamp(), rows: $n_rows, attempt: $attempt})
-WITH 1 AS _
+WITH 1 AS marked
 UNWIND $users AS user_rows
 MERGE (u:User {id: user_rows[0]})
 ON CREATE SET u.rev = timestamp() * 1000 + toInteger(rand() * 1000)

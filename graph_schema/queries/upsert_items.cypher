@@ -8,7 +8,7 @@
 MERGE (c:Catalogue {id: 'catalogue'})
 SET c.rev = CASE WHEN c.rev IS NULL OR c.rev < timestamp() * 1000
                  THEN timestamp() * 1000 + toInteger(rand() * 1000) ELSE c.rev + 1 END
-WITH count(c) AS _
+WITH count(c) AS bumped
 UNWIND $rows AS row
 MERGE (i:Item {id: row.item_id})
 SET i += row.props
