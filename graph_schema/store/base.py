@@ -576,3 +576,16 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
     return str(value)
+
+
+def analyst_value(value: Any) -> Any:
+    """One JSON answer for an analyst query on both engines: a whole-number float is
+    written as an integer (FalkorDB's sum() of integers returns 15.0 where Neo4j returns
+    15; a Neo4j 2.0 becomes 2 likewise). docs/analyst-guide.md lists what still differs."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    if isinstance(value, dict):
+        return {k: analyst_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [analyst_value(v) for v in value]
+    return value

@@ -22,6 +22,7 @@ from graph_schema.store.base import (
     ReadOnlyViolation,
     StoreError,
     StoreUnavailable,
+    analyst_value,
     to_jsonable,
 )
 from graph_schema.store.embedded import ANALYST_USER, EmbeddedServer, Endpoint
@@ -35,6 +36,11 @@ _DISCONNECTED = (redis.ConnectionError, redis.TimeoutError, ConnectionError, OSE
 _SCALARS = (str, int, bool, type(None))
 
 
+def _node_id(node: Any) -> str | None:
+    raw = node if isinstance(node, int) else getattr(node, "id", None)
+    return None if raw is None else str(raw)
+
+
 def plain(value: Any) -> Any:
     """FalkorDB result values as JSON-able values (nodes/relationships as dicts)."""
     if isinstance(value, _SCALARS):
@@ -42,17 +48,17 @@ def plain(value: Any) -> Any:
     if isinstance(value, Node):
         return {
             "kind": "node",
-            "id": value.id,
-            "labels": list(value.labels or []),
+            "id": str(value.id),  # engine-internal ids are strings on both engines
+            "labels": sorted(value.labels or []),
             "properties": plain(value.properties),
         }
     if isinstance(value, Edge):
         return {
             "kind": "relationship",
-            "id": value.id,
+            "id": str(value.id),
             "type": value.relation,
-            "start": value.src_node if isinstance(value.src_node, int) else getattr(value.src_node, "id", None),
-            "end": value.dest_node if isinstance(value.dest_node, int) else getattr(value.dest_node, "id", None),
+            "start": _node_id(value.src_node),
+            "end": _node_id(value.dest_node),
             "properties": plain(value.properties),
         }
     if isinstance(value, Path):
@@ -197,7 +203,7 @@ class FalkorDBStore(GraphStore):
                 raise QueryTimeout(f"the query ran longer than {timeout_ms} ms and was stopped") from exc
             raise InvalidQuery(msg) from exc
         columns = [h[1] for h in result.header]
-        rows = [[plain(v) for v in row] for row in result.result_set[: row_limit + 0]]
+        rows = [[analyst_value(plain(v)) for v in row] for row in result.result_set[:row_limit]]
         return QueryResult(columns=columns, rows=rows, truncated=len(result.result_set) > row_limit)
 
     def _apply_migration(self, migration: Migration) -> None:

@@ -24,6 +24,7 @@ from graph_schema.store.base import (
     ReadOnlyViolation,
     StoreError,
     StoreUnavailable,
+    analyst_value,
     to_jsonable,
 )
 
@@ -115,7 +116,7 @@ class Neo4jStore(GraphStore):
                     result = tx.run(query, params or {})
                     columns = list(result.keys())
                     records = result.fetch(row_limit + 1)
-                    rows = [[plain(v) for v in rec.values()] for rec in records[:row_limit]]
+                    rows = [[analyst_value(plain(v)) for v in rec.values()] for rec in records[:row_limit]]
                     tx.rollback()  # read-only: nothing to commit
                 return QueryResult(columns=columns, rows=rows, truncated=len(records) > row_limit)
         except _UNAVAILABLE as exc:
