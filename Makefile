@@ -48,7 +48,7 @@ engines:
 	if [ -n "$$need" ]; then \
 		echo "installing the test engines' packages:$$need"; \
 		if command -v apt-get >/dev/null 2>&1; then \
-			$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$need \
+			$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$need \
 			|| echo "could not install$$need: the tests that need them are skipped (TEST_ENGINES=auto) or fail (required)"; \
 		else echo "no apt-get: install$$need yourself to run the Neo4j/PostgreSQL tests"; fi; \
 	fi

@@ -42,7 +42,7 @@ public final class TestNeo4j {
                 .setConfig(GraphDatabaseSettings.auth_enabled, true)
                 .setConfig(BoltConnector.enabled, true)
                 .setConfig(BoltConnector.listen_address, new SocketAddress("127.0.0.1", port))
-                // neo4j:// routing hands clients the advertised address: make it the real one
+                // a cluster hands neo4j:// clients its advertised address: make it a reachable one
                 .setConfig(BoltConnector.advertised_address, new SocketAddress("127.0.0.1", port))
                 .setConfig(GraphDatabaseSettings.default_advertised_address, new SocketAddress("127.0.0.1"))
                 .setConfig(HttpConnector.enabled, false)
