@@ -24,6 +24,7 @@ from sqlalchemy import (
     create_engine,
     event,
     inspect,
+    text,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
@@ -186,9 +187,27 @@ def get_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
         engine = create_engine(url, pool_pre_ping=True)
-    Base.metadata.create_all(engine)
-    _add_indexes(engine)
+    _create_schema(engine)
     return engine
+
+
+# pg_advisory_xact_lock key: one process at a time creates the schema
+_SCHEMA_LOCK = 0x1A7E_5C4E
+
+
+def _create_schema(engine: Engine) -> None:
+    """Missing tables and indexes. On PostgreSQL, processes starting together against a
+    new database (API workers, the scheduler, a CLI command) collided in CREATE TABLE
+    (duplicate key in pg_type): a transaction-scoped advisory lock lets one create the
+    schema while the others wait, then find it there. SQLite's write lock does the same."""
+    if engine.dialect.name != "postgresql":
+        Base.metadata.create_all(engine)
+        _add_indexes(engine)
+        return
+    with engine.begin() as conn:
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
+        Base.metadata.create_all(conn)
+    _add_indexes(engine)
 
 
 def session_factory(url: str) -> sessionmaker:

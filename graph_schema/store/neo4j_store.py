@@ -72,7 +72,9 @@ class Neo4jStore(GraphStore):
         super().__init__(batch_size)
         self.uri, self.database = uri, database
         self._auth = (user, password)
-        self._driver = GraphDatabase.driver(uri, auth=self._auth)
+        # notifications off: the server would send (and the driver log as warnings) e.g.
+        # "property key does not exist" for every query on a graph without a model yet
+        self._driver = GraphDatabase.driver(uri, auth=self._auth, notifications_min_severity="OFF")
 
     def _session(self, mode: str) -> neo4j.Session:
         return self._driver.session(database=self.database, default_access_mode=mode)

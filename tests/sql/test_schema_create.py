@@ -1,0 +1,40 @@
+"""The SQL schema is created by whichever process comes first: API workers, the scheduler
+and CLI commands may all start together against a new database."""
+
+from __future__ import annotations
+
+import multiprocessing
+from typing import Any
+
+import pytest
+from sqlalchemy import inspect
+
+from graph_schema.sql import Base, get_engine
+
+pytestmark = pytest.mark.sql_engines
+
+
+def _create(url: str, go: Any, out: Any) -> None:
+    go.wait(60)
+    try:
+        get_engine(url)
+        out.put("ok")
+    except Exception as exc:  # reported to the test, which names it
+        out.put(f"{type(exc).__name__}: {exc}")
+
+
+@pytest.mark.parametrize("round_", range(3))
+def test_processes_starting_together_on_a_new_database_all_get_the_schema(
+    sql_url: str, sql_engine: str, round_: int
+) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    go, out = ctx.Event(), ctx.Queue()
+    procs = [ctx.Process(target=_create, args=(sql_url, go, out)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    go.set()
+    results = [out.get(timeout=120) for _ in procs]
+    for p in procs:
+        p.join(30)
+    assert results == ["ok"] * 4
+    assert set(Base.metadata.tables) <= set(inspect(get_engine(sql_url)).get_table_names())
