@@ -137,7 +137,8 @@ def _neo4j_classpath() -> tuple[str, Path]:
     return cp_file.read_text().strip(), classes
 
 
-def start_neo4j(log_dir: Path) -> Neo4jServer:
+def start_neo4j(log_dir: Path, config: dict[str, str] | None = None) -> Neo4jServer:
+    """The test Neo4j; `config`: further Neo4j settings (name -> value)."""
     if os.environ.get("NEO4J_URI"):
         return Neo4jServer(
             os.environ["NEO4J_URI"], os.environ.get("NEO4J_USER", "neo4j"), os.environ.get("NEO4J_PASSWORD", "")
@@ -158,6 +159,7 @@ def start_neo4j(log_dir: Path) -> Neo4jServer:
         str(home),
         str(port),
         password,
+        *(f"{k}={v}" for k, v in (config or {}).items()),
     ]
     proc = subprocess.Popen(
         cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log.open("w"), text=True, cwd=home

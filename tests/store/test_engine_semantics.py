@@ -12,8 +12,10 @@ finding and pins its fix, or shows on the real engine that it does not happen.
 
 from __future__ import annotations
 
+import os
 import random
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -136,3 +138,62 @@ def test_a_pattern_never_uses_one_relationship_twice_on_either_engine(store: Gra
     assert same.rows == []
     both = store.read_only_query(text, {"a": "a", "b": "b", "limit": 10}, 5000, 100)
     assert [r[0] for r in both.rows] == ["i1"]
+
+
+# --- transaction size: Neo4j holds a transaction's changes on its heap ------------------
+TX_CAP = "16MiB"
+
+
+@pytest.fixture(scope="module")
+def capped_neo4j(neo4j_server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GraphStore]:
+    """A second test Neo4j whose transactions may use at most TX_CAP (production sets
+    db.memory.transaction.max so one runaway transaction cannot take the heap)."""
+    from tests import engines
+
+    if os.environ.get("NEO4J_URI"):
+        pytest.skip("an external Neo4j (NEO4J_URI) cannot be started with a transaction cap")
+    server = engines.start_neo4j(tmp_path_factory.mktemp("capped-neo4j"), {"db.memory.transaction.max": TX_CAP})
+    try:
+        with open_store(
+            Settings(graph_uri=server.uri, neo4j_user=server.user, neo4j_password=server.password, batch_size=500)
+        ) as store:
+            store.migrate()
+            yield store
+    finally:
+        server.stop()
+
+
+def test_neo4j_a_publish_over_the_transaction_cap_fails_at_once_and_keeps_the_published_model(
+    capped_neo4j: GraphStore,
+) -> None:
+    """Finding: publish_model promotes every staged node in one transaction (atomic by
+    design), about 6.5 KB of Neo4j transaction memory per node with 64-float vectors
+    (measured: 20,000 items, 128 MB). Over db.memory.transaction.max, Neo4j raised a
+    TransientError that the driver retried for 30 s in vain. Now: one clear error at
+    once, nothing applied, the previous model still the one served; batched writes
+    (staging, upserts of batch_size rows, wipe) stay under the cap."""
+    from graph_schema.store.neo4j_store import TransactionTooLarge
+
+    store = capped_neo4j
+    n = 4000  # ~26 MB to publish: over the 16 MiB cap; each 500-row batch is well under
+    store.upsert_items([CatalogueItem(f"i{k}", f"item {k}", (f"t{k % 7}",)) for k in range(n)])
+    rng = random.Random(1)
+
+    def stage(version: str, count: int) -> None:
+        rows = [
+            {"id": f"i{k}", "props": {"embedding": [rng.random() for _ in range(64)], "model_version": version}}
+            for k in range(count)
+        ]
+        store.stage_node_properties("Item", rows)
+
+    stage("small", 200)
+    store.publish_model("small", {})
+    stage("big", n)
+    started = time.monotonic()
+    with pytest.raises(TransactionTooLarge, match=r"db\.memory\.transaction\.max"):
+        store.publish_model("big", {})
+    assert time.monotonic() - started < 10, "the driver retried a transaction that can never fit"
+    assert store.current_model_version() == "small"
+    assert ro(store, "MATCH (i:Item) WHERE i.model_version = 'small' RETURN count(i)") == [[200]]
+    assert ro(store, "MATCH (i:Item) WHERE i.next_model_version = 'big' RETURN count(i)") == [[n]]
+    assert store.wipe() >= n  # bounded batches fit under the cap

@@ -2,8 +2,10 @@ package interestgraph;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 
@@ -19,7 +21,9 @@ import org.neo4j.io.ByteUnit;
 /**
  * The test suite's Neo4j: Neo4j Community started embedded, answering Bolt on 127.0.0.1.
  *
- * <p>Usage: {@code java -Xmx1g -cp ... interestgraph.TestNeo4j <home dir> <bolt port> <password>}.
+ * <p>Usage: {@code java -Xmx1g -cp ... interestgraph.TestNeo4j <home dir> <bolt port> <password>
+ * [setting=value ...]}; the optional settings are Neo4j configuration (e.g.
+ * {@code db.memory.transaction.max=64MiB}).
  * Authentication is on (as in production) with the given password for user {@code neo4j};
  * the database lives in the home directory, which the caller creates and removes. Prints
  * {@code NEO4J READY bolt://127.0.0.1:<port>} once Bolt answers, then serves until its
@@ -30,15 +34,19 @@ public final class TestNeo4j {
     private TestNeo4j() {}
 
     public static void main(String[] args) throws Exception {
-        if (args.length != 3) {
-            System.err.println("usage: TestNeo4j <home dir> <bolt port> <password>");
+        if (args.length < 3) {
+            System.err.println("usage: TestNeo4j <home dir> <bolt port> <password> [setting=value ...]");
             System.exit(2);
         }
         Path home = Path.of(args[0]).toAbsolutePath();
         int port = Integer.parseInt(args[1]);
         String password = args[2];
 
+        // further settings go through a config file, the builder's way to take raw names
+        Path conf = home.resolve("test-neo4j.conf");
+        Files.write(conf, Arrays.asList(args).subList(3, args.length));
         DatabaseManagementService dbms = new DatabaseManagementServiceBuilder(home)
+                .loadPropertiesFromFile(conf)
                 .setConfig(GraphDatabaseSettings.auth_enabled, true)
                 .setConfig(BoltConnector.enabled, true)
                 .setConfig(BoltConnector.listen_address, new SocketAddress("127.0.0.1", port))
