@@ -9,6 +9,7 @@ READ-mode session: the server refuses writes there.
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections.abc import Callable
@@ -36,8 +37,18 @@ from graph_schema.store.base import (
 _UNAVAILABLE = (neo_exc.ServiceUnavailable, neo_exc.SessionExpired, neo_exc.ConnectionAcquisitionTimeoutError)
 
 
+_SCALARS = frozenset({str, int, bool, type(None)})
+
+
 def plain(value: Any) -> Any:
     """Neo4j values as the same JSON-able shapes the FalkorDB backend returns."""
+    kind = type(value)
+    if kind in _SCALARS:  # most values: no further checks (a pull holds ~600k of them)
+        return value
+    if kind is float:
+        return value if math.isfinite(value) else None
+    if kind is list:
+        return [plain(v) for v in value]
     if isinstance(value, Node):
         return {
             "kind": "node",
