@@ -414,7 +414,7 @@ class GraphStore(ABC):
         tags = self._named_read("pull_tags")
         evidence = self._pull("pull_evidence", ("user_id", "interest_id", "evidence", "evidence_ts"), user_ids=ids)
         embeddings = self._pull_embeddings()
-        return Subgraph(interactions=interactions, tags=tags, embeddings=embeddings, evidence=evidence)
+        return _in_order(Subgraph(interactions=interactions, tags=tags, embeddings=embeddings, evidence=evidence))
 
     def _pull_embeddings(self) -> dict[str, dict[str, list[float]]]:
         embeddings: dict[str, dict[str, list[float]]] = {label: {} for label in NODE_LABELS}
@@ -463,7 +463,7 @@ class GraphStore(ABC):
         for r in interactions:  # JSON writes 3.0 as 3
             r["weight"] = float(r["weight"])
         evidence = self._pull("pull_evidence", ("user_id", "interest_id", "evidence", "evidence_ts"), user_ids=ids)
-        return Subgraph(interactions=interactions, tags=tags, embeddings=embeddings, evidence=evidence)
+        return _in_order(Subgraph(interactions=interactions, tags=tags, embeddings=embeddings, evidence=evidence))
 
     # --- training write-back ---------------------------------------------------
     def write_node_properties(self, label: str, rows: Sequence[dict[str, Any]]) -> int:
@@ -567,6 +567,18 @@ class GraphStore(ABC):
             cleared = {f"next_{p}": None for p in props}
             drain(f"cleanup_staged_{label.lower()}", "staged_cleared", "cleared", cleared=cleared)
         return out
+
+
+def _in_order(sub: Subgraph) -> Subgraph:
+    """The pulled rows in one order whatever the engine returned: node indexes, and so
+    the initialisation and the data split of a training run, follow row order, so the
+    same graph trains the same model on FalkorDB and on Neo4j."""
+    sub.interactions.sort(key=lambda r: (str(r["user_id"]), str(r["item_id"])))
+    sub.tags.sort(key=lambda r: (str(r["item_id"]), str(r["interest_id"])))
+    sub.evidence.sort(key=lambda r: (str(r["user_id"]), str(r["interest_id"])))
+    for label, vectors in sub.embeddings.items():
+        sub.embeddings[label] = dict(sorted(vectors.items()))
+    return sub
 
 
 def to_jsonable(value: Any) -> Any:

@@ -197,3 +197,20 @@ def test_neo4j_a_publish_over_the_transaction_cap_fails_at_once_and_keeps_the_pu
     assert ro(store, "MATCH (i:Item) WHERE i.model_version = 'small' RETURN count(i)") == [[200]]
     assert ro(store, "MATCH (i:Item) WHERE i.next_model_version = 'big' RETURN count(i)") == [[n]]
     assert store.wipe() >= n  # bounded batches fit under the cap
+
+
+def test_training_pulls_come_in_one_order_on_either_engine(store: GraphStore) -> None:
+    """Node indexes (and so a run's initialisation and data split) follow row order;
+    each engine returns rows in its own order, so the store sorts them: the same graph
+    then trains the same model on FalkorDB and on Neo4j."""
+    rng = random.Random(3)
+    store.upsert_items([CatalogueItem(f"i{k}", interests=(f"t{k % 3}", f"t{k % 5}")) for k in range(30)])
+    events = [ev(f"u{rng.randrange(20)}", f"i{rng.randrange(30)}", 1 + rng.randrange(5), 1000 + n) for n in range(300)]
+    store.apply_interactions(events, TAU)
+    for sub in (store.pull_subgraph(), store.pull_neighbourhood(["u1", "u2"], per_item=5)):
+        pairs = [(r["user_id"], r["item_id"]) for r in sub.interactions]
+        assert pairs == sorted(pairs) and len(set(pairs)) == len(pairs)
+        tags = [(r["item_id"], r["interest_id"]) for r in sub.tags]
+        assert tags == sorted(tags) and len(tags) == sum(1 if k % 3 == k % 5 else 2 for k in range(30))
+        evidence = [(r["user_id"], r["interest_id"]) for r in sub.evidence]
+        assert evidence == sorted(evidence) and evidence
