@@ -63,6 +63,10 @@ log = logging.getLogger(__name__)
 
 PHASES = ("pull", "build", "train", "evaluate", "write")
 GATE_METRIC = "ndcg@20"
+# The definition of the full run's hold-out, stored with its metrics: the gate compares
+# only numbers measured on the same definition. 2: pulled rows sorted by id, so ties in
+# first_ts are broken by item id on every engine (1: the engine's scan order).
+HOLDOUT_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -276,8 +280,11 @@ def run_refresh(
         }
     else:
         value = current_metrics.get(GATE_METRIC)
-        published_metric = float(value) if value is not None else None
-        published = {**metrics, "baseline": baseline, "counts": counts, "t_ref": t_ref}
+        same_holdout = current_metrics.get("holdout") == HOLDOUT_VERSION
+        published_metric = float(value) if value is not None and same_holdout else None
+        if value is not None and not same_holdout:
+            log.info("quality gate skipped: the published run's hold-out was defined differently")
+        published = {**metrics, "baseline": baseline, "counts": counts, "t_ref": t_ref, "holdout": HOLDOUT_VERSION}
     published["mode"] = mode
     result = RefreshResult(
         version,

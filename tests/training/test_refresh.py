@@ -9,7 +9,7 @@ pytest.importorskip("dgl")
 
 from graph_schema.model import CatalogueItem, Interaction
 from training.config import TrainConfig
-from training.refresh import RefreshOptions, run_refresh
+from training.refresh import HOLDOUT_VERSION, RefreshOptions, run_refresh
 
 DAY = 86_400_000
 T0 = 1_700_000_000_000
@@ -95,6 +95,22 @@ def test_gate_rejects_worse_run_and_keeps_pointer(loaded, training_settings):
     # old versions' neighbourhoods are gone after publishing
     rows = store.read_only_query("MATCH ()-[r:SIMILAR_TO]->() RETURN DISTINCT r.model_version", None, 5000, 10).rows
     assert rows == [[forced.model_version]]
+
+
+def test_gate_compares_only_runs_on_the_same_holdout(loaded, training_settings):
+    """A published run whose metrics came from another hold-out definition (before the
+    pulls were sorted) is no reference: the next full run is not rejected against it."""
+    store = loaded
+    first = run_refresh(store, training_settings, "full", options=OPTS)
+    metrics = store.current_model()["metrics"]
+    assert metrics["holdout"] == HOLDOUT_VERSION
+    old = {k: v for k, v in metrics.items() if k != "holdout"}
+    store.publish_model(first.model_version, {**old, "ndcg@20": 2.0})
+    second = run_refresh(store, training_settings, "full", options=OPTS)
+    assert second.status == "published" and second.published_metric is None
+    # and the run it published is the reference from now on
+    store.publish_model(second.model_version, {**store.current_model()["metrics"], "ndcg@20": 2.0})
+    assert run_refresh(store, training_settings, "full", options=OPTS).status == "rejected"
 
 
 def test_failed_write_leaves_previous_version(loaded, training_settings, monkeypatch):
