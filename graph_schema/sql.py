@@ -27,7 +27,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 from sqlalchemy.schema import CreateIndex
 
@@ -199,9 +199,18 @@ def _create_schema(engine: Engine) -> None:
     """Missing tables and indexes. On PostgreSQL, processes starting together against a
     new database (API workers, the scheduler, a CLI command) collided in CREATE TABLE
     (duplicate key in pg_type): a transaction-scoped advisory lock lets one create the
-    schema while the others wait, then find it there. SQLite's write lock does the same."""
+    schema while the others wait, then find it there."""
     if engine.dialect.name != "postgresql":
-        Base.metadata.create_all(engine)
+        # SQLite: create_all checks, then creates, outside one transaction; a process that
+        # loses the race gets "already exists" and checks again (then finds it there)
+        for attempt in range(5):
+            try:
+                Base.metadata.create_all(engine)
+                break
+            except OperationalError as exc:
+                if "already exists" not in str(exc) or attempt == 4:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
         _add_indexes(engine)
         return
     with engine.begin() as conn:
