@@ -127,15 +127,22 @@ class Neo4jStore(GraphStore):
             raise StoreError(f"Neo4j driver error: {exc}") from exc
 
     def _retrying(self, mode: str, call: Callable[[neo4j.Session], list[dict[str, Any]]]) -> list[dict[str, Any]]:
-        """The driver's managed-transaction retry loop, minus one case: a transaction over
-        Neo4j's per-transaction memory limit fails (at commit) as a TransientError, which
-        the driver would retry for 30 s although it can never fit."""
-        deadline = time.monotonic() + self.RETRY_S
+        """The driver's managed-transaction retry loop (transient errors and lost
+        connections, for RETRY_S from the first failure; a commit whose outcome is unknown
+        is never re-sent), minus one case: a transaction over Neo4j's per-transaction
+        memory limit fails (at commit) as a TransientError, which the driver would retry
+        for 30 s although it can never fit."""
+        deadline: float | None = None  # like the driver's: the budget starts at the first failure
         delay = 0.1
         while True:
             try:
                 with self._session(mode) as session:
                     return call(session)
+            except neo_exc.IncompleteCommit:
+                # the commit's outcome is unknown: never re-sent here (the driver does not
+                # either); the caller gets StoreUnavailable and decides (ingest re-checks its
+                # batch marker)
+                raise
             except neo_exc.TransientError as exc:
                 if "db.memory.transaction.max" in (exc.message or ""):
                     raise TransactionTooLarge(
@@ -143,9 +150,11 @@ class Neo4jStore(GraphStore):
                         f"{exc.message}. Nothing of it was applied. Raise db.memory.transaction.max (and "
                         "the heap); docs/deploy.md (Sizing) gives the memory each operation needs."
                     ) from exc
+                deadline = deadline or time.monotonic() + self.RETRY_S
                 if time.monotonic() + delay > deadline:
                     raise
             except _UNAVAILABLE:
+                deadline = deadline or time.monotonic() + self.RETRY_S
                 if time.monotonic() + delay > deadline:
                     raise
             time.sleep(delay * random.uniform(0.8, 1.2))
