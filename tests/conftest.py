@@ -4,9 +4,10 @@ no test may leave an embedded redis-server running."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,8 +40,7 @@ def fresh_graph(settings: Settings, prefix: str) -> Iterator[GraphStore]:
     try:
         yield store
     finally:
-        with contextlib.suppress(Exception):
-            store._graph.delete()  # type: ignore[attr-defined]
+        drop_graph(store)
         store.close()
 
 
@@ -100,40 +100,36 @@ def sql_engine(request: pytest.FixtureRequest) -> str:
     return getattr(request, "param", "sqlite")
 
 
-def _engine_unavailable(name: str, exc: Exception) -> None:
-    if engines.mode() == "required":
-        pytest.fail(f"{name} could not start and TEST_ENGINES=required: {exc}", pytrace=False)
-    pytest.skip(f"{name} is not available here ({exc}); `make test` starts it")
+@contextmanager
+def _started(name: str, start: Callable[[Path], Any], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """An engine from tests/engines.py for the session: skipped (TEST_ENGINES=auto) or
+    failed (required) with the reason when it cannot start; stopped at the end."""
+    if engines.mode() == "off":
+        pytest.skip(f"TEST_ENGINES=off: the {name} tests are not run")
+    try:
+        server = start(tmp_path_factory.mktemp(f"{name.lower()}-logs"))
+    except engines.EngineUnavailable as exc:
+        if engines.mode() == "required":
+            pytest.fail(f"{name} could not start and TEST_ENGINES=required: {exc}", pytrace=False)
+        pytest.skip(f"{name} is not available here ({exc}); `make test` starts it")
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="session")
 def neo4j_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[engines.Neo4jServer]:
     """The test Neo4j (tests/engines.py), started on first use, stopped at the end."""
-    if engines.mode() == "off":
-        pytest.skip("TEST_ENGINES=off: the Neo4j tests are not run")
-    try:
-        server = engines.start_neo4j(tmp_path_factory.mktemp("neo4j-logs"))
-    except engines.EngineUnavailable as exc:
-        _engine_unavailable("Neo4j", exc)
-    try:
+    with _started("Neo4j", engines.start_neo4j, tmp_path_factory) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="session")
 def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[engines.PostgresServer]:
     """The test PostgreSQL (tests/engines.py), started on first use, stopped at the end."""
-    if engines.mode() == "off":
-        pytest.skip("TEST_ENGINES=off: the PostgreSQL tests are not run")
-    try:
-        server = engines.start_postgres(tmp_path_factory.mktemp("postgres-logs"))
-    except engines.EngineUnavailable as exc:
-        _engine_unavailable("PostgreSQL", exc)
-    try:
+    with _started("PostgreSQL", engines.start_postgres, tmp_path_factory) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def wipe_neo4j(server: engines.Neo4jServer) -> None:

@@ -5,7 +5,6 @@ totals computed by hand. Runs on FalkorDB + SQLite and on Neo4j + PostgreSQL."""
 
 from __future__ import annotations
 
-import multiprocessing
 from collections import Counter
 from typing import Any
 
@@ -16,6 +15,7 @@ from graph_schema.settings import Settings
 from graph_schema.store import GraphStore, open_store
 from service.ingest.eventlog import EventLog
 from service.ingest.schemas import EventIn, validate_each
+from tests.processes import run_together
 
 pytestmark = pytest.mark.stacks
 
@@ -54,18 +54,10 @@ def test_two_ingest_processes_with_overlapping_streams_count_each_event_once(
 ) -> None:
     store.upsert_items([CatalogueItem(f"i{k}", None, (f"t{k % 5}",)) for k in range(23)])
     settings = settings.model_copy(update={"batch_size": 50})
-    ctx = multiprocessing.get_context("spawn")
-    go, out = ctx.Event(), ctx.Queue()
     # 0..1199 and 800..1999: 400 events sent by both
     ranges = [(0, 1200), (800, 2000)]
-    procs = [ctx.Process(target=_ingest, args=(settings.model_dump_json(), a, b, go, out)) for a, b in ranges]
-    for p in procs:
-        p.start()
-    go.set()
-    results = [out.get(timeout=300) for _ in procs]
-    for p in procs:
-        p.join(60)
-        assert p.exitcode == 0
+    results, exitcodes = run_together(_ingest, [(settings.model_dump_json(), a, b) for a, b in ranges], 300)
+    assert exitcodes == [0, 0]
     assert all(r[2] is None and r[3] is None for r in results), results
     # every id stored exactly once: accepted by one process, a duplicate to the other
     assert sum(r[0] for r in results) == 2000 and sum(r[1] for r in results) == 400

@@ -3,13 +3,13 @@ and CLI commands may all start together against a new database."""
 
 from __future__ import annotations
 
-import multiprocessing
 from typing import Any
 
 import pytest
 from sqlalchemy import inspect
 
 from graph_schema.sql import Base, get_engine
+from tests.processes import run_together
 
 pytestmark = pytest.mark.sql_engines
 
@@ -27,14 +27,6 @@ def _create(url: str, go: Any, out: Any) -> None:
 def test_processes_starting_together_on_a_new_database_all_get_the_schema(
     sql_url: str, sql_engine: str, round_: int
 ) -> None:
-    ctx = multiprocessing.get_context("spawn")
-    go, out = ctx.Event(), ctx.Queue()
-    procs = [ctx.Process(target=_create, args=(sql_url, go, out)) for _ in range(4)]
-    for p in procs:
-        p.start()
-    go.set()
-    results = [out.get(timeout=120) for _ in procs]
-    for p in procs:
-        p.join(30)
+    results, _ = run_together(_create, [(sql_url,)] * 4, 120)
     assert results == ["ok"] * 4
     assert set(Base.metadata.tables) <= set(inspect(get_engine(sql_url)).get_table_names())
