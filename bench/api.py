@@ -51,10 +51,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.engines import Engine, add_backend_arguments, graph_engine  # noqa: E402
-from graph_schema.sql import session_factory  # noqa: E402
 from graph_schema.store import open_store  # noqa: E402
 from graph_schema.store.factory import embedded_server  # noqa: E402
-from service.auth import create_key  # noqa: E402
+from records.keys import create_key  # noqa: E402
+from records.tables import session_factory  # noqa: E402
 from service.config import ApiSettings  # noqa: E402
 from service.ingest.eventlog import EventLog  # noqa: E402
 from service.ingest.movielens import import_movielens, load  # noqa: E402

@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import service.ingest.movielens as movielens
 from bench.engines import add_backend_arguments, graph_engine
-from graph_schema.model import Interaction
+from graph_schema.rows import Interaction
 from graph_schema.store import open_store
 from graph_schema.store.factory import embedded_server
 from service.ingest.eventlog import EventLog

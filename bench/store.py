@@ -43,7 +43,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.engines import Engine, add_backend_arguments, graph_engine
-from graph_schema.model import CatalogueItem, Interaction
+from graph_schema.rows import CatalogueItem, Interaction
 from graph_schema.settings import Settings
 from graph_schema.store import GraphStore, embedded_server, open_store
 

@@ -32,6 +32,7 @@ RUN pip install -r requirements.txt
 # The project itself (its dependencies are already in place).
 COPY pyproject.toml ./
 COPY graph_schema ./graph_schema
+COPY records ./records
 COPY service ./service
 COPY training ./training
 COPY docker/gunicorn.conf.py ./docker/gunicorn.conf.py

@@ -72,6 +72,7 @@ RUN pip install -r requirements.txt \
 
 COPY pyproject.toml ./
 COPY graph_schema ./graph_schema
+COPY records ./records
 COPY service ./service
 COPY training ./training
 RUN pip install --no-deps . \

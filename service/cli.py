@@ -266,8 +266,8 @@ def _demo_key(settings: Any) -> str:
     """The admin key `make run` prints: created once, kept (0600) in DATA_DIR."""
     from sqlalchemy import select
 
-    from graph_schema.sql import ApiKey, session_factory
-    from service.auth import create_key, hash_key
+    from records.keys import create_key, hash_key
+    from records.tables import ApiKey, session_factory
 
     path = settings.data_dir / "demo-api-key"
     sessions = session_factory(settings.sql_url)

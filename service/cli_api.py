@@ -11,8 +11,8 @@ from typing import Annotated, Any
 
 import typer
 
-from graph_schema.sql import session_factory
-from service.auth import ROLES, create_key, list_keys, revoke_key
+from records.keys import ROLES, create_key, list_keys, revoke_key
+from records.tables import session_factory
 from service.config import get_api_settings
 
 log = logging.getLogger(__name__)

@@ -13,10 +13,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from graph_schema.runs import RefreshAlreadyRunning, list_runs, refresh_run
 from graph_schema.settings import get_settings
 from graph_schema.store import StoreError, open_store
 from graph_schema.store.embedded import EmbeddedStoreError
+from records.runs import RefreshAlreadyRunning, list_runs, refresh_run
 
 err = Console(stderr=True)
 out = Console()

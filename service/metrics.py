@@ -27,7 +27,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 
-from graph_schema.sql import EventRecord, RefreshRun
+from records.tables import EventRecord, RefreshRun
 
 REQUESTS = Counter(
     "interest_graph_http_requests_total",

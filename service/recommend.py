@@ -36,6 +36,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from graph_schema.clock import now_ms
 from graph_schema.decay import value_at
 from graph_schema.store import GraphStore
 from service.config import ApiSettings
@@ -55,10 +56,6 @@ TRENDING_REASON_TOP = 100  # "trending" only for items this high in the snapshot
 
 class UnknownInterest(LookupError):
     pass
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 class BoundedCache:

@@ -3,7 +3,7 @@
 The training stack (torch, dgl) is imported only inside the job, never when
 this module or the API is imported. A run is a RefreshRun row, created as
 `queued` (so the API can answer 202 with its id at once) and run under
-graph_schema.runs.refresh_run, which takes the cross-process database lock:
+records.runs.refresh_run, which takes the cross-process database lock:
 several API processes and the scheduler never run two refreshes at once.
 
 Scheduler: BackgroundScheduler with the SQLAlchemy job store on DATABASE_URL
@@ -27,9 +27,10 @@ from typing import Any
 
 from sqlalchemy.orm import sessionmaker
 
-from graph_schema.runs import REFRESH_LOCK, RefreshAlreadyRunning, create_run_row, refresh_run
-from graph_schema.sql import NamedLock, now_ms, session_factory
+from graph_schema.clock import now_ms
 from graph_schema.store import GraphStore
+from records.runs import REFRESH_LOCK, RefreshAlreadyRunning, create_run_row, refresh_run
+from records.tables import NamedLock, session_factory
 from service.config import ApiSettings, get_api_settings
 
 log = logging.getLogger(__name__)
@@ -95,7 +96,7 @@ def execute_run(
 ) -> None:
     """Run one refresh under a queued RefreshRun row (API thread or scheduler job).
 
-    graph_schema.runs.refresh_run takes the cross-process lock, marks the row
+    records.runs.refresh_run takes the cross-process lock, marks the row
     running, and marks it failed if anything below raises (or if another
     refresh holds the lock); training.refresh.run_refresh does the work.
     """

@@ -232,7 +232,7 @@ class PostgresServer:
             try:
                 yield url
             finally:
-                from graph_schema.sql import get_engine
+                from records.tables import get_engine
 
                 if get_engine.cache_info().currsize:  # the project caches an engine per URL
                     with contextlib.suppress(Exception):

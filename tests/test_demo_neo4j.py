@@ -23,9 +23,9 @@ from typing import Any
 import pytest
 
 from graph_schema.migrations import MIGRATIONS
-from graph_schema.runs import list_runs
 from graph_schema.settings import Settings
 from graph_schema.store import open_store
+from records.runs import list_runs
 from service.config import ApiSettings
 from service.ingest.eventlog import EventLog
 from service.ingest.schemas import EventIn, ItemIn

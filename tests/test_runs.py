@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-from graph_schema.runs import RefreshAlreadyRunning, create_run_row, get_run, list_runs, refresh_run
 from graph_schema.settings import Settings
-from graph_schema.sql import NamedLock, session_factory
+from records.runs import RefreshAlreadyRunning, create_run_row, get_run, list_runs, refresh_run
+from records.tables import NamedLock, session_factory
 
 # run history and the refresh lock on SQLite and on PostgreSQL
 pytestmark = pytest.mark.sql_engines

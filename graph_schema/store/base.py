@@ -20,7 +20,7 @@ from typing import Any
 
 from graph_schema import cypher
 from graph_schema.migrations import MIGRATIONS, Migration
-from graph_schema.model import CatalogueItem, Interaction, QueryResult, Subgraph
+from graph_schema.rows import CatalogueItem, Interaction, QueryResult, Subgraph
 from graph_schema.store.batch import TagCache, Tags, aggregate_interactions
 
 log = logging.getLogger(__name__)

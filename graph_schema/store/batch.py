@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from graph_schema.decay import fold, fold_many
-from graph_schema.model import Interaction
+from graph_schema.rows import Interaction
 
 # An item's tags: (interest_id, tag weight) per TAGGED edge.
 Tags = tuple[tuple[str, float], ...]

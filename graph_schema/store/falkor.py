@@ -14,7 +14,7 @@ from redis.exceptions import NoPermissionError
 
 from graph_schema import cypher
 from graph_schema.migrations import Migration
-from graph_schema.model import QueryResult
+from graph_schema.rows import QueryResult
 from graph_schema.store.base import (
     GraphStore,
     InvalidQuery,

@@ -21,7 +21,7 @@ from neo4j import exceptions as neo_exc
 from neo4j.graph import Node, Path, Relationship
 
 from graph_schema.migrations import Migration
-from graph_schema.model import QueryResult
+from graph_schema.rows import QueryResult
 from graph_schema.store.base import (
     GraphStore,
     InvalidQuery,

@@ -7,8 +7,8 @@ from typing import Any
 from flask_openapi3 import APIBlueprint, Tag
 from sqlalchemy import select
 
-from graph_schema.runs import run_dict
-from graph_schema.sql import RefreshRun
+from records.runs import run_dict
+from records.tables import RefreshRun
 from service.api import AUTH_ERRORS, responses
 from service.api.deps import services
 from service.api.models import JobsQuery, RefreshAccepted, RefreshIn, RefreshRunOut, RefreshRuns, RunPath

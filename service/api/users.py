@@ -7,6 +7,7 @@ from typing import Any
 from flask import Response, current_app
 from flask_openapi3 import APIBlueprint, Tag
 
+from graph_schema.clock import now_ms
 from graph_schema.decay import value_at
 from service.api import AUTH_ERRORS, responses
 from service.api.deps import services
@@ -23,7 +24,7 @@ from service.api.models import (
 from service.auth import SECURITY, requires
 from service.metrics import RECOMMENDATIONS
 from service.problems import not_found
-from service.recommend import UnknownInterest, now_ms
+from service.recommend import UnknownInterest
 
 users = APIBlueprint("users", __name__, url_prefix="/v1/users", abp_tags=[Tag(name="users")], abp_security=SECURITY)
 items = APIBlueprint("items", __name__, url_prefix="/v1/items", abp_tags=[Tag(name="items")], abp_security=SECURITY)

@@ -52,9 +52,11 @@ from typing import Any
 from sqlalchemy import bindparam, delete, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from graph_schema.model import CatalogueItem, Interaction
+from graph_schema.rows import CatalogueItem, Interaction
 from graph_schema.settings import Settings
-from graph_schema.sql import (
+from graph_schema.store import GraphStore, StoreError, StoreUnavailable
+from graph_schema.store.base import PreparedBatch
+from records.tables import (
     CatalogueRecord,
     DeletedUser,
     EventRecord,
@@ -63,8 +65,6 @@ from graph_schema.sql import (
     now_ms,
     session_factory,
 )
-from graph_schema.store import GraphStore, StoreError, StoreUnavailable
-from graph_schema.store.base import PreparedBatch
 from service.ingest.schemas import EventIn, ItemIn
 
 log = logging.getLogger(__name__)

@@ -29,9 +29,9 @@ import pytest
 from flask.testing import FlaskClient
 
 from graph_schema.store.embedded import EmbeddedServer
+from records.keys import ROLES, create_key
 from service.api.deps import services
 from service.app import create_app
-from service.auth import ROLES, create_key
 from service.config import ApiSettings
 
 DAY_MS = 86_400_000

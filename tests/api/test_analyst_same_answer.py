@@ -12,8 +12,8 @@ import pytest
 from flask.testing import FlaskClient
 
 from graph_schema.cypher import QUERY_DIR
+from records.keys import ROLES, create_key
 from service.app import create_app
-from service.auth import ROLES, create_key
 from service.config import ApiSettings
 
 from .conftest import NOW_MS, Keys, load_graph, publish_model, services_of

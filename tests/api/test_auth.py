@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from graph_schema.sql import ApiKey
-from service.auth import create_key, hash_key, list_keys, revoke_key
+from records.keys import create_key, hash_key, list_keys, revoke_key
+from records.tables import ApiKey
 
 from .conftest import NOW_MS, Keys
 

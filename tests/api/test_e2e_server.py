@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from graph_schema.sql import session_factory
 from graph_schema.store import open_store
-from service.auth import create_key
+from records.keys import create_key
+from records.tables import session_factory
 from service.config import ApiSettings
 
 from .conftest import events_payload, items_payload

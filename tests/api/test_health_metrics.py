@@ -6,8 +6,9 @@ from typing import Any
 
 from sqlalchemy import text
 
-from graph_schema.sql import RefreshRun, now_ms
+from graph_schema.clock import now_ms
 from graph_schema.store import StoreUnavailable
+from records.tables import RefreshRun
 
 from .conftest import Keys, services_of
 

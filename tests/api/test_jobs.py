@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from graph_schema.sql import NamedLock, now_ms
+from graph_schema.clock import now_ms
+from records.tables import NamedLock
 from service import scheduler
 
 from .conftest import Keys

@@ -6,8 +6,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from records.keys import ROLES, create_key
 from service import recs_cache
-from service.auth import ROLES, create_key
 from tests.api.conftest import MODEL_VERSION, NOW_MS, Keys, load_graph, publish_model, services_of
 
 RECS = "/v1/users/{}/recommendations?k=5"

@@ -8,9 +8,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from graph_schema.sql import session_factory
+from records.keys import KeyResolver
+from records.tables import session_factory
 from service import scheduler as sched
-from service.auth import KeyResolver
 from service.cli_api import register
 from service.config import ApiSettings, get_api_settings
 

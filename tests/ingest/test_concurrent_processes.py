@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from graph_schema.model import CatalogueItem
+from graph_schema.rows import CatalogueItem
 from graph_schema.settings import Settings
 from graph_schema.store import GraphStore, open_store
 from service.ingest.eventlog import EventLog

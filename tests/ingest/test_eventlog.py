@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from graph_schema.model import Interaction
+from graph_schema.rows import Interaction
 from graph_schema.settings import Settings
-from graph_schema.sql import EventRecord
 from graph_schema.store import GraphStore, StoreUnavailable
+from records.tables import EventRecord
 from service.ingest.eventlog import EventLog
 from service.ingest.schemas import EventIn, validate_each
 
@@ -135,7 +135,7 @@ def test_graph_failure_mid_stream_loses_nothing_and_retry_applies_once(
 
 
 def test_live_evidence_moves_with_each_event_and_new_interest_overtakes(store: GraphStore, event_log: EventLog) -> None:
-    from graph_schema.model import CatalogueItem
+    from graph_schema.rows import CatalogueItem
 
     store.upsert_items([CatalogueItem("old", "Old", ("jazz",)), CatalogueItem("new", "New", ("techno",))])
     t0 = 1_700_000_000_000

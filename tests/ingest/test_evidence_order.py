@@ -9,7 +9,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from graph_schema.decay import fold_many
-from graph_schema.model import CatalogueItem
+from graph_schema.rows import CatalogueItem
 from graph_schema.store import open_store
 from service.ingest.eventlog import EventLog
 from service.ingest.schemas import EventIn

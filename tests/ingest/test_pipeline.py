@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from graph_schema.model import CatalogueItem, Interaction
+from graph_schema.rows import CatalogueItem, Interaction
 from graph_schema.settings import Settings
-from graph_schema.sql import EventRecord
 from graph_schema.store import GraphStore, StoreUnavailable, open_store
 from graph_schema.store.falkor_params import cypher_literal
+from records.tables import EventRecord
 from service.ingest.eventlog import EventLog
 from service.ingest.schemas import EventIn, validate_each
 from tests.ingest.test_eventlog import FlakyStore, ev

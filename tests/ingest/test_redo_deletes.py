@@ -10,9 +10,10 @@ from typing import Any
 
 from sqlalchemy import inspect
 
-from graph_schema.model import Interaction
-from graph_schema.sql import DeletedUser, get_engine, now_ms
+from graph_schema.clock import now_ms
+from graph_schema.rows import Interaction
 from graph_schema.store import GraphStore, StoreUnavailable
+from records.tables import DeletedUser, get_engine
 from service.ingest.eventlog import _RECENT_DELETES, EventLog, _Batch
 from tests.ingest.test_eventlog import FlakyStore, ev
 from tests.ingest.test_pipeline import events

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import inspect
 
-from graph_schema.sql import Base, get_engine
+from records.tables import Base, get_engine
 from tests.processes import run_together
 
 pytestmark = pytest.mark.sql_engines

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from graph_schema.decay import fold_many
-from graph_schema.model import Interaction
+from graph_schema.rows import Interaction
 from graph_schema.store.batch import TagCache, Tags, aggregate_interactions
 
 TAU = 1_000_000.0

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from graph_schema.decay import fold_many
 from graph_schema.migrations import MIGRATIONS
-from graph_schema.model import CatalogueItem, Interaction
+from graph_schema.rows import CatalogueItem, Interaction
 from graph_schema.store import GraphStore, InvalidQuery, QueryTimeout, ReadOnlyViolation, StoreError
 
 TAU = 1_000_000.0  # ms; event times in the tests span a few tau

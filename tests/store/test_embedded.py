@@ -18,7 +18,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from graph_schema.model import CatalogueItem, Interaction
+from graph_schema.rows import CatalogueItem, Interaction
 from graph_schema.settings import Settings
 from graph_schema.store import StoreUnavailable, open_store
 from graph_schema.store.embedded import ANALYST_USER, EmbeddedServer, EmbeddedStoreError

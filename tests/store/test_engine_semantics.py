@@ -20,7 +20,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from graph_schema.model import CatalogueItem
+from graph_schema.rows import CatalogueItem
 from graph_schema.settings import Settings
 from graph_schema.store import GraphStore, open_store
 from tests.store.test_conformance import TAU, _another_worker, ev, evidence, interactions, ro

@@ -13,7 +13,7 @@ import torch
 
 pytest.importorskip("dgl")
 
-from graph_schema.model import CatalogueItem, Interaction
+from graph_schema.rows import CatalogueItem, Interaction
 from tests.training.test_refresh import OPTS as REFRESH_OPTS
 from training.data import TrainingData
 from training.foldin import bpr_grads, fold_in

@@ -7,7 +7,7 @@ import pytest
 
 pytest.importorskip("dgl")
 
-from graph_schema.model import CatalogueItem, Interaction
+from graph_schema.rows import CatalogueItem, Interaction
 from training.config import TrainConfig
 from training.refresh import HOLDOUT_VERSION, RefreshOptions, run_refresh
 

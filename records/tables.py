@@ -31,9 +31,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 from sqlalchemy.schema import CreateIndex
 
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
+from graph_schema.clock import now_ms
 
 
 class Base(DeclarativeBase):
@@ -234,6 +232,5 @@ __all__ = [
     "RefreshRun",
     "UserRecord",
     "get_engine",
-    "now_ms",
     "session_factory",
 ]

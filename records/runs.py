@@ -27,8 +27,9 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
+from graph_schema.clock import now_ms
 from graph_schema.settings import Settings
-from graph_schema.sql import NamedLock, RefreshRun, now_ms, session_factory
+from records.tables import NamedLock, RefreshRun, session_factory
 
 log = logging.getLogger(__name__)
 
