@@ -49,6 +49,11 @@ class Settings(BaseSettings):
     evidence_tau_days: float = Field(30.0, description="Decay time constant of interest evidence, days.")
     batch_size: int = Field(5000, description="Rows per UNWIND batch written to the graph.")
 
+    # --- refresh runs (records/) -------------------------------------------------
+    refresh_lease_s: float = Field(
+        120.0, gt=0, description="Refresh lease, s: renewed while a run lives; a killed run frees it within this."
+    )
+
     # --- analyst Cypher ---------------------------------------------------------
     cypher_timeout_ms: int = 5000
     cypher_row_limit: int = 1000

@@ -23,6 +23,7 @@ from records.tables import ApiKey
 ROLES = ("ingest", "read", "analyst", "admin")
 KEY_PREFIX = "ig_"
 
+
 @dataclass(frozen=True)
 class Principal:
     key_id: int | None

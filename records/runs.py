@@ -6,89 +6,68 @@
         run.counts["users"] = 943
         run.finish("published", model_version="v...", metrics={...})
 
-The lock is a row in `locks` (INSERT succeeds for exactly one holder; an
-expired row is taken over), so API workers, the scheduler and the CLI never
-run two refreshes at once, on SQLite and PostgreSQL alike.
+The lock is a lease (records.locks): one row in `locks`, renewed by a heartbeat while
+the run lives, so API workers, the scheduler and the CLI never run two refreshes at
+once, on SQLite and PostgreSQL alike, and a killed run frees it within a lease.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select, update
 from sqlalchemy.orm import sessionmaker
 
 from graph_schema.clock import now_ms
 from graph_schema.settings import Settings
-from records.tables import NamedLock, RefreshRun, session_factory
+from records.locks import Lease, LeaseHeld
+from records.tables import RefreshRun, session_factory
 
 log = logging.getLogger(__name__)
 
 REFRESH_LOCK = "refresh"
 
 
-class RefreshAlreadyRunning(RuntimeError):
+RunStatus = Literal["queued", "running", "published", "rejected", "skipped", "failed", "abandoned"]
+RUN_STATUSES: tuple[RunStatus, ...] = get_args(RunStatus)
+# finished and successful: a model was published
+SUCCEEDED: RunStatus = "published"
+
+
+class RefreshAlreadyRunning(LeaseHeld):
+    def __init__(self, who: str) -> None:
+        super().__init__(f"another refresh is already running ({who}); try again when it has finished")
+
+
+class RunNotQueued(RuntimeError):
     pass
 
 
-class DbLock:
-    def __init__(self, sessions: sessionmaker, name: str, ttl_s: float) -> None:
-        self.sessions, self.name, self.ttl_ms = sessions, name, int(ttl_s * 1000)
-        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+@dataclass(frozen=True)
+class AbandonedRun:
+    """A run whose process stopped while it was running (found by the next run)."""
 
-    def acquire(self) -> None:
-        now = now_ms()
-        with self.sessions.begin() as s:
-            # take over an expired lock (its holder crashed)
-            s.execute(delete(NamedLock).where(NamedLock.name == self.name, NamedLock.expires_at < now))
-        try:
-            with self.sessions.begin() as s:
-                s.add(NamedLock(name=self.name, holder=self.holder, acquired_at=now, expires_at=now + self.ttl_ms))
-        except IntegrityError:
-            with self.sessions() as s:
-                row = s.get(NamedLock, self.name)
-            who = (
-                f"{row.holder}, since {time.strftime('%H:%M:%S', time.localtime(row.acquired_at / 1000))}"
-                if row
-                else "?"
-            )
-            raise RefreshAlreadyRunning(
-                f"another refresh is already running ({who}); try again when it has finished"
-            ) from None
-
-    def refresh(self) -> None:
-        with self.sessions.begin() as s:
-            s.execute(
-                update(NamedLock)
-                .where(NamedLock.name == self.name, NamedLock.holder == self.holder)
-                .values(expires_at=now_ms() + self.ttl_ms)
-            )
-
-    def release(self) -> None:
-        with self.sessions.begin() as s:
-            s.execute(delete(NamedLock).where(NamedLock.name == self.name, NamedLock.holder == self.holder))
+    run_id: int
+    model_version: str | None
 
 
 @dataclass
 class RunRecorder:
     run_id: int
     sessions: sessionmaker
-    lock: DbLock
+    lease: Lease
     phases: dict[str, float] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     device: str | None = None
-    status: str | None = None
+    status: RunStatus | None = None
     model_version: str | None = None
+    abandoned: list[AbandonedRun] = field(default_factory=list)
 
     @contextmanager
     def phase(self, name: str) -> Iterator[None]:
@@ -98,7 +77,7 @@ class RunRecorder:
         finally:
             self.phases[name] = round(self.phases.get(name, 0.0) + time.perf_counter() - t0, 3)
             self.save()
-            self.lock.refresh()
+            self.lease.check()
 
     def save(self, **extra: Any) -> None:
         with self.sessions.begin() as s:
@@ -125,7 +104,13 @@ class RunRecorder:
             self.metrics["published_before"] = result.published_metric
         self.finish(result.status, model_version=result.model_version, error=result.reason or None)
 
-    def finish(self, status: str, model_version: str | None = None, error: str | None = None) -> None:
+    def enter_phase(self, name: str) -> None:
+        """Show the phase in the run row and renew the lease (raises LeaseLost if it lapsed)."""
+        self.metrics["phase"] = name
+        self.save()
+        self.lease.check()
+
+    def finish(self, status: RunStatus, model_version: str | None = None, error: str | None = None) -> None:
         """status: published | rejected | skipped (nothing to train on) | failed."""
         self.status = status
         if model_version:
@@ -139,64 +124,105 @@ def refresh_run(
     mode: str,
     trigger: str = "cli",
     forced: bool = False,
-    lock_ttl_s: float = 3600.0,
+    lease_s: float | None = None,
     run_id: int | None = None,
+    model_version: str | None = None,
 ) -> Iterator[RunRecorder]:
-    """Take the refresh lock, record a run (or start a queued one), and mark it
-    failed if the body raises. A second concurrent call raises RefreshAlreadyRunning
-    (and marks the queued run, if any, as failed with that message)."""
+    """Take the refresh lease (renewed by a heartbeat while the body runs), record a run
+    (or start a queued one), and mark it failed if the body raises. Runs left `running`
+    by a process that died are marked abandoned first (recorder.abandoned lists them, so
+    the caller can remove what they staged in the graph). A second concurrent call raises
+    RefreshAlreadyRunning (and marks the queued run, if any, as failed with that message)."""
     sessions = session_factory(settings.sql_url)
-    lock = DbLock(sessions, REFRESH_LOCK, lock_ttl_s)
+    lease = Lease(sessions, REFRESH_LOCK, lease_s if lease_s is not None else settings.refresh_lease_s)
     try:
-        lock.acquire()
+        try:
+            lease.acquire()
+        except LeaseHeld as exc:
+            raise RefreshAlreadyRunning(str(exc)) from None
     except RefreshAlreadyRunning as exc:
         if run_id is not None:
-            with sessions.begin() as s:
-                s.execute(
-                    update(RefreshRun)
-                    .where(RefreshRun.id == run_id)
-                    .values(status="failed", error=str(exc), finished_at=now_ms())
-                )
+            mark_run(sessions, run_id, status="failed", error=str(exc), finished_at=now_ms())
         raise
     try:
-        with sessions.begin() as s:
-            if run_id is None:
-                run = RefreshRun(mode=mode, status="running", trigger=trigger, forced=forced, started_at=now_ms())
-                s.add(run)
-                s.flush()
-                run_id = run.id
-            else:
-                s.execute(
-                    update(RefreshRun)
-                    .where(RefreshRun.id == run_id)
-                    .values(status="running", mode=mode, forced=forced, started_at=now_ms())
-                )
-        recorder = RunRecorder(run_id, sessions, lock)
-        try:
-            yield recorder
-        except BaseException as exc:
-            recorder.finish("failed", error=f"{type(exc).__name__}: {exc}")
-            raise
-        if recorder.status is None:
-            recorder.finish("failed", error="the run ended without publishing or rejecting a model")
+        with lease.heartbeat():
+            # we hold the lease: any other run still `running` has lost its process
+            abandoned = _abandon_running(sessions, keep=run_id)
+            with sessions.begin() as s:
+                if run_id is None:
+                    run = RefreshRun(mode=mode, status="running", trigger=trigger, forced=forced, started_at=now_ms(),
+                                     model_version=model_version)  # fmt: skip
+                    s.add(run)
+                    s.flush()
+                    run_id = run.id
+                else:
+                    # only a queued run starts: two schedulers may have picked the same one
+                    started = s.execute(
+                        update(RefreshRun)
+                        .where(RefreshRun.id == run_id, RefreshRun.status == "queued")
+                        .values(
+                            status="running", mode=mode, forced=forced, started_at=now_ms(), model_version=model_version
+                        )
+                    )
+                    if not started.rowcount:
+                        raise RunNotQueued(f"refresh run {run_id} is no longer queued")
+            recorder = RunRecorder(run_id, sessions, lease, model_version=model_version, abandoned=abandoned)
+            try:
+                yield recorder
+            except BaseException as exc:
+                recorder.finish("failed", error=f"{type(exc).__name__}: {exc}")
+                raise
+            if recorder.status is None:
+                recorder.finish("failed", error="the run ended without publishing or rejecting a model")
     finally:
-        lock.release()
+        lease.release()
 
 
-def create_run_row(settings: Settings, mode: str, trigger: str) -> int:
+def mark_run(sessions: sessionmaker, run_id: int, **values: Any) -> None:
+    with sessions.begin() as s:
+        s.execute(update(RefreshRun).where(RefreshRun.id == run_id).values(**values))
+
+
+def _abandon_running(sessions: sessionmaker, keep: int | None) -> list[AbandonedRun]:
+    with sessions.begin() as s:
+        rows = s.scalars(select(RefreshRun).where(RefreshRun.status == "running", RefreshRun.id != (keep or -1))).all()
+        found = [AbandonedRun(r.id, r.model_version) for r in rows]
+        for r in rows:
+            r.status = "abandoned"
+            r.finished_at = now_ms()
+            r.error = f"its process stopped during phase {(r.metrics or {}).get('phase', '?')} (its lease lapsed)"
+    for run in found:
+        log.warning("refresh run %s was abandoned by its process; its staged rows are removed", run.run_id)
+    return found
+
+
+def create_run_row(settings: Settings, mode: str, trigger: str, forced: bool = False) -> int:
     """A queued run row (the API answers 202 with its id before the job starts)."""
     sessions = session_factory(settings.sql_url)
     with sessions.begin() as s:
-        run = RefreshRun(mode=mode, status="queued", trigger=trigger, started_at=now_ms())
+        run = RefreshRun(mode=mode, status="queued", trigger=trigger, forced=forced, started_at=now_ms())
         s.add(run)
         s.flush()
         return run.id
 
 
-def list_runs(settings: Settings, limit: int = 50) -> list[dict[str, Any]]:
+def oldest_queued(settings: Settings) -> tuple[int, str, bool, str] | None:
+    """(run id, mode, forced, trigger) of the oldest queued run, for the scheduler to start."""
     sessions = session_factory(settings.sql_url)
     with sessions() as s:
-        rows = s.scalars(select(RefreshRun).order_by(RefreshRun.id.desc()).limit(limit)).all()
+        row = s.scalars(
+            select(RefreshRun).where(RefreshRun.status == "queued").order_by(RefreshRun.id).limit(1)
+        ).first()
+    return (row.id, row.mode, bool(row.forced), row.trigger) if row else None
+
+
+def list_runs(settings: Settings, limit: int = 50, status: RunStatus | None = None) -> list[dict[str, Any]]:
+    """The run history, newest first (optionally one status only)."""
+    stmt = select(RefreshRun).order_by(RefreshRun.id.desc()).limit(limit)
+    if status is not None:
+        stmt = stmt.where(RefreshRun.status == status)
+    with session_factory(settings.sql_url)() as s:
+        rows = s.scalars(stmt).all()
     return [run_dict(r) for r in rows]
 
 

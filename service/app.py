@@ -17,10 +17,11 @@ from typing import Any
 from flask import Response, redirect
 from flask_openapi3 import Info, OpenAPI
 
+from graph_schema.store import StoreHolder
 from records.keys import KeyResolver
 from records.tables import session_factory
 from service.api import cypher, health, ingest, jobs, users
-from service.api.deps import EXTENSION, Services, StoreHolder
+from service.api.deps import EXTENSION, Services
 from service.auth import SECURITY_SCHEMES, init_auth
 from service.config import ApiSettings, get_api_settings
 from service.ingest.eventlog import EventLog

@@ -79,7 +79,7 @@ def run_gunicorn(host: str, port: int, workers: int, threads: int, with_schedule
 
         tune_gc()  # the app is loaded: freeze it out of the collector's way
         if with_scheduler:
-            from service.scheduler import start_scheduler
+            from service.jobs.scheduler import start_scheduler
 
             worker._ig_scheduler = start_scheduler()
             log.info("refresh scheduler running in worker %s", worker.pid)
@@ -115,7 +115,7 @@ def run_gunicorn(host: str, port: int, workers: int, threads: int, with_schedule
 
 def scheduler() -> None:
     """Run the refresh scheduler (APScheduler, SQL job store) until stopped."""
-    from service.scheduler import run_forever
+    from service.jobs.scheduler import run_forever
 
     settings = get_api_settings()
     trigger = settings.refresh_cron or (

@@ -16,7 +16,9 @@ from rich.table import Table
 from graph_schema.settings import get_settings
 from graph_schema.store import StoreError, open_store
 from graph_schema.store.embedded import EmbeddedStoreError
-from records.runs import RefreshAlreadyRunning, list_runs, refresh_run
+from records.locks import LeaseLost
+from records.runs import RefreshAlreadyRunning, list_runs
+from service.jobs.refresh import TrainingUnavailable, run_job
 
 err = Console(stderr=True)
 out = Console()
@@ -35,16 +37,6 @@ def _metrics_table(title: str, ours: dict[str, Any], baseline: dict[str, Any]) -
     return table
 
 
-def touched_users(store: Any, settings: Any) -> list[str] | None:
-    """Users with events received since the published run (None: no published run)."""
-    from service.ingest.eventlog import EventLog
-
-    current = store.current_model()
-    if not current or current.get("published_at") is None:
-        return None
-    return EventLog(settings).users_since(int(current["published_at"]))
-
-
 def refresh(
     incremental: Annotated[
         bool,
@@ -59,32 +51,24 @@ def refresh(
     force: Annotated[bool, typer.Option("--force", help="Publish even if the quality gate rejects the model.")] = False,
 ) -> None:
     """Train embeddings and interest strengths and publish them (the refresh job)."""
-    try:
-        from training.refresh import run_refresh
-    except ImportError as exc:
-        err.print(f"[red]error:[/red] the training stack is not installed ({exc}); run `make install`")
-        raise typer.Exit(1) from exc
     settings = get_settings()
     mode = "incremental" if incremental else "full"
     try:
-        with refresh_run(settings, mode, trigger="cli", forced=force) as run, open_store(settings) as store:
-            with err.status(f"refresh ({mode}) …") as status:
+        with open_store(settings) as store, err.status(f"refresh ({mode}) …") as status:
 
-                def on_phase(name: str) -> None:
-                    status.update(f"refresh ({mode}): {name} …")
-                    err.print(f"  phase [bold]{name}[/bold]")
+            def on_phase(name: str) -> None:
+                status.update(f"refresh ({mode}): {name} …")
+                err.print(f"  phase [bold]{name}[/bold]")
 
-                result = run_refresh(
-                    store, settings, mode, device=device, epochs=epochs, force=force, on_phase=on_phase
-                )
-            run.record(result)
-            run_id = run.run_id
-    except RefreshAlreadyRunning as exc:
+            outcome = run_job(store, settings, mode, trigger="cli", force=force, device=device, epochs=epochs,
+                              on_phase=on_phase)  # fmt: skip
+    except TrainingUnavailable as exc:
+        err.print(f"[red]error:[/red] the training stack is not installed ({exc}); run `make install`")
+        raise typer.Exit(1) from exc
+    except (RefreshAlreadyRunning, LeaseLost, StoreError, EmbeddedStoreError) as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from exc
-    except (StoreError, EmbeddedStoreError) as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from exc
+    result, run_id = outcome.result, outcome.run_id
 
     phases = Table(title=f"run {run_id}: {result.status} {result.model_version} ({result.mode}, {result.device})")
     phases.add_column("phase")

@@ -52,6 +52,12 @@ class ApiSettings(Settings):
     refresh_mode: Literal["full", "incremental"] = "incremental"
     refresh_misfire_grace_s: int = Field(900, ge=1, description="A run missed by less than this still runs once.")
     refresh_device: str = Field("auto", description="Passed to the refresh job: auto|cpu|cuda.")
+    api_runs_refresh: bool = Field(
+        True,
+        description="POST /v1/jobs/refresh trains inside the API worker (one-process setups); false: the run "
+        "is queued for the scheduler process, the one meant to train.",
+    )
+    queued_poll_s: float = Field(10.0, ge=0, description="The scheduler starts API-queued runs every N s; 0 disables.")
     apply_pending_interval_s: float = Field(60.0, ge=0, description="Retry pending events every N s; 0 disables.")
 
     @field_validator("refresh_cron")

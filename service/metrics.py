@@ -27,6 +27,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 
+from records.runs import SUCCEEDED
 from records.tables import EventRecord, RefreshRun
 
 REQUESTS = Counter(
@@ -93,7 +94,7 @@ class SqlCollector(Collector):
         latest_ok: dict[str, int] = {}
         for mode, started, finished_at, status in finished:
             per_mode.setdefault(mode, []).append(max(0.0, (finished_at - started) / 1000.0))
-            if status in {"succeeded", "success", "published", "ok"}:
+            if status == SUCCEEDED:
                 latest_ok[mode] = max(latest_ok.get(mode, 0), finished_at)
         for mode, durations in per_mode.items():
             buckets = [(str(b), sum(1 for d in durations if d <= b)) for b in DURATION_BUCKETS]

@@ -9,6 +9,7 @@ from graph_schema.store.base import (
     StoreUnavailable,
 )
 from graph_schema.store.factory import embedded_server, open_store
+from graph_schema.store.holder import StoreHolder
 
 __all__ = [
     "GraphStore",
@@ -16,6 +17,7 @@ __all__ = [
     "QueryTimeout",
     "ReadOnlyViolation",
     "StoreError",
+    "StoreHolder",
     "StoreUnavailable",
     "embedded_server",
     "open_store",

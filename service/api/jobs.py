@@ -5,16 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from flask_openapi3 import APIBlueprint, Tag
-from sqlalchemy import select
 
-from records.runs import run_dict
-from records.tables import RefreshRun
+from records import runs
 from service.api import AUTH_ERRORS, responses
 from service.api.deps import services
 from service.api.models import JobsQuery, RefreshAccepted, RefreshIn, RefreshRunOut, RefreshRuns, RunPath
 from service.auth import SECURITY, requires
+from service.jobs.background import RefreshBusy, start_refresh
+from service.jobs.refresh import TrainingUnavailable
 from service.problems import ApiProblem, not_found
-from service.scheduler import RefreshBusy, TrainingUnavailable, start_refresh
 
 bp = APIBlueprint("jobs", __name__, url_prefix="/v1/jobs", abp_tags=[Tag(name="jobs")], abp_security=SECURITY)
 
@@ -30,7 +29,10 @@ def trigger_refresh(body: RefreshIn) -> tuple[dict[str, Any], int]:
     """
     svc = services()
     try:
-        run_id = start_refresh(svc.store, svc.settings, svc.sessions, body.mode, body.force, trigger="api")
+        run_id = start_refresh(
+            svc.store, svc.settings, svc.sessions, body.mode, body.force, trigger="api",
+            device=svc.settings.refresh_device, in_process=svc.settings.api_runs_refresh,
+        )  # fmt: skip
     except TrainingUnavailable as exc:
         raise ApiProblem(
             503, "training-unavailable", "Training not available", f"the refresh job cannot run here: {exc}"
@@ -44,20 +46,14 @@ def trigger_refresh(body: RefreshIn) -> tuple[dict[str, Any], int]:
 @requires("analyst")
 def list_runs(query: JobsQuery) -> dict[str, Any]:
     """The refresh run history, newest first (optionally one status only)."""
-    stmt = select(RefreshRun).order_by(RefreshRun.id.desc()).limit(query.limit)
-    if query.status:
-        stmt = stmt.where(RefreshRun.status == query.status)
-    with services().sessions() as session:
-        runs = session.scalars(stmt).all()
-    return {"runs": [run_dict(r) for r in runs]}
+    return {"runs": runs.list_runs(services().settings, query.limit, query.status)}
 
 
 @bp.get("/<int:run_id>", responses=responses({200: RefreshRunOut}, *AUTH_ERRORS, 404, 422, 503))
 @requires("analyst")
 def get_run(path: RunPath) -> dict[str, Any]:
     """One run: status, phases with their durations, counts, metrics, error."""
-    with services().sessions() as session:
-        run = session.get(RefreshRun, path.run_id)
+    run = runs.get_run(services().settings, path.run_id)
     if run is None:
         raise not_found("refresh run", str(path.run_id))
-    return run_dict(run)
+    return run

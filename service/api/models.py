@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from records.runs import RunStatus
+
 NO_CONTROL = r"^[^\x00-\x1f\x7f]*$"  # ids never carry control characters (see docs/api.md)
 ID_FIELD = Field(min_length=1, max_length=200, pattern=NO_CONTROL)
 
@@ -175,7 +177,7 @@ class RefreshAccepted(ApiModel):
 class JobsQuery(ApiModel):
     model_config = ConfigDict(extra="forbid")
     limit: int = Field(20, ge=1, le=500)
-    status: str | None = Field(None, max_length=16)
+    status: RunStatus | None = None
 
 
 class RunPath(ApiModel):
@@ -185,7 +187,7 @@ class RunPath(ApiModel):
 class RefreshRunOut(ApiModel):
     run_id: int
     mode: str
-    status: str
+    status: RunStatus
     trigger: str
     started_at: int
     finished_at: int | None

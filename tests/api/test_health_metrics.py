@@ -54,7 +54,7 @@ def test_metrics(loaded, client, keys: Keys):
     with services_of(client).sessions.begin() as session:
         session.add(
             RefreshRun(
-                mode="full", status="succeeded", trigger="test", started_at=now_ms() - 42_000, finished_at=now_ms()
+                mode="full", status="published", trigger="test", started_at=now_ms() - 42_000, finished_at=now_ms()
             )
         )
         session.execute(text("SELECT 1"))
@@ -68,6 +68,6 @@ def test_metrics(loaded, client, keys: Keys):
     assert 'status="401"' in text_
     assert "interest_graph_http_request_duration_seconds_bucket" in text_
     assert 'interest_graph_events_total{outcome="accepted"}' in text_
-    assert 'interest_graph_refresh_runs_total{mode="full",status="succeeded"} 1.0' in text_
+    assert 'interest_graph_refresh_runs_total{mode="full",status="published"} 1.0' in text_
     assert 'interest_graph_refresh_run_duration_seconds_bucket{le="60.0",mode="full"} 1.0' in text_
     assert "interest_graph_events_pending 0.0" in text_

@@ -9,13 +9,14 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from graph_schema.clock import now_ms
 from records.tables import NamedLock
-from service import scheduler
+from service.jobs import refresh as refresh_job
 
 from .conftest import Keys
 
@@ -58,8 +59,10 @@ class FakeRefresh:
 @pytest.fixture
 def fake(app, monkeypatch) -> FakeRefresh:
     fake = FakeRefresh()
-    monkeypatch.setattr(scheduler, "training_missing", lambda: None)
-    monkeypatch.setattr(scheduler, "_run_refresh_callable", lambda: fake)
+    monkeypatch.setattr(refresh_job, "training_missing", lambda: None)
+    monkeypatch.setattr(
+        refresh_job, "_training_refresh", lambda: SimpleNamespace(run_refresh=fake, new_model_version=lambda: "v-fake")
+    )
     return fake
 
 
@@ -114,7 +117,7 @@ def test_lock_held_by_another_process_is_409(app, client, keys: Keys, fake: Fake
 
 
 def test_training_not_installed_is_503(client, keys: Keys, monkeypatch):
-    monkeypatch.setattr(scheduler, "training_missing", lambda: "torch is not installed")
+    monkeypatch.setattr(refresh_job, "training_missing", lambda: "torch is not installed")
     r = client.post("/v1/jobs/refresh", json={"mode": "full"}, headers=keys.header("admin"))
     assert r.status_code == 503 and "torch is not installed" in r.get_json()["detail"]
     assert client.get("/v1/jobs", headers=keys.header("admin")).get_json()["runs"] == []
@@ -139,7 +142,7 @@ def test_api_never_imports_torch():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-@pytest.mark.skipif(scheduler.training_missing() is not None, reason="training stack not installed")
+@pytest.mark.skipif(refresh_job.training_missing() is not None, reason="training stack not installed")
 def test_real_refresh_then_recommendations_use_the_model(loaded, client, keys: Keys):
     """The real refresh job, triggered through the API, on the hand-built graph."""
     run_id = client.post(

@@ -10,9 +10,10 @@ from typer.testing import CliRunner
 
 from records.keys import KeyResolver
 from records.tables import session_factory
-from service import scheduler as sched
 from service.cli_api import register
 from service.config import ApiSettings, get_api_settings
+from service.jobs import refresh as refresh_job
+from service.jobs import scheduler as sched
 
 # the scheduler's job store and the CLI on SQLite and on PostgreSQL
 pytestmark = pytest.mark.sql_engines
@@ -32,10 +33,10 @@ def test_scheduler_uses_sql_job_store_with_safe_defaults(env: ApiSettings):
     scheduler = sched.start_scheduler(settings)
     try:
         jobs = {job.id: job for job in scheduler.get_jobs()}
-        assert set(jobs) == {"refresh", "apply-pending"}
+        assert set(jobs) == {"refresh", "queued-refreshes", "apply-pending"}
         refresh = jobs["refresh"]
         assert refresh.coalesce is True and refresh.max_instances == 1 and refresh.misfire_grace_time == 120
-        assert refresh.func_ref == "service.scheduler:scheduled_refresh"
+        assert refresh.func_ref == "service.jobs.scheduler:scheduled_refresh"
         assert refresh.trigger.interval.total_seconds() == 1800
         store = scheduler._lookup_jobstore("default")
         assert type(store).__name__ == "SQLAlchemyJobStore"
@@ -54,7 +55,7 @@ def test_scheduler_uses_sql_job_store_with_safe_defaults(env: ApiSettings):
 def test_scheduler_without_trigger_removes_the_refresh_job(env: ApiSettings):
     sched.start_scheduler(env).shutdown(wait=False)
     scheduler = sched.start_scheduler(
-        env.model_copy(update={"refresh_interval_minutes": 0, "apply_pending_interval_s": 0})
+        env.model_copy(update={"refresh_interval_minutes": 0, "apply_pending_interval_s": 0, "queued_poll_s": 0})
     )
     try:
         assert scheduler.get_jobs() == []
@@ -63,7 +64,7 @@ def test_scheduler_without_trigger_removes_the_refresh_job(env: ApiSettings):
 
 
 def test_scheduled_refresh_skips_without_training(env: ApiSettings, monkeypatch, caplog):
-    monkeypatch.setattr(sched, "training_missing", lambda: "torch is not installed")
+    monkeypatch.setattr(refresh_job, "training_missing", lambda: "torch is not installed")
     sched.scheduled_refresh("full")
     assert "scheduled refresh skipped: torch is not installed" in caplog.text
 

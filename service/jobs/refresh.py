@@ -1,0 +1,123 @@
+"""The refresh job, assembled once: the CLI, the scheduler, the API and `demo` all call
+run_job.
+
+A run: take the refresh lease (records.runs.refresh_run: a short lease renewed by a
+heartbeat thread and at every phase), mark runs whose process died as abandoned and
+remove what they staged, seed an incremental run with the users the event log received
+events for since the published model, and run training.refresh.run_refresh, whose
+result is recorded in the run history. torch/dgl are imported here only inside a run.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from graph_schema.settings import Settings
+from graph_schema.store import GraphStore
+from records.runs import AbandonedRun, RunRecorder, mark_run, refresh_run
+from service.ingest.eventlog import EventLog
+
+if TYPE_CHECKING:
+    from training.refresh import RefreshResult
+
+log = logging.getLogger(__name__)
+
+Mode = Literal["full", "incremental"]
+
+
+class TrainingUnavailable(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    run_id: int
+    result: RefreshResult
+
+
+def training_missing() -> str | None:
+    """Why the refresh job cannot run in this process, or None if it can (no import of torch)."""
+    for module, hint in (
+        ("training", "the training package is not installed"),
+        ("torch", "torch is not installed (pip install -r requirements-train.txt)"),
+        ("dgl", "dgl is not installed (pip install -r requirements-train.txt)"),
+    ):
+        try:
+            if importlib.util.find_spec(module) is None:
+                return hint
+        except (ImportError, ValueError):
+            return hint
+    return None
+
+
+def run_job(
+    store: GraphStore | Callable[[], GraphStore],
+    settings: Settings,
+    mode: Mode,
+    *,
+    trigger: str,
+    force: bool = False,
+    device: str = "auto",
+    epochs: int | None = None,
+    run_id: int | None = None,
+    on_phase: Callable[[str], None] | None = None,
+) -> JobOutcome:
+    """Run one refresh and record it. Raises RefreshAlreadyRunning when another process
+    holds the lease, TrainingUnavailable without torch/dgl, and whatever the run raised
+    (the run is then recorded as failed and nothing is published)."""
+    missing = training_missing()
+    if missing:
+        raise TrainingUnavailable(missing)
+    refresh = _training_refresh()
+    version = refresh.new_model_version()
+    with refresh_run(settings, mode, trigger=trigger, forced=force, run_id=run_id, model_version=version) as run:
+        graph = store() if callable(store) else store
+        if run.abandoned:
+            _clean_up_after(run.abandoned, graph, run)
+        touched = touched_users(graph, settings) if mode == "incremental" else None
+
+        def phase(name: str) -> None:
+            run.enter_phase(name)
+            if on_phase is not None:
+                on_phase(name)
+
+        result = refresh.run_refresh(
+            graph, settings, mode, device=device, epochs=epochs, force=force,
+            on_phase=phase, model_version=version, touched_users=touched,
+        )  # fmt: skip
+        run.record(result)
+        log.info("refresh run %s: %s %s", run.run_id, result.status, result.model_version)
+        return JobOutcome(run.run_id, result)
+
+
+def _training_refresh() -> Any:
+    return importlib.import_module("training.refresh")  # imports torch/dgl: only inside a job
+
+
+def touched_users(store: GraphStore, settings: Settings) -> list[str] | None:
+    """Users the event log received events for since the published model (None: none published).
+
+    The log's receive time, not the events' own timestamps: a late event about the past
+    still changes its user."""
+    current = store.current_model()
+    if not current or current.get("published_at") is None:
+        return None
+    return EventLog(settings).users_since(int(current["published_at"]))
+
+
+def _clean_up_after(abandoned: list[AbandonedRun], store: GraphStore, run: RunRecorder) -> None:
+    """Remove what dead runs staged (their SIMILAR_TO edges and next_* properties). A run
+    that died after publishing keeps its status: its model is the one serving."""
+    published = store.current_model_version()
+    for dead in abandoned:
+        if dead.model_version is not None and dead.model_version == published:
+            note = f"published; its process stopped before recording it (run {run.run_id} cleaned up)"
+            mark_run(run.sessions, dead.run_id, status="published", error=note)
+    removed = store.cleanup_versions(keep=published or run.model_version or "")
+    run.counts.update({f"abandoned_{k}": v for k, v in removed.items()})
+    log.info("removed what abandoned runs %s staged: %s", [d.run_id for d in abandoned], removed)

@@ -1,0 +1,173 @@
+"""The scheduler process: APScheduler 3 running the refresh job on a schedule, the runs
+the API queued, and the retry of events left pending.
+
+BackgroundScheduler with the SQLAlchemy job store on DATABASE_URL (the same database
+as the event log), coalesce=True (a backlog of missed runs becomes one run),
+max_instances=1 and a misfire grace time (REFRESH_MISFIRE_GRACE_S). Trigger:
+REFRESH_CRON (5 fields, UTC) or every REFRESH_INTERVAL_MINUTES. The scheduler process is
+the one meant to train; the refresh lease keeps any two refreshes apart whichever
+process starts them.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from typing import Any
+
+from graph_schema.store import GraphStore, StoreHolder
+from records.runs import RefreshAlreadyRunning, create_run_row, oldest_queued
+from records.tables import session_factory
+from service.config import ApiSettings, get_api_settings
+from service.ingest.eventlog import EventLog
+from service.jobs import refresh as refresh_job
+from service.jobs.background import active_refresh, execute_queued
+
+log = logging.getLogger(__name__)
+
+REFRESH_JOB_ID = "refresh"
+QUEUED_JOB_ID = "queued-refreshes"
+APPLY_PENDING_JOB_ID = "apply-pending"
+
+_holder: dict[str, StoreHolder] = {}
+
+
+def _job_store() -> GraphStore:
+    """One graph store per scheduler process, opened lazily and reused."""
+    holder = _holder.get("store")
+    if holder is None:
+        holder = _holder["store"] = StoreHolder(get_api_settings())
+    return holder.get()
+
+
+def _may_start(what: str, settings: ApiSettings) -> bool:
+    missing = refresh_job.training_missing()
+    if missing:
+        log.error("%s skipped: %s", what, missing)
+        return False
+    busy = active_refresh(session_factory(settings.sql_url))
+    if busy:
+        log.info("%s skipped: %s", what, busy)
+        return False
+    return True
+
+
+def scheduled_refresh(mode: str | None = None) -> None:
+    """The scheduler's refresh job (referenced by name in the SQL job store)."""
+    settings = get_api_settings()
+    if not _may_start("scheduled refresh", settings):
+        return
+    mode = mode or settings.refresh_mode
+    run_id = create_run_row(settings, mode, "scheduler")
+    execute_queued(_job_store, settings, run_id, mode, False, "scheduler", settings.refresh_device)  # type: ignore[arg-type]
+
+
+def scheduled_queued_runs() -> None:
+    """Start the oldest run an API worker queued (API_RUNS_REFRESH=false)."""
+    settings = get_api_settings()
+    queued = oldest_queued(settings)
+    if queued is None or not _may_start(f"queued refresh run {queued[0]}", settings):
+        return
+    run_id, mode, forced, trigger = queued
+    try:
+        execute_queued(_job_store, settings, run_id, mode, forced, trigger, settings.refresh_device)  # type: ignore[arg-type]
+    except RefreshAlreadyRunning as exc:
+        log.info("queued refresh run %s not started: %s", run_id, exc)
+
+
+def scheduled_apply_pending() -> None:
+    """Apply events that stayed pending while the graph was unavailable."""
+    settings = get_api_settings()
+    event_log = EventLog(settings)
+    if event_log.pending_count() == 0:
+        return
+    report = event_log.apply_pending(_job_store())
+    log.info("applied %d pending events (%d still pending)", report.applied, report.pending)
+
+
+def build_scheduler(settings: ApiSettings | None = None) -> Any:
+    """A configured, not yet started BackgroundScheduler with its jobs added
+    (they reach the SQL job store, replacing earlier definitions, on start)."""
+    from apscheduler.executors.pool import ThreadPoolExecutor
+    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+    from apscheduler.schedulers.background import BackgroundScheduler
+    from apscheduler.triggers.cron import CronTrigger
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    s = settings or get_api_settings()
+    session_factory(s.sql_url)  # creates the database file/tables if needed
+    scheduler = BackgroundScheduler(
+        jobstores={"default": SQLAlchemyJobStore(url=s.sql_url, tablename="apscheduler_jobs")},
+        executors={"default": ThreadPoolExecutor(max_workers=2)},
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": s.refresh_misfire_grace_s},
+        timezone="UTC",
+    )
+    trigger: Any = None
+    if s.refresh_cron:
+        trigger = CronTrigger.from_crontab(s.refresh_cron, timezone="UTC")
+    elif s.refresh_interval_minutes > 0:
+        trigger = IntervalTrigger(minutes=s.refresh_interval_minutes, timezone="UTC")
+    if trigger is not None:
+        scheduler.add_job(
+            "service.jobs.scheduler:scheduled_refresh",
+            trigger=trigger,
+            id=REFRESH_JOB_ID,
+            name="graph refresh (training)",
+            kwargs={"mode": s.refresh_mode},
+            replace_existing=True,
+        )
+    if s.queued_poll_s > 0:
+        scheduler.add_job(
+            "service.jobs.scheduler:scheduled_queued_runs",
+            trigger=IntervalTrigger(seconds=s.queued_poll_s, timezone="UTC"),
+            id=QUEUED_JOB_ID,
+            name="start refresh runs queued by the API",
+            replace_existing=True,
+        )
+    if s.apply_pending_interval_s > 0:
+        scheduler.add_job(
+            "service.jobs.scheduler:scheduled_apply_pending",
+            trigger=IntervalTrigger(seconds=s.apply_pending_interval_s, timezone="UTC"),
+            id=APPLY_PENDING_JOB_ID,
+            name="apply pending events",
+            replace_existing=True,
+        )
+    return scheduler
+
+
+def start_scheduler(settings: ApiSettings | None = None) -> Any:
+    """Start the scheduler; a job the configuration no longer asks for is removed."""
+    s = settings or get_api_settings()
+    scheduler = build_scheduler(s)
+    scheduler.start()
+    wanted = {
+        REFRESH_JOB_ID: bool(s.refresh_cron or s.refresh_interval_minutes > 0),
+        QUEUED_JOB_ID: s.queued_poll_s > 0,
+        APPLY_PENDING_JOB_ID: s.apply_pending_interval_s > 0,
+    }
+    for job_id, keep in wanted.items():
+        if not keep and scheduler.get_job(job_id):
+            scheduler.remove_job(job_id)
+    for job in scheduler.get_jobs():
+        log.info("scheduled %s: %s, next run %s", job.id, job.trigger, job.next_run_time)
+    return scheduler
+
+
+def run_forever(settings: ApiSettings | None = None) -> None:
+    """`interest-graph scheduler`: run the scheduler until SIGINT/SIGTERM."""
+    scheduler = start_scheduler(settings)
+    stop = threading.Event()
+
+    def _stop(*_: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    try:
+        while not stop.is_set():
+            stop.wait(1.0)
+    finally:
+        scheduler.shutdown(wait=False)
+        time.sleep(0.1)
