@@ -1,0 +1,175 @@
+"""The refresh job as operators meet it: killed with SIGKILL in each phase, run from
+the CLI with a lease shorter than the run, and seeded from the event log. Real
+processes, the real store and real training; on FalkorDB + SQLite and on Neo4j +
+PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("dgl")
+
+from graph_schema.clock import now_ms
+from graph_schema.store import GraphStore
+from records.runs import list_runs
+from records.tables import NamedLock, session_factory
+from service.config import ApiSettings
+from service.jobs.refresh import run_job
+
+from .conftest import services_of
+
+pytestmark = pytest.mark.stacks
+
+ROOT = Path(__file__).resolve().parents[2]
+DAY = 86_400_000
+# small and quick: the tests are about the job, not the model
+TRAINING = {"train_dim": 8, "train_layers": 1, "train_epochs": 3, "refresh_similar_k": 5, "recs_answer_cache": 0}
+
+
+def planted(client: Any) -> None:
+    """Two groups of 10 users, each with 6 of its group's 8 items (tagged topic0/topic1)."""
+    items = [{"item_id": f"g{g}i{i}", "title": f"item {g}/{i}", "interests": [f"topic{g}"]}
+             for g in (0, 1) for i in range(8)]  # fmt: skip
+    assert client.post("/v1/items", json={"items": items}).status_code == 200
+    t0 = now_ms() - 30 * DAY
+    events = [
+        {"event_id": f"g{g}u{u}-{k}", "user_id": f"g{g}u{u}", "item_id": f"g{g}i{(u + k) % 8}", "type": "click",
+         "ts": t0 + (u * 6 + k) * 3_600_000}
+        for g in (0, 1) for u in range(10) for k in range(6)
+    ]  # fmt: skip
+    r = client.post("/v1/events", json={"events": events})
+    assert r.status_code == 202 and r.get_json()["rejected"] == [], r.get_json()
+
+
+def staged_rows(store: GraphStore, version: str) -> dict[str, int]:
+    """Rows of `version` that only a run which has not published would hold."""
+    queries = {
+        "similar": "MATCH ()-[r:SIMILAR_TO]->() WHERE r.model_version = $v RETURN count(r)",
+        "nodes": "MATCH (n) WHERE n.next_model_version = $v RETURN count(n)",
+        "strengths": "MATCH ()-[r:INTERESTED_IN]->() WHERE r.next_model_version = $v RETURN count(r)",
+    }
+    return {k: store.read_only_query(q, {"v": version}, 10_000, 10).rows[0][0] for k, q in queries.items()}
+
+
+def settings_env(settings: ApiSettings) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in {"GRAPH_URI", "DATABASE_URL", "NEO4J_URI"}}
+    for name, value in settings.model_dump(mode="json").items():
+        if value is not None:
+            env[name.upper()] = json.dumps(value) if isinstance(value, dict | list) else str(value)
+    return env
+
+
+@pytest.fixture
+def served(make_app: Any) -> tuple[Any, Any, ApiSettings]:
+    """An app (auth off) on the planted graph with a first published model."""
+    app = make_app(auth_disabled=True, **TRAINING)
+    client = app.test_client()
+    planted(client)
+    svc = services_of(client)
+    first = run_job(svc.store, svc.settings, "full", trigger="test", force=True)
+    assert first.result.status == "published"
+    return client, svc, svc.settings
+
+
+@pytest.mark.parametrize("phase", ["pull", "train", "write"])
+def test_refresh_killed_in_each_phase_is_recovered(served: Any, phase: str, tmp_path: Path) -> None:
+    client, svc, settings = served
+    store = svc.store()
+    published = store.current_model_version()
+    before = client.get("/v1/users/g0u1/recommendations?k=5&strategy=embedding")
+    assert before.status_code == 200 and before.get_json()["items"]
+
+    marker = tmp_path / "parked"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.api.refresh_driver", settings.model_dump_json(), phase, str(marker)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 180
+    while not marker.exists():
+        assert proc.poll() is None, f"the refresh ended before parking in {phase}: {proc.stdout.read()}"  # type: ignore[union-attr]
+        assert time.monotonic() < deadline, f"the refresh never reached {phase}"
+        time.sleep(0.1)
+    dead = list_runs(settings, 1)[0]
+    assert dead["status"] == "running" and dead["metrics"]["phase"] == phase
+    if phase == "write":  # the dead run really left staged rows behind
+        assert staged_rows(store, dead["model_version"])["similar"] > 0
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(30)
+
+    # the previous model goes on serving, with the same answer
+    assert store.current_model_version() == published
+    after = client.get("/v1/users/g0u1/recommendations?k=5&strategy=embedding")
+    assert after.status_code == 200 and after.get_json() == before.get_json()
+
+    # the next refresh starts at once (the dead holder ran on this host) and publishes
+    nxt = run_job(svc.store, settings, "full", trigger="test", force=True)
+    assert nxt.result.status == "published"
+    runs = {r["run_id"]: r for r in list_runs(settings)}
+    assert runs[dead["run_id"]]["status"] == "abandoned"
+    assert f"during phase {phase}" in runs[dead["run_id"]]["error"]
+    assert [r for r in runs.values() if r["status"] == "running"] == []
+    assert staged_rows(store, dead["model_version"]) == {"similar": 0, "nodes": 0, "strengths": 0}
+    assert store.current_model_version() == nxt.result.model_version
+
+
+def test_cli_refresh_renews_its_lease(served: Any) -> None:
+    """A lease far shorter than the run: the CLI's heartbeat keeps it, no one can take it."""
+    _client, _svc, settings = served
+    sessions = session_factory(settings.sql_url)
+    seen: list[tuple[str, int, int]] = []
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.is_set():
+            with sessions() as s:
+                row = s.get(NamedLock, "refresh")
+            if row is not None:
+                seen.append((row.holder, row.expires_at, now_ms()))
+            time.sleep(0.02)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    # beats every 0.25 s; more epochs so that the run outlives the lease several times
+    env = {**settings_env(settings), "REFRESH_LEASE_S": "1.0", "TRAIN_EPOCHS": "30"}
+    try:
+        out = subprocess.run([sys.executable, "-m", "service", "refresh", "--full", "--force"], cwd=ROOT, env=env,
+                             capture_output=True, text=True, timeout=300)  # fmt: skip
+    finally:
+        stop.set()
+        watcher.join()
+    assert out.returncode == 0, out.stderr
+    run = list_runs(settings, 1)[0]
+    assert run["status"] == "published"
+    assert run["duration_s"] > 2 * 1.0, "the run was too short to outlive its lease"
+    assert seen, "the lease was never observed"
+    assert len({holder for holder, _, _ in seen}) == 1
+    # renewed again and again, and never observed lapsed while the run held it
+    assert len({expires for _, expires, _ in seen}) >= 3
+    lapsed = [(expires, at) for _, expires, at in seen if expires < at]
+    assert not lapsed, (lapsed, seen[0], seen[-1])
+
+
+def test_cli_incremental_refresh_is_seeded_from_the_event_log(served: Any) -> None:
+    """An event received after the published model, about the past: the graph's event
+    time would not find its user, the log's receive time does."""
+    client, _svc, settings = served
+    old = now_ms() - 400 * DAY
+    r = client.post("/v1/events", json={"events": [
+        {"event_id": "late-1", "user_id": "g0u1", "item_id": "g1i3", "type": "purchase", "ts": old}]})  # fmt: skip
+    assert r.status_code == 202
+    out = subprocess.run([sys.executable, "-m", "service", "refresh", "--incremental", "--force"], cwd=ROOT,
+                         env=settings_env(settings), capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    run = list_runs(settings, 1)[0]
+    assert run["mode"] == "incremental" and run["trigger"] == "cli"
+    assert run["status"] == "published" and run["counts"]["touched_users"] == 1
