@@ -165,3 +165,28 @@ def test_real_refresh_then_recommendations_use_the_model(loaded, client, keys: K
     interests = client.get("/v1/users/alice/interests", headers=keys.header("read")).get_json()
     assert interests["model_version"] == run["model_version"]
     assert any(i["strength"] is not None for i in interests["interests"])
+
+
+def test_runs_queued_by_api_workers_that_may_not_train_are_started_by_the_scheduler(
+    make_app, fake: FakeRefresh, monkeypatch
+):
+    from service.jobs import scheduler as sched
+
+    app = make_app(api_runs_refresh=False, auth_disabled=True)
+    client = app.test_client()
+    r = client.post("/v1/jobs/refresh", json={"mode": "full", "force": True})
+    assert r.status_code == 202 and r.get_json()["status"] == "queued"
+    run_id = r.get_json()["run_id"]
+    time.sleep(0.2)
+    assert client.get(f"/v1/jobs/{run_id}").get_json()["status"] == "queued" and fake.calls == []
+
+    # the scheduler process (its settings from the environment; here the app's)
+    monkeypatch.setattr(sched, "get_api_settings", lambda: app.extensions["interest_graph"].settings)
+    monkeypatch.setattr(sched, "_holder", {})
+    sched.scheduled_queued_runs()
+    body = client.get(f"/v1/jobs/{run_id}").get_json()
+    assert body["status"] == "published" and body["trigger"] == "api" and body["forced"] is True
+    assert fake.calls == [{"mode": "full", "device": "auto", "force": True}]
+    sched.scheduled_queued_runs()  # nothing queued any more
+    assert len(fake.calls) == 1
+    sched._holder["store"].close()
