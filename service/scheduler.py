@@ -187,12 +187,13 @@ def scheduled_refresh(mode: str | None = None) -> None:
 def scheduled_apply_pending() -> None:
     """Apply events that stayed pending while the graph was unavailable."""
     from service.ingest.eventlog import EventLog
+    from service.ingest.graph_writer import GraphWriter
 
     settings = get_api_settings()
     log_ = EventLog(settings)
     if log_.pending_count() == 0:
         return
-    report = log_.apply_pending(_job_store())
+    report = GraphWriter(log_).apply_pending(_job_store())
     log.info("applied %d pending events (%d still pending)", report.applied, report.pending)
 
 

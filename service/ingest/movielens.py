@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from graph_schema.store import GraphStore
+from service.ingest import catalogue
 from service.ingest.eventlog import EventLog
+from service.ingest.graph_writer import GraphWriter
 from service.ingest.schemas import EventIn, ItemIn
 from training.movielens import ml100k_dir, read_atomic  # torch-free: file locating and parsing only
 
@@ -120,21 +122,19 @@ def import_movielens(
     store: GraphStore, log: EventLog, path: Path | None = None, progress: Callable[[int], None] | None = None
 ) -> dict[str, int]:
     """Genres, items, users, then every rating as a `rating` event (original time),
-    through the event log in batches of `batch_size` (see EventLog.ingest)."""
+    through the event log in batches of `batch_size` (see GraphWriter.ingest)."""
     ml = load(path)
-    interests = [{"interest_id": genre_id(g), "name": g, "kind": "genre"} for g in ml.genres]
-    log.record_interests(interests)
-    store.upsert_interests(interests)
-    log.upsert_items(store, ml.items)
-    log.record_users(ml.users)
-    store.upsert_users(ml.users)
+    genres = [{"interest_id": genre_id(g), "name": g, "kind": "genre"} for g in ml.genres]
+    catalogue.upsert_interests(log, store, genres)
+    catalogue.upsert_items(log, store, ml.items)
+    catalogue.upsert_users(log, store, ml.users)
     # A generator: each batch is validated, stored and claimed while the graph
-    # writes the one before (EventLog.ingest), not all 100k first.
+    # writes the one before (GraphWriter.ingest), not all 100k first.
     events = (
         (n, EventIn(event_id=f"ml100k:{u}:{i}", user_id=u, item_id=i, type="rating", ts=ts, weight=r))
         for n, (u, i, r, ts) in enumerate(ml.ratings)
     )
-    accepted, applied = log.ingest(store, events, progress=progress)
+    accepted, applied = GraphWriter(log).ingest(store, events, progress=progress)
     return {
         "users": len(ml.users),
         "items": len(ml.items),

@@ -12,6 +12,7 @@ from graph_schema.settings import Settings
 from graph_schema.store import GraphStore, open_store
 from service.ingest import movielens
 from service.ingest.eventlog import EventLog
+from service.ingest.replay import replay
 from tests.ingest.conftest import make_settings
 
 pytestmark = pytest.mark.slow
@@ -89,7 +90,7 @@ def test_replay_into_an_empty_store_reproduces_the_graph(
     target = settings.model_copy(update={"graph_name": settings.graph_name + "_replay"})
     with open_store(target) as store:
         store.migrate()
-        assert EventLog(target).replay(store) == 100_000
+        assert replay(EventLog(target), store) == 100_000
         replayed = _fingerprint(store)
     assert replayed["counts"] == original["counts"]
     assert replayed["rels"] == original["rels"]
