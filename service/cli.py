@@ -161,7 +161,8 @@ def import_movielens_cmd(
 ) -> None:
     """Import MovieLens-100K: users, items, genres as interests, ratings as events."""
     from service.ingest.eventlog import EventLog
-    from service.ingest.movielens import MovieLensNotFound, import_movielens
+    from service.ingest.movielens import import_movielens
+    from training.movielens import MovieLensNotFound
 
     settings = get_settings()
     tune_gc()
@@ -297,7 +298,8 @@ def demo(
     graph is empty, run a first full refresh if no model is published, and serve the
     API (with the refresh scheduler) on API_HOST:API_PORT (127.0.0.1:8000)."""
     from service.ingest.eventlog import EventLog
-    from service.ingest.movielens import MovieLensNotFound, import_movielens
+    from service.ingest.movielens import import_movielens
+    from training.movielens import MovieLensNotFound
 
     settings = get_settings()
     try:

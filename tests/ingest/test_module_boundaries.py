@@ -15,3 +15,9 @@ def _imported_after(module: str) -> set[str]:
 
 def test_the_event_log_does_not_import_the_graph_store() -> None:
     assert not {m for m in _imported_after("service.ingest.eventlog") if m.startswith("graph_schema.store")}
+
+
+def test_the_movielens_reader_the_service_uses_is_torch_free() -> None:
+    imported = _imported_after("service.ingest.movielens")
+    assert "training.movielens" in imported
+    assert not {m.split(".")[0] for m in imported} & {"torch", "dgl", "recbole"}
