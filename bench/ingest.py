@@ -14,7 +14,7 @@ DATABASE_URL says otherwise) with the graph engine of --backend:
 Two ways in, each on a fresh graph (FalkorDB: its own graph key; Neo4j: the database
 emptied) and event log:
 - stream: what `interest-graph ingest FILE` does with JSON lines: parse and
-  validate (service.ingest.jsonl), then EventLog.ingest(), which logs and claims
+  validate (service.ingest.jsonl), then GraphWriter.ingest(), which logs and claims
   batch k+1 while the graph writes batch k.
 - requests: what POST /v1/events does with `batch` events per request:
   validate_each (pydantic), accept (SQL log), apply_pending (graph), one request
@@ -48,6 +48,7 @@ from graph_schema.settings import Settings
 from graph_schema.store import open_store
 from graph_schema.store.factory import embedded_server
 from service.ingest.eventlog import EventLog
+from service.ingest.graph_writer import GraphWriter
 from service.ingest.jsonl import read_events
 from service.ingest.movielens import import_movielens
 from service.ingest.schemas import EventIn, validate_each
@@ -110,6 +111,7 @@ def _send(
     together, after their processes started), then send requests one after another;
     (seconds per request, CPU s, time.time() when done)."""
     log = EventLog(settings)
+    writer = GraphWriter(log)
     with open_store(settings) as store:
         store.ping()
         tune_gc()  # as in an API worker (gunicorn post_worker_init)
@@ -121,7 +123,7 @@ def _send(
             good, bad = validate_each(EventIn, raw)
             assert not bad
             log.accept(good)
-            report = log.apply_pending(store)
+            report = writer.apply_pending(store)
             assert report.error is None, report.error
             per_request.append(time.perf_counter() - t0)
         return per_request, time.process_time() - cpu0, time.time()
@@ -137,7 +139,7 @@ def bench_stream(engine: Engine, data_dir: Path, n_events: int, batch: int) -> d
         server0, cpu0 = _server_cpu_s(engine, settings), time.process_time()
         t0 = time.perf_counter()
         rejected: list[dict[str, Any]] = []
-        _, applied = log.ingest(store, read_events(lines, rejected))
+        _, applied = GraphWriter(log).ingest(store, read_events(lines, rejected))
         seconds = time.perf_counter() - t0
         client, server1 = time.process_time() - cpu0, _server_cpu_s(engine, settings)
     assert not rejected and applied.error is None and applied.applied == n_events, (rejected, applied)

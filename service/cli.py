@@ -161,7 +161,8 @@ def import_movielens_cmd(
 ) -> None:
     """Import MovieLens-100K: users, items, genres as interests, ratings as events."""
     from service.ingest.eventlog import EventLog
-    from service.ingest.movielens import MovieLensNotFound, import_movielens
+    from service.ingest.movielens import import_movielens
+    from training.movielens import MovieLensNotFound
 
     settings = get_settings()
     tune_gc()
@@ -186,6 +187,7 @@ def ingest(
     writes the previous one. Lines that are not valid events are reported by number;
     the rest are accepted."""
     from service.ingest.eventlog import EventLog
+    from service.ingest.graph_writer import GraphWriter
     from service.ingest.jsonl import read_events
 
     settings = get_settings()
@@ -206,7 +208,7 @@ def ingest(
             with open_store() as store:
                 store.migrate()
                 with _progress(total, "events") as bar:
-                    report, applied = log_.ingest(store, events, progress=bar.update)
+                    report, applied = GraphWriter(log_).ingest(store, events, progress=bar.update)
         except (StoreError, EmbeddedStoreError) as exc:
             logged = log_.accept(list(events))  # what the graph never saw: into the log, pending
             _fail(
@@ -235,6 +237,7 @@ def ingest(
 def replay(force: Annotated[bool, typer.Option("--force", help="wipe a non-empty graph first")] = False) -> None:
     """Rebuild the graph from the event log into an empty store."""
     from service.ingest.eventlog import EventLog
+    from service.ingest.replay import replay as replay_log
 
     settings = get_settings()
     log_ = EventLog(settings)
@@ -249,7 +252,7 @@ def replay(force: Annotated[bool, typer.Option("--force", help="wipe a non-empty
                 store.wipe()
             store.migrate()
             with _progress(log_.count(), "replay") as bar:
-                n = log_.replay(store, progress=bar.update)
+                n = replay_log(log_, store, progress=bar.update)
             print_counts(store.counts())
     except (StoreError, EmbeddedStoreError) as exc:
         _fail(str(exc))
@@ -295,7 +298,8 @@ def demo(
     graph is empty, run a first full refresh if no model is published, and serve the
     API (with the refresh scheduler) on API_HOST:API_PORT (127.0.0.1:8000)."""
     from service.ingest.eventlog import EventLog
-    from service.ingest.movielens import MovieLensNotFound, import_movielens
+    from service.ingest.movielens import import_movielens
+    from training.movielens import MovieLensNotFound
 
     settings = get_settings()
     try:

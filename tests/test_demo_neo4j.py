@@ -27,7 +27,9 @@ from graph_schema.settings import Settings
 from graph_schema.store import open_store
 from records.runs import list_runs
 from service.config import ApiSettings
+from service.ingest.catalogue import upsert_items
 from service.ingest.eventlog import EventLog
+from service.ingest.graph_writer import GraphWriter
 from service.ingest.schemas import EventIn, ItemIn
 from tests.engines import free_port
 
@@ -68,8 +70,8 @@ def _preload(settings: Settings) -> None:
     catalogue = [ItemIn(item_id=i, title=f"Movie {i}", interests=[f"genre:{g}"]) for i, g in ITEMS.items()]
     log = EventLog(settings)
     with open_store(settings) as store:
-        log.upsert_items(store, catalogue)
-        accepted, applied = log.ingest(store, enumerate(events))
+        upsert_items(log, store, catalogue)
+        accepted, applied = GraphWriter(log).ingest(store, enumerate(events))
         assert accepted.accepted == len(events) and applied.pending == 0, (accepted, applied)
         assert store.counts()["nodes"]["User"] == len(USERS)
 

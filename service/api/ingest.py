@@ -14,6 +14,8 @@ from service.api import AUTH_ERRORS, responses
 from service.api.deps import services
 from service.api.models import EventBatch, IngestReport, ItemBatch
 from service.auth import SECURITY, requires
+from service.ingest import catalogue
+from service.ingest.graph_writer import GraphWriter
 from service.ingest.schemas import EventIn, ItemIn, validate_each
 from service.metrics import EVENTS, ITEMS
 from service.problems import ApiProblem
@@ -56,7 +58,7 @@ def post_events(body: EventBatch) -> tuple[dict[str, Any], int]:
     pending: int | None = 0
     if report.accepted:
         try:
-            applied = svc.eventlog.apply_pending(svc.store())
+            applied = GraphWriter(svc.eventlog).apply_pending(svc.store())
             pending = applied.pending
         except (StoreError, EmbeddedStoreError) as exc:
             log.warning("events accepted but not applied (graph unavailable): %s", exc)
@@ -79,7 +81,7 @@ def post_items(body: ItemBatch) -> tuple[dict[str, Any], int]:
     items = [item for _, item in good]
     unique = len({item.item_id for item in items})
     if items:
-        svc.eventlog.upsert_items(svc.store(), items)
+        catalogue.upsert_items(svc.eventlog, svc.store(), items)
     ITEMS.labels("accepted").inc(unique)
     ITEMS.labels("rejected").inc(len(bad))
     return {"accepted": unique, "duplicates": len(items) - unique, "rejected": bad, "pending": None}, 200

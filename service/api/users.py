@@ -22,6 +22,7 @@ from service.api.models import (
     UserPath,
 )
 from service.auth import SECURITY, requires
+from service.ingest import privacy
 from service.metrics import RECOMMENDATIONS
 from service.problems import not_found
 from service.recommend import UnknownInterest
@@ -107,7 +108,7 @@ def delete_user(path: UserPath) -> dict[str, Any]:
     back. 404 when neither the graph nor the log knew the user.
     """
     svc = services()
-    report = svc.eventlog.delete_user(svc.store(), path.user_id)
+    report = privacy.delete_user(svc.eventlog, svc.store(), path.user_id)
     if not report["graph_user_removed"] and not report["events_removed"]:
         raise not_found("user", path.user_id)
     return report

@@ -1,5 +1,5 @@
 """Events from JSON lines (`interest-graph ingest FILE`), parsed and validated as
-they are read, so a file of any size streams through EventLog.ingest() in
+they are read, so a file of any size streams through GraphWriter.ingest() in
 constant memory, validation overlapping the graph writes.
 
 Each line goes straight from JSON text to an EventIn (pydantic-core parses and

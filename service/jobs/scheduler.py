@@ -22,6 +22,7 @@ from records.runs import RefreshAlreadyRunning, create_run_row, oldest_queued
 from records.tables import session_factory
 from service.config import ApiSettings, get_api_settings
 from service.ingest.eventlog import EventLog
+from service.ingest.graph_writer import GraphWriter
 from service.jobs import refresh as refresh_job
 from service.jobs.background import active_refresh, execute_queued
 
@@ -83,7 +84,7 @@ def scheduled_apply_pending() -> None:
     event_log = EventLog(settings)
     if event_log.pending_count() == 0:
         return
-    report = event_log.apply_pending(_job_store())
+    report = GraphWriter(event_log).apply_pending(_job_store())
     log.info("applied %d pending events (%d still pending)", report.applied, report.pending)
 
 

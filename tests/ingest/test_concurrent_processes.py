@@ -14,6 +14,7 @@ from graph_schema.rows import CatalogueItem
 from graph_schema.settings import Settings
 from graph_schema.store import GraphStore, open_store
 from service.ingest.eventlog import EventLog
+from service.ingest.graph_writer import GraphWriter
 from service.ingest.schemas import EventIn, validate_each
 from tests.processes import run_together
 
@@ -43,9 +44,9 @@ def _ingest(settings_json: str, start: int, stop: int, go: Any, out: Any) -> Non
     log = EventLog(settings)
     with open_store(settings) as store:
         go.wait(60)
-        accepted, applied = log.ingest(store, iter(good))
+        accepted, applied = GraphWriter(log).ingest(store, iter(good))
         # whatever another process left claimed or pending is applied by someone
-        again = log.apply_pending(store)
+        again = GraphWriter(log).apply_pending(store)
     out.put((accepted.accepted, accepted.duplicates, applied.error, again.error))
 
 

@@ -12,7 +12,9 @@ from graph_schema.rows import Interaction
 from graph_schema.settings import Settings
 from graph_schema.store import GraphStore, StoreUnavailable
 from records.tables import EventRecord
+from service.ingest import privacy
 from service.ingest.eventlog import EventLog
+from service.ingest.graph_writer import GraphWriter
 from service.ingest.schemas import EventIn, validate_each
 
 DAY = 86_400_000
@@ -40,10 +42,10 @@ def interaction(store: GraphStore, user: str, item: str) -> dict[str, Any] | Non
 def test_duplicates_in_one_batch_and_across_batches_count_once(store: GraphStore, event_log: EventLog) -> None:
     first = accept(event_log, [ev("a", ts=1000), ev("a", ts=1000), ev("b", ts=3000, type_="click")])
     assert (first.accepted, first.duplicates, first.rejected) == (2, 1, [])
-    event_log.apply_pending(store)
+    GraphWriter(event_log).apply_pending(store)
     again = accept(event_log, [ev("b", ts=3000, type_="click"), ev("a"), ev("c", ts=2000)])
     assert (again.accepted, again.duplicates) == (1, 2)
-    event_log.apply_pending(store)
+    GraphWriter(event_log).apply_pending(store)
 
     assert event_log.count() == 3
     edge = interaction(store, "u1", "i1")
@@ -120,11 +122,11 @@ def test_graph_failure_mid_stream_loses_nothing_and_retry_applies_once(
     assert accept(log, raw).accepted == 50
     flaky = FlakyStore(store, fail_on_call=3, after_write=after_write)
 
-    first = log.apply_pending(flaky)  # type: ignore[arg-type]
+    first = GraphWriter(log).apply_pending(flaky)  # type: ignore[arg-type]
     assert first.error and "injected" in first.error
     assert first.applied == 20 and first.failed == 10 and first.pending == 30
 
-    second = log.apply_pending(flaky)  # type: ignore[arg-type]
+    second = GraphWriter(log).apply_pending(flaky)  # type: ignore[arg-type]
     assert second.error is None and second.pending == 0
     assert first.applied + second.applied == 50
 
@@ -142,12 +144,12 @@ def test_live_evidence_moves_with_each_event_and_new_interest_overtakes(store: G
     # a long-standing interest: 10 purchases spread over a year, ending 90 days ago
     raw = [ev(f"o{n}", item="old", type_="purchase", ts=t0 - 90 * DAY - n * 30 * DAY) for n in range(10)]
     accept(event_log, raw)
-    event_log.apply_pending(store)
+    GraphWriter(event_log).apply_pending(store)
     evidence = {r["interest_id"]: r for r in store.user_interests("u1")}
     assert set(evidence) == {"jazz"}
     # a burst of recent clicks in a new interest
     accept(event_log, [ev(f"n{n}", item="new", type_="click", ts=t0 - n * 3_600_000) for n in range(6)])
-    event_log.apply_pending(store)
+    GraphWriter(event_log).apply_pending(store)
     evidence = {r["interest_id"]: r for r in store.user_interests("u1")}
     tau = settings_tau(event_log.settings)
     from graph_schema.decay import value_at
@@ -169,8 +171,8 @@ def settings_tau(settings: Settings) -> float:
 
 def test_delete_user_removes_graph_and_log(store: GraphStore, event_log: EventLog) -> None:
     accept(event_log, [ev("x1", user="gone"), ev("x2", user="gone", item="i2"), ev("x3", user="stays")])
-    event_log.apply_pending(store)
-    report = event_log.delete_user(store, "gone")
+    GraphWriter(event_log).apply_pending(store)
+    report = privacy.delete_user(event_log, store, "gone")
     assert report["events_removed"] == 2 and report["graph_user_removed"] is True
     assert report["graph_relationships_removed"] == 2
     assert not store.user_exists("gone") and store.user_exists("stays")
@@ -202,7 +204,7 @@ def test_a_refused_batch_is_parked_as_failed_and_does_not_block_later_events(
     log = EventLog(settings.model_copy(update={"batch_size": 2}))
     accept(log, [ev("p1", item="poison"), ev("p2"), ev("ok1", ts=5), ev("ok2", ts=6)])
     refusing = RefusingStore(store, fail_on_call=0, after_write=False)
-    report = log.apply_pending(refusing)  # type: ignore[arg-type]
+    report = GraphWriter(log).apply_pending(refusing)  # type: ignore[arg-type]
     assert report.failed == 2 and report.applied == 2 and report.pending == 0
     assert report.error and "refused" in report.error
     with log.sessions() as s:
@@ -246,6 +248,6 @@ def test_accept_stores_the_weights_resolve_weight_gives_and_refuses_the_rest(set
     assert report.accepted == 5 and {r["index"]: r["error"] for r in report.rejected} == refused
     with log.sessions() as s:
         assert dict(s.execute(select(EventRecord.event_id, EventRecord.weight)).all()) == expected
-    batch = log._take_owned()
+    batch = log.take_owned()
     assert batch is not None
     assert sorted(e.weight for e in batch.events) == sorted(expected.values())

@@ -12,6 +12,7 @@ from graph_schema.decay import fold_many
 from graph_schema.rows import CatalogueItem
 from graph_schema.store import open_store
 from service.ingest.eventlog import EventLog
+from service.ingest.graph_writer import GraphWriter
 from service.ingest.schemas import EventIn
 from tests.ingest.conftest import make_settings
 
@@ -43,7 +44,7 @@ def test_evidence_is_order_and_batch_independent(
             for n in sequence:  # one accept per event: arrival order matters for the log ids
                 item, kind, ts = events[n]
                 log.accept([(0, EventIn(event_id=f"e{n}", user_id="u", item_id=item, type=kind, ts=ts))])
-            log.apply_pending(store)
+            GraphWriter(log).apply_pending(store)
             results.append({r["interest_id"]: (r["evidence"], r["evidence_ts"]) for r in store.user_interests("u")})
     in_order, shuffled = results
     assert in_order.keys() == shuffled.keys()

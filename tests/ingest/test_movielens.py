@@ -1,4 +1,5 @@
-"""MovieLens-100K import from the files shipped in the recbole wheel, and replay."""
+"""MovieLens-100K import from the files shipped in the recbole wheel, and replay; the
+import and the training benchmark read the files alike (one reader, one genre-id rule)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from graph_schema.settings import Settings
 from graph_schema.store import GraphStore, open_store
 from service.ingest import movielens
 from service.ingest.eventlog import EventLog
+from service.ingest.replay import replay
 from tests.ingest.conftest import make_settings
+from training.movielens import load, load_ml100k, ml100k_dir
 
 pytestmark = pytest.mark.slow
 
@@ -29,7 +32,7 @@ def imported(ingest_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) ->
 def test_files_are_found_in_the_recbole_wheel_without_importing_it() -> None:
     import sys
 
-    d = movielens.shipped_dir()
+    d = ml100k_dir()
     assert (d / "ml-100k.inter").is_file()
     assert "recbole" not in sys.modules
 
@@ -50,6 +53,17 @@ def test_import_gives_the_expected_graph(imported: tuple[Settings, dict]) -> Non
             "MATCH (:Item {id: '1'})-[:TAGGED]->(g:Interest) RETURN g.name ORDER BY g.name", {}, 5000, 10
         )
         assert [r[0] for r in tags.rows] == ["Animation", "Children's", "Comedy"]
+
+
+def test_the_import_and_the_training_benchmark_tag_movies_with_the_same_genre_ids(
+    imported: tuple[Settings, dict],
+) -> None:
+    settings, _ = imported
+    with open_store(settings) as store:
+        graph = store.read_only_query("MATCH (i:Item)-[:TAGGED]->(g:Interest) RETURN i.id, g.id", {}, 30_000, 10_000)
+    _, tags, _ = load_ml100k()
+    assert {(t["item_id"], t["interest_id"]) for t in tags} == {tuple(r) for r in graph.rows}
+    assert {"genre:childrens", "genre:sci-fi", "genre:film-noir"} <= {t["interest_id"] for t in tags}
 
 
 def test_importing_again_adds_nothing(imported: tuple[Settings, dict]) -> None:
@@ -89,7 +103,7 @@ def test_replay_into_an_empty_store_reproduces_the_graph(
     target = settings.model_copy(update={"graph_name": settings.graph_name + "_replay"})
     with open_store(target) as store:
         store.migrate()
-        assert EventLog(target).replay(store) == 100_000
+        assert replay(EventLog(target), store) == 100_000
         replayed = _fingerprint(store)
     assert replayed["counts"] == original["counts"]
     assert replayed["rels"] == original["rels"]
@@ -112,8 +126,12 @@ def test_classic_layout_is_read_too(tmp_path: Path) -> None:
         "1|Toy Story (1995)|01-Jan-1995||http://x|0|0|0|1|1|1|0|0|0|0|0|0|0|0|0|0|0|0|0\n", encoding="latin-1"
     )
     (tmp_path / "u.data").write_text("1\t1\t5\t874965758\n")
-    ml = movielens.load(tmp_path)
+    ml = load(tmp_path)
     assert ml.ratings == [("1", "1", 5.0, 874_965_758_000)]
-    assert ml.items[0].interests == ["genre:animation", "genre:childrens", "genre:comedy"]
-    assert ml.items[0].attributes == {"year": 1995}
+    item = movielens.catalogue_items(ml)[0]
+    assert item.interests == ["genre:animation", "genre:childrens", "genre:comedy"]
+    assert item.attributes == {"year": 1995}
     assert ml.users[0]["props"]["occupation"] == "technician"
+    # the training benchmark's rows name the genres alike
+    _, tags, _ = load_ml100k(tmp_path)
+    assert [t["interest_id"] for t in tags] == item.interests

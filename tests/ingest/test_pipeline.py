@@ -1,5 +1,5 @@
 """The throughput paths: accept() claiming its first batch, the pipelined
-apply_pending, EventLog.ingest for long streams, and the FalkorDB parameter
+apply_pending, GraphWriter.ingest for long streams, and the FalkorDB parameter
 encoder. Same guarantees as the plain path: nothing accepted is lost, each
 event reaches the graph exactly once."""
 
@@ -16,7 +16,9 @@ from graph_schema.settings import Settings
 from graph_schema.store import GraphStore, StoreUnavailable, open_store
 from graph_schema.store.falkor_params import cypher_literal
 from records.tables import EventRecord
+from service.ingest import privacy
 from service.ingest.eventlog import EventLog
+from service.ingest.graph_writer import GraphWriter
 from service.ingest.schemas import EventIn, validate_each
 from tests.ingest.test_eventlog import FlakyStore, ev
 
@@ -48,7 +50,7 @@ def test_accept_claims_its_first_batch_and_apply_pending_uses_it(store: GraphSto
     with log.sessions() as s:
         claimed = s.execute(select(EventRecord.event_id).where(EventRecord.batch_id.is_not(None))).scalars().all()
     assert len(claimed) == 4  # one batch claimed at insert time, the rest left to claim
-    applied = log.apply_pending(store)
+    applied = GraphWriter(log).apply_pending(store)
     assert (applied.applied, applied.batches, applied.pending, applied.error) == (10, 3, 0, None)
     assert graph_totals(store) == [10, 10.0]
 
@@ -59,7 +61,7 @@ def test_many_small_accepts_are_each_applied_once(store: GraphStore, settings: S
     log = EventLog(settings.model_copy(update={"batch_size": 100}))
     for n in range(6):
         log.accept(events([ev(f"s{n}", ts=1000 + n)]))
-    report = log.apply_pending(store)
+    report = GraphWriter(log).apply_pending(store)
     assert (report.applied, report.batches, report.pending) == (6, 6, 0)
     assert graph_totals(store) == [6, 6.0]
 
@@ -69,7 +71,7 @@ def test_ingest_applies_a_stream_like_accept_then_apply(store: GraphStore, setti
     raw = [ev(f"e{n}", user=f"u{n % 4}", item=f"i{1 + n % 2}", ts=1000 + 7 * n) for n in range(37)]
     raw += [ev("e3"), ev("bad", type_="teleport")]  # a duplicate and an unknown type
     log = EventLog(settings.model_copy(update={"batch_size": 5}))
-    accepted, applied = log.ingest(store, iter(events(raw)))
+    accepted, applied = GraphWriter(log).ingest(store, iter(events(raw)))
     assert (accepted.accepted, accepted.duplicates, len(accepted.rejected)) == (37, 1, 1)
     assert (applied.applied, applied.pending, applied.error) == (37, 0, None)
     assert graph_totals(store) == [37, 37.0]
@@ -98,7 +100,7 @@ def test_ingest_with_the_graph_failing_keeps_the_rest_pending(
     log = EventLog(settings.model_copy(update={"batch_size": 10}))
     raw = [ev(f"e{n}", user=f"u{n % 7}", item=f"i{n % 5}", ts=1000 + n) for n in range(60)]
     flaky = FlakyStore(store, fail_on_call=2, after_write=after_write)
-    accepted, applied = log.ingest(flaky, iter(events(raw)))  # type: ignore[arg-type]
+    accepted, applied = GraphWriter(log).ingest(flaky, iter(events(raw)))  # type: ignore[arg-type]
     assert accepted.accepted == 60  # every event is in the log
     assert applied.error and "injected" in applied.error
     assert applied.applied == 10 and applied.failed == 10 and applied.pending == 50
@@ -112,7 +114,7 @@ def test_ingest_with_the_graph_failing_keeps_the_rest_pending(
     claimed = {b for b, _ in rows if b is not None}
     assert 1 <= len(claimed) <= 3 and all(f is not None for b, f in rows if b is not None)
 
-    again = log.apply_pending(flaky)  # type: ignore[arg-type]
+    again = GraphWriter(log).apply_pending(flaky)  # type: ignore[arg-type]
     assert again.error is None and again.pending == 0 and applied.applied + again.applied == 60
     assert graph_totals(store) == [60, 60.0]
 
@@ -126,20 +128,20 @@ def test_a_failed_apply_hands_the_accepted_batch_back(store: GraphStore, setting
 
     log.accept(events([ev("a1")]))
     log.accept(events([ev("a2", ts=2000)]))
-    report = log.apply_pending(Down(store, 0, False))  # type: ignore[arg-type]
+    report = GraphWriter(log).apply_pending(Down(store, 0, False))  # type: ignore[arg-type]
     assert report.error == "down" and report.pending == 2
     with log.sessions() as s:  # both keep their batch ids, flagged for a retry
         rows = s.execute(select(EventRecord.batch_id, EventRecord.failed_at)).all()
     assert len({b for b, _ in rows}) == 2 and all(b is not None and f is not None for b, f in rows)
     other = EventLog(settings)  # another worker applies them at once (failed batch: retried first)
-    assert other.apply_pending(store).applied == 2
+    assert GraphWriter(other).apply_pending(store).applied == 2
     assert graph_totals(store) == [2, 2.0]
 
 
 def test_delete_user_drops_the_users_events_held_for_the_graph(store: GraphStore, event_log: EventLog) -> None:
     event_log.accept(events([ev("g1", user="gone"), ev("k1", user="kept")]))
-    event_log.delete_user(store, "gone")
-    event_log.apply_pending(store)
+    privacy.delete_user(event_log, store, "gone")
+    GraphWriter(event_log).apply_pending(store)
     assert not store.user_exists("gone") and store.user_exists("kept")
 
 
@@ -149,10 +151,10 @@ def test_a_delete_during_the_graph_write_is_not_undone(store: GraphStore, event_
 
     class DeleteMidWrite(FlakyStore):
         def apply_interactions(self, *a: Any, **kw: Any) -> bool:
-            event_log.delete_user(store, "x")  # the graph delete runs before this write
+            privacy.delete_user(event_log, store, "x")  # the graph delete runs before this write
             return store.apply_interactions(*a, **kw)  # ... which re-creates x
 
-    report = event_log.apply_pending(DeleteMidWrite(store, 0, False))  # type: ignore[arg-type]
+    report = GraphWriter(event_log).apply_pending(DeleteMidWrite(store, 0, False))  # type: ignore[arg-type]
     assert report.error is None and report.pending == 0
     assert not store.user_exists("x") and store.user_exists("y")
     with event_log.sessions() as s:
@@ -164,11 +166,11 @@ def test_a_batch_given_up_keeps_its_id_so_a_takeover_cannot_double_apply(store: 
     # and writes it; A then gives it up: the rows keep the id, so the retry is a no-op
     a, b = EventLog(settings), EventLog(settings)
     a.accept(events([ev("t1"), ev("t2", ts=2000)]))
-    batch = a._take_owned()
+    batch = a.take_owned()
     assert batch is not None
-    b._apply_batch(store, batch)  # B writes it under the same id...
-    a._give_up([batch])  # ...and A gives it up before B marks it
-    assert b.apply_pending(store).pending == 0
+    GraphWriter(b).write(store, batch)  # B writes it under the same id...
+    a.give_up([batch])  # ...and A gives it up before B marks it
+    assert GraphWriter(b).apply_pending(store).pending == 0
     assert graph_totals(store) == [2, 2.0]
 
 
@@ -208,19 +210,19 @@ def test_an_interrupt_mid_stream_neither_hangs_nor_loses_or_doubles_events(
     log = EventLog(settings.model_copy(update={"batch_size": 10}))
     log.accept(events([ev(f"k{n}", user=f"u{n % 7}", item=f"i{n % 5}", ts=1000 + n) for n in range(60)]))
     prepared = 0
-    original = EventLog._prepare
+    original = GraphWriter.prepare
 
-    def interrupted(self: EventLog, store_: GraphStore, batch: Any) -> Any:
+    def interrupted(self: GraphWriter, store_: GraphStore, batch: Any) -> Any:
         nonlocal prepared
         prepared += 1
         if prepared == 3:  # Ctrl-C while batches 1 and 2 are with the writer
             raise KeyboardInterrupt
         return original(self, store_, batch)
 
-    monkeypatch.setattr(EventLog, "_prepare", interrupted)
+    monkeypatch.setattr(GraphWriter, "prepare", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        log.apply_pending(store)
-    monkeypatch.setattr(EventLog, "_prepare", original)
+        GraphWriter(log).apply_pending(store)
+    monkeypatch.setattr(GraphWriter, "prepare", original)
     with log.sessions() as s:  # nothing claimed is left unflagged for another worker
         claimed = s.execute(
             select(EventRecord.batch_id, EventRecord.failed_at).where(
@@ -228,6 +230,6 @@ def test_an_interrupt_mid_stream_neither_hangs_nor_loses_or_doubles_events(
             )
         ).all()
     assert all(f is not None for _, f in claimed)
-    after = log.apply_pending(store)
+    after = GraphWriter(log).apply_pending(store)
     assert after.error is None and after.pending == 0
     assert graph_totals(store) == [60, 60.0]

@@ -1,6 +1,6 @@
 """Privacy deletes racing a graph write: after each batch is written, exactly the
 users of that batch tombstoned since its events were read are deleted again.
-The check reads the recent tombstones by their own index (_RECENT_DELETES)."""
+The check reads the recent tombstones by their own index (privacy._RECENT_DELETES)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,10 @@ from graph_schema.clock import now_ms
 from graph_schema.rows import Interaction
 from graph_schema.store import GraphStore, StoreUnavailable
 from records.tables import DeletedUser, get_engine
-from service.ingest.eventlog import _RECENT_DELETES, EventLog, _Batch
+from service.ingest import privacy
+from service.ingest.eventlog import Batch, EventLog
+from service.ingest.graph_writer import GraphWriter
+from service.ingest.privacy import _RECENT_DELETES
 from tests.ingest.test_eventlog import FlakyStore, ev
 from tests.ingest.test_pipeline import events
 
@@ -37,7 +40,7 @@ def tombstone(log: EventLog, **deleted_at: int) -> None:
 
 def test_only_the_batchs_users_tombstoned_since_its_read_are_deleted_again(event_log: EventLog) -> None:
     read_at = 1_700_000_000_000
-    batch = _Batch("b", [Interaction(u, "i", 1.0, 1) for u in ("at", "slack", "after", "before")], read_at=read_at)
+    batch = Batch("b", [Interaction(u, "i", 1.0, 1) for u in ("at", "slack", "after", "before")], read_at=read_at)
     tombstone(
         event_log,
         before=read_at - 2,  # deleted before the read: the batch's events came after it
@@ -47,15 +50,15 @@ def test_only_the_batchs_users_tombstoned_since_its_read_are_deleted_again(event
         elsewhere=read_at + 5_000,  # recent, but not in this batch
     )
     store = RecordingStore()
-    event_log._redo_deletes(store, batch)  # type: ignore[arg-type]
+    privacy.redo_deletes(event_log, store, batch)  # type: ignore[arg-type]
     assert sorted(store.deleted) == ["after", "at", "slack"]
 
 
 def test_no_recent_tombstone_no_delete(event_log: EventLog) -> None:
     tombstone(event_log, u1=1_000)
     store = RecordingStore()
-    event_log._redo_deletes(store, _Batch("b", [Interaction("u1", "i", 1.0, 1)]))  # type: ignore[arg-type]
-    event_log._redo_deletes(store, _Batch("b", []))  # type: ignore[arg-type]
+    privacy.redo_deletes(event_log, store, Batch("b", [Interaction("u1", "i", 1.0, 1)]))  # type: ignore[arg-type]
+    privacy.redo_deletes(event_log, store, Batch("b", []))  # type: ignore[arg-type]
     assert store.deleted == []
 
 
@@ -69,15 +72,15 @@ def test_a_user_deleted_before_the_batch_stays_and_one_deleted_during_its_write_
 
     class DeleteMidWrite(FlakyStore):
         def apply_interactions(self, *a: Any, **kw: Any) -> bool:
-            event_log.delete_user(store, "during")  # the graph delete runs before this write
-            event_log.delete_user(store, "elsewhere")  # recent, but not in this batch
+            privacy.delete_user(event_log, store, "during")  # the graph delete runs before this write
+            privacy.delete_user(event_log, store, "elsewhere")  # recent, but not in this batch
             return store.apply_interactions(*a, **kw)  # ... which re-creates "during"
 
         def delete_user(self, user_id: str) -> int | None:
             redone.append(user_id)
             return store.delete_user(user_id)
 
-    report = event_log.apply_pending(DeleteMidWrite(store, 0, False))  # type: ignore[arg-type]
+    report = GraphWriter(event_log).apply_pending(DeleteMidWrite(store, 0, False))  # type: ignore[arg-type]
     assert report.error is None and report.applied == 3
     assert redone == ["during"]
     assert not store.user_exists("during")
@@ -105,17 +108,17 @@ def test_a_re_delete_lost_to_a_graph_failure_is_made_by_the_next_apply(store: Gr
 
     class DeleteMidWriteThenDown(FlakyStore):
         def apply_interactions(self, *a: Any, **kw: Any) -> bool:
-            event_log.delete_user(store, "x")
+            privacy.delete_user(event_log, store, "x")
             return store.apply_interactions(*a, **kw)  # re-creates x
 
         def delete_user(self, user_id: str) -> int | None:
             raise StoreUnavailable("down after the write")
 
-    report = event_log.apply_pending(DeleteMidWriteThenDown(store, 0, False))  # type: ignore[arg-type]
+    report = GraphWriter(event_log).apply_pending(DeleteMidWriteThenDown(store, 0, False))  # type: ignore[arg-type]
     assert report.error and store.user_exists("x")
     # ... a user who came back after a delete (new events since) is not touched ...
     tombstone(event_log, back=now_ms() - 60_000)
     event_log.accept(events([ev("b1", user="back")]))
     # ... and the next apply_pending deletes x again
-    assert event_log.apply_pending(store).error is None
+    assert GraphWriter(event_log).apply_pending(store).error is None
     assert not store.user_exists("x") and store.user_exists("y") and store.user_exists("back")
