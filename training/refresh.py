@@ -49,7 +49,7 @@ import numpy as np
 
 from training.config import TrainConfig
 from training.data import LABELS, Split, TrainingData, temporal_split
-from training.metrics import evaluate, evaluate_popularity, group_by_user
+from training.metrics import evaluate, evaluate_popularity, holdout_truth, items_by_user
 from training.outputs import STORE_LABEL, Outputs, build_outputs
 from training.strengths import (
     evidence_from_interactions,
@@ -361,15 +361,14 @@ def _full(
     from training.train import embed_graph, train  # torch/dgl only when a refresh trains
 
     train_data = data.subset(split.train)
-    valid_truth = group_by_user(data.user[split.valid], data.item[split.valid], data.n_users)
+    valid_truth = items_by_user(data, split.valid)
     has_valid = any(len(v) for v in valid_truth)
     res = phases.run("train", lambda: train(train_data, t_ref, opts.train, valid_truth if has_valid else None))
 
     def evaluate_both() -> tuple[dict[str, float], dict[str, float]]:
-        known = np.concatenate([split.train, split.valid])
-        seen = group_by_user(data.user[known], data.item[known], data.n_users)
-        truth = group_by_user(data.user[split.test], data.item[split.test], data.n_users)
-        return evaluate(res.scores, seen, truth), evaluate_popularity(train_data.item, data.n_items, seen, truth)
+        h = holdout_truth(data, split)
+        ours = evaluate(res.scores, h.seen, h.truth)
+        return ours, evaluate_popularity(train_data.item, data.n_items, h.seen, h.truth)
 
     metrics, baseline = phases.run("evaluate", evaluate_both)
     # publish vectors propagated over every interaction (hold-outs included)
@@ -437,15 +436,13 @@ def _incremental(
         # interactions, so what is "seen" is complete. Users without a published vector
         # have no reference (and their start would be taken from the hold-out): left out.
         known = np.concatenate([split.train, split.valid])
-        test = split.test[user_has[data.user[split.test]]]
-        seen = group_by_user(data.user[known], data.item[known], data.n_users)
-        truth = group_by_user(data.user[test], data.item[test], data.n_users)
-        pop = evaluate_popularity(data.item[known], data.n_items, seen, truth)
-        reference = evaluate(lambda u: user_emb[u] @ item_emb.T, seen, truth)
+        h = holdout_truth(data, split, test_users=user_has)
+        pop = evaluate_popularity(data.item[known], data.n_items, h.seen, h.truth)
+        reference = evaluate(lambda u: user_emb[u] @ item_emb.T, h.seen, h.truth)
         if not reference["users"]:
             return dict(reference), pop, reference  # nothing to measure: no need to fit
         users, items = fit(known)
-        return evaluate(lambda u: users[u] @ items.T, seen, truth), pop, reference
+        return evaluate(lambda u: users[u] @ items.T, h.seen, h.truth), pop, reference
 
     metrics, baseline, reference = phases.run("evaluate", evaluate_all)
     users, items = phases.run("train", lambda: fit(np.arange(data.n_interactions)))
