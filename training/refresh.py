@@ -41,15 +41,15 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 
-from training.config import TrainConfig
 from training.data import LABELS, Split, TrainingData, temporal_split
 from training.metrics import evaluate, evaluate_popularity, holdout_truth, items_by_user
+from training.options import RefreshOptions
 from training.outputs import STORE_LABEL, Outputs, build_outputs
 from training.strengths import (
     evidence_from_interactions,
@@ -67,49 +67,6 @@ GATE_METRIC = "ndcg@20"
 # only numbers measured on the same definition. 2: pulled rows sorted by id, so ties in
 # first_ts are broken by item id on every engine (1: the engine's scan order).
 HOLDOUT_VERSION = 2
-
-
-@dataclass(frozen=True)
-class RefreshOptions:
-    window_days: float | None = None  # only interactions touched in the last N days (None: all)
-    top_n_interests: int = 10  # INTERESTED_IN strengths / User.top_interests per user
-    similar_k: int = 20  # SIMILAR_TO neighbours per item
-    strength_alpha: float = 0.5  # weight of learned affinity vs decayed evidence
-    gate_margin: float = 0.01  # absolute NDCG@20 drop below the published run that is tolerated
-    # incremental fold-in: Adam steps of `foldin_batch` sampled interactions (chosen on
-    # MovieLens-100K with real held-out events, see training.foldin)
-    foldin_steps: int = 50
-    foldin_batch: int = 8192
-    foldin_lr: float = 0.01
-    # incremental mode: other users sampled per item a seed user interacted with
-    neighbours_per_item: int = 20
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(progress=False))
-
-    @classmethod
-    def from_settings(cls, settings: Any) -> RefreshOptions:
-        """Read optional REFRESH_* / TRAIN_* settings; absent fields keep the defaults."""
-        base = cls()
-
-        def get(name: str, default: Any) -> Any:
-            value = getattr(settings, name, None)
-            return default if value is None else value
-
-        train = replace(
-            base.train,
-            dim=int(get("train_dim", base.train.dim)),
-            layers=int(get("train_layers", base.train.layers)),
-            epochs=int(get("train_epochs", base.train.epochs)),
-            seed=int(get("train_seed", base.train.seed)),
-        )
-        return cls(
-            window_days=get("refresh_window_days", base.window_days),
-            top_n_interests=int(get("refresh_top_n_interests", base.top_n_interests)),
-            similar_k=int(get("refresh_similar_k", base.similar_k)),
-            strength_alpha=float(get("refresh_strength_alpha", base.strength_alpha)),
-            gate_margin=float(get("refresh_gate_margin", base.gate_margin)),
-            neighbours_per_item=int(get("refresh_neighbours_per_item", base.neighbours_per_item)),
-            train=train,
-        )
 
 
 @dataclass
@@ -175,10 +132,8 @@ def run_refresh(
     """
     if mode not in {"full", "incremental"}:
         raise ValueError("mode must be full or incremental")
-    opts = options or RefreshOptions.from_settings(settings)
-    train_cfg = replace(opts.train, device=device, **({"epochs": epochs} if epochs is not None else {}))
-    opts = replace(opts, train=train_cfg)
-    tau_days = float(getattr(settings, "evidence_tau_days", 30.0))
+    opts = (options or RefreshOptions.from_settings(settings)).for_run(device, epochs)
+    tau_days = settings.evidence_tau_days
     version = model_version or new_model_version()
     phases = _Phases(on_phase)
 
