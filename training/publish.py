@@ -6,10 +6,10 @@ staged properties and moves the pointer in one transaction (an incremental run's
 carries what it did not stage into the new version), so a run that fails half-way leaves
 the previous version fully readable. Only after that are other versions cleaned up.
 
-Decay: every decayed quantity (evidence, population strength) is measured from t_ref, the
-newest interaction pulled, not the wall clock. All of them are normalised (mean, per user,
-or share), so the constant factor exp(-(now - t_ref)/tau) cancels, and historical data
-sets do not underflow to 0.
+Decay: every decayed quantity (the training graph's edge weights, evidence, population
+strength) is measured from t_ref, the newest interaction pulled, not the wall clock. All
+of them are normalised (mean, per user, or share), so the constant factor
+exp(-(now - t_ref)/tau) cancels, and historical data sets do not underflow to 0.
 """
 
 from __future__ import annotations

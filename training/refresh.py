@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from training.full import fit_full
 from training.gate import judge
@@ -77,11 +77,12 @@ def run_refresh(
     run = RefreshRun.start(store, settings, options, device, epochs, model_version)
     phases = Phases(on_phase)
 
-    pulled = pull_training_set(store, run, mode, touched_users, phases)  # decides the mode that runs
+    # the mode that actually runs is decided here: incremental may fall back to full
+    pulled = pull_training_set(store, run, cast(Mode, mode), touched_users, phases)
     data = pulled.data
     if data.n_interactions == 0:
         return _skipped(run, pulled.mode, phases)
-    # "now" for every decayed quantity: the newest interaction pulled, not the wall clock
+    # "now" for every decayed quantity: the newest interaction pulled (see training.publish)
     t_ref = int(data.last_ts.max())
     split = holdout_split(data, pulled.mode, run.published)
     if pulled.mode == "full":
