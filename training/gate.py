@@ -80,10 +80,21 @@ def metrics_record(
     if mode == "incremental":
         record = {
             **previous,
-            "incremental": {**fit.metrics, "baseline": fit.baseline, "reference": fit.reference, "counts": counts},
+            "incremental": {
+                **fit.metrics,
+                "baseline": fit.baseline,
+                "reference": fit.reference,
+                "counts": dict(counts),
+            },
             "t_ref": max(t_ref, int(previous.get("t_ref") or 0)),
         }
     else:
-        record = {**fit.metrics, "baseline": fit.baseline, "counts": counts, "t_ref": t_ref, "holdout": HOLDOUT_VERSION}
+        record = {
+            **fit.metrics,
+            "baseline": fit.baseline,
+            "counts": dict(counts),
+            "t_ref": t_ref,
+            "holdout": HOLDOUT_VERSION,
+        }
     record["mode"] = mode
     return record

@@ -93,31 +93,29 @@ def run_refresh(
     counts = {**split_counts(data, split), **fit.counts}
 
     verdict = judge(pulled.mode, fit, counts, t_ref, run.published, run.options.gate_margin, force)
-    result = RefreshResult(
-        run.version,
-        pulled.mode,
-        "rejected",
-        fit.device,
-        phases.seconds,
-        counts,
-        fit.metrics,
-        fit.baseline,
-        verdict.published_metric,
-        verdict.reason,
-        fit.best_epoch,
+    reason = verdict.reason
+    if verdict.accepted:
+        outputs = phases.run("write", lambda: write_and_publish(store, run, pulled, fit, t_ref, verdict.record))
+        counts.update(outputs.counts())
+        cleaned, failure = cleanup_old_versions(store, keep=run.version)
+        counts.update(cleaned)
+        if failure:
+            reason = f"published; cleanup of old versions failed: {failure}"
+    else:
+        log.warning("refresh %s rejected: %s", run.version, reason)
+    return RefreshResult(
+        model_version=run.version,
+        mode=pulled.mode,
+        status="published" if verdict.accepted else "rejected",
+        device=fit.device,
+        phases=phases.seconds,
+        counts=counts,
+        metrics=fit.metrics,
+        baseline=fit.baseline,
+        published_metric=verdict.published_metric,
+        reason=reason,
+        best_epoch=fit.best_epoch,
     )
-    if not verdict.accepted:
-        log.warning("refresh %s rejected: %s", run.version, verdict.reason)
-        return result
-
-    outputs = phases.run("write", lambda: write_and_publish(store, run, pulled, fit, t_ref, verdict.record))
-    result.counts.update(outputs.counts())
-    result.status = "published"
-    cleaned, failure = cleanup_old_versions(store, keep=run.version)
-    result.counts.update(cleaned)
-    if failure:
-        result.reason = f"published; cleanup of old versions failed: {failure}"
-    return result
 
 
 def _skipped(run: RefreshRun, mode: Mode, phases: Phases) -> RefreshResult:
