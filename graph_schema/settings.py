@@ -58,18 +58,21 @@ class Settings(BaseSettings):
     cypher_timeout_ms: int = 5000
     cypher_row_limit: int = 1000
 
-    # --- refresh job (training/); unset = the trainer's tuned default ----------
+    # --- refresh job (training/) ----------------------------------------------
+    # TRAIN_*: unset keeps the trainer's tuned default (training/config.py, TrainConfig)
     train_dim: int | None = Field(None, description="Embedding size.")
     train_layers: int | None = Field(None, description="Propagation layers.")
     train_epochs: int | None = Field(None, description="Most training epochs (early stopping may end sooner).")
     train_seed: int | None = Field(None, description="Random seed (runs are reproducible).")
-    refresh_window_days: float | None = Field(None, description="Train on interactions of the last N days (all).")
-    refresh_top_n_interests: int | None = Field(None, description="INTERESTED_IN strengths written per user (10).")
-    refresh_similar_k: int | None = Field(None, description="SIMILAR_TO neighbours written per item (20).")
-    refresh_strength_alpha: float | None = Field(None, description="Weight of learned affinity vs evidence (0.5).")
-    refresh_gate_margin: float | None = Field(None, description="Tolerated NDCG@20 drop vs the published run (0.01).")
-    refresh_neighbours_per_item: int | None = Field(
-        None, description="Incremental refresh: other users re-fitted per item a touched user interacted with (20)."
+    refresh_window_days: float | None = Field(
+        None, description="Train on interactions of the last N days (unset: all)."
+    )
+    refresh_top_n_interests: int = Field(10, description="INTERESTED_IN strengths written per user.")
+    refresh_similar_k: int = Field(20, description="SIMILAR_TO neighbours written per item.")
+    refresh_strength_alpha: float = Field(0.5, description="Weight of learned affinity vs evidence.")
+    refresh_gate_margin: float = Field(0.01, description="Tolerated NDCG@20 drop vs the published run.")
+    refresh_neighbours_per_item: int = Field(
+        20, description="Incremental refresh: other users re-fitted per item a touched user interacted with."
     )
 
     @field_validator("falkordb_appendfsync")

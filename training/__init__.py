@@ -1,6 +1,7 @@
 """Refresh job: pull -> DGL heterograph -> LightGCN/BPR -> strengths -> evaluate -> write-back.
 
 The only package that imports torch or dgl, and only in graph, model, train, foldin and
-benchmark (and lazily inside refresh.run_refresh). config, data, sampling, metrics,
-strengths, outputs, movielens and refresh import with numpy alone.
+benchmark (and lazily inside full.fit_full and incremental.fit_incremental). Every other
+module, refresh and its stages included, imports with numpy alone (options and run also
+read graph_schema.settings for the knobs' defaults).
 """

@@ -6,11 +6,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-import numpy as np
-
 from training.config import TrainConfig
 from training.data import TrainingData, temporal_split
-from training.metrics import evaluate, evaluate_popularity, group_by_user
+from training.metrics import evaluate, evaluate_popularity, holdout_truth, items_by_user
 from training.movielens import load_ml100k
 from training.train import train
 
@@ -31,18 +29,15 @@ def run_benchmark(data: TrainingData, cfg: TrainConfig | None = None) -> Benchma
     cfg = cfg or TrainConfig()
     split = temporal_split(data)
     train_data = data.subset(split.train)
-    valid_truth = group_by_user(data.user[split.valid], data.item[split.valid], data.n_users)
-    test_truth = group_by_user(data.user[split.test], data.item[split.test], data.n_users)
-    # at test time the user's train and valid items are both excluded
-    known = np.concatenate([split.train, split.valid])
-    seen_test = group_by_user(data.user[known], data.item[known], data.n_users)
+    valid_truth = items_by_user(data, split.valid)
+    test = holdout_truth(data, split)  # at test time the user's train and valid items are both excluded
     now_ms = int(train_data.last_ts.max()) if train_data.n_interactions else 0
 
     start = time.perf_counter()
     result = train(train_data, now_ms, cfg, valid_truth)
     seconds = time.perf_counter() - start
-    ours = evaluate(result.scores, seen_test, test_truth)
-    pop = evaluate_popularity(train_data.item, data.n_items, seen_test, test_truth)
+    ours = evaluate(result.scores, test.seen, test.truth)
+    pop = evaluate_popularity(train_data.item, data.n_items, test.seen, test.truth)
     return BenchmarkResult(
         ours=ours,
         popularity=pop,

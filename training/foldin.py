@@ -2,7 +2,7 @@
 
 A full retrain moves every vector; after a few new events only the neighbourhood of the
 users who acted needs new vectors: those users (the seeds), the items they interacted
-with, and a sample of those items' other users (training.refresh and
+with, and a sample of those items' other users (training.pull and
 GraphStore.pull_neighbourhood pick them). `fold_in` fits exactly those rows jointly with
 BPR (sampled negatives, L2), starting from the published vectors, over every interaction
 that touches one of them; every other vector is a constant, so untouched users, items and

@@ -11,8 +11,13 @@ ground truth = the user's held-out items, averaged over users that have any.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from training.data import Split, TrainingData
 
 DEFAULT_KS: tuple[int, ...] = (10, 20)
 # The set every run reports (issue 4): Recall@10/20, NDCG@10/20, Hit@10, MRR@10.
@@ -116,3 +121,27 @@ def group_by_user(user: np.ndarray, item: np.ndarray, n_users: int) -> list[np.n
     for u, i in zip(user.tolist(), item.tolist(), strict=True):
         buckets[u].append(i)
     return [np.unique(np.array(b, dtype=np.int64)) for b in buckets]
+
+
+def items_by_user(data: TrainingData, rows: np.ndarray) -> list[np.ndarray]:
+    """Per user, the unique items of the interactions `rows` of `data`."""
+    return group_by_user(data.user[rows], data.item[rows], data.n_users)
+
+
+@dataclass(frozen=True)
+class HoldoutTruth:
+    """What a split is scored on: per user, the items to find and the items never ranked."""
+
+    seen: list[np.ndarray]  # train and valid items: already known, excluded from the ranking
+    truth: list[np.ndarray]  # test items: the ground truth
+
+
+def holdout_truth(data: TrainingData, split: Split, test_users: np.ndarray | None = None) -> HoldoutTruth:
+    """The test part of `split` as ground truth, everything before it as seen.
+
+    `test_users` (a boolean mask over users) keeps only those users' test items, e.g. the
+    users a reference model has a vector for.
+    """
+    test = split.test if test_users is None else split.test[test_users[data.user[split.test]]]
+    known = np.concatenate([split.train, split.valid])
+    return HoldoutTruth(seen=items_by_user(data, known), truth=items_by_user(data, test))

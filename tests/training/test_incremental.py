@@ -17,7 +17,8 @@ from graph_schema.rows import CatalogueItem, Interaction
 from tests.training.test_refresh import OPTS as REFRESH_OPTS
 from training.data import TrainingData
 from training.foldin import bpr_grads, fold_in
-from training.refresh import holdout_after, run_refresh
+from training.holdout import holdout_after
+from training.refresh import run_refresh
 
 DAY = 86_400_000
 T0 = 1_700_000_000_000

@@ -9,7 +9,8 @@ pytest.importorskip("dgl")
 
 from graph_schema.rows import CatalogueItem, Interaction
 from training.config import TrainConfig
-from training.refresh import HOLDOUT_VERSION, RefreshOptions, run_refresh
+from training.gate import HOLDOUT_VERSION
+from training.refresh import RefreshOptions, run_refresh
 
 DAY = 86_400_000
 T0 = 1_700_000_000_000

@@ -1,0 +1,58 @@
+"""The knobs of a refresh (RefreshOptions), read from the settings.
+
+Each REFRESH_* knob's default is stated once, in graph_schema.settings.Settings, and a
+TRAIN_* knob left unset keeps the trainer's tuned default (training.config.TrainConfig).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from graph_schema.settings import Settings
+from training.config import TrainConfig
+
+
+def _setting_default(name: str) -> Any:
+    """The default of a settings field, so RefreshOptions built directly (tests, benches) agree with it."""
+    return Settings.model_fields[name].default
+
+
+@dataclass(frozen=True)
+class RefreshOptions:
+    window_days: float | None = _setting_default("refresh_window_days")  # None: every interaction
+    top_n_interests: int = _setting_default("refresh_top_n_interests")
+    similar_k: int = _setting_default("refresh_similar_k")
+    strength_alpha: float = _setting_default("refresh_strength_alpha")
+    gate_margin: float = _setting_default("refresh_gate_margin")
+    # incremental fold-in: Adam steps of `foldin_batch` sampled interactions (chosen on
+    # MovieLens-100K with real held-out events, see training.foldin); not settings
+    foldin_steps: int = 50
+    foldin_batch: int = 8192
+    foldin_lr: float = 0.01
+    neighbours_per_item: int = _setting_default("refresh_neighbours_per_item")
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(progress=False))
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RefreshOptions:
+        """REFRESH_* knobs as set (or defaulted) in the settings; a TRAIN_* knob only when set."""
+        tuned = {
+            "dim": settings.train_dim,
+            "layers": settings.train_layers,
+            "epochs": settings.train_epochs,
+            "seed": settings.train_seed,
+        }
+        return cls(
+            window_days=settings.refresh_window_days,
+            top_n_interests=settings.refresh_top_n_interests,
+            similar_k=settings.refresh_similar_k,
+            strength_alpha=settings.refresh_strength_alpha,
+            gate_margin=settings.refresh_gate_margin,
+            neighbours_per_item=settings.refresh_neighbours_per_item,
+            train=replace(cls().train, **{name: value for name, value in tuned.items() if value is not None}),
+        )
+
+    def for_run(self, device: str, epochs: int | None) -> RefreshOptions:
+        """These options with the caller's device and, if given, epochs (CLI flags beat settings)."""
+        train = replace(self.train, device=device, **({"epochs": epochs} if epochs is not None else {}))
+        return replace(self, train=train)

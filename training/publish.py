@@ -1,0 +1,76 @@
+"""Write, then publish: the run's rows under its new model_version, then the pointer.
+
+Everything is written under the new version first: SIMILAR_TO edges tagged with it, node
+properties and interest strengths staged as next_*. store.publish_model then promotes the
+staged properties and moves the pointer in one transaction (an incremental run's also
+carries what it did not stage into the new version), so a run that fails half-way leaves
+the previous version fully readable. Only after that are other versions cleaned up.
+
+Decay: every decayed quantity (the training graph's edge weights, evidence, population
+strength) is measured from t_ref, the newest interaction pulled, not the wall clock. All
+of them are normalised (mean, per user, or share), so the constant factor
+exp(-(now - t_ref)/tau) cancels, and historical data sets do not underflow to 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from training.outputs import Outputs, build_outputs
+from training.pull import TrainingSet
+from training.run import Fit, RefreshRun
+from training.strengths import (
+    evidence_from_interactions,
+    evidence_from_rows,
+    interest_population,
+    similar_items,
+    user_strengths,
+)
+
+if TYPE_CHECKING:
+    from training.store_protocol import RefreshStore
+
+log = logging.getLogger(__name__)
+
+
+def write_and_publish(
+    store: RefreshStore, run: RefreshRun, pulled: TrainingSet, fit: Fit, t_ref: int, record: dict[str, Any]
+) -> Outputs:
+    """Stage the run's rows and publish them with `record` (its metrics); raises if any write fails."""
+    outputs = build_run_outputs(run, pulled, fit, t_ref)
+    store.write_similar_items(outputs.similar)
+    store.stage_interest_strengths(outputs.strengths)
+    for label, rows in outputs.nodes.items():
+        if rows:
+            store.stage_node_properties(label, rows)
+    carry_from = run.published.version if fit.staged is not None and run.published else None
+    store.publish_model(run.version, record, carry_from=carry_from)
+    return outputs
+
+
+def build_run_outputs(run: RefreshRun, pulled: TrainingSet, fit: Fit, t_ref: int) -> Outputs:
+    """Interest strengths, population strengths and similar items, as the store's rows."""
+    data, opts, tau_days = pulled.data, run.options, run.tau_days
+    # live evidence kept by ingestion if there is any, else derived from interactions x tags
+    evidence = evidence_from_rows(pulled.subgraph.evidence, data, t_ref, tau_days) if pulled.subgraph.evidence else None
+    if evidence is None or len(evidence.value) == 0:
+        evidence = evidence_from_interactions(data, t_ref, tau_days)
+    emb = fit.embeddings
+    strengths = user_strengths(emb["user"], emb["interest"], evidence, opts.top_n_interests, opts.strength_alpha)
+    # population strengths need every interaction: an incremental run keeps the interests'
+    population = interest_population(data, t_ref, tau_days, pulled.interest_strengths) if fit.staged is None else []
+    similar = similar_items(emb["item"], opts.similar_k)
+    refreshed_at = int(time.time() * 1000)
+    return build_outputs(data, emb, strengths, population, similar, run.version, refreshed_at, fit.staged)
+
+
+def cleanup_old_versions(store: RefreshStore, keep: str) -> tuple[dict[str, int], str]:
+    """Remove other versions' rows: (counts, "" or why it failed). The new version is already
+    published and complete, so a failure only leaves old rows behind for the next run."""
+    try:
+        return store.cleanup_versions(keep=keep), ""
+    except Exception as exc:
+        log.warning("cleanup of old model versions failed: %s", exc)
+        return {}, str(exc)

@@ -1,0 +1,109 @@
+"""Pull and build: what a refresh trains on, as TrainingData, and the mode it can run in.
+
+Full: every interaction (last touched inside the window), all interest evidence, tags and
+previous embeddings, and the published Interest.strength (the trend is measured from it).
+
+Incremental: a sampled neighbourhood of the users with events since the published run (the
+seeds, U0): the items they interacted with (I1), and up to `neighbours_per_item` other users
+of each of those items (U2, the most recent ones; see GraphStore.pull_neighbourhood). Only
+the interactions of U0 and U2 are pulled (all of them, so their vectors can be re-fitted)
+with their evidence, but all tags and all previous embeddings.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from training.data import LABELS, TrainingData
+from training.incremental import PreviousVectors, previous_vectors
+from training.outputs import STORE_LABEL
+from training.run import Mode, Phases, RefreshRun
+
+if TYPE_CHECKING:
+    from graph_schema.rows import Subgraph
+    from training.store_protocol import RefreshStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainingSet:
+    """What was pulled and built, and the mode the run goes on in."""
+
+    mode: Mode
+    subgraph: Subgraph
+    data: TrainingData
+    seeds: list[str] = field(default_factory=list)  # incremental: U0, the users with new events
+    previous: PreviousVectors | None = None  # incremental: the published vectors, as arrays
+    interest_strengths: dict[str, float] = field(default_factory=dict)  # full: published Interest.strength
+
+
+def pull_training_set(
+    store: RefreshStore, run: RefreshRun, requested: Mode, touched_users: Sequence[str] | None, phases: Phases
+) -> TrainingSet:
+    """Pull and build for `requested`, deciding the mode the run can actually run in.
+
+    An incremental run re-fits against the published vectors, so it falls back to a full
+    run when nothing is published yet, or when the pulled previous vectors are missing or
+    of mixed sizes (then the neighbourhood just pulled is dropped and everything pulled).
+    """
+    if requested == "incremental":
+        if run.published is None:
+            log.info("incremental refresh: no published model yet, running a full refresh")
+        else:
+            neighbourhood = _pull_neighbourhood(store, run, touched_users, phases)
+            if neighbourhood.previous is not None:
+                return neighbourhood
+            log.info("incremental refresh: previous embeddings missing or inconsistent, running a full refresh")
+    subgraph, strengths = phases.run(
+        "pull", lambda: (store.pull_subgraph(since_ts=run.since_ts), previous_interest_strengths(store))
+    )
+    data = phases.run("build", lambda: build(subgraph))
+    return TrainingSet("full", subgraph, data, interest_strengths=strengths)
+
+
+def _pull_neighbourhood(
+    store: RefreshStore, run: RefreshRun, touched_users: Sequence[str] | None, phases: Phases
+) -> TrainingSet:
+    assert run.published is not None
+
+    def pull() -> tuple[Subgraph, list[str]]:
+        # without the caller's touched users: users with an interaction last touched at or
+        # after the published run's publication
+        seeds = (
+            list(touched_users)
+            if touched_users is not None
+            else store.users_active_since(run.published.published_at or 0)
+        )
+        return store.pull_neighbourhood(seeds, run.options.neighbours_per_item, since_ts=run.since_ts), seeds
+
+    subgraph, seeds = phases.run("pull", pull)
+    data = phases.run("build", lambda: build(subgraph, every_vector=True))
+    return TrainingSet("incremental", subgraph, data, seeds=seeds, previous=previous_vectors(data))
+
+
+def build(subgraph: Subgraph, every_vector: bool = False) -> TrainingData:
+    """TrainingData of the pulled rows, with the previous vectors attached.
+
+    `every_vector`: also index every item (and interest) that has a vector; a neighbourhood
+    holds few of the items, and negatives must come from all of them and SIMILAR_TO cover
+    all of them.
+    """
+    previous = {label: subgraph.embeddings.get(STORE_LABEL[label], {}) for label in LABELS}
+    extra_ids = {"item": list(previous["item"]), "interest": list(previous["interest"])} if every_vector else None
+    return TrainingData.from_rows(subgraph.interactions, subgraph.tags, previous=previous, extra_ids=extra_ids)
+
+
+def previous_interest_strengths(store: RefreshStore) -> dict[str, float]:
+    """Interest.strength of the published run (for the trend); {} if the store has no such query."""
+    # TODO(merge): becomes store.pull_interest_strengths() once GraphStore has it
+    from graph_schema.cypher import UnknownQuery
+
+    try:
+        rows = store.read_named("pull_interest_strengths")
+    except UnknownQuery:
+        return {}
+    return {str(r["interest_id"]): float(r["strength"]) for r in rows if r.get("strength") is not None}

@@ -1,0 +1,46 @@
+"""The graph store a refresh needs: what training calls on it, and nothing else.
+
+graph_schema.store.GraphStore implements it; training never imports that package at run
+time, so the store's engines and drivers stay out of a refresh's imports (and tests or
+benches may hand in anything with these methods).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from graph_schema.rows import Subgraph
+
+
+class RefreshStore(Protocol):
+    # --- the published model -----------------------------------------------------
+    def current_model(self) -> dict[str, Any] | None: ...
+
+    # --- pull ----------------------------------------------------------------------
+    def pull_subgraph(self, since_ts: int | None = None, user_ids: Sequence[str] | None = None) -> Subgraph: ...
+
+    def users_active_since(self, since_ts: int) -> list[str]: ...
+
+    def pull_neighbourhood(self, user_ids: Sequence[str], per_item: int, since_ts: int | None = None) -> Subgraph: ...
+
+    # Interest id -> the published Interest.strength ({} if none). Being added to GraphStore
+    # in parallel: until that is merged, training.pull reads it through read_named below.
+    def pull_interest_strengths(self) -> dict[str, float]: ...
+
+    # Only for training.pull.previous_interest_strengths until pull_interest_strengths lands.
+    def read_named(self, query_name: str, /, **params: Any) -> list[dict[str, Any]]: ...
+
+    # --- write, then publish -----------------------------------------------------------
+    def write_similar_items(self, rows: Sequence[dict[str, Any]]) -> int: ...
+
+    def stage_interest_strengths(self, rows: Sequence[dict[str, Any]]) -> int: ...
+
+    def stage_node_properties(self, label: str, rows: Sequence[dict[str, Any]]) -> int: ...
+
+    def publish_model(
+        self, model_version: str, metrics: dict[str, Any] | None = None, carry_from: str | None = None
+    ) -> dict[str, int]: ...
+
+    def cleanup_versions(self, keep: str, batch: int = 10_000) -> dict[str, int]: ...
