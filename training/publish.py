@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from training.outputs import Outputs, build_outputs
 from training.pull import TrainingSet
-from training.run import Fit, RefreshRun
+from training.run import Fit, RefreshPlan
 from training.strengths import (
     evidence_from_interactions,
     evidence_from_rows,
@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 
 def write_and_publish(
-    store: RefreshStore, run: RefreshRun, pulled: TrainingSet, fit: Fit, t_ref: int, record: dict[str, Any]
+    store: RefreshStore, run: RefreshPlan, pulled: TrainingSet, fit: Fit, t_ref: int, record: dict[str, Any]
 ) -> Outputs:
     """Stage the run's rows and publish them with `record` (its metrics); raises if any write fails."""
     outputs = build_run_outputs(run, pulled, fit, t_ref)
@@ -50,7 +50,7 @@ def write_and_publish(
     return outputs
 
 
-def build_run_outputs(run: RefreshRun, pulled: TrainingSet, fit: Fit, t_ref: int) -> Outputs:
+def build_run_outputs(run: RefreshPlan, pulled: TrainingSet, fit: Fit, t_ref: int) -> Outputs:
     """Interest strengths, population strengths and similar items, as the store's rows."""
     data, opts, tau_days = pulled.data, run.options, run.tau_days
     # live evidence kept by ingestion if there is any, else derived from interactions x tags

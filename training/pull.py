@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from training.data import LABELS, TrainingData
 from training.incremental import PreviousVectors, previous_vectors
 from training.outputs import STORE_LABEL
-from training.run import Mode, Phases, RefreshRun
+from training.run import Mode, Phases, RefreshPlan
 
 if TYPE_CHECKING:
     from graph_schema.rows import Subgraph
@@ -42,7 +42,7 @@ class TrainingSet:
 
 
 def pull_training_set(
-    store: RefreshStore, run: RefreshRun, requested: Mode, touched_users: Sequence[str] | None, phases: Phases
+    store: RefreshStore, run: RefreshPlan, requested: Mode, touched_users: Sequence[str] | None, phases: Phases
 ) -> TrainingSet:
     """Pull and build for `requested`, deciding the mode the run can actually run in.
 
@@ -66,7 +66,7 @@ def pull_training_set(
 
 
 def _pull_neighbourhood(
-    store: RefreshStore, run: RefreshRun, touched_users: Sequence[str] | None, phases: Phases
+    store: RefreshStore, run: RefreshPlan, touched_users: Sequence[str] | None, phases: Phases
 ) -> TrainingSet:
     assert run.published is not None
 

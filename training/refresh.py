@@ -22,13 +22,16 @@ from training.incremental import fit_incremental
 from training.options import RefreshOptions
 from training.publish import cleanup_old_versions, write_and_publish
 from training.pull import pull_training_set
-from training.run import MODES, Mode, Phases, RefreshRun
+from training.run import MODES, Mode, Phases, RefreshPlan, new_model_version
 
 if TYPE_CHECKING:
     from graph_schema.settings import Settings
     from training.store_protocol import RefreshStore
 
 log = logging.getLogger(__name__)
+
+# the job's entry points (service.jobs.refresh): the version is chosen before the run starts
+__all__ = ["PHASES", "RefreshOptions", "RefreshResult", "new_model_version", "run_refresh"]
 
 PHASES = ("pull", "build", "train", "evaluate", "write")
 
@@ -74,7 +77,7 @@ def run_refresh(
     """
     if mode not in MODES:
         raise ValueError("mode must be full or incremental")
-    run = RefreshRun.start(store, settings, options, device, epochs, model_version)
+    run = RefreshPlan.start(store, settings, options, device, epochs, model_version)
     phases = Phases(on_phase)
 
     # the mode that actually runs is decided here: incremental may fall back to full
@@ -118,7 +121,7 @@ def run_refresh(
     )
 
 
-def _skipped(run: RefreshRun, mode: Mode, phases: Phases) -> RefreshResult:
+def _skipped(run: RefreshPlan, mode: Mode, phases: Phases) -> RefreshResult:
     reason = "no interactions to train on" if mode == "full" else "no users with new interactions"
     counts = {"interactions": 0, **({"touched_users": 0} if mode == "incremental" else {})}
     return RefreshResult(run.version, mode, "skipped", "-", phases.seconds, counts, {}, {}, None, reason)

@@ -1,4 +1,4 @@
-"""What every stage of one refresh shares: the run (RefreshRun), the model it starts from
+"""What every stage of one refresh shares: the run (RefreshPlan), the model it starts from
 (PublishedModel), the phase clock (Phases) and what a fit hands on (Fit)."""
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ class PublishedModel:
 
 
 @dataclass(frozen=True)
-class RefreshRun:
+class RefreshPlan:
     """One refresh's fixed inputs, decided before anything is pulled."""
 
     version: str  # the model_version everything this run writes is tagged with
@@ -74,7 +74,7 @@ class RefreshRun:
         device: str,
         epochs: int | None,
         model_version: str | None,
-    ) -> RefreshRun:
+    ) -> RefreshPlan:
         opts = (options or RefreshOptions.from_settings(settings)).for_run(device, epochs)
         published = PublishedModel.from_row(store.current_model())
         since = None
