@@ -12,7 +12,7 @@
    seconds against GET /v1/users/<random MovieLens user>/recommendations?k=20&strategy=blend
    -> p50, p99, requests/s. Measured before the model (co-interaction + trending) and, when
    the training stack is installed, after a full refresh (published SIMILAR_TO, strengths,
-   embeddings); each state twice: with the per-worker answer cache (service.recs_cache)
+   embeddings); each state twice: with the per-worker answer cache (service/recs/caches.py)
    warmed by requesting every user 3 times, and with it off (every request computed).
    Each closed-loop run is followed by one paced at 300 req/s (the target rate) from the
    same 16 clients.

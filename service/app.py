@@ -28,7 +28,7 @@ from service.ingest.eventlog import EventLog
 from service.ingest.schemas import EventIn, ItemIn
 from service.metrics import init_metrics
 from service.problems import PROBLEM_MEDIA_TYPE, register_error_handlers, validation_error_response
-from service.recommend import Recommender
+from service.recs.recommender import Recommender
 
 log = logging.getLogger(__name__)
 

@@ -15,9 +15,9 @@ exp(-(now - t_ref)/tau) cancels, and historical data sets do not underflow to 0.
 from __future__ import annotations
 
 import logging
-import time
 from typing import TYPE_CHECKING, Any
 
+from graph_schema.clock import now_ms
 from training.outputs import Outputs, build_outputs
 from training.pull import TrainingSet
 from training.run import Fit, RefreshPlan
@@ -62,7 +62,7 @@ def build_run_outputs(run: RefreshPlan, pulled: TrainingSet, fit: Fit, t_ref: in
     # population strengths need every interaction: an incremental run keeps the interests'
     population = interest_population(data, t_ref, tau_days, pulled.interest_strengths) if fit.staged is None else []
     similar = similar_items(emb["item"], opts.similar_k)
-    refreshed_at = int(time.time() * 1000)
+    refreshed_at = now_ms()
     return build_outputs(data, emb, strengths, population, similar, run.version, refreshed_at, fit.staged)
 
 

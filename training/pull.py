@@ -98,12 +98,5 @@ def build(subgraph: Subgraph, every_vector: bool = False) -> TrainingData:
 
 
 def previous_interest_strengths(store: RefreshStore) -> dict[str, float]:
-    """Interest.strength of the published run (for the trend); {} if the store has no such query."""
-    # TODO(merge): becomes store.pull_interest_strengths() once GraphStore has it
-    from graph_schema.cypher import UnknownQuery
-
-    try:
-        rows = store.read_named("pull_interest_strengths")
-    except UnknownQuery:
-        return {}
-    return {str(r["interest_id"]): float(r["strength"]) for r in rows if r.get("strength") is not None}
+    """Interest.strength of the published run (for the trend); {} before the first."""
+    return store.pull_interest_strengths()

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import numpy as np
 
+from graph_schema.clock import now_ms
 from training.options import RefreshOptions
 
 if TYPE_CHECKING:
@@ -79,7 +80,7 @@ class RefreshPlan:
         published = PublishedModel.from_row(store.current_model())
         since = None
         if opts.window_days is not None:
-            since = int(time.time() * 1000 - opts.window_days * 86_400_000)
+            since = now_ms() - int(opts.window_days * 86_400_000)
         return cls(model_version or new_model_version(), opts, settings.evidence_tau_days, since, published)
 
 

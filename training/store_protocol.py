@@ -25,12 +25,8 @@ class RefreshStore(Protocol):
 
     def pull_neighbourhood(self, user_ids: Sequence[str], per_item: int, since_ts: int | None = None) -> Subgraph: ...
 
-    # Interest id -> the published Interest.strength ({} if none). Being added to GraphStore
-    # in parallel: until that is merged, training.pull reads it through read_named below.
+    # interest id -> the published Interest.strength ({} if none)
     def pull_interest_strengths(self) -> dict[str, float]: ...
-
-    # Only for training.pull.previous_interest_strengths until pull_interest_strengths lands.
-    def read_named(self, query_name: str, /, **params: Any) -> list[dict[str, Any]]: ...
 
     # --- write, then publish -----------------------------------------------------------
     def write_similar_items(self, rows: Sequence[dict[str, Any]]) -> int: ...

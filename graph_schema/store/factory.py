@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from graph_schema.settings import Settings, get_settings
-from graph_schema.store.base import GraphStore
 from graph_schema.store.embedded import EmbeddedServer
+from graph_schema.store.graph_store import GraphStore
 
 
 def embedded_server(settings: Settings | None = None) -> EmbeddedServer:

@@ -16,7 +16,6 @@ from graph_schema import cypher
 from graph_schema.migrations import Migration
 from graph_schema.rows import QueryResult
 from graph_schema.store.base import (
-    GraphStore,
     InvalidQuery,
     QueryTimeout,
     ReadOnlyViolation,
@@ -27,6 +26,7 @@ from graph_schema.store.base import (
 )
 from graph_schema.store.embedded import ANALYST_USER, EmbeddedServer, Endpoint
 from graph_schema.store.falkor_params import params_header
+from graph_schema.store.graph_store import GraphStore
 
 log = logging.getLogger(__name__)
 

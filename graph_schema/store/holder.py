@@ -9,8 +9,8 @@ import threading
 from dataclasses import dataclass, field
 
 from graph_schema.settings import Settings
-from graph_schema.store.base import GraphStore
 from graph_schema.store.factory import open_store
+from graph_schema.store.graph_store import GraphStore
 
 log = logging.getLogger(__name__)
 

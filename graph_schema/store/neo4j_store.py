@@ -23,7 +23,6 @@ from neo4j.graph import Node, Path, Relationship
 from graph_schema.migrations import Migration
 from graph_schema.rows import QueryResult
 from graph_schema.store.base import (
-    GraphStore,
     InvalidQuery,
     QueryTimeout,
     ReadOnlyViolation,
@@ -32,6 +31,7 @@ from graph_schema.store.base import (
     analyst_value,
     to_jsonable,
 )
+from graph_schema.store.graph_store import GraphStore
 
 # Unreachable or lost connection: the call was not (known to be) applied -> retry.
 _UNAVAILABLE = (neo_exc.ServiceUnavailable, neo_exc.SessionExpired, neo_exc.ConnectionAcquisitionTimeoutError)

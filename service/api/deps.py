@@ -16,7 +16,7 @@ from sqlalchemy.orm import sessionmaker
 from graph_schema.store import GraphStore, StoreHolder
 from service.config import ApiSettings
 from service.ingest.eventlog import EventLog
-from service.recommend import Recommender
+from service.recs.recommender import Recommender
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,6 @@ from flask import Response, current_app
 from flask_openapi3 import APIBlueprint, Tag
 
 from graph_schema.clock import now_ms
-from graph_schema.decay import value_at
 from service.api import AUTH_ERRORS, responses
 from service.api.deps import services
 from service.api.models import (
@@ -25,7 +24,8 @@ from service.auth import SECURITY, requires
 from service.ingest import privacy
 from service.metrics import RECOMMENDATIONS
 from service.problems import not_found
-from service.recommend import UnknownInterest
+from service.recs.profile import interest_levels
+from service.recs.recommender import UnknownInterest
 
 users = APIBlueprint("users", __name__, url_prefix="/v1/users", abp_tags=[Tag(name="users")], abp_security=SECURITY)
 items = APIBlueprint("items", __name__, url_prefix="/v1/items", abp_tags=[Tag(name="items")], abp_security=SECURITY)
@@ -71,31 +71,22 @@ def user_interests(path: UserPath) -> dict[str, Any]:
     """
     svc = services()
     store = svc.store()
-    rows = store.user_interests(path.user_id)
+    rows = store.interests_of(path.user_id)
     if not rows and not store.user_exists(path.user_id):
         raise not_found("user", path.user_id)
     mv = store.current_model_version()
-    now = now_ms()
-    tau = svc.settings.evidence_tau_ms
-    out = []
-    for r in rows:
-        evidence_ts = int(r["evidence_ts"]) if r.get("evidence_ts") is not None else None
-        evidence = value_at(float(r["evidence"]), evidence_ts or 0, now, tau) if r.get("evidence") is not None else 0.0
-        current = mv is not None and r.get("model_version") == mv and r.get("strength") is not None
-        strength = float(r["strength"]) if current else None
-        updated = r.get("updated_at") if current else evidence_ts
-        out.append(
-            {
-                "interest_id": str(r["interest_id"]),
-                "name": r.get("name") or str(r["interest_id"]),
-                "kind": r.get("kind"),
-                "strength": strength,
-                "evidence": evidence,
-                "evidence_ts": evidence_ts,
-                "updated_at": int(updated) if updated is not None else None,
-            }
-        )
-    out.sort(key=lambda i: (-(i["strength"] if i["strength"] is not None else -1.0), -i["evidence"], i["interest_id"]))
+    out = [
+        {
+            "interest_id": i.interest_id,
+            "name": i.name,
+            "kind": i.kind,
+            "strength": i.strength,
+            "evidence": i.evidence,
+            "evidence_ts": i.evidence_ts,
+            "updated_at": i.updated_at,
+        }
+        for i in interest_levels(rows, mv, now_ms(), svc.settings.evidence_tau_ms)
+    ]
     return {"user_id": path.user_id, "model_version": mv, "interests": out}
 
 

@@ -1,4 +1,4 @@
-"""The answer cache (service.recs_cache): a repeated request is served from the cache,
+"""The answer cache (service/recs/caches.py): a repeated request is served from the cache,
 and every change the answer depends on makes the next request a miss."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from records.keys import ROLES, create_key
-from service import recs_cache
+from service.recs import caches
 from tests.api.conftest import MODEL_VERSION, NOW_MS, Keys, load_graph, publish_model, services_of
 
 RECS = "/v1/users/{}/recommendations?k=5"
@@ -109,8 +109,8 @@ def test_an_answer_expires_after_recs_answer_ttl_s(make_app):
 
 def test_response_cache_is_a_bounded_lru_with_jittered_expiry(monkeypatch):
     now = [1000.0]
-    monkeypatch.setattr(recs_cache.time, "monotonic", lambda: now[0])
-    cache = recs_cache.ResponseCache(capacity=2, ttl_s=10.0)
+    monkeypatch.setattr(caches.time, "monotonic", lambda: now[0])
+    cache = caches.ResponseCache(capacity=2, ttl_s=10.0)
     a = cache.put("a", b"A", "blend")
     assert 1005.0 <= a.expires_at <= 1010.0
     cache.put("b", b"B", "blend")
@@ -119,5 +119,5 @@ def test_response_cache_is_a_bounded_lru_with_jittered_expiry(monkeypatch):
     assert cache.get("b") is None and cache.get("a") is a and len(cache) == 2
     now[0] = 1010.0
     assert cache.get("a") is None and cache.get("c") is None and len(cache) == 0
-    assert not recs_cache.ResponseCache(capacity=0).enabled
-    assert not recs_cache.ResponseCache(capacity=5, ttl_s=0).enabled
+    assert not caches.ResponseCache(capacity=0).enabled
+    assert not caches.ResponseCache(capacity=5, ttl_s=0).enabled

@@ -1,12 +1,12 @@
-"""Per-worker cache of finished recommendation responses (serialised JSON).
+"""Per-worker caches: a bounded map for per-model-version lists, and the answer cache.
 
 Computing an answer costs a profile query (the user's whole history) and a few
 hundred candidates scored in Python; most traffic asks again for the same user
 before anything about that user changed. So the answer is cached under
 everything it depends on, and each request first asks the graph one indexed
-question (`recs_user_state`: the user's `rev` — the user node's incarnation and
-the user's interaction count, which every ingest batch touching the user raises —
-and the published model version):
+question (GraphStore.user_state: the user's `rev` — the user node's incarnation
+and the user's interaction count, which every ingest batch touching the user
+raises — and the published model version):
 
 - the user acted (rev moved) or was deleted (no node)  -> miss, recomputed;
 - a new model was published (model_version moved)      -> miss;
@@ -29,24 +29,39 @@ import random
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+_MISSING = object()
 
-@dataclass(frozen=True)
-class UserState:
-    """What `recs_user_state` says about a user right now."""
 
-    known: bool
-    rev: Any
-    model_version: str | None
+class BoundedCache:
+    """A dict that forgets everything when it grows past `capacity` (cheap on the hot
+    path; entries are per model version and refill from one query)."""
 
-    @classmethod
-    def from_rows(cls, rows: list[dict[str, Any]]) -> UserState:
-        row = rows[0] if rows else {}
-        rev = row.get("rev")
-        return cls(bool(row.get("known")), tuple(rev) if isinstance(rev, list) else rev, row.get("model_version"))
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._data: dict[Any, Any] = {}
+
+    def get_many(self, keys: Iterable[Any]) -> tuple[dict[Any, Any], list[Any]]:
+        data = self._data
+        found, missing = {}, []
+        for key in keys:
+            value = data.get(key, _MISSING)
+            if value is _MISSING:
+                missing.append(key)
+            else:
+                found[key] = value
+        return found, missing
+
+    def put_many(self, items: dict[Any, Any]) -> None:
+        if len(self._data) + len(items) > self.capacity:
+            self._data = {}
+        self._data.update(items)
+
+    def clear(self) -> None:
+        self._data = {}
 
 
 @dataclass(frozen=True)

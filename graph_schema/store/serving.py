@@ -1,0 +1,183 @@
+"""The serving role: typed reads for the API and the recommender.
+
+Each read names its query and turns the engine's rows into the frozen records of
+serving_rows.py, so the service never sees a query name or a row layout. Where
+FalkorDB has a toJSON() variant of a query, its backend decodes it before these
+reads see the rows (falkor.JSON_COLUMNS).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from graph_schema.store.base import StoreBase
+from graph_schema.store.serving_rows import (
+    CoInteractedItem,
+    InterestName,
+    InterestSignal,
+    ItemMeta,
+    Neighbour,
+    PeerItem,
+    RecentItem,
+    SimilarItem,
+    TrendingItem,
+    UserInterest,
+    UserProfile,
+    UserState,
+)
+
+
+def _opt_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _opt_int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+class ServingReads(StoreBase):
+    def user_exists(self, user_id: str) -> bool:
+        return bool(self._named_read("user_exists", user_id=user_id)[0]["n"])
+
+    def item_exists(self, item_id: str) -> bool:
+        return bool(self._named_read("item_exists", item_id=item_id)[0]["n"])
+
+    def interest_exists(self, interest_id: str) -> bool:
+        return bool(self._named_read("recs_interest_exists", interest_id=interest_id)[0]["n"])
+
+    def current_model_version(self) -> str | None:
+        """The published model version (the ModelRegistry pointer); None before any."""
+        rows = self._named_read("current_model")
+        return rows[0]["model_version"] if rows else None
+
+    def user_state(self, user_id: str) -> UserState:
+        """One indexed read telling whether a user's cached answer is still valid."""
+        rows = self._named_read("recs_user_state", user_id=user_id)
+        row = rows[0] if rows else {}
+        rev = row.get("rev")
+        return UserState(bool(row.get("known")), tuple(rev) if isinstance(rev, list) else rev, row.get("model_version"))
+
+    def profile(self, user_id: str, anchors: int, seen_limit: int) -> UserProfile | None:
+        """The user's history, interests and vector; None for an unknown user. `anchors`:
+        how many recent items to return with their weights; `seen_limit`: how many item ids."""
+        rows = self._named_read("recs_profile", user_id=user_id, anchors=anchors, seen_limit=seen_limit)
+        if not rows:
+            return None
+        p = rows[0]["profile"]
+        # an OPTIONAL MATCH without rows yields one [null, ...] entry: skipped
+        recent = tuple(
+            RecentItem(str(r[0]), r[1], float(r[2] or 0.0), int(r[3] or 0))
+            for r in p.get("recent") or []
+            if r and r[0] is not None
+        )
+        interests = tuple(
+            InterestSignal(
+                interest_id=str(r[0]),
+                name=r[1] or str(r[0]),
+                strength=_opt_float(r[2]),
+                model_version=r[3],
+                evidence=_opt_float(r[4]),
+                evidence_ts=_opt_int(r[5]),
+            )
+            for r in p.get("interests") or []
+            if r and r[0] is not None
+        )
+        embedding = p.get("embedding")
+        return UserProfile(
+            interactions=int(p.get("interactions") or 0),
+            seen=tuple(str(s) for s in p.get("seen") or [] if s is not None),
+            recent=recent,
+            interests=interests,
+            embedding=None if embedding is None else tuple(float(x) for x in embedding),
+            model_version=p.get("model_version"),
+        )
+
+    def interests_of(self, user_id: str) -> list[UserInterest]:
+        """A user's interests (live evidence, and the strength of whichever run wrote
+        it), by interest id; [] for an unknown user or one without interests."""
+        return [
+            UserInterest(
+                interest_id=str(r["interest_id"]),
+                name=r.get("name"),
+                kind=r.get("kind"),
+                evidence=_opt_float(r.get("evidence")),
+                evidence_ts=_opt_int(r.get("evidence_ts")),
+                strength=_opt_float(r.get("strength")),
+                updated_at=_opt_int(r.get("updated_at")),
+                model_version=r.get("model_version"),
+            )
+            for r in self._named_read("user_interests", user_id=user_id)
+        ]
+
+    def similar_lists(
+        self, model_version: str, item_ids: Sequence[str], per_item: int
+    ) -> dict[str, tuple[Neighbour, ...]]:
+        """The published neighbours of each item, best first, at most `per_item`; items
+        without any are left out."""
+        rows = self._named_read("recs_similar", item_ids=list(item_ids), model_version=model_version, per_item=per_item)
+        return {
+            str(a): tuple(Neighbour(str(b), float(s or 0.0)) for b, s in neighbours)
+            for a, neighbours in (rows[0]["similar"] if rows else None) or []
+        }
+
+    def item_embeddings(self, model_version: str, item_ids: Sequence[str]) -> dict[str, tuple[float, ...]]:
+        """The items' vectors written by `model_version`; items without one are left out."""
+        rows = self._named_read("recs_embeddings", item_ids=list(item_ids), model_version=model_version)
+        return {
+            str(i): tuple(float(x) for x in vector) for i, vector in (rows[0]["embeddings"] if rows else None) or []
+        }
+
+    def trending(self, tau_ms: float, limit: int) -> list[TrendingItem]:
+        """The `limit` most popular items, popularity decayed with `tau_ms`, best first."""
+        return [
+            TrendingItem(
+                item_id=str(r["item_id"]),
+                title=r.get("title"),
+                score=float(r["score"] or 0.0),
+                users=int(r.get("users") or 0),
+                interests=tuple(t for t in (r.get("interests") or []) if t is not None),
+            )
+            for r in self._named_read("trending", tau_ms=tau_ms, limit=limit)
+        ]
+
+    def interest_names(self, limit: int) -> list[InterestName]:
+        """Every interest's id and display name, by id, at most `limit`."""
+        return [
+            InterestName(str(r["interest_id"]), r.get("name") or str(r["interest_id"]), r.get("kind"))
+            for r in self._named_read("recs_interests", limit=limit)
+        ]
+
+    def item_meta(self, item_ids: Sequence[str]) -> list[ItemMeta]:
+        """Title and interest ids of each item that exists."""
+        return [
+            ItemMeta(str(r["item_id"]), r.get("title"), tuple(t for t in r.get("interests") or [] if t))
+            for r in self._named_read("recs_item_meta", item_ids=list(item_ids))
+        ]
+
+    def item_titles(self, item_ids: Sequence[str]) -> dict[str, str | None]:
+        return {str(r["item_id"]): r.get("title") for r in self._named_read("item_titles", item_ids=list(item_ids))}
+
+    def peer_items(self, user_id: str, anchors: int, peers: int, k: int) -> list[PeerItem]:
+        """Items of the `peers` users sharing most of the user's `anchors` most recent
+        items, best first, at most `k` (the user's own items included: callers exclude them)."""
+        rows = self._named_read("recs_co_interaction", user_id=user_id, anchors=anchors, peers=peers, k=k)
+        return [
+            PeerItem(str(item), float(score or 0.0), int(n or 0))
+            for item, score, n in ((rows[0]["items"] or []) if rows else [])
+        ]
+
+    def similar_items(self, item_id: str, model_version: str, k: int) -> list[SimilarItem]:
+        """The item's neighbours in `model_version`, best first, at most `k`."""
+        return [
+            SimilarItem(str(r["item_id"]), r.get("title"), float(r["score"] or 0.0))
+            for r in self._named_read("item_similar", item_id=item_id, model_version=model_version, k=k)
+        ]
+
+    def co_interacted_items(self, item_id: str, users: int, candidates: int, k: int) -> list[CoInteractedItem]:
+        """Items the item's `users` most recent users also interacted with, best first."""
+        rows = self._named_read("item_co_interaction", item_id=item_id, users=users, candidates=candidates, k=k)
+        return [
+            CoInteractedItem(str(r["item_id"]), r.get("title"), int(r.get("shared") or 0), float(r["score"] or 0.0))
+            for r in rows
+        ]

@@ -1,0 +1,130 @@
+"""Typed rows of the serving reads (graph_schema/store/serving.py).
+
+The query names and row layouts of the recommendation reads live in the store;
+the service only sees these frozen records. Ids are strings; numbers are
+converted once here, so callers never guess at the engines' value types.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class UserState:
+    """What an answer cached for a user depends on (queries/recs_user_state.cypher)."""
+
+    known: bool  # the user node exists
+    rev: Hashable  # (incarnation, interaction count); moves with every applied batch
+    model_version: str | None  # the published model version
+
+
+@dataclass(frozen=True, slots=True)
+class RecentItem:
+    """One of the user's most recent items: an anchor whose neighbours become candidates."""
+
+    item_id: str
+    title: str | None
+    weight: float
+    last_ts: int
+
+
+@dataclass(frozen=True, slots=True)
+class InterestSignal:
+    """A user's INTERESTED_IN edge: live evidence, and the strength of the model run
+    that wrote it (which counts only if that run is the published one; see
+    service/recs/profile.py)."""
+
+    interest_id: str
+    name: str  # the interest's id when it has no name
+    strength: float | None
+    model_version: str | None  # of the strength
+    evidence: float | None
+    evidence_ts: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class UserInterest:
+    """A user's interest as the interests endpoint shows it (queries/user_interests.cypher)."""
+
+    interest_id: str
+    name: str | None
+    kind: str | None
+    evidence: float | None
+    evidence_ts: int | None
+    strength: float | None
+    updated_at: int | None  # of the strength
+    model_version: str | None  # of the strength
+
+
+@dataclass(frozen=True, slots=True)
+class UserProfile:
+    """Everything recommending for one user needs, read in one round trip
+    (queries/recs_profile.cypher)."""
+
+    interactions: int  # items interacted with; 0 is a cold start
+    seen: tuple[str, ...]  # most recent first
+    recent: tuple[RecentItem, ...]  # the anchors, most recent first
+    interests: tuple[InterestSignal, ...]
+    embedding: tuple[float, ...] | None  # the user's vector, of `model_version`
+    model_version: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Neighbour:
+    """An item's published SIMILAR_TO neighbour."""
+
+    item_id: str
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class TrendingItem:
+    item_id: str
+    title: str | None
+    score: float  # decayed popularity (not normalised)
+    users: int
+    interests: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class InterestName:
+    interest_id: str
+    name: str  # the interest's id when it has no name
+    kind: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ItemMeta:
+    item_id: str
+    title: str | None
+    interests: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PeerItem:
+    """An item of users who share the user's recent items (queries/recs_co_interaction.cypher)."""
+
+    item_id: str
+    score: float  # sum over peers of shared items * the peer's weight
+    peers: int
+
+
+@dataclass(frozen=True, slots=True)
+class SimilarItem:
+    """An item's published neighbour, with its title (queries/item_similar.cypher)."""
+
+    item_id: str
+    title: str | None
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class CoInteractedItem:
+    """An item co-interacted with a given item (queries/item_co_interaction.cypher)."""
+
+    item_id: str
+    title: str | None
+    shared: int  # users of both
+    score: float  # shared / sqrt(popularity)

@@ -1,0 +1,76 @@
+"""Blending the sources' scores per strategy, and explaining an item's score."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from service.recs.context import Found
+from service.recs.evidence import Trending
+
+BLEND_WEIGHTS = {"graph": 0.45, "interest": 0.25, "embedding": 0.2, "trending": 0.1}
+REASON_SHARE = 0.2  # a source is named as a reason when it gives >= 20% of the score
+TRENDING_REASON_TOP = 100  # "trending" only for items this high in the snapshot
+
+
+def strategy_weights(strategy: str, has_embedding: bool) -> dict[str, float]:
+    """A single-source strategy uses that source alone; the blend mixes all (without
+    embedding when there are no vectors), the weights summing to 1."""
+    if strategy in ("graph", "interest", "embedding", "trending"):
+        return {strategy: 1.0}
+    weights = dict(BLEND_WEIGHTS)
+    if not has_embedding:
+        weights.pop("embedding")
+    total = sum(weights.values())
+    return {k: v / total for k, v in weights.items()}
+
+
+@dataclass
+class Scores:
+    """What each source found for one request, by source name."""
+
+    by_source: dict[str, Found] = field(default_factory=dict)
+
+    def add(self, source: str, found: Found) -> None:
+        """Add a source's finds; an item it scored before takes the new score and evidence."""
+        mine = self.by_source.setdefault(source, Found())
+        mine.scores.update(found.scores)
+        mine.evidence.update(found.evidence)
+
+    def items(self) -> set[str]:
+        out: set[str] = set()
+        for found in self.by_source.values():
+            out.update(found.scores)
+        return out
+
+    def totals(self, items: Iterable[str], weights: dict[str, float]) -> dict[str, float]:
+        out = dict.fromkeys(items, 0.0)
+        for src, w in weights.items():
+            found = self.by_source.get(src)
+            if found is None:
+                continue
+            for item, score in found.scores.items():
+                if item in out:
+                    out[item] += w * score
+        return out
+
+    def explain(self, item: str, weights: dict[str, float]) -> tuple[list[str], list[dict[str, Any]]]:
+        """Reasons and evidence for an item, biggest contribution first: every source
+        giving at least REASON_SHARE of its score (the first always), and "trending"
+        besides another reason only for items high in the snapshot."""
+        by_source = self.by_source
+        parts = [(src, w * by_source[src].scores.get(item, 0.0)) for src, w in weights.items() if src in by_source]
+        parts = sorted((p for p in parts if p[1] > 0), key=lambda p: -p[1])
+        total = sum(c for _, c in parts) or 1.0
+        reasons: list[str] = []
+        evidence: list[dict[str, Any]] = []
+        for src, contribution in parts:
+            if reasons and contribution / total < REASON_SHARE:
+                continue
+            ev = by_source[src].evidence[item]
+            if reasons and isinstance(ev, Trending) and ev.rank > TRENDING_REASON_TOP:
+                continue
+            reasons.append(ev.reason())
+            evidence.append(ev.as_json())
+        return reasons, evidence

@@ -1,0 +1,50 @@
+"""What every candidate source gets (a Context) and gives back (Found).
+
+A source is a function `(Context) -> Found`, as Gorse's recommenders in logics/
+all share one shape: the caller decides which sources run and how their scores
+are blended (ranking.py, blend.py); a source only finds and scores candidates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from graph_schema.store.serving import ServingReads
+from graph_schema.store.serving_rows import UserProfile
+from service.config import ApiSettings
+from service.recs.evidence import Evidence
+from service.recs.published import PublishedModel
+from service.recs.snapshot import Snapshot
+
+
+@dataclass(frozen=True)
+class Context:
+    """One recommendation request, as the sources see it."""
+
+    store: ServingReads
+    published: PublishedModel  # per-version neighbour lists and item vectors
+    settings: ApiSettings
+    user_id: str
+    profile: UserProfile
+    snapshot: Snapshot
+    model_version: str | None  # published; None before any model
+    excluded: frozenset[str]  # seen items and the request's `exclude`
+    n: int  # how many candidates a source that takes a count should find (trending)
+    interest: str | None = None  # a source that can should find only items of this interest (trending)
+    pool: tuple[str, ...] = ()  # candidates to re-score (embedding)
+
+
+@dataclass
+class Found:
+    """A source's candidates: normalised (0..1) scores and the evidence behind each.
+
+    Plain dicts rather than an object per candidate: a request scores a few
+    hundred candidates, and this is the hot path of the API.
+    """
+
+    scores: dict[str, float] = field(default_factory=dict)
+    evidence: dict[str, Evidence] = field(default_factory=dict)
+
+
+Source = Callable[[Context], Found]

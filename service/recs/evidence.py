@@ -1,0 +1,80 @@
+"""The evidence behind a candidate, one kind per source, each with its reason text
+and its JSON form (service/api/models.py: Evidence)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+class Evidence(Protocol):
+    def reason(self) -> str: ...
+
+    def as_json(self) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SimilarTo:
+    """graph, with a model: a neighbour of this recent item of the user's."""
+
+    anchor: str
+    title: str | None
+
+    def reason(self) -> str:
+        return f"similar to {self.title or self.anchor}, which you interacted with"
+
+    def as_json(self) -> dict[str, Any]:
+        return {"kind": "similar_item", "item_id": self.anchor, "title": self.title}
+
+
+@dataclass(frozen=True, slots=True)
+class SharedTaste:
+    """graph, before a model: liked by `peers` users who share the user's items."""
+
+    peers: int
+
+    def reason(self) -> str:
+        return "users with similar taste also liked this" + (f" ({self.peers} of them)" if self.peers > 1 else "")
+
+    def as_json(self) -> dict[str, Any]:
+        return {"kind": "co_interaction", "peers": self.peers}
+
+
+@dataclass(frozen=True, slots=True)
+class MatchesInterest:
+    """interest: a popular item of one of the user's strongest interests."""
+
+    interest_id: str
+    name: str
+
+    def reason(self) -> str:
+        return f"matches your interest {self.name}"
+
+    def as_json(self) -> dict[str, Any]:
+        return {"kind": "interest", "interest_id": self.interest_id, "name": self.name}
+
+
+@dataclass(frozen=True, slots=True)
+class TasteProfile:
+    """embedding: close to the user's vector in the published model."""
+
+    model_version: str
+
+    def reason(self) -> str:
+        return "fits your taste profile in the published model"
+
+    def as_json(self) -> dict[str, Any]:
+        return {"kind": "embedding", "model_version": self.model_version}
+
+
+@dataclass(frozen=True, slots=True)
+class Trending:
+    """trending: this high in the worker's trending snapshot (1 is the top)."""
+
+    rank: int
+
+    def reason(self) -> str:
+        return "trending"
+
+    def as_json(self) -> dict[str, Any]:
+        return {"kind": "trending", "rank": self.rank}

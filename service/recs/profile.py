@@ -1,0 +1,89 @@
+"""A user's interests as the service sees them, and the one rule for a strength.
+
+An INTERESTED_IN edge carries live evidence (decayed to now) and the strength
+that some model run wrote. The strength counts only when that run is the
+published model version: a run in progress, or one cleaned up after another was
+published, must not be read as the model's opinion. Recommending and the
+interests endpoint both go through here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from graph_schema.decay import value_at
+from graph_schema.store.serving import ServingReads
+from graph_schema.store.serving_rows import InterestSignal, UserInterest, UserProfile
+from service.config import ApiSettings
+
+# an unknown user: no history, so a cold start
+NO_PROFILE = UserProfile(interactions=0, seen=(), recent=(), interests=(), embedding=None, model_version=None)
+
+
+def load(store: ServingReads, user_id: str, settings: ApiSettings) -> UserProfile:
+    """The user's recommendation profile (NO_PROFILE for an unknown user)."""
+    found = store.profile(user_id, anchors=settings.recs_anchor_items, seen_limit=settings.recs_seen_limit)
+    return NO_PROFILE if found is None else found
+
+
+def published_strength(strength: float | None, written_by: str | None, published: str | None) -> float | None:
+    """The strength if the run that wrote it is the published model version, else None."""
+    if not published or strength is None or written_by != published:
+        return None
+    return strength
+
+
+def live_evidence(evidence: float | None, evidence_ts: int | None, now_ms: int, tau_ms: float) -> float:
+    """The edge's evidence decayed to `now_ms` (0 without evidence)."""
+    return value_at(evidence or 0.0, evidence_ts or 0, now_ms, tau_ms)
+
+
+def interest_weights(
+    profile: UserProfile, published: str | None, now_ms: int, tau_ms: float
+) -> list[tuple[InterestSignal, float]]:
+    """The user's interests with a weight, strongest first: the published strengths
+    when the model has any for this user, else live evidence for every interest."""
+    strengths = [
+        (i, s)
+        for i in profile.interests
+        if (s := published_strength(i.strength, i.model_version, published)) is not None
+    ]
+    weighted = strengths or [(i, live_evidence(i.evidence, i.evidence_ts, now_ms, tau_ms)) for i in profile.interests]
+    weighted = [(i, w) for i, w in weighted if w > 0]
+    weighted.sort(key=lambda x: (-x[1], x[0].interest_id))
+    return weighted
+
+
+@dataclass(frozen=True, slots=True)
+class InterestLevel:
+    """A user's interest as the interests endpoint shows it."""
+
+    interest_id: str
+    name: str
+    kind: str | None
+    strength: float | None  # the published model's; None before any or from another run
+    evidence: float  # decayed to now
+    evidence_ts: int | None
+    updated_at: int | None  # of the strength when it counts, else of the evidence
+
+
+def interest_levels(
+    interests: list[UserInterest], published: str | None, now_ms: int, tau_ms: float
+) -> list[InterestLevel]:
+    """The user's interests, strongest published strength first, then by live evidence."""
+    out = []
+    for r in interests:
+        strength = published_strength(r.strength, r.model_version, published)
+        out.append(
+            InterestLevel(
+                interest_id=r.interest_id,
+                name=r.name or r.interest_id,
+                kind=r.kind,
+                strength=strength,
+                evidence=live_evidence(r.evidence, r.evidence_ts, now_ms, tau_ms),
+                evidence_ts=r.evidence_ts,
+                updated_at=r.updated_at if strength is not None else r.evidence_ts,
+            )
+        )
+    out.sort(key=lambda i: (-(i.strength if i.strength is not None else -1.0), -i.evidence, i.interest_id))
+    return out

@@ -1,0 +1,68 @@
+"""What a worker remembers of the published model: its version (re-read every 5 s,
+or taken from a read the caller just made) and, per version, the items' neighbour
+lists and vectors. Entries are keyed by version, and a new version drops the old
+one's at once."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from graph_schema.store.serving import ServingReads
+from graph_schema.store.serving_rows import Neighbour
+from service.config import ApiSettings
+from service.recs.caches import BoundedCache
+
+MODEL_VERSION_TTL_S = 5.0
+NOT_READ: Any = object()  # "the caller has not read the version": read it (or use the cached one)
+
+
+class PublishedModel:
+    def __init__(self, settings: ApiSettings) -> None:
+        self._per_item = settings.recs_similar_per_item
+        self._mv: tuple[float, str | None] = (0.0, None)
+        self._similar = BoundedCache(settings.recs_cache_items)
+        self._embeddings = BoundedCache(settings.recs_cache_items)
+
+    def version(self, store: ServingReads, known: Any = NOT_READ) -> str | None:
+        """The published version: `known` when the caller just read it, else cached for 5 s."""
+        ts, mv = self._mv
+        if known is NOT_READ:
+            if time.monotonic() - ts < MODEL_VERSION_TTL_S:
+                return mv
+            known = store.current_model_version()
+        if known != mv:  # entries are keyed by version: drop the old version's at once
+            self._similar.clear()
+            self._embeddings.clear()
+        self._mv = (time.monotonic(), known)
+        return known
+
+    def forget_version(self) -> None:
+        """Read the version again on next use."""
+        self._mv = (0.0, None)
+
+    def similar_lists(self, store: ServingReads, mv: str, items: Sequence[str]) -> dict[str, tuple[Neighbour, ...]]:
+        """Each item's neighbours in version `mv` (() for none): the cached ones first,
+        then the ones read now, in the order asked."""
+        found, missing = self._similar.get_many((mv, i) for i in items)
+        out = {key[1]: value for key, value in found.items()}
+        if missing:
+            fetched = store.similar_lists(mv, [k[1] for k in missing], self._per_item)
+            new = {(mv, i): fetched.get(i, ()) for _, i in missing}
+            self._similar.put_many(new)
+            out.update({k[1]: v for k, v in new.items()})
+        return out
+
+    def item_embeddings(
+        self, store: ServingReads, mv: str, items: Sequence[str]
+    ) -> dict[str, tuple[float, ...] | None]:
+        """Each item's vector in version `mv` (None for none)."""
+        found, missing = self._embeddings.get_many((mv, i) for i in items)
+        out = {key[1]: value for key, value in found.items()}
+        if missing:
+            fetched = store.item_embeddings(mv, [k[1] for k in missing])
+            new = {(mv, i): fetched.get(i) for _, i in missing}
+            self._embeddings.put_many(new)
+            out.update({k[1]: v for k, v in new.items()})
+        return out

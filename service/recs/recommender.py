@@ -1,0 +1,102 @@
+"""The Recommender: one per worker, holding the worker's caches; what the API calls."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from graph_schema.store.serving import ServingReads
+from service.config import ApiSettings
+from service.recs import profile, ranking, similar
+from service.recs.caches import CachedAnswer, ResponseCache
+from service.recs.context import Context
+from service.recs.published import NOT_READ, PublishedModel
+from service.recs.snapshot import Snapshot, SnapshotKeeper
+
+
+class UnknownInterest(LookupError):
+    pass
+
+
+class Recommender:
+    def __init__(self, settings: ApiSettings) -> None:
+        self.settings = settings
+        self.published = PublishedModel(settings)
+        self.snapshots = SnapshotKeeper(
+            settings.recs_cache_s, settings.trending_tau_days * 86_400_000.0, settings.trending_limit
+        )
+        self.answers = ResponseCache(settings.recs_answer_cache, settings.recs_answer_ttl_s)
+
+    def model_version(self, store: ServingReads, known: Any = NOT_READ) -> str | None:
+        """The published version: `known` when the caller just read it, else cached for 5 s."""
+        return self.published.version(store, known)
+
+    def snapshot(self, store: ServingReads) -> Snapshot:
+        return self.snapshots.get(store)
+
+    def invalidate(self) -> None:
+        """Forget the model version, the snapshot and every cached answer."""
+        self.published.forget_version()
+        self.snapshots.drop()
+        self.answers.clear()
+
+    def answer(
+        self,
+        store: ServingReads,
+        user_id: str,
+        dumps: Callable[[Any], str],
+        k: int = 20,
+        strategy: str = "blend",
+        exclude: Iterable[str] = (),
+        interest: str | None = None,
+        explain: bool = True,
+    ) -> tuple[CachedAnswer, bool]:
+        """`recommend` serialised by `dumps`, from the answer cache when nothing it
+        depends on changed (see caches.py); returns (answer, cache hit)."""
+        if not self.answers.enabled:
+            result = self.recommend(store, user_id, k, strategy, exclude, interest, explain)
+            return CachedAnswer(dumps(result).encode(), result["strategy"]), False
+        state = store.user_state(user_id)
+        exclude = tuple(exclude)
+        key = (user_id, state.known, state.rev, state.model_version, k, strategy, exclude, interest, explain)
+        hit = self.answers.get(key)
+        if hit is not None:
+            return hit, True
+        result = self.recommend(store, user_id, k, strategy, exclude, interest, explain, state.model_version)
+        answer = self.answers.put(key, dumps(result).encode(), result["strategy"])
+        return answer, False
+
+    def recommend(
+        self,
+        store: ServingReads,
+        user_id: str,
+        k: int = 20,
+        strategy: str = "blend",
+        exclude: Iterable[str] = (),
+        interest: str | None = None,
+        explain: bool = True,
+        model_version: Any = NOT_READ,
+    ) -> dict[str, Any]:
+        """Recommendations for a user, as the API answers them; UnknownInterest for an
+        `interest` the graph does not know."""
+        mv = self.model_version(store, model_version)
+        snap = self.snapshot(store)
+        if interest is not None and not snap.knows_interest(store, interest):
+            raise UnknownInterest(interest)
+        prof = profile.load(store, user_id, self.settings)
+        ctx = Context(
+            store=store,
+            published=self.published,
+            settings=self.settings,
+            user_id=user_id,
+            profile=prof,
+            snapshot=snap,
+            model_version=mv,
+            excluded=frozenset(exclude).union(prof.seen),
+            n=k,
+            interest=interest,
+        )
+        return ranking.recommend(ctx, strategy, explain)
+
+    def similar_items(self, store: ServingReads, item_id: str, k: int) -> dict[str, Any]:
+        return similar.similar_items(store, item_id, k, self.model_version(store))

@@ -1,0 +1,1 @@
+"""Candidate sources, one function each, all `(Context) -> Found` (see context.py)."""

@@ -1,0 +1,65 @@
+"""graph: the published neighbours of the user's recent items; before a model (or
+without neighbours for them), the items of users who share the user's items."""
+
+from __future__ import annotations
+
+import math
+
+from service.recs.context import Context, Found
+from service.recs.evidence import SharedTaste, SimilarTo
+
+CO_INTERACTION_ITEMS = 300  # candidates read from co-interaction
+
+
+def graph(ctx: Context) -> Found:
+    found = _neighbours(ctx, ctx.model_version) if ctx.model_version and ctx.profile.recent else Found()
+    return found if found.scores else _shared_taste(ctx)
+
+
+def _neighbours(ctx: Context, model_version: str) -> Found:
+    """Each neighbour scores the sum over anchors of (anchor's decayed weight ×
+    similarity); its evidence is the anchor giving the most."""
+    recent = ctx.profile.recent
+    tau_ms = ctx.settings.evidence_tau_ms
+    newest = max(r.last_ts for r in recent)
+    weights = {r.item_id: r.weight * math.exp(-(newest - r.last_ts) / tau_ms) for r in recent}
+    titles = {r.item_id: r.title for r in recent}
+    out = Found()
+    scores, evidence = out.scores, out.evidence
+    best: dict[str, float] = {}
+    for anchor, neighbours in ctx.published.similar_lists(ctx.store, model_version, list(weights)).items():
+        wa = weights.get(anchor, 0.0)
+        anchor_evidence = SimilarTo(anchor, titles.get(anchor))
+        for n in neighbours:
+            item = n.item_id
+            if item in ctx.excluded:
+                continue
+            contribution = wa * n.score
+            scores[item] = scores.get(item, 0.0) + contribution
+            if contribution > best.get(item, -1.0):
+                best[item] = contribution
+                evidence[item] = anchor_evidence
+    top = max(scores.values(), default=0.0)
+    if top <= 0:
+        return Found()
+    for item in scores:
+        scores[item] /= top
+    return out
+
+
+def _shared_taste(ctx: Context) -> Found:
+    """Items of the users sharing most of the user's recent items (their own excluded)."""
+    s = ctx.settings
+    found = [
+        p
+        for p in ctx.store.peer_items(ctx.user_id, s.recs_anchor_items, s.recs_peers, CO_INTERACTION_ITEMS)
+        if p.item_id not in ctx.excluded
+    ]
+    top = max((p.score for p in found), default=0.0)
+    out = Found()
+    if top <= 0:
+        return out
+    for p in found:
+        out.scores[p.item_id] = p.score / top
+        out.evidence[p.item_id] = SharedTaste(p.peers)
+    return out
