@@ -9,9 +9,10 @@ from typing import Any
 
 from sqlalchemy import select
 
+from graph_schema.clock import now_ms
 from graph_schema.rows import CatalogueItem
 from graph_schema.store import GraphStore
-from records.tables import CatalogueRecord, InterestRecord, UserRecord, now_ms
+from records.tables import CatalogueRecord, InterestRecord, UserRecord
 from service.ingest.eventlog import EventLog, dialect_insert
 from service.ingest.schemas import ItemIn
 

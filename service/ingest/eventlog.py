@@ -27,9 +27,10 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from graph_schema.clock import now_ms
 from graph_schema.rows import Interaction
 from graph_schema.settings import Settings
-from records.tables import EventRecord, now_ms, session_factory
+from records.tables import EventRecord, session_factory
 from service.ingest.schemas import EventIn
 
 STALE_CLAIM_MS = 60_000  # a claim older than this belongs to a crashed worker

@@ -16,8 +16,9 @@ from typing import Any
 
 from sqlalchemy import bindparam, delete, select
 
+from graph_schema.clock import now_ms
 from graph_schema.store import GraphStore
-from records.tables import DeletedUser, EventRecord, UserRecord, now_ms
+from records.tables import DeletedUser, EventRecord, UserRecord
 from service.ingest.eventlog import EVENTS, Batch, EventLog
 
 log = logging.getLogger(__name__)
