@@ -114,15 +114,47 @@ def runs(
 
 
 def evaluate(
-    no_genres: Annotated[bool, typer.Option("--no-genres", help="Train without genre interest nodes.")] = False,
+    protocol: Annotated[
+        str,
+        typer.Option(
+            "--protocol",
+            help="temporal (graph knows the train part), deployed (train + valid), random (a seeded random split), "
+            "or all.",
+        ),
+    ] = "all",
+    seeds: Annotated[int, typer.Option("--seeds", min=1, help="Run seeds 0..N-1; N > 1 prints mean ± std.")] = 1,
+    no_genres: Annotated[bool, typer.Option("--no-genres", help="Import the movies without genre interests.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Also print every run's full metrics as JSON.")] = False,
 ) -> None:
-    """The offline benchmark: MovieLens-100K, temporal 80/10/10 split, full ranking."""
-    from training.benchmark import movielens_data, run_benchmark
+    """Offline quality on MovieLens-100K through the served code path: per protocol, a
+    temporary store, ingest, a full refresh, then the recommender's answers for every user
+    and strategy, next to popularity (service/evaluation.py)."""
+    from service.evaluation import PROTOCOLS, evaluate_all, format_table, rich_progress, without_genres
+    from training.movielens import MovieLensNotFound, load
 
-    with err.status("training on MovieLens-100K …"):
-        result = run_benchmark(movielens_data(use_genres=not no_genres))
-    out.print(_metrics_table("MovieLens-100K test split", result.ours, result.popularity))
-    out.print(f"training time: {result.train_seconds:.1f} s, best epoch {result.best_epoch}")
+    if protocol != "all" and protocol not in PROTOCOLS:
+        err.print(f"[red]error:[/red] --protocol must be one of {', '.join(PROTOCOLS)} or all")
+        raise typer.Exit(2)
+    try:
+        ml = load()
+    except MovieLensNotFound as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    if no_genres:
+        ml = without_genres(ml)
+    protocols = PROTOCOLS if protocol == "all" else (protocol,)
+    try:
+        with rich_progress() as progress:
+            results = evaluate_all(protocols, range(seeds), progress=progress, dataset=ml)
+    except TrainingUnavailable as exc:
+        err.print(f"[red]error:[/red] the training stack is not installed ({exc}); run `make install`")
+        raise typer.Exit(1) from exc
+    except (StoreError, EmbeddedStoreError) as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    typer.echo(format_table(results))
+    if as_json:
+        typer.echo(json.dumps([r.as_dict() for r in results]))
 
 
 def register(app: typer.Typer) -> None:
