@@ -71,6 +71,12 @@ class Settings(BaseSettings):
     refresh_similar_k: int = Field(20, description="SIMILAR_TO neighbours written per item.")
     refresh_strength_alpha: float = Field(0.5, description="Weight of learned affinity vs evidence.")
     refresh_gate_margin: float = Field(0.01, description="Tolerated NDCG@20 drop vs the published run.")
+    refresh_list_size: int = Field(
+        100, ge=0, description="Items of each user's learned ranking written back (User.recs_items); 0: none."
+    )
+    refresh_ease_max_items: int = Field(
+        10_000, ge=0, description="Largest catalogue the exact EASE source is fitted for (items² memory)."
+    )
     refresh_neighbours_per_item: int = Field(
         20, description="Incremental refresh: other users re-fitted per item a touched user interacted with."
     )

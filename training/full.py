@@ -1,34 +1,44 @@
 """Full mode: train on every pulled interaction's user and item from scratch.
 
-The model trains on each user's older interactions (the temporal split's train part),
-early-stops on the next 10 % (valid), and is measured, with the popularity baseline, on
-the newest 10 % (test). The trained base vectors are then propagated over the graph of
-*all* interactions, so the published vectors reflect the newest events without a second
-training run.
+The GNN trains on each user's older interactions (the temporal split's train part) and
+early-stops on the next 10 % (valid). The learned blend of the candidate sources
+(training.combiner) is chosen on the same parts, and measured, with the popularity
+baseline, on the newest 10 % (test), everything before it known. The trained base vectors
+are then propagated over the graph of *all* interactions, so the published vectors
+reflect the newest events without a second training run.
 """
 
 from __future__ import annotations
 
-from training.config import TrainConfig
+import numpy as np
+
+from training.combiner import choose_blend, source_inputs
 from training.data import Split, TrainingData
 from training.metrics import evaluate, evaluate_popularity, holdout_truth, items_by_user
+from training.options import RefreshOptions
 from training.run import Fit, Phases
 
 
-def fit_full(data: TrainingData, split: Split, t_ref: int, cfg: TrainConfig, phases: Phases) -> Fit:
+def fit_full(data: TrainingData, split: Split, t_ref: int, opts: RefreshOptions, phases: Phases) -> Fit:
     from training.train import embed_graph, train  # torch/dgl only when a refresh trains
 
     train_data = data.subset(split.train)
     valid_truth = items_by_user(data, split.valid)
     has_valid = any(len(v) for v in valid_truth)
+    cfg = opts.train
     res = phases.run("train", lambda: train(train_data, t_ref, cfg, valid_truth if has_valid else None))
+    blend = phases.run("train", lambda: choose_blend(data, split.train, valid_truth, res.scores, opts.ease_max_items))
 
     def evaluate_both() -> tuple[dict[str, float], dict[str, float]]:
         h = holdout_truth(data, split)
-        ours = evaluate(res.scores, h.seen, h.truth)
+        known = np.concatenate([split.train, split.valid])
+        sources = source_inputs(data, known, blend.ease_lambda, blend.sequence_decay, res.scores)
+        ours: dict = evaluate(lambda users: sources.blend(users, blend.weights), h.seen, h.truth)
+        ours["gnn"] = evaluate(res.scores, h.seen, h.truth)["ndcg@20"]  # the GNN alone, for the record
+        ours["blend"] = blend.record()
         return ours, evaluate_popularity(train_data.item, data.n_items, h.seen, h.truth)
 
     metrics, baseline = phases.run("evaluate", evaluate_both)
     # publish vectors propagated over every interaction (hold-outs included)
     embeddings = phases.run("train", lambda: embed_graph(res.model, data, t_ref, cfg.graph, res.device))
-    return Fit(embeddings, metrics, baseline, res.device, res.best_epoch)
+    return Fit(embeddings, metrics, baseline, res.device, res.best_epoch, blend=blend)

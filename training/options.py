@@ -31,6 +31,8 @@ class RefreshOptions:
     foldin_batch: int = 8192
     foldin_lr: float = 0.01
     neighbours_per_item: int = _setting_default("refresh_neighbours_per_item")
+    list_size: int = _setting_default("refresh_list_size")  # the learned ranking per user (training.combiner)
+    ease_max_items: int = _setting_default("refresh_ease_max_items")
     train: TrainConfig = field(default_factory=lambda: TrainConfig(progress=False))
 
     @classmethod
@@ -49,6 +51,8 @@ class RefreshOptions:
             strength_alpha=settings.refresh_strength_alpha,
             gate_margin=settings.refresh_gate_margin,
             neighbours_per_item=settings.refresh_neighbours_per_item,
+            list_size=settings.refresh_list_size,
+            ease_max_items=settings.refresh_ease_max_items,
             train=replace(cls().train, **{name: value for name, value in tuned.items() if value is not None}),
         )
 

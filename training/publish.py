@@ -28,6 +28,7 @@ from training.strengths import (
     similar_items,
     user_strengths,
 )
+from training.user_lists import user_lists
 
 if TYPE_CHECKING:
     from training.store_protocol import RefreshStore
@@ -63,7 +64,15 @@ def build_run_outputs(run: RefreshPlan, pulled: TrainingSet, fit: Fit, t_ref: in
     population = interest_population(data, t_ref, tau_days, pulled.interest_strengths) if fit.staged is None else []
     similar = similar_items(emb["item"], opts.similar_k)
     refreshed_at = now_ms()
-    return build_outputs(data, emb, strengths, population, similar, run.version, refreshed_at, fit.staged)
+    outputs = build_outputs(data, emb, strengths, population, similar, run.version, refreshed_at, fit.staged)
+    if fit.blend is not None and opts.list_size > 0:
+        # the learned ranking rides on the user's staged row (promoted with it)
+        by_id = {row["id"]: row for row in outputs.nodes.get("User", [])}
+        for u, props in user_lists(data, fit.blend, emb, opts.list_size, t_ref):
+            row = by_id.get(data.users.ids[u])
+            if row is not None:
+                row["props"].update(props)
+    return outputs
 
 
 def cleanup_old_versions(store: RefreshStore, keep: str) -> tuple[dict[str, int], str]:

@@ -89,7 +89,7 @@ def run_refresh(
     t_ref = int(data.last_ts.max())
     split = holdout_split(data, pulled.mode, run.published)
     if pulled.mode == "full":
-        fit = fit_full(data, split, t_ref, run.options.train, phases)
+        fit = fit_full(data, split, t_ref, run.options, phases)
     else:
         assert pulled.previous is not None
         fit = fit_incremental(data, split, pulled.previous, pulled.seeds, run.options, phases)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 import numpy as np
 
 from graph_schema.clock import now_ms
+from training.combiner import BlendChoice
 from training.options import RefreshOptions
 
 if TYPE_CHECKING:
@@ -115,3 +116,5 @@ class Fit:
     # incremental: the rows re-fitted, the only ones staged (publish_model carries every other)
     staged: dict[str, np.ndarray] | None = None
     counts: dict[str, int] = field(default_factory=dict)  # incremental: the neighbourhood's sizes
+    # full: the learned blend of the candidate sources; its ranking per user is written back
+    blend: BlendChoice | None = None

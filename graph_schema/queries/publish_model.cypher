@@ -7,8 +7,15 @@ OPTIONAL MATCH (u:User) WHERE u.next_model_version = $model_version
 SET u.embedding = u.next_embedding, u.model_version = u.next_model_version,
     u.refreshed_at = u.next_refreshed_at, u.top_interests = u.next_top_interests,
     u.interest_strengths = u.next_interest_strengths
+// the learned ranking (full runs): a run that staged none (incremental) keeps the user's
+// list, and the API adds what the user did after its recs_at
+SET u.recs_items = coalesce(u.next_recs_items, u.recs_items),
+    u.recs_scores = coalesce(u.next_recs_scores, u.recs_scores),
+    u.recs_because = coalesce(u.next_recs_because, u.recs_because),
+    u.recs_at = coalesce(u.next_recs_at, u.recs_at)
 SET u.next_embedding = null, u.next_model_version = null, u.next_refreshed_at = null,
-    u.next_top_interests = null, u.next_interest_strengths = null
+    u.next_top_interests = null, u.next_interest_strengths = null, u.next_recs_items = null,
+    u.next_recs_scores = null, u.next_recs_because = null, u.next_recs_at = null
 WITH count(u) AS users
 OPTIONAL MATCH (i:Item) WHERE i.next_model_version = $model_version
 SET i.embedding = i.next_embedding, i.model_version = i.next_model_version, i.refreshed_at = i.next_refreshed_at

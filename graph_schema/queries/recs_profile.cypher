@@ -5,6 +5,7 @@
 //                 (the anchors whose neighbours become candidates; titles name the evidence)
 //   interests:    [interest_id, name, strength, model_version, evidence, evidence_ts]
 //   embedding / model_version: the user's vector from the published model, if any
+//   ranking:      [items, scores, because, at]: the learned ranking the refresh wrote (nulls: none)
 // An OPTIONAL MATCH without rows yields one [null, ...] entry: callers skip null ids.
 // queries/falkordb/recs_profile.cypher returns the same map as one toJSON() string.
 MATCH (u:User {id: $user_id})
@@ -16,4 +17,5 @@ OPTIONAL MATCH (u)-[e:INTERESTED_IN]->(t:Interest)
 WITH u, n, seen, recent,
      collect([t.id, t.name, e.strength, e.model_version, e.evidence, e.evidence_ts]) AS interests
 RETURN {interactions: n, seen: seen, recent: recent, interests: interests,
-        embedding: u.embedding, model_version: u.model_version} AS profile
+        embedding: u.embedding, model_version: u.model_version,
+        ranking: [u.recs_items, u.recs_scores, u.recs_because, u.recs_at]} AS profile

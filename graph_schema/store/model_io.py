@@ -15,7 +15,17 @@ NODE_LABELS = ("User", "Item", "Interest")
 # Node properties a refresh run stages (as next_<name>) and publish_model promotes;
 # must match queries/publish_model.cypher.
 STAGED_PROPS: dict[str, tuple[str, ...]] = {
-    "User": ("embedding", "model_version", "refreshed_at", "top_interests", "interest_strengths"),
+    "User": (
+        "embedding",
+        "model_version",
+        "refreshed_at",
+        "top_interests",
+        "interest_strengths",
+        "recs_items",
+        "recs_scores",
+        "recs_because",
+        "recs_at",
+    ),
     "Item": ("embedding", "model_version", "refreshed_at"),
     "Interest": ("embedding", "model_version", "refreshed_at", "strength", "trend"),
 }

@@ -19,6 +19,7 @@ from graph_schema.store.serving_rows import (
     ItemMeta,
     Neighbour,
     PeerItem,
+    RankedItem,
     RecentItem,
     SimilarItem,
     TrendingItem,
@@ -84,6 +85,11 @@ class ServingReads(StoreBase):
             if r and r[0] is not None
         )
         embedding = p.get("embedding")
+        items, scores, because, at = (list(p.get("ranking") or []) + [None] * 4)[:4]
+        ranking = tuple(
+            RankedItem(str(i), float(sc), b or None)
+            for i, sc, b in zip(items or [], scores or [], because or [], strict=False)
+        )
         return UserProfile(
             interactions=int(p.get("interactions") or 0),
             seen=tuple(str(s) for s in p.get("seen") or [] if s is not None),
@@ -91,6 +97,8 @@ class ServingReads(StoreBase):
             interests=interests,
             embedding=None if embedding is None else tuple(float(x) for x in embedding),
             model_version=p.get("model_version"),
+            ranking=ranking,
+            ranking_at=_opt_int(at),
         )
 
     def interests_of(self, user_id: str) -> list[UserInterest]:

@@ -31,6 +31,15 @@ class RecentItem:
 
 
 @dataclass(frozen=True, slots=True)
+class RankedItem:
+    """One item of the user's learned ranking (written by the refresh, training.user_lists)."""
+
+    item_id: str
+    score: float
+    because: str | None  # the known item that contributes most, if any
+
+
+@dataclass(frozen=True, slots=True)
 class InterestSignal:
     """A user's INTERESTED_IN edge: live evidence, and the strength of the model run
     that wrote it (which counts only if that run is the published one; see
@@ -69,6 +78,8 @@ class UserProfile:
     interests: tuple[InterestSignal, ...]
     embedding: tuple[float, ...] | None  # the user's vector, of `model_version`
     model_version: str | None
+    ranking: tuple[RankedItem, ...] = ()  # best first
+    ranking_at: int | None = None  # the newest interaction the ranking knew (epoch ms)
 
 
 @dataclass(frozen=True, slots=True)

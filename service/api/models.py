@@ -84,7 +84,7 @@ class RecsQuery(ApiModel):
 
 class Evidence(ApiModel):
     model_config = ConfigDict(extra="allow")
-    kind: Literal["similar_item", "co_interaction", "interest", "embedding", "trending"]
+    kind: Literal["learned", "similar_item", "co_interaction", "interest", "embedding", "trending"]
 
 
 class RecommendedItem(ApiModel):

@@ -68,6 +68,27 @@ class TasteProfile:
 
 
 @dataclass(frozen=True, slots=True)
+class LearnedRanking:
+    """learned: high in the ranking the refresh learned for the user; `because` is the
+    known item that contributes most (the item-item weights), when there is one."""
+
+    model_version: str | None
+    because: str | None
+    title: str | None
+
+    def reason(self) -> str:
+        if self.because:
+            return f"people who liked {self.title or self.because} also liked this"
+        return "ranked high for you by the published model"
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": "learned", "model_version": self.model_version}
+        if self.because:
+            out.update(item_id=self.because, title=self.title)
+        return out
+
+
+@dataclass(frozen=True, slots=True)
 class Trending:
     """trending: this high in the worker's trending snapshot (1 is the top)."""
 

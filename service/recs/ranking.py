@@ -7,14 +7,18 @@ import dataclasses
 from typing import Any
 
 from service.recs.blend import Scores, strategy_weights
-from service.recs.context import Context
+from service.recs.context import Context, Found
 from service.recs.sources.embedding import embedding
 from service.recs.sources.graph import graph
 from service.recs.sources.interest import interest
+from service.recs.sources.learned import learned
 from service.recs.sources.trending import trending
 
 RERANK_POOL = 100  # candidates re-ranked by embeddings
 TRENDING_ITEMS = 30  # trending items added to a blend
+# blend with a learned ranking: the neighbours of items the user took after the ranking
+# was computed join it at this weight (the ranking itself weighs 1)
+FRESH_WEIGHT = 0.5
 
 
 def recommend(ctx: Context, strategy: str, explain: bool) -> dict[str, Any]:
@@ -26,6 +30,9 @@ def recommend(ctx: Context, strategy: str, explain: bool) -> dict[str, Any]:
     weights: dict[str, float] = {}
     if ctx.profile.interactions == 0:
         used = "trending"
+    elif strategy == "blend" and (found := learned(ctx)).scores:
+        weights = _learned_blend(ctx, sc, found)
+        totals = {i: t for i, t in sc.totals(_of_interest(ctx, sc.items()), weights).items() if t > 0}
     else:
         if strategy in ("blend", "graph", "embedding"):
             sc.add("graph", graph(ctx))
@@ -33,10 +40,7 @@ def recommend(ctx: Context, strategy: str, explain: bool) -> dict[str, Any]:
             sc.add("interest", interest(ctx))
         if strategy in ("blend", "embedding"):  # a prior over all trending items, not only `interest=`'s
             sc.add("trending", trending(dataclasses.replace(ctx, n=TRENDING_ITEMS, interest=None)))
-        candidates = sc.items()
-        if ctx.interest is not None:
-            meta = ctx.snapshot.meta(ctx.store, candidates)
-            candidates = {i for i in candidates if ctx.interest in meta.get(i, (None, ()))[1]}
+        candidates = _of_interest(ctx, sc.items())
         # rank without embeddings first; the user·item products (pure Python) are then
         # computed for the best RERANK_POOL candidates only
         weights = strategy_weights("blend" if strategy == "embedding" else used, False)
@@ -78,3 +82,22 @@ def recommend(ctx: Context, strategy: str, explain: bool) -> dict[str, Any]:
             entry["reasons"], entry["evidence"] = [], []
         items.append(entry)
     return {"user_id": ctx.user_id, "model_version": ctx.model_version, "strategy": used, "items": items}
+
+
+def _learned_blend(ctx: Context, sc: Scores, found: Found) -> dict[str, float]:
+    """The learned ranking, and the neighbours of what the user did after it was computed."""
+    sc.add("learned", found)
+    at = ctx.profile.ranking_at
+    fresh = tuple(r for r in ctx.profile.recent if at is not None and r.last_ts > at)
+    if not fresh or not ctx.model_version:
+        return {"learned": 1.0}
+    sc.add("graph", graph(dataclasses.replace(ctx, profile=dataclasses.replace(ctx.profile, recent=fresh))))
+    return {"learned": 1.0, "graph": FRESH_WEIGHT}
+
+
+def _of_interest(ctx: Context, candidates: set[str]) -> set[str]:
+    """The candidates tagged with the request's `interest`, if it names one."""
+    if ctx.interest is None:
+        return candidates
+    meta = ctx.snapshot.meta(ctx.store, candidates)
+    return {i for i in candidates if ctx.interest in meta.get(i, (None, ()))[1]}

@@ -160,8 +160,11 @@ def test_real_refresh_then_recommendations_use_the_model(loaded, client, keys: K
     body = client.get("/v1/users/alice/recommendations?k=5", headers=keys.header("read")).get_json()
     assert body["model_version"] == run["model_version"]
     assert not {"i1", "i2"} & {i["item_id"] for i in body["items"]}
-    reasons = [r for i in body["items"] for r in i["reasons"]]
-    assert any(r.startswith("similar to ") for r in reasons), reasons
+    # the refresh's learned ranking, explained by the known item behind each pick
+    evidence = [e for i in body["items"] for e in i["evidence"]]
+    assert evidence and all(e["kind"] == "learned" for e in evidence), evidence
+    assert {e.get("item_id") for e in evidence} <= {"i1", "i2", None}
+    assert any(r.startswith("people who liked ") for i in body["items"] for r in i["reasons"])
     interests = client.get("/v1/users/alice/interests", headers=keys.header("read")).get_json()
     assert interests["model_version"] == run["model_version"]
     assert any(i["strength"] is not None for i in interests["interests"])

@@ -11,4 +11,5 @@ OPTIONAL MATCH (u)-[e:INTERESTED_IN]->(t:Interest)
 WITH u, n, seen, recent,
      collect([t.id, t.name, e.strength, e.model_version, e.evidence, e.evidence_ts]) AS interests
 RETURN toJSON({interactions: n, seen: seen, recent: recent, interests: interests,
-               embedding: u.embedding, model_version: u.model_version}) AS profile
+               embedding: u.embedding, model_version: u.model_version,
+        ranking: [u.recs_items, u.recs_scores, u.recs_because, u.recs_at]}) AS profile

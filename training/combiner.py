@@ -1,0 +1,226 @@
+"""The learned blend: which candidate sources, in what proportion, for this data set.
+
+Four sources score every item for a user, each from what the user is known to have done:
+
+- ease: the closed-form item-item model (training.ease) over the whole history;
+- embedding: the GNN's user·item score (training.train);
+- sequence: the items the last few items lead to, by position (the most recent counts
+  most, each older one `decay` times less), through the same item-item weights;
+- popularity: how many users have the item (log), the same for everyone.
+
+Each source's scores are standardised per user (z-scores), so a weight means the same
+for every source. The refresh chooses, on its own hold-out (fitted on the train part,
+scored on the valid part), EASE's λ, the sequence decay and then the weights (a coarse
+grid over the simplex, refined around the best), and records every source's validation
+NDCG@20 alone and the blend's. A data set where the next item follows the last one gets
+weight on `sequence`; one where long-term taste predicts gets it on `ease`/`embedding`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+from training.data import TrainingData
+from training.ease import fit_ease, interaction_matrix
+from training.metrics import rank_metrics, top_k
+
+log = logging.getLogger(__name__)
+
+SOURCES = ("ease", "embedding", "sequence", "popularity")
+EASE_LAMBDAS = (30.0, 100.0, 300.0, 1000.0)
+SEQUENCE_DECAYS = (0.5, 0.8, 0.9, 0.95)
+SEQUENCE_LENGTH = 20  # most recent items a sequence score looks at
+VALIDATION_USERS = 3000  # users the choice is measured on (a fixed sample beyond that)
+METRIC = "ndcg@20"
+
+Scorer = Callable[[np.ndarray], np.ndarray]  # users -> (len(users), n_items) scores
+
+
+@dataclass(frozen=True)
+class BlendChoice:
+    weights: dict[str, float]
+    ease_lambda: float | None  # None: the catalogue is too large for exact EASE
+    sequence_decay: float
+    validation: dict[str, float] = field(default_factory=dict)  # METRIC per source alone, and "blend"
+
+    def record(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass
+class SourceInputs:
+    """What the sources need for one known history."""
+
+    history: sp.csr_matrix  # users × items, binary
+    recent: sp.csr_matrix  # users × items, the last items' position weights
+    item_item: np.ndarray | None  # EASE weights (None: no EASE)
+    embedding: Scorer | None
+    popularity: np.ndarray  # per item
+    item_vectors: np.ndarray | None = None  # sequence without EASE: item cosine similarity
+
+    def scores(self, users: np.ndarray, weights: dict[str, float]) -> dict[str, np.ndarray]:
+        """Standardised scores of the sources with a weight, for `users`."""
+        out: dict[str, np.ndarray] = {}
+        for name in SOURCES:
+            if weights.get(name, 0.0) <= 0:
+                continue
+            block = self._raw(name, users)
+            if block is not None:
+                out[name] = _standardise(block)
+        return out
+
+    def blend(self, users: np.ndarray, weights: dict[str, float]) -> np.ndarray:
+        total = np.zeros((len(users), self.history.shape[1]), dtype=np.float32)
+        for name, block in self.scores(users, weights).items():
+            total += np.float32(weights[name]) * block
+        return total
+
+    def _raw(self, name: str, users: np.ndarray) -> np.ndarray | None:
+        if name == "ease":
+            return None if self.item_item is None else np.asarray(self.history[users] @ self.item_item)
+        if name == "embedding":
+            return None if self.embedding is None else np.asarray(self.embedding(users), dtype=np.float32)
+        if name == "sequence":
+            recent = self.recent[users]
+            if self.item_item is not None:
+                return np.asarray(recent @ self.item_item)
+            if self.item_vectors is None:
+                return None
+            v = self.item_vectors / (np.linalg.norm(self.item_vectors, axis=1, keepdims=True) + 1e-9)
+            return np.asarray(recent @ v) @ v.T
+        return np.broadcast_to(self.popularity, (len(users), len(self.popularity))).astype(np.float32)
+
+
+def source_inputs(
+    data: TrainingData,
+    rows: np.ndarray,
+    ease_lambda: float | None,
+    sequence_decay: float,
+    embedding: Scorer | None,
+    item_vectors: np.ndarray | None = None,
+) -> SourceInputs:
+    """The sources fitted on interactions `rows` of `data`."""
+    history = interaction_matrix(data.user[rows], data.item[rows], data.n_users, data.n_items)
+    item_item = fit_ease(history, ease_lambda) if ease_lambda is not None else None
+    popularity = np.log1p(np.asarray(history.sum(0)).ravel()).astype(np.float32)
+    return SourceInputs(
+        history,
+        recent_items(data, rows, sequence_decay),
+        item_item,
+        embedding,
+        popularity,
+        item_vectors,
+    )
+
+
+def recent_items(data: TrainingData, rows: np.ndarray, decay: float, length: int = SEQUENCE_LENGTH) -> sp.csr_matrix:
+    """Per user, the `length` most recent items of `rows` (by when they became known),
+    weighted decay**position, the most recent at position 0."""
+    order = rows[np.lexsort((rows, -data.first_ts[rows], data.user[rows]))]  # per user, newest first
+    users = data.user[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(users)) + 1]
+    position = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
+    keep = position < length
+    weights = (decay ** position[keep]).astype(np.float32)
+    m = sp.csr_matrix((weights, (users[keep], data.item[order][keep])), shape=(data.n_users, data.n_items))
+    m.sum_duplicates()
+    return m
+
+
+def choose_blend(
+    data: TrainingData,
+    train_rows: np.ndarray,
+    valid_truth: Sequence[np.ndarray],
+    embedding: Scorer | None,
+    max_ease_items: int,
+) -> BlendChoice:
+    """The blend that scores best on the valid part, fitted on the train part."""
+    users = np.array([u for u, t in enumerate(valid_truth) if len(t)], dtype=np.int64)
+    if len(users) > VALIDATION_USERS:
+        users = np.sort(np.random.default_rng(0).choice(users, VALIDATION_USERS, replace=False))
+    default = _default(data.n_items <= max_ease_items, embedding is not None)
+    if len(users) == 0:
+        return BlendChoice(default, EASE_LAMBDAS[1] if "ease" in default else None, SEQUENCE_DECAYS[1])
+    truth = [valid_truth[u] for u in users]
+    train_hist = interaction_matrix(data.user[train_rows], data.item[train_rows], data.n_users, data.n_items)
+    seen = [train_hist[u].indices for u in users]
+
+    def score(block: np.ndarray) -> float:
+        return rank_metrics(top_k(block, 20, seen), truth, (20,))[METRIC]
+
+    validation: dict[str, float] = {}
+    best_lambda: float | None = None
+    item_item: np.ndarray | None = None
+    if data.n_items <= max_ease_items:
+        best = -1.0
+        for lam in EASE_LAMBDAS:
+            b = fit_ease(train_hist, lam)
+            value = score(np.asarray(train_hist[users] @ b))
+            if value > best:
+                best, best_lambda, item_item = value, lam, b
+        validation["ease"] = best
+    popularity = np.log1p(np.asarray(train_hist.sum(0)).ravel()).astype(np.float32)
+    base = SourceInputs(train_hist, sp.csr_matrix(train_hist.shape), item_item, embedding, popularity)
+    best_decay, best = SEQUENCE_DECAYS[0], -1.0
+    for decay in SEQUENCE_DECAYS:
+        base.recent = recent_items(data, train_rows, decay)
+        block = base._raw("sequence", users)
+        value = score(block) if block is not None else -1.0
+        if value > best:
+            best, best_decay = value, decay
+    base.recent = recent_items(data, train_rows, best_decay)
+    available = [s for s in SOURCES if base._raw(s, users[:1]) is not None]
+    blocks = base.scores(users, dict.fromkeys(available, 1.0))
+    for name in available:
+        if name != "ease":
+            validation[name] = score(blocks[name])
+    weights, validation["blend"] = _search(blocks, score)
+    log.info("blend chosen on %d validation users: %s (%s)", len(users), weights, validation)
+    return BlendChoice(weights, best_lambda, best_decay, validation)
+
+
+def _search(blocks: dict[str, np.ndarray], score: Callable[[np.ndarray], float]) -> tuple[dict[str, float], float]:
+    """Best weights on a 0.2-step simplex grid, then refined in 0.1 steps around it; among
+    equal scores the most concentrated (the simplest explanation of the data) wins."""
+    names = sorted(blocks)
+    cache: dict[tuple[int, ...], float] = {}
+
+    def value(tenths: tuple[int, ...]) -> float:
+        if tenths not in cache:
+            total = sum(np.float32(t / 10) * blocks[n] for n, t in zip(names, tenths, strict=True) if t)
+            cache[tenths] = score(total)  # type: ignore[arg-type]
+        return cache[tenths]
+
+    grid = [g for g in itertools.product(range(0, 11, 2), repeat=len(names)) if sum(g) == 10]
+    best = max(grid, key=lambda g: (value(g), max(g), g))
+    improved = True
+    while improved:
+        improved = False
+        for i, j in itertools.permutations(range(len(names)), 2):
+            step = list(best)
+            step[i] += 1
+            step[j] -= 1
+            if step[j] < 0:
+                continue
+            candidate = tuple(step)
+            if value(candidate) > value(best):
+                best, improved = candidate, True
+    return {n: t / 10 for n, t in zip(names, best, strict=True) if t}, value(best)
+
+
+def _default(has_ease: bool, has_embedding: bool) -> dict[str, float]:
+    names = [n for n, ok in (("ease", has_ease), ("embedding", has_embedding)) if ok] or ["popularity"]
+    return dict.fromkeys(names, 1.0 / len(names))
+
+
+def _standardise(block: np.ndarray) -> np.ndarray:
+    block = np.asarray(block, dtype=np.float32)
+    mean = block.mean(axis=1, keepdims=True)
+    std = block.std(axis=1, keepdims=True)
+    return (block - mean) / np.where(std > 0, std, 1.0)
