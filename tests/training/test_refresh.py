@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -163,3 +165,25 @@ def test_a_run_failing_half_way_through_its_writes_leaves_the_previous_version_f
         run_refresh(store, training_settings, "full", options=OPTS, force=True)
     assert store.current_model_version() == first.model_version
     assert _user_state(store) == before  # every user vector, top list and strength: still the first run's
+
+
+def test_full_refresh_writes_each_users_learned_ranking_and_an_incremental_run_keeps_it(loaded, training_settings):
+    store = loaded
+    res = run_refresh(store, training_settings, "full", options=OPTS)
+    blend = res.metrics["blend"]
+    assert sum(blend["weights"].values()) == pytest.approx(1.0) and "blend" in blend["validation"]
+    assert store.current_model()["metrics"]["blend"] == blend  # recorded with the model
+    seen = {e.item_id for e in events() if e.user_id == "g0u0"}
+    prof = store.profile("g0u0", anchors=5, seen_limit=100)
+    ranked = [r.item_id for r in prof.ranking]
+    assert ranked and not set(ranked) & seen and len(ranked) == len(set(ranked))
+    assert len(ranked) == 10  # every item the user has not taken (its group has 10, all taken)
+    assert all(r.because is None or r.because in seen for r in prof.ranking)
+    assert prof.ranking_at == max(e.ts for e in events())
+
+    lenient = replace(OPTS, gate_margin=1.0)
+    store.apply_interactions([Interaction("g0u0", "g0i9", 5.0, T0 + 90 * DAY)], training_settings.evidence_tau_ms)
+    again = run_refresh(store, training_settings, "incremental", options=lenient, touched_users=["g0u0"])
+    assert again.mode == "incremental" and again.status == "published"
+    kept = store.profile("g0u0", anchors=5, seen_limit=100)
+    assert [r.item_id for r in kept.ranking] == ranked and kept.ranking_at == prof.ranking_at
