@@ -7,7 +7,7 @@ vector on a 0.1-step simplex (popularity ≤ 0.2) is scored on the test part (ND
 known and excluded items never ranked). Prints each source alone, then the vectors
 closest to all three issue-14 targets at once (the smallest of score / target first).
 
-    .venv/bin/python bench/blend_frontier.py [--top 10]
+    .venv/bin/python bench/blend_frontier.py [--top 10] [--decay 0.9] [--length 20] [--ease-lambda 300]
 """
 
 from __future__ import annotations
@@ -35,6 +35,9 @@ TARGETS = {"temporal": 0.156, "deployed": 0.201, "random": 0.347}
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--top", type=int, default=10)
+    p.add_argument("--decay", type=float, default=0.9, help="sequence position decay")
+    p.add_argument("--length", type=int, default=combiner.SEQUENCE_LENGTH, help="sequence length")
+    p.add_argument("--ease-lambda", type=float, default=300.0)
     a = p.parse_args()
     data = movielens_data()
     ts = temporal_split(data)
@@ -48,7 +51,8 @@ def main() -> None:
     for name, (known, excluded, test) in protocols.items():
         known_data = data.subset(known)
         model = train(known_data, int(known_data.last_ts.max()), TrainConfig(progress=False, epochs=18), None)
-        sources = combiner.source_inputs(data, known, 300.0, 0.9, model.scores)
+        sources = combiner.source_inputs(data, known, a.ease_lambda, a.decay, model.scores)
+        sources.recent = combiner.recent_items(data, known, a.decay, a.length)
         truth = items_by_user(data, test)
         hidden = items_by_user(data, excluded) if len(excluded) else [none] * data.n_users
         users = np.array([u for u, t in enumerate(truth) if len(t)])
