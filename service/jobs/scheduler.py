@@ -18,7 +18,7 @@ import time
 from typing import Any
 
 from graph_schema.store import GraphStore, StoreHolder
-from records.runs import RefreshAlreadyRunning, create_run_row, oldest_queued
+from records.runs import create_run_row, oldest_queued
 from records.tables import session_factory
 from service.config import ApiSettings, get_api_settings
 from service.ingest.eventlog import EventLog
@@ -72,10 +72,7 @@ def scheduled_queued_runs() -> None:
     if queued is None or not _may_start(f"queued refresh run {queued[0]}", settings):
         return
     run_id, mode, forced, trigger = queued
-    try:
-        execute_queued(_job_store, settings, run_id, mode, forced, trigger, settings.refresh_device)  # type: ignore[arg-type]
-    except RefreshAlreadyRunning as exc:
-        log.info("queued refresh run %s not started: %s", run_id, exc)
+    execute_queued(_job_store, settings, run_id, mode, forced, trigger, settings.refresh_device)  # type: ignore[arg-type]
 
 
 def scheduled_apply_pending() -> None:
@@ -94,8 +91,6 @@ def build_scheduler(settings: ApiSettings | None = None) -> Any:
     from apscheduler.executors.pool import ThreadPoolExecutor
     from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
     from apscheduler.schedulers.background import BackgroundScheduler
-    from apscheduler.triggers.cron import CronTrigger
-    from apscheduler.triggers.interval import IntervalTrigger
 
     s = settings or get_api_settings()
     session_factory(s.sql_url)  # creates the database file/tables if needed
@@ -105,37 +100,38 @@ def build_scheduler(settings: ApiSettings | None = None) -> Any:
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": s.refresh_misfire_grace_s},
         timezone="UTC",
     )
-    trigger: Any = None
-    if s.refresh_cron:
-        trigger = CronTrigger.from_crontab(s.refresh_cron, timezone="UTC")
-    elif s.refresh_interval_minutes > 0:
-        trigger = IntervalTrigger(minutes=s.refresh_interval_minutes, timezone="UTC")
-    if trigger is not None:
-        scheduler.add_job(
-            "service.jobs.scheduler:scheduled_refresh",
-            trigger=trigger,
-            id=REFRESH_JOB_ID,
-            name="graph refresh (training)",
-            kwargs={"mode": s.refresh_mode},
-            replace_existing=True,
-        )
-    if s.queued_poll_s > 0:
-        scheduler.add_job(
-            "service.jobs.scheduler:scheduled_queued_runs",
-            trigger=IntervalTrigger(seconds=s.queued_poll_s, timezone="UTC"),
-            id=QUEUED_JOB_ID,
-            name="start refresh runs queued by the API",
-            replace_existing=True,
-        )
-    if s.apply_pending_interval_s > 0:
-        scheduler.add_job(
-            "service.jobs.scheduler:scheduled_apply_pending",
-            trigger=IntervalTrigger(seconds=s.apply_pending_interval_s, timezone="UTC"),
-            id=APPLY_PENDING_JOB_ID,
-            name="apply pending events",
-            replace_existing=True,
-        )
+    for job_id, (func, name, trigger, kwargs) in _jobs(s).items():
+        if trigger is not None:
+            scheduler.add_job(
+                f"service.jobs.scheduler:{func}", trigger=trigger, id=job_id, name=name, kwargs=kwargs,
+                replace_existing=True,
+            )  # fmt: skip
     return scheduler
+
+
+def _jobs(s: ApiSettings) -> dict[str, tuple[str, str, Any, dict[str, Any]]]:
+    """job id -> (function in this module, name, trigger or None when the settings turn it off, kwargs)."""
+    from apscheduler.triggers.cron import CronTrigger
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    def every(seconds: float) -> Any:
+        return IntervalTrigger(seconds=seconds, timezone="UTC") if seconds > 0 else None
+
+    refresh = (
+        CronTrigger.from_crontab(s.refresh_cron, timezone="UTC")
+        if s.refresh_cron
+        else every(s.refresh_interval_minutes * 60)
+    )
+    return {
+        REFRESH_JOB_ID: ("scheduled_refresh", "graph refresh (training)", refresh, {"mode": s.refresh_mode}),
+        QUEUED_JOB_ID: ("scheduled_queued_runs", "start refresh runs queued by the API", every(s.queued_poll_s), {}),
+        APPLY_PENDING_JOB_ID: (
+            "scheduled_apply_pending",
+            "apply pending events",
+            every(s.apply_pending_interval_s),
+            {},
+        ),
+    }
 
 
 def start_scheduler(settings: ApiSettings | None = None) -> Any:
@@ -143,13 +139,8 @@ def start_scheduler(settings: ApiSettings | None = None) -> Any:
     s = settings or get_api_settings()
     scheduler = build_scheduler(s)
     scheduler.start()
-    wanted = {
-        REFRESH_JOB_ID: bool(s.refresh_cron or s.refresh_interval_minutes > 0),
-        QUEUED_JOB_ID: s.queued_poll_s > 0,
-        APPLY_PENDING_JOB_ID: s.apply_pending_interval_s > 0,
-    }
-    for job_id, keep in wanted.items():
-        if not keep and scheduler.get_job(job_id):
+    for job_id, (_, _, trigger, _) in _jobs(s).items():
+        if trigger is None and scheduler.get_job(job_id):
             scheduler.remove_job(job_id)
     for job in scheduler.get_jobs():
         log.info("scheduled %s: %s, next run %s", job.id, job.trigger, job.next_run_time)
