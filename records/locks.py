@@ -63,6 +63,12 @@ def _is_zombie(pid: int) -> bool:
         return False
 
 
+def lease_row(sessions: sessionmaker, name: str) -> NamedLock | None:
+    """The row of lease `name`, lapsed or not (None: nobody holds it)."""
+    with sessions() as s:
+        return s.get(NamedLock, name)
+
+
 class Lease:
     def __init__(self, sessions: sessionmaker, name: str, ttl_s: float) -> None:
         self.sessions, self.name, self.ttl_ms = sessions, name, int(ttl_s * 1000)
@@ -92,8 +98,7 @@ class Lease:
         self.lost.clear()
 
     def current(self) -> NamedLock | None:
-        with self.sessions() as s:
-            return s.get(NamedLock, self.name)
+        return lease_row(self.sessions, self.name)
 
     def renew(self) -> bool:
         """Extend the lease by one TTL; False (and `lost` set) if it is no longer ours."""

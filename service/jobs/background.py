@@ -13,8 +13,8 @@ from sqlalchemy.orm import sessionmaker
 from graph_schema.clock import now_ms
 from graph_schema.settings import Settings
 from graph_schema.store import GraphStore
+from records.locks import lease_row
 from records.runs import REFRESH_LOCK, RefreshAlreadyRunning, create_run_row
-from records.tables import NamedLock
 from service.jobs import refresh as refresh_job
 from service.jobs.refresh import Mode, TrainingUnavailable, run_job
 
@@ -32,8 +32,7 @@ class RefreshBusy(RuntimeError):
 
 def active_refresh(sessions: sessionmaker) -> str | None:
     """A description of a refresh holding the lease, if any."""
-    with sessions() as session:
-        lock = session.get(NamedLock, REFRESH_LOCK)
+    lock = lease_row(sessions, REFRESH_LOCK)
     if lock is not None and lock.expires_at > now_ms():
         return f"a refresh is running (lease held by {lock.holder} until epoch ms {lock.expires_at})"
     return None
