@@ -102,6 +102,9 @@ class RunRecorder:
         self.metrics = {**result.metrics, "baseline": result.baseline, "mode_run": result.mode}
         if result.published_metric is not None:
             self.metrics["published_before"] = result.published_metric
+        if getattr(result, "history", None):  # the training curve (loss, validation) per epoch
+            self.metrics["history"] = list(result.history)
+            self.metrics["best_epoch"] = result.best_epoch
         self.finish(result.status, model_version=result.model_version, error=result.reason or None)
 
     def enter_phase(self, name: str) -> None:

@@ -24,6 +24,7 @@ from service.api import cypher, health, ingest, jobs, users
 from service.api.deps import EXTENSION, Services
 from service.auth import SECURITY_SCHEMES, init_auth
 from service.config import ApiSettings, get_api_settings
+from service.console import init_console
 from service.ingest.eventlog import EventLog
 from service.ingest.schemas import EventIn, ItemIn
 from service.metrics import init_metrics
@@ -102,6 +103,7 @@ def create_app(settings: ApiSettings | None = None, **overrides: Any) -> Interes
     app.register_api(users.items)
     app.register_api(cypher.bp)
     app.register_api(jobs.bp)
+    init_console(app, s)  # the web console under /console (docs/console.md)
 
     @app.get("/openapi.json", doc_ui=False)
     def openapi_json() -> Response:

@@ -28,6 +28,19 @@ class ApiSettings(Settings):
         30.0, ge=0, description="How long a worker trusts a looked-up key (revocation delay)."
     )
 
+    # --- web console (/console) --------------------------------------------------
+    console_secret_key: str | None = Field(
+        None,
+        description="Signs the console's session cookie; unset: generated once into DATA_DIR/console-secret-key "
+        "(shared by the workers of one host; set it when several hosts serve the console).",
+    )
+    console_cookie_secure: bool = Field(
+        False, description="Send the console's session cookie over HTTPS only (set it behind TLS)."
+    )
+    console_cache_s: float = Field(
+        10.0, ge=0, description="How long a worker reuses the console overview's store and SQL reads, s."
+    )
+
     # --- recommendations -------------------------------------------------------
     recs_anchor_items: int = Field(10, ge=1, le=500, description="Recent items whose neighbours become candidates.")
     recs_seen_limit: int = Field(5000, ge=1, description="Most recent interactions excluded as 'seen'.")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
 from training.full import fit_full
@@ -51,6 +51,7 @@ class RefreshResult:
     published_metric: float | None
     reason: str = ""
     best_epoch: int = 0
+    history: list[dict[str, float]] = field(default_factory=list)  # the training curve (Fit.history)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -118,7 +119,13 @@ def run_refresh(
         published_metric=verdict.published_metric,
         reason=reason,
         best_epoch=fit.best_epoch,
+        history=[_curve_row(row) for row in fit.history],
     )
+
+
+def _curve_row(row: dict[str, float]) -> dict[str, float]:
+    """One epoch of the training curve as the run records it: rounded, the epoch an integer."""
+    return {k: int(v) if k == "epoch" else round(float(v), 6) for k, v in row.items()}
 
 
 def _skipped(run: RefreshPlan, mode: Mode, phases: Phases) -> RefreshResult:

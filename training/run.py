@@ -118,3 +118,6 @@ class Fit:
     counts: dict[str, int] = field(default_factory=dict)  # incremental: the neighbourhood's sizes
     # full: the learned blend of the candidate sources; its ranking per user is written back
     blend: BlendChoice | None = None
+    # the training curve, one row per epoch: epoch, loss and (on evaluated epochs) valid_* metrics
+    # (training.train.TrainResult.history); () when the fit did not hand it on
+    history: tuple[dict[str, float], ...] = ()

@@ -7,6 +7,7 @@ contract of base.py:
 - catalogue.py   items, interests, user records
 - model_io.py    what training pulls, stages, publishes and cleans up
 - serving.py     typed reads for the API and the recommender
+- explore.py     typed reads for the web console's item and interest pages
 - admin.py       migrations, wipe, counts
 - diagnostics.py untyped reads for tests and benchmarks
 
@@ -19,10 +20,11 @@ from __future__ import annotations
 from graph_schema.store.admin import Admin
 from graph_schema.store.catalogue import CatalogueWrites
 from graph_schema.store.diagnostics import Diagnostics
+from graph_schema.store.explore import ExploreReads
 from graph_schema.store.ingest import IngestWrites
 from graph_schema.store.model_io import ModelIO
 from graph_schema.store.serving import ServingReads
 
 
-class GraphStore(IngestWrites, CatalogueWrites, ModelIO, ServingReads, Admin, Diagnostics):
+class GraphStore(IngestWrites, CatalogueWrites, ModelIO, ServingReads, ExploreReads, Admin, Diagnostics):
     """Every role of the graph store, over one backend connection."""

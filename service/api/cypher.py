@@ -30,15 +30,21 @@ def run_cypher(body: CypherIn) -> dict[str, Any]:
     are cut and `truncated` is true. Limits: CYPHER_TIMEOUT_MS and
     CYPHER_ROW_LIMIT; `timeout_ms` / `limit` may only lower them.
     """
+    return analyst_query(body.query, body.params, body.timeout_ms, body.limit)
+
+
+def analyst_query(query: str, params: dict[str, Any], timeout_ms: int | None, limit: int | None) -> dict[str, Any]:
+    """One analyst query under the configured limits (`timeout_ms` / `limit` may only
+    lower them), its failures as problems: the API's endpoint and the console's share it."""
     svc = services()
-    timeout = min(body.timeout_ms or svc.settings.cypher_timeout_ms, svc.settings.cypher_timeout_ms)
-    limit = min(body.limit or svc.settings.cypher_row_limit, svc.settings.cypher_row_limit)
-    why = check_params(body.params) or unsendable(body.query)
+    timeout = min(timeout_ms or svc.settings.cypher_timeout_ms, svc.settings.cypher_timeout_ms)
+    row_limit = min(limit or svc.settings.cypher_row_limit, svc.settings.cypher_row_limit)
+    why = check_params(params) or unsendable(query)
     if why:
         raise ApiProblem(422, "validation-error", "Invalid request", why)
     t0 = time.perf_counter()
     try:
-        result = svc.store().read_only_query(body.query, body.params, timeout, limit)
+        result = svc.store().read_only_query(query, params, timeout, row_limit)
     except ReadOnlyViolation as exc:
         raise ApiProblem(403, "write-refused", "Writes are not allowed", str(exc)) from None
     except QueryTimeout as exc:

@@ -1,0 +1,59 @@
+"""Read-only views of the event log for the web console: a user's events, the log's
+states, and how fast events arrive. SQL only; the writing side is eventlog.py."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import sessionmaker
+
+from records.tables import EventRecord
+
+EVENTS = EventRecord.__table__
+MINUTE_MS = 60_000
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedEvent:
+    ts: int  # the event's own time, epoch ms
+    item_id: str
+    type: str
+    weight: float
+    status: str  # pending | applied | failed
+
+
+def user_events(sessions: sessionmaker, user_id: str, limit: int) -> list[LoggedEvent]:
+    """The user's `limit` newest events (by their own time), oldest first (ix on user_id)."""
+    with sessions() as session:
+        rows = session.execute(
+            select(EVENTS.c.ts, EVENTS.c.item_id, EVENTS.c.type, EVENTS.c.weight, EVENTS.c.status)
+            .where(EVENTS.c.user_id == user_id)
+            .order_by(EVENTS.c.ts.desc(), EVENTS.c.id.desc())
+            .limit(limit)
+        ).all()
+    return [LoggedEvent(int(t), str(i), str(ty), float(w), str(s)) for t, i, ty, w, s in reversed(rows)]
+
+
+def status_counts(sessions: sessionmaker) -> dict[str, int]:
+    """Events per status: pending, applied, failed (always all three keys)."""
+    with sessions() as session:
+        rows = session.execute(select(EVENTS.c.status, func.count()).group_by(EVENTS.c.status)).all()
+    out = {"pending": 0, "applied": 0, "failed": 0}
+    out.update({str(s): int(n) for s, n in rows})
+    return out
+
+
+def received_per_minute(sessions: sessionmaker, since_ms: int, until_ms: int) -> list[tuple[int, int]]:
+    """(minute start, events received) for every minute in [since_ms, until_ms), zeros included.
+
+    By receive time, not the events' own: this is the load on the log. Scans the events
+    received since `since_ms` (no index on received_at: the console caches the answer)."""
+    minute = (EVENTS.c.received_at - EVENTS.c.received_at % MINUTE_MS).label("minute")
+    with sessions() as session:
+        rows = session.execute(
+            select(minute, func.count()).where(EVENTS.c.received_at >= since_ms).group_by(minute)
+        ).all()
+    counts = {int(m): int(n) for m, n in rows}
+    start = since_ms - since_ms % MINUTE_MS
+    return [(m, counts.get(m, 0)) for m in range(start, until_ms, MINUTE_MS)]
