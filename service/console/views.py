@@ -27,6 +27,9 @@ USER_EVENTS_READ = 5000  # the newest events the timeline folds
 RECENT_EVENTS = 20
 RECS_SHOWN = 10
 TREND_BUCKET_MS = 7 * DAY_MS
+SIMILAR_READ = 50  # published neighbours read per recommended item, to find the user's among them
+TOP_INTERESTS = 3  # the user's interests drawn in the evidence graph
+GRAPH_RECS = 6  # the recommendations whose evidence is drawn
 
 
 def _safe_next(target: str | None) -> str:
@@ -101,10 +104,11 @@ def user_page(user_id: str) -> Any:
     tags = store.item_tag_weights(sorted({e.item_id for e in events})) if events else {}
     end = min(now, events[-1].ts + TIMELINE_TAIL_MS) if events else now
     timeline = evidence_timeline(events, tags, tau, end)
+    as_of = timeline.points_ms[-1] if timeline.points_ms else now  # the chart's last point
     names = {i.interest_id: i.name or i.interest_id for i in interests}
     model = store.current_model()
     mv = model.get("model_version") if model else None
-    levels = interest_levels(interests, mv, end, tau)  # as of the chart's last point
+    levels = interest_levels(interests, mv, as_of, tau)
     top = timeline.top(TIMELINE_INTERESTS)
     strengths = {i.interest_id: i.strength for i in levels if i.strength is not None}
     chart = {
@@ -112,7 +116,8 @@ def user_page(user_id: str) -> Any:
         "series": [{"id": i, "name": names.get(i, i), "evidence": timeline.evidence[i]} for i in top],
         "strength": {
             "model_version": mv,
-            "published_at_ms": model.get("published_at") if model else None,
+            # plotted at the newest interaction the model was fitted on (its data's "now")
+            "at_ms": _model_time(model),
             "values": {i: strengths[i] for i in top if i in strengths},
         },
     }
@@ -122,7 +127,7 @@ def user_page(user_id: str) -> Any:
     graph: list[dict[str, Any]] = []
     if can("read"):
         recs = svc.recommender.recommend(store, user_id, k=RECS_SHOWN, explain=True)
-        graph = evidence_elements(user_id, recs["items"])
+        graph = _evidence_graph(store, user_id, recs, events, levels, mv)
     return render_template(
         "console/user.html",
         user_id=user_id,
@@ -134,8 +139,33 @@ def user_page(user_id: str) -> Any:
         recs=recs,
         graph=graph,
         model_version=mv,
-        evidence_at=end,
+        evidence_at=as_of,
     )
+
+
+def _model_time(model: dict[str, Any] | None) -> int | None:
+    if not model:
+        return None
+    t_ref = (model.get("metrics") or {}).get("t_ref")
+    return int(t_ref) if t_ref is not None else model.get("published_at")
+
+
+def _evidence_graph(
+    store: Any, user_id: str, recs: dict[str, Any], events: list[Any], levels: list[Any], mv: str | None
+) -> list[dict[str, Any]]:
+    """The recommendations' evidence paths: what the answer states, plus the published
+    SIMILAR_TO edges to the user's items and the shared tags with the user's top interests."""
+    drawn = recs["items"][:GRAPH_RECS]
+    rec_ids = [str(r["item_id"]) for r in drawn]
+    known = list(dict.fromkeys(e.item_id for e in reversed(events)))  # most recent first
+    neighbours = (
+        {i: [n.item_id for n in ns] for i, ns in store.similar_lists(mv, rec_ids, SIMILAR_READ).items()} if mv else {}
+    )
+    mine = set(known)
+    titles = store.item_titles(sorted({n for ns in neighbours.values() for n in ns if n in mine}))
+    tags = {m.item_id: list(m.interests) for m in store.item_meta(rec_ids)}
+    top = {i.interest_id: i.name for i in levels[:TOP_INTERESTS]}
+    return evidence_elements(user_id, drawn, known, titles, neighbours, tags, top)
 
 
 @bp.get("/items/<item_id>")

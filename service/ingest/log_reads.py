@@ -44,16 +44,16 @@ def status_counts(sessions: sessionmaker) -> dict[str, int]:
     return out
 
 
-def received_per_minute(sessions: sessionmaker, since_ms: int, until_ms: int) -> list[tuple[int, int]]:
-    """(minute start, events received) for every minute in [since_ms, until_ms), zeros included.
+def received_per_minute(sessions: sessionmaker, until_ms: int, minutes: int) -> list[tuple[int, int]]:
+    """(minute start, events received) for the `minutes` minutes up to the one holding
+    `until_ms`, zeros included.
 
     By receive time, not the events' own: this is the load on the log. Scans the events
-    received since `since_ms` (no index on received_at: the console caches the answer)."""
+    received in that window (no index on received_at: the console caches the answer)."""
+    last = until_ms - until_ms % MINUTE_MS
+    first = last - (minutes - 1) * MINUTE_MS
     minute = (EVENTS.c.received_at - EVENTS.c.received_at % MINUTE_MS).label("minute")
     with sessions() as session:
-        rows = session.execute(
-            select(minute, func.count()).where(EVENTS.c.received_at >= since_ms).group_by(minute)
-        ).all()
+        rows = session.execute(select(minute, func.count()).where(EVENTS.c.received_at >= first).group_by(minute)).all()
     counts = {int(m): int(n) for m, n in rows}
-    start = since_ms - since_ms % MINUTE_MS
-    return [(m, counts.get(m, 0)) for m in range(start, until_ms, MINUTE_MS)]
+    return [(m, counts.get(m, 0)) for m in range(first, last + MINUTE_MS, MINUTE_MS)]

@@ -25,11 +25,11 @@ const CHARTS = {
       name: s.name, type: "line", showSymbol: false, data: d.points_ms.map((t, k) => [t, s.evidence[k]]),
     }));
     const st = d.strength;
-    if (st.published_at_ms !== null && Object.keys(st.values).length) {
+    if (st.at_ms !== null && Object.keys(st.values).length) {
       d.series.forEach((s) => {
         if (st.values[s.id] !== undefined) {
           series.push({ name: `${s.name} (model)`, type: "scatter", yAxisIndex: 1, symbolSize: 10,
-                        data: [[st.published_at_ms, st.values[s.id]]] });
+                        data: [[st.at_ms, st.values[s.id]]] });
         }
       });
     }
@@ -75,12 +75,20 @@ const GRAPH_STYLE = [
   { selector: 'node[kind = "Item"], node[kind = "known"]', style: { "background-color": "#f59e0b" } },
   { selector: 'node[kind = "interest"], node[kind = "Interest"]', style: { "background-color": "#db2777", shape: "round-rectangle" } },
   { selector: "edge", style: { width: 1.5, "curve-style": "bezier", "target-arrow-shape": "triangle", label: "data(label)",
-                               "font-size": 8, color: "#555", "line-color": "#c3c8d2", "target-arrow-color": "#c3c8d2" } },
+                               "font-size": 7, color: "#8a94a6", "text-rotation": "autorotate",
+                               "line-color": "#c3c8d2", "target-arrow-color": "#c3c8d2" } },
+  { selector: 'edge[label = "SIMILAR_TO"], edge[label = "LIKED_ALSO"]', style: { "line-color": "#86efac", "target-arrow-color": "#86efac" } },
+  { selector: 'edge[label = "TAGGED"], edge[label = "INTERESTED_IN"]', style: { "line-color": "#f9a8d4", "target-arrow-color": "#f9a8d4" } },
 ];
 
 function drawGraph(el, elements) {
   if (window.consoleGraphs[el.id]) window.consoleGraphs[el.id].destroy();
-  const cy = cytoscape({ container: el, elements, style: GRAPH_STYLE, layout: { name: "cose", animate: false, randomize: false } });
+  // the evidence drawing: the user in the middle, what they know around, recommendations outside
+  const rings = { user: 3, known: 2, interest: 2, recommended: 1 };
+  const layout = elements.some((e) => e.data.kind === "user")
+    ? { name: "concentric", animate: false, minNodeSpacing: 24, concentric: (n) => rings[n.data("kind")] || 1, levelWidth: () => 1 }
+    : { name: "cose", animate: false, randomize: false };
+  const cy = cytoscape({ container: el, elements, style: GRAPH_STYLE, layout });
   window.consoleGraphs[el.id] = cy;
   return cy;
 }
