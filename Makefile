@@ -5,11 +5,12 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 TRAIN_REQS := $(wildcard requirements-train.txt)
 
-.PHONY: run test engines install dev lint bench stop clean
+.PHONY: run test engines console-assets vendor screenshots install dev lint bench stop clean
 
 # The tests also run on the production engines: a real Neo4j 5 (Neo4j Community as a
 # Java library from Maven Central, needs a JDK 17+ and Maven) and a real PostgreSQL
-# (Debian's package). `engines` installs what is missing when it can (root + apt-get);
+# (Debian's package), and drive the web console in Debian's headless Chromium.
+# `engines` installs what is missing when it can (root + apt-get);
 # tests/engines.py starts and stops both. TEST_ENGINES=auto skips the tests of an engine
 # that cannot start (with the reason); .ci/run sets required, so CI fails instead.
 TEST_ENGINES ?= auto
@@ -45,6 +46,8 @@ engines:
 	have_pg || need="$$need postgresql"; \
 	command -v javac >/dev/null 2>&1 || need="$$need default-jdk-headless"; \
 	command -v mvn >/dev/null 2>&1 || need="$$need maven"; \
+	command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
+		|| command -v google-chrome >/dev/null 2>&1 || need="$$need chromium"; \
 	if [ -n "$$need" ]; then \
 		echo "installing the test engines' packages:$$need"; \
 		if command -v apt-get >/dev/null 2>&1; then \
@@ -53,8 +56,25 @@ engines:
 		else echo "no apt-get: install$$need yourself to run the Neo4j/PostgreSQL tests"; fi; \
 	fi
 
-test: dev engines
+# The console's front-end libraries (service/console/frontend: package.json + lock) are
+# vendored into service/console/static/vendor and committed, so `make run` needs no npm.
+# `console-assets` installs the locked versions from the npm registry (tests/console
+# checks the committed copies are theirs); `vendor` copies them again after a version bump.
+FRONTEND := service/console/frontend
+console-assets:
+	@if command -v npm >/dev/null 2>&1; then \
+		cd $(FRONTEND) && npm ci --no-audit --no-fund --loglevel=error; \
+	else echo "no npm: the check of the console's vendored libraries is skipped (TEST_ENGINES=auto) or fails (required)"; fi
+
+vendor: console-assets
+	cd $(FRONTEND) && npm run --silent vendor
+
+test: dev engines console-assets
 	TEST_ENGINES=$(TEST_ENGINES) $(PY) -m pytest -q
+
+# The console's screenshots in docs/console/, from its browser tests (real MovieLens data).
+screenshots: dev
+	CONSOLE_SCREENSHOTS=docs/console $(PY) -m pytest -q tests/console
 
 lint: dev
 	$(VENV)/bin/ruff check .

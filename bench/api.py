@@ -337,6 +337,27 @@ def bench_recommendations(
     return res
 
 
+@contextlib.contextmanager
+def console_open(port: int, key: str, a: argparse.Namespace) -> Any:
+    """Web console pages open (bench/console_page.py) while the body runs, if --console."""
+    if not a.console:
+        yield
+        return
+    cmd = [sys.executable, str(ROOT / "bench" / "console_page.py"), "--url", f"http://{HOST}:{port}",
+           "--key", key, "--pages", a.console, "--reload", str(a.console_reload)]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        assert proc.stdout is not None
+        ready = proc.stdout.readline().strip()
+        if ready != "console pages open":
+            raise RuntimeError(f"the console pages did not open: {ready!r}")
+        yield
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=60)
+        print(f"  {out.strip()}")
+
+
 def _has_module(name: str) -> bool:
     import importlib.util
 
@@ -403,6 +424,13 @@ def main() -> int:
         help="reuse this DATA_DIR (import / refresh only if missing; kept afterwards; FalkorDB only)",
     )
     p.add_argument(
+        "--console",
+        default=None,
+        help="keep these web console pages open during each measurement (comma-separated, e.g. overview,users/1; "
+        "headless Chromium via bench/console_page.py)",
+    )
+    p.add_argument("--console-reload", type=float, default=10.0, help="seconds between console page reloads")
+    p.add_argument(
         "--paced-rps",
         type=float,
         default=None,
@@ -448,7 +476,10 @@ def run(a: argparse.Namespace, engine: Engine) -> int:
                 try:
                     server.wait_ready(key)
                     what = "answer cache on, warm" if cached else "answer cache off: every request computed"
-                    bench_recommendations(server, store_pid, key, users, a, tmp, f"{label}; {what}", store_name)
+                    if a.console:
+                        what += f"; console open: {a.console}"
+                    with console_open(server.port, key, a):
+                        bench_recommendations(server, store_pid, key, users, a, tmp, f"{label}; {what}", store_name)
                 finally:
                     server.stop()
                     server = None

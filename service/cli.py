@@ -332,6 +332,7 @@ def demo(
         f"try:\n  curl -s -H 'Authorization: Bearer {key}' "
         f"'{base}/v1/users/1/recommendations?k=20&explain=true'\n"
         f"API docs: {base}/docs\n"
+        f"web console: {base}/console/ (sign in with the demo API key)\n"
     )
     if serve:
         cli_api.run_gunicorn(host, port, workers=1, threads=8, with_scheduler=True)

@@ -88,7 +88,7 @@ function drawGraph(el, elements) {
   const layout = elements.some((e) => e.data.kind === "user")
     ? { name: "concentric", animate: false, minNodeSpacing: 24, concentric: (n) => rings[n.data("kind")] || 1, levelWidth: () => 1 }
     : { name: "cose", animate: false, randomize: false };
-  const cy = cytoscape({ container: el, elements, style: GRAPH_STYLE, layout });
+  const cy = cytoscape({ container: el, elements, style: GRAPH_STYLE, layout, maxZoom: 1.2 });
   window.consoleGraphs[el.id] = cy;
   return cy;
 }
