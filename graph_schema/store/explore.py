@@ -78,7 +78,7 @@ class ExploreReads(StoreBase):
         for tag in (rows[0]["tags"] if rows else None) or []:
             if tag:
                 out.setdefault(str(tag[0]), []).append((str(tag[1]), float(tag[2])))
-        return {item: tuple(tags) for item, tags in out.items()}
+        return {item: tuple(sorted(tags)) for item, tags in out.items()}
 
     def interest_detail(self, interest_id: str) -> InterestDetail | None:
         rows = self._named_read("explore_interest", interest_id=interest_id)
