@@ -61,7 +61,19 @@ class PopularItem:
     weight: float
 
 
+# the schema's relationship types, each counted by its own query (explore_count_<type>.cypher)
+RELATIONSHIP_TYPES = ("INTERACTED", "INTERESTED_IN", "SIMILAR_TO", "TAGGED")
+
+
 class ExploreReads(StoreBase):
+    def relationship_counts(self) -> dict[str, int]:
+        """Relationships per type of the schema, each O(1) (Admin.counts scans them all)."""
+        return {t: int(self._named_read(f"explore_count_{t.lower()}")[0]["n"] or 0) for t in RELATIONSHIP_TYPES}
+
+    def node_counts(self) -> dict[str, int]:
+        """Nodes per label (one scan of the nodes, which are few next to the relationships)."""
+        return {str(r["label"]): int(r["n"]) for r in self._named_read("count_labels") if r["label"]}
+
     def item_detail(self, item_id: str) -> ItemDetail | None:
         rows = self._named_read("explore_item", item_id=item_id)
         if not rows:

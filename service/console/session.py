@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from flask import Flask, current_app, g, session
 
 from records.keys import Principal
+from service.api.deps import EXTENSION
 from service.config import ApiSettings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -80,12 +81,17 @@ def sign_out() -> None:
 
 def current_principal() -> Principal | None:
     """The signed-in key's principal (resolved again: revocation applies), or None."""
-    if current_app.extensions["interest_graph"].settings.auth_disabled:
+    if current_app.extensions[EXTENSION].settings.auth_disabled:
         return Principal(None, "admin", "AUTH_DISABLED")
     key = session.get("key")
     if not key:
         return None
-    return current_app.extensions["ig_key_resolver"].resolve(str(key))
+    return resolve_key(str(key))
+
+
+def resolve_key(key: str) -> Principal | None:
+    """The key's principal through the API's own resolver (service.auth), or None."""
+    return current_app.extensions["ig_key_resolver"].resolve(key)  # type: ignore[no-any-return]
 
 
 def principal() -> Principal:

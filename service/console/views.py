@@ -16,7 +16,7 @@ from service.console import bp
 from service.console.catalogue import examples
 from service.console.evidence_graph import evidence_elements
 from service.console.overview import overview
-from service.console.session import allow, can, current_principal, sign_in, sign_out
+from service.console.session import allow, can, current_principal, resolve_key, sign_in, sign_out
 from service.console.timeline import DAY_MS, evidence_timeline
 from service.ingest.log_reads import user_events
 from service.recs.profile import interest_levels
@@ -46,8 +46,7 @@ def login() -> Any:
             return redirect(_safe_next(request.args.get("next")))
         return render_template("console/login.html", error=None, next=request.args.get("next", ""))
     key = (request.form.get("api_key") or "").strip()
-    resolver = services_resolver()
-    principal = resolver.resolve(key) if key else None
+    principal = resolve_key(key) if key else None
     error = None
     if principal is None:
         error = "That API key is unknown or revoked."
@@ -57,12 +56,6 @@ def login() -> Any:
         return render_template("console/login.html", error=error, next=request.form.get("next", "")), 401
     sign_in(key, principal)
     return redirect(_safe_next(request.form.get("next")))
-
-
-def services_resolver() -> Any:
-    from flask import current_app
-
-    return current_app.extensions["ig_key_resolver"]
 
 
 @bp.post("/logout")

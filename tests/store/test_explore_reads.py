@@ -40,4 +40,6 @@ def test_explore_reads(store: GraphStore) -> None:
     users = store.interest_users("a", 10)
     assert [u.user_id for u in users] == ["u2", "u1"]  # strength first
     assert users[0] == InterestUser("u2", 0.5, "v1", users[0].evidence, WEEK + 9)
+    assert store.relationship_counts() == {"INTERACTED": 3, "INTERESTED_IN": 3, "SIMILAR_TO": 0, "TAGGED": 3}
+    assert store.node_counts()["Item"] == 2 and store.node_counts()["User"] == 2
     assert store.interest_items("a", 10) == [PopularItem("i2", "Two", 2, 4.0), PopularItem("i1", "One", 1, 2.0)]
