@@ -20,9 +20,15 @@ class GraphConfig:
 class TrainConfig:
     """Defaults tuned on MovieLens-100K (bench/quality.py) within a ~30 s CPU budget.
 
-    Every step propagates over the whole graph, so few large batches with a high learning
-    rate train fastest; dynamic hard negatives (best of 4 candidates) converge in half the
-    epochs of uniform ones and rank better.
+    propagation "full": every step propagates over the whole graph, so few large batches
+    with a high learning rate train fastest. An epoch takes at most `steps_per_epoch`
+    steps (the batch grows with the graph beyond batch_size × steps_per_epoch positives),
+    so its cost is linear in the edges, not quadratic. "sampled": each step propagates
+    over blocks sampled around its users and items (`fanouts` per layer, training.blocks),
+    `sampled_batch_size` positives at a time; linear too, and what runs when the graph
+    does not fit one step (or one machine: training.distributed).
+    Dynamic hard negatives (best of 4 candidates) converge in half the epochs of uniform
+    ones and rank better.
     """
 
     dim: int = 64
@@ -31,6 +37,11 @@ class TrainConfig:
     reg: float = 1e-4  # L2 on the base (layer-0) embeddings of each batch
     epochs: int = 30
     batch_size: int = 8192
+    propagation: str = "full"  # full | sampled
+    steps_per_epoch: int = 10  # full propagation: the most steps an epoch takes
+    fanouts: tuple[int, ...] = (10, 10)  # sampled propagation: in-edges kept per node, input layer first
+    sampled_batch_size: int = 2048
+    valid_users: int = 5000  # early stopping is measured on at most this many users (a fixed sample)
     negatives: int = 2  # negatives per positive
     hard_negative_frac: float = 0.0  # share of negatives drawn from the positive's interests
     # dynamic hard negatives: draw this many candidates per negative and keep the one the

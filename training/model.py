@@ -9,6 +9,9 @@ user links them, which helps new items and sparse users.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import dgl
 import dgl.function as fn
 import torch
 from torch import nn
@@ -45,3 +48,31 @@ class LightGCN(nn.Module):
             total = total + h
         mean = total / (self.layers + 1)
         return dict(zip(pg.ntypes, torch.split(mean, list(pg.sizes)), strict=True))
+
+    def base_rows(self, pg: PropagationGraph, nodes: torch.Tensor) -> torch.Tensor:
+        """Layer-0 embeddings of homogeneous node ids `nodes` (grouped by type in `pg`)."""
+        out = torch.empty(len(nodes), self.emb[pg.ntypes[0]].shape[1], device=nodes.device)
+        start = 0
+        for nt, size in zip(pg.ntypes, pg.sizes, strict=True):
+            mask = (nodes >= start) & (nodes < start + size)
+            out[mask] = self.emb[nt].index_select(0, nodes[mask] - start)
+            start += size
+        return out
+
+    def forward_blocks(self, pg: PropagationGraph, blocks: Sequence[dgl.DGLGraph]) -> torch.Tensor:
+        """Layer-mean embeddings of the last block's destination nodes (the seeds), computed
+        over sampled blocks only (training.blocks weights them): the cost is the blocks'
+        edges, not the graph's. Each block's destination nodes come first among its source
+        nodes, so a layer's value at the seeds is its first rows."""
+        if len(blocks) != self.layers:
+            raise ValueError(f"{len(blocks)} blocks for a {self.layers}-layer model")
+        h = self.base_rows(pg, blocks[0].srcdata[dgl.NID])
+        n_seeds = blocks[-1].num_dst_nodes()
+        total = h[:n_seeds]
+        for block in blocks:
+            with block.local_scope():
+                block.srcdata["h"] = h
+                block.update_all(fn.u_mul_e("h", "w", "m"), fn.sum("m", "h_next"))
+                h = block.dstdata["h_next"]
+            total = total + h[:n_seeds]
+        return total / (self.layers + 1)

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from training.blocks import WeightedBlockSampler, block_edges
 from training.config import GraphConfig, TrainConfig
 from training.data import LABELS, TrainingData
 from training.graph import PropagationGraph, build_graph, homogeneous_view, interaction_weights
@@ -109,6 +110,10 @@ def train(
     """Train on `data` (the training interactions). With `valid_truth` (per-user held-out
     items), keep the epoch with the best `cfg.select_metric` and stop after `patience`."""
     cfg = cfg or TrainConfig()
+    if cfg.propagation not in PROPAGATIONS:
+        raise ValueError(f"propagation must be one of {PROPAGATIONS}, not {cfg.propagation!r}")
+    if cfg.propagation == "sampled" and len(cfg.fanouts) != cfg.layers:
+        raise ValueError(f"{len(cfg.fanouts)} fan-outs for {cfg.layers} layers")
     start = time.perf_counter()
     seed_everything(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
@@ -126,8 +131,11 @@ def train(
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     sampler = NegativeSampler(data, rng, cfg.hard_negative_frac)
     seen = data.user_items()
+    step = _Step(model, g, cfg, device)
+    valid_truth = _valid_sample(valid_truth, cfg.valid_users, cfg.seed)
 
     n = data.n_interactions
+    batch = step.batch_size(n)
     sample_p = None
     if cfg.recency_sampling > 0 and n:
         w = interaction_weights(data, now_ms, cfg.graph)
@@ -143,22 +151,22 @@ def train(
         model.train()
         perm = rng.permutation(n) if sample_p is None else rng.choice(n, size=n, p=sample_p)
         total = 0.0
-        for lo in range(0, n, cfg.batch_size):
-            idx = perm[lo : lo + cfg.batch_size]
+        step.edges = 0
+        for lo in range(0, n, batch):
+            idx = perm[lo : lo + batch]
             u_np, i_np = data.user[idx], data.item[idx]
             j_np = sampler.sample(u_np, i_np, cfg.negatives * cfg.negative_candidates)
-            u = torch.as_tensor(u_np, device=device)
-            i = torch.as_tensor(i_np, device=device)
-            j = torch.as_tensor(j_np, device=device)
-            out = model(g)
-            if cfg.negative_candidates > 1:
-                j = hardest(out, u, j, cfg.negatives)
-            loss = bpr_loss(model, out, u, i, j, cfg.reg)
+            loss = step(u_np, i_np, j_np)
             opt.zero_grad()
             loss.backward()
             opt.step()
             total += float(loss) * len(idx)
-        row = {"epoch": float(epoch), "loss": total / max(n, 1), "seconds": time.perf_counter() - start}
+        row = {
+            "epoch": float(epoch),
+            "loss": total / max(n, 1),
+            "edges": float(step.edges),
+            "seconds": time.perf_counter() - start,
+        }
         if valid_truth is not None and epoch % cfg.eval_every == 0:
             metrics = _evaluate(model, g, seen, valid_truth)
             row.update({f"valid_{k}": v for k, v in metrics.items()})
@@ -192,16 +200,86 @@ def train(
     )
 
 
+PROPAGATIONS = ("full", "sampled")
+
+
+class _Step:
+    """One BPR step's loss, by full-graph or sampled-block propagation; counts the messages
+    each propagation computes (`edges`), the work an epoch does."""
+
+    def __init__(self, model: LightGCN, pg: PropagationGraph, cfg: TrainConfig, device: str) -> None:
+        self.model, self.pg, self.cfg, self.device = model, pg, cfg, device
+        self.edges = 0
+        self.blocks = WeightedBlockSampler(pg, cfg.fanouts) if cfg.propagation == "sampled" else None
+        self.offset = dict(zip(pg.ntypes, np.cumsum([0, *pg.sizes[:-1]]).tolist(), strict=True))
+
+    def batch_size(self, n: int) -> int:
+        """Positives per step: sampled steps stay small; a full step's batch grows with the
+        graph so an epoch is at most steps_per_epoch propagations."""
+        if self.blocks is not None:
+            return self.cfg.sampled_batch_size
+        return max(self.cfg.batch_size, -(-n // max(self.cfg.steps_per_epoch, 1)))
+
+    def __call__(self, u_np: np.ndarray, i_np: np.ndarray, j_np: np.ndarray) -> torch.Tensor:
+        cfg, dev = self.cfg, self.device
+        u = torch.as_tensor(u_np, device=dev)
+        i = torch.as_tensor(i_np, device=dev)
+        j = torch.as_tensor(j_np, device=dev)
+        if self.blocks is None:
+            out = self.model(self.pg)
+            self.edges += cfg.layers * self.pg.graph.num_edges()
+            eu, items = out["user"], out["item"]
+            u_rows, i_rows, j_rows = u, i, j
+        else:
+            # seeds: the batch's users and items (candidates included), as homogeneous ids
+            users, u_rows = torch.unique(u + self.offset["user"], return_inverse=True)
+            item_ids, inverse = torch.unique(torch.cat([i, j.reshape(-1)]) + self.offset["item"], return_inverse=True)
+            blocks = self.blocks.sample(torch.cat([users, item_ids]))
+            self.edges += block_edges(blocks)
+            h = self.model.forward_blocks(self.pg, blocks)
+            eu, items = h[: len(users)], h[len(users) :]
+            i_rows, j_rows = inverse[: len(i)], inverse[len(i) :].view(j.shape)
+        if cfg.negative_candidates > 1:
+            keep = hardest(eu, items, u_rows, j_rows, cfg.negatives)
+            j, j_rows = j.gather(1, keep), j_rows.gather(1, keep)
+        return bpr_loss(self.model, eu, items, u_rows, i_rows, j_rows, u, i, j, cfg.reg)
+
+
+def _valid_sample(truth: Sequence[np.ndarray] | None, limit: int, seed: int) -> list[np.ndarray] | None:
+    """The hold-out of at most `limit` users (a fixed sample): early stopping then costs
+    limit × items per evaluation, whatever the number of users."""
+    if truth is None:
+        return None
+    users = np.array([u for u, t in enumerate(truth) if len(t)], dtype=np.int64)
+    if len(users) <= limit:
+        return list(truth)
+    keep = set(np.random.default_rng(seed).choice(users, limit, replace=False).tolist())
+    empty = np.zeros(0, dtype=np.int64)
+    return [t if u in keep else empty for u, t in enumerate(truth)]
+
+
 def bpr_loss(
-    model: LightGCN, out: dict[str, torch.Tensor], u: torch.Tensor, i: torch.Tensor, j: torch.Tensor, reg: float
+    model: LightGCN,
+    eu: torch.Tensor,
+    items: torch.Tensor,
+    u_rows: torch.Tensor,
+    i_rows: torch.Tensor,
+    j_rows: torch.Tensor,
+    u: torch.Tensor,
+    i: torch.Tensor,
+    j: torch.Tensor,
+    reg: float,
 ) -> torch.Tensor:
-    """Mean BPR loss of (u, i) against each negative in j (b, k), plus L2 on the batch's base rows."""
+    """Mean BPR loss of (u, i) against each negative in j (b, k), plus L2 on the batch's base rows.
+
+    `eu` / `items` hold the propagated user / item vectors the rows index (`*_rows`); u, i, j
+    are the node indexes (the base tables and the bias), the same as the rows in a full step."""
     b, k = j.shape
     # one index_select per table: its backward (index_add) is ~3x faster on CPU than
     # tensor[idx]'s, and one scatter beats two
-    eu = out["user"].index_select(0, u)
-    items = out["item"].index_select(0, torch.cat([i, j.reshape(-1)]))
-    ei, ej = items[:b], items[b:].view(b, k, -1)
+    eu = eu.index_select(0, u_rows)
+    gathered = items.index_select(0, torch.cat([i_rows, j_rows.reshape(-1)]))
+    ei, ej = gathered[:b], gathered[b:].view(b, k, -1)
     pos = (eu * ei).sum(-1, keepdim=True)
     neg = torch.einsum("bd,bkd->bk", eu, ej)
     if model.item_bias is not None:
@@ -218,13 +296,14 @@ def bpr_loss(
 
 
 @torch.no_grad()
-def hardest(out: dict[str, torch.Tensor], u: torch.Tensor, cand: torch.Tensor, k: int) -> torch.Tensor:
-    """Of each row's candidate negatives (b, c), the k the model currently scores highest."""
+def hardest(eu: torch.Tensor, items: torch.Tensor, u_rows: torch.Tensor, cand: torch.Tensor, k: int) -> torch.Tensor:
+    """Of each row's candidate negatives (b, c: rows of `items`), the positions (b, k) of
+    the k the model currently scores highest."""
     b, c = cand.shape
-    eu = out["user"].detach().index_select(0, u)
-    ej = out["item"].detach().index_select(0, cand.reshape(-1)).view(b, c, -1)
-    scores = torch.einsum("bd,bcd->bc", eu, ej)
-    return cand.gather(1, scores.topk(k, dim=1).indices)
+    e_u = eu.detach().index_select(0, u_rows)
+    e_j = items.detach().index_select(0, cand.reshape(-1)).view(b, c, -1)
+    scores = torch.einsum("bd,bcd->bc", e_u, e_j)
+    return scores.topk(k, dim=1).indices
 
 
 def _snapshot(model: LightGCN) -> dict[str, torch.Tensor]:

@@ -150,6 +150,6 @@ def test_hardest_picks_highest_scoring_candidates():
 
     from training.train import hardest
 
-    out = {"user": torch.tensor([[1.0, 0.0]]), "item": torch.tensor([[0.1, 0], [0.9, 0], [0.5, 0], [0.7, 0]])}
-    picked = hardest(out, torch.tensor([0]), torch.tensor([[0, 1, 2, 3]]), k=2)
-    assert sorted(picked[0].tolist()) == [1, 3]
+    users, items = torch.tensor([[1.0, 0.0]]), torch.tensor([[0.1, 0], [0.9, 0], [0.5, 0], [0.7, 0]])
+    picked = hardest(users, items, torch.tensor([0]), torch.tensor([[3, 2, 1, 0]]), k=2)
+    assert sorted(picked[0].tolist()) == [0, 2]  # positions of candidates 3 and 1
