@@ -44,7 +44,7 @@ def fit_full(data: TrainingData, split: Split, t_ref: int, opts: RefreshOptions,
     metrics, baseline = phases.run("evaluate", evaluate_both)
     # publish vectors propagated over every interaction (hold-outs included)
     embeddings = phases.run("train", lambda: embed_graph(res.model, data, t_ref, cfg.graph, res.device))
-    return Fit(embeddings, metrics, baseline, res.device, res.best_epoch, blend=blend)
+    return Fit(embeddings, metrics, baseline, res.device, res.best_epoch, blend=blend, history=tuple(res.history))
 
 
 def _halves(truth: list[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
