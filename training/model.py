@@ -16,7 +16,7 @@ import dgl.function as fn
 import torch
 from torch import nn
 
-from training.graph import PropagationGraph
+from training.graph import PropagationGraph, symmetric_spmm
 
 
 class LightGCN(nn.Module):
@@ -36,15 +36,11 @@ class LightGCN(nn.Module):
 
     def forward(self, pg: PropagationGraph) -> dict[str, torch.Tensor]:
         """Layer-mean embeddings for every node type."""
-        g = pg.graph
         h = torch.cat([self.emb[nt] for nt in pg.ntypes])
         total = h
         for _ in range(self.layers):
-            with g.local_scope():
-                g.ndata["h"] = h
-                # one message-passing step: h'[v] = sum_u w(u,v) * h[u] over all edge types
-                g.update_all(fn.u_mul_e("h", "w", "m"), fn.sum("m", "h_next"))
-                h = g.ndata["h_next"]
+            # one message-passing step over all edge types: h'[v] = sum_u w(u,v) * h[u]
+            h = symmetric_spmm(pg.adjacency, h)
             total = total + h
         mean = total / (self.layers + 1)
         return dict(zip(pg.ntypes, torch.split(mean, list(pg.sizes)), strict=True))

@@ -60,9 +60,11 @@ class NegativeSampler:
         if self.hard_frac > 0:
             hard = self.rng.random(len(users_k)) < self.hard_frac
             neg[hard] = self._hard(pos_k[hard])
+        todo = np.arange(len(neg))  # only redrawn entries are checked again
         for _ in range(self.retries):
-            bad = self._seen(users_k, neg)
-            if not bad.any():
+            bad = todo[self._seen(users_k[todo], neg[todo])]
+            if not len(bad):
                 break
-            neg[bad] = self.rng.integers(0, self.n_items, size=int(bad.sum()))
+            neg[bad] = self.rng.integers(0, self.n_items, size=len(bad))
+            todo = bad
         return neg.reshape(len(users), k)
