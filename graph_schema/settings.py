@@ -77,6 +77,12 @@ class Settings(BaseSettings):
     refresh_ease_max_items: int = Field(
         10_000, ge=0, description="Largest catalogue the exact EASE source is fitted for (items² memory)."
     )
+    refresh_eval_users: int = Field(
+        10_000,
+        ge=1,
+        description="Users the full refresh's hold-out metrics (the gate's number) are measured on: a fixed sample "
+        "beyond that, so evaluation costs eval_users × items whatever the number of users.",
+    )
     refresh_neighbours_per_item: int = Field(
         20, description="Incremental refresh: other users re-fitted per item a touched user interacted with."
     )

@@ -33,7 +33,7 @@ def fit_full(data: TrainingData, split: Split, t_ref: int, opts: RefreshOptions,
     blend = phases.run("train", lambda: choose_blend(data, split.train, blend_truth, res.scores, opts.ease_max_items))
 
     def evaluate_both() -> tuple[dict[str, float], dict[str, float]]:
-        h = holdout_truth(data, split)
+        h = holdout_truth(data, split, _sample_users(data, split.test, opts.eval_users))
         known = np.concatenate([split.train, split.valid])
         sources = source_inputs(data, known, blend.ease_lambda, blend.sequence_decay, res.scores)
         ours: dict = evaluate(lambda users: sources.blend(users, blend.weights), h.seen, h.truth)
@@ -54,3 +54,13 @@ def _halves(truth: list[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]
         [t if u % 2 == 0 else empty for u, t in enumerate(truth)],
         [t if u % 2 == 1 else empty for u, t in enumerate(truth)],
     )
+
+
+def _sample_users(data: TrainingData, rows: np.ndarray, limit: int) -> np.ndarray | None:
+    """A mask of at most `limit` of the users `rows` belong to (a fixed sample); None: all of them."""
+    users = np.unique(data.user[rows])
+    if len(users) <= limit:
+        return None
+    mask = np.zeros(data.n_users, dtype=bool)
+    mask[np.random.default_rng(0).choice(users, limit, replace=False)] = True
+    return mask

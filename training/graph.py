@@ -10,6 +10,7 @@ over all edge types, i.e. LightGCN's normalisation applied to the whole typed gr
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import dgl
@@ -116,9 +117,10 @@ def homogeneous_view(g: dgl.DGLGraph) -> PropagationGraph:
     src, dst = hg.edges()
     n = hg.num_nodes()
     coo = torch.sparse_coo_tensor(torch.stack([dst, src]), hg.edata["w"], (n, n), device=hg.device)
-    return PropagationGraph(
-        hg, tuple(g.ntypes), tuple(g.num_nodes(nt) for nt in g.ntypes), coo.coalesce().to_sparse_csr()
-    )
+    with warnings.catch_warnings():  # "sparse CSR support is in beta": SpMM on CSR is all we use
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+        adjacency = coo.coalesce().to_sparse_csr()
+    return PropagationGraph(hg, tuple(g.ntypes), tuple(g.num_nodes(nt) for nt in g.ntypes), adjacency)
 
 
 class _SymmetricSpMM(torch.autograd.Function):

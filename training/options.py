@@ -33,6 +33,7 @@ class RefreshOptions:
     neighbours_per_item: int = _setting_default("refresh_neighbours_per_item")
     list_size: int = _setting_default("refresh_list_size")  # the learned ranking per user (training.combiner)
     ease_max_items: int = _setting_default("refresh_ease_max_items")
+    eval_users: int = _setting_default("refresh_eval_users")
     train: TrainConfig = field(default_factory=lambda: TrainConfig(progress=False))
 
     @classmethod
@@ -53,6 +54,7 @@ class RefreshOptions:
             neighbours_per_item=settings.refresh_neighbours_per_item,
             list_size=settings.refresh_list_size,
             ease_max_items=settings.refresh_ease_max_items,
+            eval_users=settings.refresh_eval_users,
             train=replace(cls().train, **{name: value for name, value in tuned.items() if value is not None}),
         )
 
