@@ -4,6 +4,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from training.metrics import evaluate, evaluate_popularity, group_by_user, popularity_scores, rank_metrics, top_k
 
@@ -65,3 +67,25 @@ def test_full_ranking_excludes_seen_and_popularity_baseline():
 def test_group_by_user():
     g = group_by_user(np.array([1, 0, 1, 1]), np.array([5, 2, 3, 5]), 3)
     assert [x.tolist() for x in g] == [[2], [3, 5], []]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(1, 6).flatmap(
+        lambda n: st.tuples(
+            st.lists(st.lists(st.integers(0, 4), min_size=7, max_size=7), min_size=n, max_size=n),  # few values: ties
+            st.lists(st.sets(st.integers(0, 6), max_size=7), min_size=n, max_size=n),
+            st.integers(0, 9),
+            st.booleans(),
+        )
+    )
+)
+def test_top_k_is_a_stable_sort_by_score_then_column(case):
+    values, excluded, k, single = case
+    scores = np.array(values, dtype=np.float32 if single else np.float64)
+    exclude = [np.array(sorted(e), dtype=np.int64) for e in excluded]
+    got = top_k(scores, k, exclude)
+    for row, cols, out in zip(scores, exclude, got, strict=True):
+        masked = np.where(np.isin(np.arange(len(row)), cols), -np.inf, row)
+        expected = sorted(range(len(row)), key=lambda c: (-masked[c], c))[: min(k, len(row))]
+        assert out.tolist() == expected
