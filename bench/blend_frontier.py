@@ -51,7 +51,9 @@ def main() -> None:
     for name, (known, excluded, test) in protocols.items():
         known_data = data.subset(known)
         model = train(known_data, int(known_data.last_ts.max()), TrainConfig(progress=False, epochs=18), None)
-        sources = combiner.source_inputs(data, known, a.ease_lambda, a.decay, model.scores)
+        sources = combiner.source_inputs(
+            data, known, a.ease_lambda, a.decay, (model.embeddings["user"], model.embeddings["item"])
+        )
         sources.recent = combiner.recent_items(data, known, a.decay, a.length)
         truth = items_by_user(data, test)
         hidden = items_by_user(data, excluded) if len(excluded) else [none] * data.n_users

@@ -30,12 +30,13 @@ def fit_full(data: TrainingData, split: Split, t_ref: int, opts: RefreshOptions,
     has_valid = any(len(v) for v in stop_truth)
     cfg = opts.train
     res = phases.run("train", lambda: train(train_data, t_ref, cfg, stop_truth if has_valid else None))
-    blend = phases.run("train", lambda: choose_blend(data, split.train, blend_truth, res.scores, opts.ease_max_items))
+    vectors = (res.embeddings["user"], res.embeddings["item"])
+    blend = phases.run("train", lambda: choose_blend(data, split.train, blend_truth, vectors, opts.ease_max_items))
 
     def evaluate_both() -> tuple[dict[str, float], dict[str, float]]:
         h = holdout_truth(data, split, _sample_users(data, split.test, opts.eval_users))
         known = np.concatenate([split.train, split.valid])
-        sources = source_inputs(data, known, blend.ease_lambda, blend.sequence_decay, res.scores)
+        sources = source_inputs(data, known, blend.ease_lambda, blend.sequence_decay, vectors, vectors[1])
         ours: dict = evaluate(lambda users: sources.blend(users, blend.weights), h.seen, h.truth)
         ours["gnn"] = evaluate(res.scores, h.seen, h.truth)["ndcg@20"]  # the GNN alone, for the record
         ours["blend"] = blend.record()

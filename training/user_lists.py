@@ -30,7 +30,7 @@ def user_lists(
         np.arange(data.n_interactions),
         blend.ease_lambda,
         blend.sequence_decay,
-        lambda users: users_vec[users] @ items_vec.T,
+        (users_vec, items_vec),
         item_vectors=items_vec,
     )
     history, item_item = sources.history, sources.item_item

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from training.combiner import choose_blend, recent_items
+from training.combiner import choose_blend, recent_items, source_inputs
 from training.data import TrainingData, temporal_split
 from training.metrics import items_by_user
 
@@ -58,3 +58,20 @@ def test_recent_items_weigh_the_newest_most() -> None:
     m = recent_items(data, np.arange(data.n_interactions), decay=0.5, length=2)
     weights = {data.items.ids[i]: w for i, w in zip(m[0].indices, m[0].data, strict=True)}
     assert weights == {"i9": 1.0, "i3": 0.5}
+
+
+def test_low_rank_blend_equals_the_sum_of_standardised_blocks() -> None:
+    # embedding, sequence without EASE and popularity are blended as one matrix product,
+    # their per-user means and spreads taken from the item side: the same numbers as
+    # standardising each users × items block
+    rng = np.random.default_rng(3)
+    histories = [list(rng.choice(40, 8, replace=False)) for _ in range(30)]
+    data = data_of([[int(i) for i in h] for h in histories])
+    rows = np.arange(data.n_interactions)
+    vectors = (rng.standard_normal((data.n_users, 5)), rng.standard_normal((data.n_items, 5)))
+    sources = source_inputs(data, rows, None, 0.8, vectors, item_vectors=rng.standard_normal((data.n_items, 5)))
+    weights = {"embedding": 0.5, "sequence": 0.3, "popularity": 0.2}
+    users = np.arange(data.n_users)
+    blocks = sources.scores(users, weights)
+    expected = sum(np.float32(w) * blocks[name] for name, w in weights.items())
+    np.testing.assert_allclose(sources.blend(users, weights), expected, rtol=1e-4, atol=1e-4)
