@@ -40,6 +40,9 @@ def test_explore_reads(store: GraphStore) -> None:
     users = store.interest_users("a", 10)
     assert [u.user_id for u in users] == ["u2", "u1"]  # strength first
     assert users[0] == InterestUser("u2", 0.5, "v1", users[0].evidence, WEEK + 9)
-    assert store.relationship_counts() == {"INTERACTED": 3, "INTERESTED_IN": 3, "SIMILAR_TO": 0, "TAGGED": 3}
+    # by hand: u1 saw i1 (a) and i2 (a, b), u2 saw i2 (a, b): four evidence edges, the
+    # model strength written onto the existing u2–a edge
+    assert store.relationship_counts() == {"INTERACTED": 3, "INTERESTED_IN": 4, "SIMILAR_TO": 0, "TAGGED": 3}
+    assert sorted((u.user_id, u.strength is not None) for u in users) == [("u1", False), ("u2", True)]
     assert store.node_counts()["Item"] == 2 and store.node_counts()["User"] == 2
     assert store.interest_items("a", 10) == [PopularItem("i2", "Two", 2, 4.0), PopularItem("i1", "One", 1, 2.0)]
