@@ -77,6 +77,12 @@ class Settings(BaseSettings):
     refresh_ease_max_items: int = Field(
         10_000, ge=0, description="Largest catalogue the exact EASE source is fitted for (items² memory)."
     )
+    strength_history_versions: int = Field(
+        20,
+        ge=0,
+        description="Published model versions whose user strengths are kept in SQL for the console's chart "
+        "(0: none recorded).",
+    )
     refresh_eval_users: int = Field(
         10_000,
         ge=1,

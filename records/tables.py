@@ -111,6 +111,25 @@ class RefreshRun(Base):
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
+class StrengthHistoryRecord(Base):
+    """A user's published interest strengths under one model version (the console's chart).
+
+    The graph keeps only the published version's strengths; the refresh job copies them
+    here after each publication and keeps the newest STRENGTH_HISTORY_VERSIONS versions.
+    `at_ms` is the version's data time (the newest interaction it was trained on).
+    """
+
+    __tablename__ = "strength_history"
+    user_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    model_version: Mapped[str] = mapped_column(String(64), primary_key=True)
+    at_ms: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    strengths: Mapped[dict[str, float]] = mapped_column(JSON, nullable=False, default=dict)
+    recorded_at: Mapped[int] = mapped_column(BigInteger, nullable=False, default=now_ms)
+
+    # retention deletes whole versions
+    __table_args__ = (Index("ix_strength_history_version", "model_version"),)
+
+
 class ApiKey(Base):
     __tablename__ = "api_keys"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -230,6 +249,7 @@ __all__ = [
     "InterestRecord",
     "NamedLock",
     "RefreshRun",
+    "StrengthHistoryRecord",
     "UserRecord",
     "get_engine",
     "session_factory",

@@ -7,7 +7,7 @@ and returns frozen records, so the console never sees a query name or a row layo
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from graph_schema.store.base import StoreBase
@@ -126,3 +126,24 @@ class ExploreReads(StoreBase):
             PopularItem(str(r["item_id"]), r.get("title"), int(r.get("users") or 0), float(r.get("weight") or 0.0))
             for r in self._named_read("explore_interest_items", interest_id=interest_id, limit=limit)
         ]
+
+    def published_user_strengths(
+        self, model_version: str, refreshed_since: int, page: int = 5_000
+    ) -> Iterator[tuple[str, dict[str, float]]]:
+        """(user id, {interest: strength}) of the users `model_version` wrote at or after
+        `refreshed_since`, in id order, read `page` users per query."""
+        after = ""
+        while True:
+            rows = self._named_read(
+                "published_user_strengths",
+                model_version=model_version,
+                refreshed_since=refreshed_since,
+                after=after,
+                limit=page,
+            )
+            for r in rows:
+                pairs = zip(r.get("interests") or [], r.get("strengths") or [], strict=False)
+                yield str(r["user_id"]), {str(i): float(s) for i, s in pairs}
+            if len(rows) < page:
+                return
+            after = str(rows[-1]["user_id"])

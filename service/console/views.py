@@ -11,6 +11,7 @@ from werkzeug.wrappers import Response
 
 from graph_schema.clock import now_ms
 from records import runs
+from records.strength_history import user_history
 from service.api.deps import services
 from service.console import bp
 from service.console.catalogue import examples
@@ -107,12 +108,9 @@ def user_page(user_id: str) -> Any:
     chart = {
         "points_ms": timeline.points_ms,
         "series": [{"id": i, "name": names.get(i, i), "evidence": timeline.evidence[i]} for i in top],
-        "strength": {
-            "model_version": mv,
-            # plotted at the newest interaction the model was fitted on (its data's "now")
-            "at_ms": _model_time(model),
-            "values": {i: strengths[i] for i in top if i in strengths},
-        },
+        # the model's strengths per published version (records.strength_history), each
+        # plotted at the newest interaction that version was fitted on (its data's "now")
+        "strength": _strength_versions(svc.sessions, user_id, top, mv, _model_time(model), strengths),
     }
     recent = list(reversed(events[-RECENT_EVENTS:]))
     titles = store.item_titles([e.item_id for e in recent]) if recent else {}
@@ -134,6 +132,25 @@ def user_page(user_id: str) -> Any:
         model_version=mv,
         evidence_at=as_of,
     )
+
+
+def _strength_versions(
+    sessions: Any, user_id: str, top: list[str], mv: str | None, at_ms: int | None, current: dict[str, float]
+) -> list[dict[str, Any]]:
+    """[{model_version, at_ms, values: {interest: strength}}], oldest first: the kept
+    history, and the published version from the graph if the history lacks it (recorded
+    before the history existed, or STRENGTH_HISTORY_VERSIONS=0)."""
+    versions = [
+        {
+            "model_version": h.model_version,
+            "at_ms": h.at_ms,
+            "values": {i: h.strengths[i] for i in top if i in h.strengths},
+        }
+        for h in user_history(sessions, user_id)
+    ]
+    if mv is not None and at_ms is not None and all(v["model_version"] != mv for v in versions):
+        versions.append({"model_version": mv, "at_ms": at_ms, "values": {i: current[i] for i in top if i in current}})
+    return [v for v in versions if v["values"]]
 
 
 def _model_time(model: dict[str, Any] | None) -> int | None:

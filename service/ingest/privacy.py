@@ -18,7 +18,7 @@ from sqlalchemy import bindparam, delete, select
 
 from graph_schema.clock import now_ms
 from graph_schema.store import GraphStore
-from records.tables import DeletedUser, EventRecord, UserRecord
+from records.tables import DeletedUser, EventRecord, StrengthHistoryRecord, UserRecord
 from service.ingest.eventlog import EVENTS, Batch, EventLog
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ _RECENT_TOMBSTONES = select(_DELETED.c.user_id, _DELETED.c.deleted_at).where(
 
 
 def delete_user(event_log: EventLog, store: GraphStore, user_id: str) -> dict[str, Any]:
-    """The log first (events, user record, tombstone), then the graph. A batch
+    """The log first (events, user record, strength history, tombstone), then the graph. A batch
     holding the user's events already in memory (this process or another) may
     still write them after the graph delete; the writer sees the tombstone after
     that write and deletes the user again (redo_deletes). If the graph delete
@@ -40,6 +40,7 @@ def delete_user(event_log: EventLog, store: GraphStore, user_id: str) -> dict[st
     with event_log.sessions.begin() as session:
         events = session.execute(delete(EventRecord).where(EventRecord.user_id == user_id)).rowcount
         session.execute(delete(UserRecord).where(UserRecord.user_id == user_id))
+        session.execute(delete(StrengthHistoryRecord).where(StrengthHistoryRecord.user_id == user_id))
         session.merge(DeletedUser(user_id=user_id, deleted_at=now_ms()))
     event_log.discard_held_events(user_id)
     relationships = store.delete_user(user_id)

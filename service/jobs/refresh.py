@@ -17,9 +17,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from graph_schema.clock import now_ms
 from graph_schema.settings import Settings
 from graph_schema.store import GraphStore
 from records.runs import AbandonedRun, RunRecorder, mark_run, refresh_run
+from records.strength_history import record_version
 from service.ingest.eventlog import EventLog
 
 if TYPE_CHECKING:
@@ -86,13 +88,35 @@ def run_job(
             if on_phase is not None:
                 on_phase(name)
 
+        started = now_ms()
         result = refresh.run_refresh(
             graph, settings, mode, device=device, epochs=epochs, force=force,
             on_phase=phase, model_version=version, touched_users=touched,
         )  # fmt: skip
         run.record(result)
+        if result.status == "published":
+            _record_strength_history(graph, run, settings, result.model_version, started)
         log.info("refresh run %s: %s %s", run.run_id, result.status, result.model_version)
         return JobOutcome(run.run_id, result)
+
+
+def _record_strength_history(
+    graph: GraphStore, run: RunRecorder, settings: Settings, version: str, started: int
+) -> None:
+    """Copy the strengths the run published into the SQL history (the console's chart).
+    The model is already published and serving: a failure here is logged, not raised."""
+    if settings.strength_history_versions <= 0:
+        return
+    try:
+        model = graph.current_model() or {}
+        at_ms = (model.get("metrics") or {}).get("t_ref") or model.get("published_at") or started
+        rows = graph.published_user_strengths(version, refreshed_since=started)
+        n = record_version(
+            run.sessions, version, int(at_ms), rows, keep=settings.strength_history_versions, recorded_since=started
+        )
+        log.info("strength history: %d users of %s recorded", n, version)
+    except Exception as exc:  # the history is a view of the past, never a reason to fail a run
+        log.warning("strength history of %s not recorded: %s", version, exc)
 
 
 def _training_refresh() -> Any:

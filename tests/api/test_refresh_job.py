@@ -22,7 +22,8 @@ pytest.importorskip("dgl")
 from graph_schema.clock import now_ms
 from graph_schema.store import GraphStore
 from records.runs import list_runs
-from records.tables import NamedLock, session_factory
+from records.strength_history import user_history
+from records.tables import NamedLock, StrengthHistoryRecord, session_factory
 from service.config import ApiSettings
 from service.jobs.refresh import run_job
 
@@ -173,3 +174,34 @@ def test_cli_incremental_refresh_is_seeded_from_the_event_log(served: Any) -> No
     run = list_runs(settings, 1)[0]
     assert run["mode"] == "incremental" and run["trigger"] == "cli"
     assert run["status"] == "published" and run["counts"]["touched_users"] == 1
+
+
+def test_published_strengths_are_kept_per_version(served: Any) -> None:
+    """The console's strength chart reads the SQL history: a full run records every user's
+    published strengths (as the graph holds them), an incremental run only the users it
+    re-fitted, and the oldest versions are dropped beyond STRENGTH_HISTORY_VERSIONS."""
+    client, svc, settings = served
+    first = list_runs(settings, 1)[0]["model_version"]
+    history = user_history(svc.sessions, "g0u1")
+    assert [h.model_version for h in history] == [first]
+    store = svc.store()
+    graph = {i.interest_id: i.strength for i in store.interests_of("g0u1") if i.strength is not None}
+    assert graph and history[0].strengths == pytest.approx(graph)
+    assert history[0].at_ms == store.current_model()["metrics"]["t_ref"]
+    with session_factory(settings.sql_url)() as s:
+        assert s.query(StrengthHistoryRecord).filter_by(model_version=first).count() == 20  # every user
+
+    r = client.post("/v1/events", json={"events": [
+        {"event_id": "hist-1", "user_id": "g1u2", "item_id": "g1i7", "type": "purchase", "ts": now_ms()}]})  # fmt: skip
+    assert r.status_code == 202
+    second = run_job(svc.store, settings, "incremental", trigger="test", force=True).result
+    assert second.status == "published" and second.mode == "incremental"
+    with session_factory(settings.sql_url)() as s:
+        refitted = {u for (u,) in s.query(StrengthHistoryRecord.user_id).filter_by(model_version=second.model_version)}
+    assert "g1u2" in refitted and len(refitted) < 20  # the neighbourhood, not the carried users
+    assert [h.model_version for h in user_history(svc.sessions, "g1u2")] == [first, second.model_version]
+
+    keep_one = settings.model_copy(update={"strength_history_versions": 1})
+    third = run_job(svc.store, keep_one, "full", trigger="test", force=True).result
+    assert third.status == "published"
+    assert [h.model_version for h in user_history(svc.sessions, "g0u1")] == [third.model_version]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from records.strength_history import record_version, user_history
+
 from .conftest import MODEL_VERSION, NOW_MS, Keys, services_of
 
 # the API on FalkorDB + SQLite and on Neo4j + PostgreSQL
@@ -54,6 +56,9 @@ def test_interests_of_unknown_user_is_404(loaded, client, keys: Keys):
 
 def test_delete_user_removes_graph_and_log(loaded, client, keys: Keys):
     svc = services_of(client)
+    record_version(
+        svc.sessions, "v-old", NOW_MS, [("bob", {"genre:scifi": 0.5}), ("alice", {})], keep=5, recorded_since=0
+    )
     r = client.delete("/v1/users/bob", headers=keys.header("admin"))
     assert r.status_code == 200, r.get_json()
     body = r.get_json()
@@ -64,6 +69,7 @@ def test_delete_user_removes_graph_and_log(loaded, client, keys: Keys):
         "events_removed": 4,
     }
     assert not svc.store().user_exists("bob")
+    assert user_history(svc.sessions, "bob") == [] and len(user_history(svc.sessions, "alice")) == 1
     # bob is gone: alice's co-interaction peers are now only erin
     items = client.get("/v1/users/alice/recommendations?strategy=graph&k=10", headers=keys.header("read")).get_json()[
         "items"

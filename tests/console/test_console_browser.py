@@ -16,6 +16,7 @@ import pytest
 from graph_schema.clock import now_ms
 from graph_schema.decay import value_at
 from records.runs import list_runs
+from records.strength_history import user_history
 from records.tables import session_factory
 from service.console.timeline import DAY_MS, daily_points
 from service.console.views import TIMELINE_TAIL_MS
@@ -97,8 +98,15 @@ def test_user_explorer_plots_the_evidence_the_graph_holds(site: Site, page_as: A
         assert line["data"][-1][1] == pytest.approx(
             value_at(g.evidence, g.evidence_ts, expected_points[-1], tau), rel=1e-4
         )
-    # the model's strengths are plotted at the publication time
-    assert any(s["type"] == "scatter" for s in option["series"])
+    # the model's strengths: a dot per kept version, at that version's data time
+    history = user_history(session_factory(site.settings.sql_url), USER)
+    assert history, "the refresh job recorded no strength history"
+    dots = {s["name"].removesuffix(" (model)"): s["data"] for s in option["series"] if s["type"] == "scatter"}
+    assert dots
+    ids = {i.name: i.interest_id for i in graph.values()}
+    for name, points in dots.items():
+        kept = [(h.at_ms, h.strengths[ids[name]]) for h in history if ids[name] in h.strengths]
+        assert [(p[0], pytest.approx(p[1])) for p in points] == kept
     # the interest table shows the same evidence
     top = evidence_lines[0]["name"]
     row = page.locator("#interests tr", has=page.locator(f"a:text-is('{top}')"))

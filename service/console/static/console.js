@@ -24,15 +24,13 @@ const CHARTS = {
     const series = d.series.map((s) => ({
       name: s.name, type: "line", showSymbol: false, data: d.points_ms.map((t, k) => [t, s.evidence[k]]),
     }));
-    const st = d.strength;
-    if (st.at_ms !== null && Object.keys(st.values).length) {
-      d.series.forEach((s) => {
-        if (st.values[s.id] !== undefined) {
-          series.push({ name: `${s.name} (model)`, type: "scatter", yAxisIndex: 1, symbolSize: 10,
-                        data: [[st.at_ms, st.values[s.id]]] });
-        }
-      });
-    }
+    // the model's strength per published version: one dotted line per interest
+    d.series.forEach((s) => {
+      const points = d.strength.filter((v) => v.values[s.id] !== undefined).map((v) => [v.at_ms, v.values[s.id]]);
+      if (points.length) {
+        series.push({ name: `${s.name} (model)`, type: "scatter", yAxisIndex: 1, symbolSize: 10, data: points });
+      }
+    });
     return {
       ...BASE, legend: { type: "scroll", top: 0 },
       xAxis: { type: "time" },
