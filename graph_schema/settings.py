@@ -90,7 +90,9 @@ class Settings(BaseSettings):
         "beyond that, so evaluation costs eval_users × items whatever the number of users.",
     )
     refresh_neighbours_per_item: int = Field(
-        20, description="Incremental refresh: other users re-fitted per item a touched user interacted with."
+        20,
+        description="Incremental refresh: for each new item (no vector yet) a touched user reached, how many of "
+        "its most recent users it is fitted against.",
     )
 
     @field_validator("falkordb_appendfsync")
