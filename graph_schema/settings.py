@@ -69,6 +69,11 @@ class Settings(BaseSettings):
     )
     refresh_top_n_interests: int = Field(10, description="INTERESTED_IN strengths written per user.")
     refresh_similar_k: int = Field(20, description="SIMILAR_TO neighbours written per item.")
+    refresh_similar_exact_max_items: int = Field(
+        50_000,
+        ge=0,
+        description="SIMILAR_TO lists are exact up to this many items, approximate (faiss HNSW) beyond.",
+    )
     refresh_strength_alpha: float = Field(0.5, description="Weight of learned affinity vs evidence.")
     refresh_gate_margin: float = Field(0.01, description="Tolerated NDCG@20 drop vs the published run.")
     refresh_list_size: int = Field(

@@ -22,11 +22,11 @@ from graph_schema.clock import now_ms
 from training.outputs import Outputs, build_outputs
 from training.pull import TrainingSet
 from training.run import Fit, RefreshPlan
+from training.similar import similar_items
 from training.strengths import (
     evidence_from_interactions,
     evidence_from_rows,
     interest_population,
-    similar_items,
     user_strengths,
 )
 from training.user_lists import user_lists
@@ -68,7 +68,7 @@ def build_run_outputs(run: RefreshPlan, pulled: TrainingSet, fit: Fit, t_ref: in
     population = interest_population(data, t_ref, tau_days, pulled.interest_strengths) if fit.staged is None else []
     # SIMILAR_TO lists are a full run's: an incremental run moves a few items a little and
     # keeps the published lists (rewriting every item's list cost more than the fit)
-    similar = similar_items(emb["item"], opts.similar_k) if fit.staged is None else None
+    similar = similar_items(emb["item"], opts.similar_k, opts.similar_exact_max_items) if fit.staged is None else None
     refreshed_at = now_ms()
     outputs = build_outputs(data, emb, strengths, population, similar, run.version, refreshed_at, fit.staged)
     if fit.blend is not None and opts.list_size > 0:
