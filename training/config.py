@@ -42,6 +42,9 @@ class TrainConfig:
     fanouts: tuple[int, ...] = (10, 10)  # sampled propagation: in-edges kept per node, input layer first
     sampled_batch_size: int = 2048
     valid_users: int = 5000  # early stopping is measured on at most this many users (a fixed sample)
+    # ... and on at most this many scores per evaluation (users x items): a catalogue of 20k
+    # items is measured on 1,000 users, so an epoch's evaluation does not grow with it
+    valid_scores: int = 20_000_000
     negatives: int = 2  # negatives per positive
     hard_negative_frac: float = 0.0  # share of negatives drawn from the positive's interests
     # dynamic hard negatives: draw this many candidates per negative and keep the one the

@@ -132,7 +132,8 @@ def train(
     sampler = NegativeSampler(data, rng, cfg.hard_negative_frac)
     seen = data.user_items()
     step = _Step(model, g, cfg, device)
-    valid_truth = _valid_sample(valid_truth, cfg.valid_users, cfg.seed)
+    valid_limit = min(cfg.valid_users, max(1, cfg.valid_scores // max(data.n_items, 1)))
+    valid_truth = _valid_sample(valid_truth, valid_limit, cfg.seed)
 
     n = data.n_interactions
     batch = step.batch_size(n)
