@@ -41,6 +41,9 @@ class TrainConfig:
     steps_per_epoch: int = 10  # full propagation: the most steps an epoch takes
     fanouts: tuple[int, ...] = (10, 10)  # sampled propagation: in-edges kept per node, input layer first
     sampled_batch_size: int = 2048
+    # > 0: train sampled, over a DistGraph of this many partitions, one DGL server and one
+    # trainer process each, on this host (training.distributed; REFRESH_DIST_PARTITIONS)
+    distributed: int = 0
     valid_users: int = 5000  # early stopping is measured on at most this many users (a fixed sample)
     negatives: int = 2  # negatives per positive
     hard_negative_frac: float = 0.0  # share of negatives drawn from the positive's interests
