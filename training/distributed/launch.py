@@ -128,7 +128,8 @@ def _wait_trainers(servers: list[_Proc], trainers: list[_Proc], deadline: float,
             return
         for p in servers:
             rc = p.popen.poll()
-            if rc is not None:  # a server must outlive its trainers
+            # a server stops (0) once trainer 0 is done, maybe before the other trainers exit
+            if rc not in (None, 0):
                 raise DistributedTrainingError(f"{p.name} exited with {rc} during training; its last lines:\n{p.tail()}")
         if time.monotonic() > deadline:
             slow = [p for p in trainers if p.popen.poll() is None]

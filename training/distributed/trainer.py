@@ -165,6 +165,7 @@ class Trainer:
             self.edges, total = 0, 0.0
             for idx in loader:
                 loss = self.step(idx)
+                self.opt.zero_grad()  # drops the previous step's rows at this step (DGL's trace)
                 (loss / self.world).backward()
                 self.opt.step()
                 total += float(loss) * len(idx)
