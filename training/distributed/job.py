@@ -48,6 +48,7 @@ class JobSpec:
     sizes: tuple[int, ...]
     graph_name: str
     num_parts: int
+    warm_started: dict[str, int]  # rows copied from the previous run, per node type
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,7 @@ def prepare(
     homo = dgl.to_homogeneous(hetero, edata=["w"])
     # same draws as training.train: the model is built right after the graph
     model = LightGCN(dict(zip(ntypes, sizes, strict=True)), cfg.dim, cfg.layers, cfg.init_std, cfg.item_bias)
-    warm_start(model, data, data.previous)
+    warmed = warm_start(model, data, data.previous)
     with torch.no_grad():
         init = torch.cat([model.emb[nt] for nt in ntypes]).numpy()
 
@@ -129,6 +130,7 @@ def prepare(
         sizes=sizes,
         graph_name=tag,
         num_parts=num_parts,
+        warm_started=warmed,
     )
     with (root / "job.pkl").open("wb") as f:
         pickle.dump(spec, f, protocol=pickle.HIGHEST_PROTOCOL)

@@ -11,6 +11,7 @@ process's last log lines.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import signal
@@ -36,8 +37,18 @@ SERVER_EXIT_S = 30.0  # after the trainers: servers stop on trainer 0's shutdown
 POLL_S = 0.2
 
 
+@dataclass(frozen=True)
+class ProcessExit:
+    name: str  # "server 0", "trainer 1", ...
+    pid: int
+    returncode: int | None  # None: still running when the launcher gave up on it (then killed)
+    killed: bool  # the launcher had to end it
+
+
 class DistributedTrainingError(RuntimeError):
-    pass
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.processes: list[ProcessExit] = []  # filled in once every process is gone
 
 
 @dataclass
@@ -80,8 +91,9 @@ def free_ports(n: int) -> list[int]:
             s.close()
 
 
-def run_local(job: Job, timeout_s: float, threads_per_process: int | None = None) -> None:
-    """Start every machine's server and trainer on this host and wait for the trainers."""
+def run_local(job: Job, timeout_s: float, threads_per_process: int | None = None) -> list[ProcessExit]:
+    """Start every machine's server and trainer on this host, wait for the trainers, and
+    return how each process ended (all of them are gone by then)."""
     ports = free_ports(job.num_parts + 1)
     ip_config = job.root / "ip_config.txt"
     ip_config.write_text("".join(f"127.0.0.1 {p}\n" for p in ports[:-1]))
@@ -103,6 +115,7 @@ def run_local(job: Job, timeout_s: float, threads_per_process: int | None = None
         return _Proc(f"{role} {machine}", popen, path)
 
     procs: list[_Proc] = []
+    exits: list[ProcessExit] = []
     try:
         servers = [start("server", k) for k in range(job.num_parts)]
         procs += servers
@@ -110,12 +123,19 @@ def run_local(job: Job, timeout_s: float, threads_per_process: int | None = None
         procs += trainers
         _wait_trainers(servers, trainers, time.monotonic() + timeout_s, timeout_s)
         _wait_servers(servers)
+    except DistributedTrainingError as e:
+        e.processes = exits
+        raise
     finally:
         for p in procs:
-            _kill(p.popen)
+            rc = p.popen.poll()
+            if rc is None:
+                _kill(p.popen)
+            exits.append(ProcessExit(p.name, p.popen.pid, p.popen.returncode, killed=rc is None))
         removed = shm.remove_leftovers(job.tag)
         if removed:
             log.warning("removed %d shared-memory segments left by job %s", len(removed), job.tag)
+    return exits
 
 
 def _wait_trainers(servers: list[_Proc], trainers: list[_Proc], deadline: float, timeout_s: float) -> None:
@@ -184,8 +204,6 @@ def train_distributed(
         spec = job.spec()
         run_local(job, timeout_s)
         result = np.load(job.result)
-        import json
-
         record = json.loads(job.history.read_text())
         model = LightGCN(dict(zip(spec.ntypes, spec.sizes, strict=True)), cfg.dim, cfg.layers, cfg.init_std)
         load_table(model, spec.ntypes, spec.sizes, result["base"])
@@ -199,6 +217,6 @@ def train_distributed(
         epochs_run=epochs_run,
         best_valid=record["best_valid"],
         history=record["history"],
-        warm_started={},
+        warm_started=spec.warm_started,
         seconds=time.perf_counter() - start,
     )

@@ -17,6 +17,7 @@ import argparse
 import logging
 import os
 import sys
+import traceback
 from pathlib import Path
 
 from training.distributed import shm
@@ -64,9 +65,15 @@ def train(job: Job, ip_config: Path, machine: int, master: str) -> None:
         gpb, _, _, _ = dgl.distributed.load_partition_book(str(job.part_config), machine)
         g = dgl.distributed.DistGraph(job.tag, gpb=gpb)
         Trainer(job, spec, machine, job.num_parts, g).fit()
-    finally:
-        dgl.distributed.exit_client()  # trainer 0's exit shuts the servers down
-        tdist.destroy_process_group()
+    except BaseException:
+        # DGL's orderly exit waits for every trainer at a barrier, which the others (stuck
+        # in the step this one left) never reach: report and leave; the launcher (or the
+        # operator) stops the rest
+        traceback.print_exc()
+        sys.stderr.flush()
+        os._exit(1)
+    dgl.distributed.exit_client()  # trainer 0's exit shuts the servers down
+    tdist.destroy_process_group()
 
 
 def main(argv: list[str] | None = None) -> int:
