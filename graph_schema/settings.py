@@ -92,6 +92,12 @@ class Settings(BaseSettings):
     refresh_neighbours_per_item: int = Field(
         20, description="Incremental refresh: other users re-fitted per item a touched user interacted with."
     )
+    refresh_dist_partitions: int = Field(
+        0,
+        ge=0,
+        description="Full refresh: train over DGL's distributed graph in this many partitions, one DistGraph server "
+        "and one trainer process each on this host (training.distributed); 0: one process.",
+    )
 
     @field_validator("falkordb_appendfsync")
     @classmethod

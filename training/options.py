@@ -55,7 +55,11 @@ class RefreshOptions:
             list_size=settings.refresh_list_size,
             ease_max_items=settings.refresh_ease_max_items,
             eval_users=settings.refresh_eval_users,
-            train=replace(cls().train, **{name: value for name, value in tuned.items() if value is not None}),
+            train=replace(
+                cls().train,
+                distributed=settings.refresh_dist_partitions,
+                **{name: value for name, value in tuned.items() if value is not None},
+            ),
         )
 
     def for_run(self, device: str, epochs: int | None) -> RefreshOptions:

@@ -146,3 +146,27 @@ def test_unsupported_options_are_refused_before_anything_starts():
     data, _ = planted(seed=1, users=5, items=20)
     with pytest.raises(ValueError, match="item bias"):
         quality(data, [], replace(SAMPLED, distributed=2, item_bias=True))
+
+
+def test_the_refresh_job_trains_distributed_when_asked(graph_store, training_settings):
+    """REFRESH_DIST_PARTITIONS reaches the trainer; a full refresh trained by 2 partitions
+    publishes vectors that keep the planted groups apart (embedded store)."""
+    from graph_schema.rows import CatalogueItem
+    from tests.training.test_refresh import OPTS, events
+    from training.options import RefreshOptions
+    from training.refresh import run_refresh
+
+    assert RefreshOptions.from_settings(training_settings).train.distributed == 0
+    settings = training_settings.model_copy(update={"refresh_dist_partitions": 2})
+    assert RefreshOptions.from_settings(settings).train.distributed == 2
+
+    graph_store.upsert_items(
+        [CatalogueItem(f"g{grp}i{i}", f"item {grp}/{i}", (f"topic{grp}",)) for grp in (0, 1) for i in range(10)]
+    )
+    graph_store.apply_interactions(events(), settings.evidence_tau_ms)
+    opts = replace(OPTS, train=replace(OPTS.train, propagation="sampled", fanouts=(5, 5), distributed=2))
+    res = run_refresh(graph_store, settings, "full", options=opts)
+    assert res.status == "published", res.reason
+    assert res.history and all(row["edges"] > 0 for row in res.history)  # the trainers' own epochs
+    similar = graph_store.read_named("item_similar", item_id="g0i0", model_version=res.model_version, k=3)
+    assert len(similar) == 3 and all(r["item_id"].startswith("g0") for r in similar)
