@@ -54,7 +54,9 @@ def planted(seed: int, groups: int = 4, users: int = 60, items: int = 40, seen: 
         for it in range(items)
         if it % 3 == 0
     ]
-    data = TrainingData.from_rows(rows, tags, extra_ids={"item": [f"g{g}i{i}" for g in range(groups) for i in range(items)]})
+    data = TrainingData.from_rows(
+        rows, tags, extra_ids={"item": [f"g{g}i{i}" for g in range(groups) for i in range(items)]}
+    )
     held_out = [np.zeros(0, dtype=np.int64)] * data.n_users
     for uid, items_ in truth.items():
         held_out[data.users.pos[uid]] = np.array(sorted(data.items.pos[i] for i in items_), dtype=np.int64)
@@ -126,7 +128,7 @@ def test_a_failing_trainer_fails_the_job_and_stops_every_process(tmp_path):
     data, _ = planted(seed=1, users=20, items=20)
     job = prepare(data, NOW, replace(SAMPLED, epochs=1, distributed=2), None, 2, tmp_path)
     (tmp_path / "init.npy").unlink()  # trainer 0 cannot start
-    with pytest.raises(DistributedTrainingError, match="init.npy") as err:
+    with pytest.raises(DistributedTrainingError, match=r"init\.npy") as err:
         run_local(job, timeout_s=120)
     assert any(e.name == "trainer 0" and e.returncode not in (0, None) for e in err.value.processes)
     assert not any(_alive(e.pid) for e in err.value.processes)

@@ -150,7 +150,9 @@ def _wait_trainers(servers: list[_Proc], trainers: list[_Proc], deadline: float,
             rc = p.popen.poll()
             # a server stops (0) once trainer 0 is done, maybe before the other trainers exit
             if rc not in (None, 0):
-                raise DistributedTrainingError(f"{p.name} exited with {rc} during training; its last lines:\n{p.tail()}")
+                raise DistributedTrainingError(
+                    f"{p.name} exited with {rc} during training; its last lines:\n{p.tail()}"
+                )
         if time.monotonic() > deadline:
             slow = [p for p in trainers if p.popen.poll() is None]
             raise DistributedTrainingError(

@@ -23,7 +23,7 @@ def isolate(tag: str, machine: Callable[[], int]) -> None:
 
     create = kvstore.empty_shared_mem
 
-    def prefixed(name: str, is_create: bool, shape, dtype):  # noqa: ANN001, ANN202 — DGL's signature
+    def prefixed(name: str, is_create: bool, shape, dtype):
         return create(f"{tag}-m{machine()}-{name}", is_create, shape, dtype)
 
     kvstore.empty_shared_mem = prefixed

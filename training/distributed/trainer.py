@@ -45,7 +45,7 @@ class DistBlockSampler(WeightedBlockSampler):
     """training.blocks' weighted blocks, drawn from a DistGraph: the in-edge totals are
     the partitioned node data "in_count" / "in_weight" instead of local tensors."""
 
-    def __init__(self, g: DistGraph, fanouts: tuple[int, ...]) -> None:  # noqa: D107
+    def __init__(self, g: DistGraph, fanouts: tuple[int, ...]) -> None:
         self.graph = g
         self.sampler = dgl.dataloading.NeighborSampler(list(fanouts), prob="w")
         self.in_count = g.ndata["in_count"]
