@@ -102,7 +102,9 @@ def run_local(job: Job, timeout_s: float, threads_per_process: int | None = None
     logs.mkdir(exist_ok=True)
     threads = threads_per_process or max(1, (os.cpu_count() or 2) // job.num_parts)
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONUNBUFFERED": "1"}
-    env["PYTHONPATH"] = os.pathsep.join([p for p in sys.path if p] + [env.get("PYTHONPATH", "")])
+    # the processes import what this one does ("" on sys.path: this working directory)
+    paths = [p or os.getcwd() for p in sys.path]
+    env["PYTHONPATH"] = os.pathsep.join([*paths, env.get("PYTHONPATH", "")])
 
     def start(role: str, machine: int) -> _Proc:
         path = logs / f"{role}{machine}.log"

@@ -8,8 +8,10 @@ DistGraph (training.blocks' estimator, with the per-node in-edge totals read fro
 graph's node data), reads the input nodes' base embeddings from a DistEmbedding (held by
 the servers, partitioned like the nodes), and applies the gradients with DGL's SparseAdam,
 which exchanges them between the trainers (torch.distributed, gloo) and updates each row
-where it is stored. The loss is divided by the number of trainers, so the summed gradient
-is the gradient of the whole step's mean loss.
+where it is stored. The loss is divided by the number of trainers, so a row one trainer
+used gets the gradient of the whole step's mean loss (a row two trainers used gets the mean
+of theirs: DGL's SparseAdam averages the gradients it receives for one row; Adam's
+per-row normalisation makes the difference small, and the test measures the result).
 
 Early stopping is decided by trainer 0: every `eval_every` epochs it reads the base
 embeddings, propagates them over the training graph (training.train's evaluation) and
