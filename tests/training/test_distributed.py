@@ -7,6 +7,7 @@ mode takes one partition only), started and stopped by training.distributed.laun
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import replace
 
 import numpy as np
@@ -14,11 +15,11 @@ import pytest
 
 pytest.importorskip("dgl")
 
-from training.config import TrainConfig
+from training.config import Cluster, TrainConfig
 from training.data import TrainingData
 from training.distributed import shm
 from training.distributed.job import prepare
-from training.distributed.launch import DistributedTrainingError, run_local
+from training.distributed.launch import DistributedTrainingError, free_ports, run, run_local
 from training.metrics import evaluate, group_by_user
 
 DAY = 86_400_000
@@ -172,3 +173,33 @@ def test_the_refresh_job_trains_distributed_when_asked(graph_store, training_set
     assert res.history and all(row["edges"] > 0 for row in res.history)  # the trainers' own epochs
     similar = graph_store.read_named("item_similar", item_id="g0i0", model_version=res.model_version, k=3)
     assert len(similar) == 3 and all(r["item_id"].startswith("g0") for r in similar)
+
+
+def test_a_job_across_machines_starts_the_others_through_the_remote_command(tmp_path):
+    """Two "machines" (127.0.0.1 and 127.0.0.2, both this host's loopback): machine 1's
+    processes start through the remote command, as over ssh, and the job ends as on one host."""
+    data, _ = planted(seed=1, users=20, items=20)
+    job = prepare(data, NOW, replace(SAMPLED, epochs=1, distributed=2), None, 2, tmp_path)
+    base = free_ports(1)[0]
+    cluster = Cluster(hosts=("127.0.0.1", "127.0.0.2"), remote="sh -c {command}", port=base, timeout_s=120)
+    exits = run(job, cluster)
+    assert all(e.returncode == 0 and not e.killed for e in exits), exits
+    assert (tmp_path / "ip_config.txt").read_text() == f"127.0.0.1 {base}\n127.0.0.2 {base + 1}\n"
+    assert job.result.is_file()
+    started = {e.name: e.command for e in exits}
+    assert started["server 0"][0] == sys.executable and started["trainer 0"][0] == sys.executable
+    assert started["server 1"][:2] == ("sh", "-c") and started["trainer 1"][:2] == ("sh", "-c")
+    assert "--master 127.0.0.1:" in started["trainer 1"][2] and "--machine 1" in started["trainer 1"][2]
+
+
+def test_cluster_settings_reach_the_trainer(training_settings):
+    from training.options import RefreshOptions
+
+    settings = training_settings.model_copy(
+        update={"refresh_dist_hosts": "10.0.0.11, 10.0.0.12", "refresh_dist_workdir": "/shared/jobs"}
+    )
+    train = RefreshOptions.from_settings(settings).train
+    assert train.distributed == 2  # one partition per host
+    assert train.cluster.hosts == ("10.0.0.11", "10.0.0.12") and train.cluster.workdir == "/shared/jobs"
+    with pytest.raises(ValueError, match="lists 2 machines"):
+        RefreshOptions.from_settings(settings.model_copy(update={"refresh_dist_partitions": 3}))

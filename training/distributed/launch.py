@@ -1,7 +1,8 @@
-"""Run a distributed training job on this host: one server and one trainer per partition.
+"""Run a distributed training job: one server and one trainer per partition (machine).
 
-The processes are those an operator starts on each machine (training.distributed.node),
-here all on 127.0.0.1 with a free port each. They run in their own process groups with
+The processes are training.distributed.node's, started per machine: on this host over
+127.0.0.1 with free ports, or across the machines of a Cluster (another machine's through
+its remote command, ssh by default). They run in their own process groups with
 their output in JOB_DIR/logs; the launcher waits for the trainers (at most `timeout_s`),
 gives the servers a moment to take trainer 0's shutdown, and kills whatever is still
 running on every way out, failure and timeout included. A failure raises with the failing
@@ -14,6 +15,7 @@ import contextlib
 import json
 import logging
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -26,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from training.config import TrainConfig
+from training.config import Cluster, TrainConfig
 from training.data import TrainingData
 from training.distributed import shm
 from training.distributed.job import Job, prepare
@@ -43,6 +45,7 @@ class ProcessExit:
     pid: int
     returncode: int | None  # None: still running when the launcher gave up on it (then killed)
     killed: bool  # the launcher had to end it
+    command: tuple[str, ...]  # as started (through the remote command for another machine)
 
 
 class DistributedTrainingError(RuntimeError):
@@ -91,20 +94,40 @@ def free_ports(n: int) -> list[int]:
             s.close()
 
 
+LOCAL_HOSTS = ("127.0.0.1", "localhost")
+
+
 def run_local(job: Job, timeout_s: float, threads_per_process: int | None = None) -> list[ProcessExit]:
-    """Start every machine's server and trainer on this host, wait for the trainers, and
-    return how each process ended (all of them are gone by then)."""
-    ports = free_ports(job.num_parts + 1)
+    """Every partition's server and trainer on this host (127.0.0.1, free ports)."""
+    return run(job, Cluster(timeout_s=timeout_s), threads_per_process)
+
+
+def run(job: Job, cluster: Cluster, threads_per_process: int | None = None) -> list[ProcessExit]:
+    """Start every machine's server and trainer, wait for the trainers, and return how each
+    process ended (all of them are gone by then).
+
+    Machine 0 is this host; a machine on another address is started through
+    `cluster.remote` (ssh by default), which must end the remote process when it is
+    ended itself (`ssh -tt` does: the remote side gets a hang-up)."""
+    hosts = cluster.hosts or ("127.0.0.1",) * job.num_parts
+    if len(hosts) != job.num_parts:
+        raise ValueError(f"{len(hosts)} hosts for {job.num_parts} partitions")
+    ports = free_ports(job.num_parts + 1) if not cluster.hosts else [cluster.port + k for k in range(len(hosts) + 1)]
     ip_config = job.root / "ip_config.txt"
-    ip_config.write_text("".join(f"127.0.0.1 {p}\n" for p in ports[:-1]))
-    master = f"127.0.0.1:{ports[-1]}"
+    ip_config.write_text("".join(f"{host} {port}\n" for host, port in zip(hosts, ports, strict=False)))
+    master = f"{hosts[0]}:{ports[-1]}"
     logs = job.root / "logs"
     logs.mkdir(exist_ok=True)
-    threads = threads_per_process or max(1, (os.cpu_count() or 2) // job.num_parts)
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONUNBUFFERED": "1"}
+    per_host = max(hosts.count(h) for h in hosts)  # processes that share one machine's cores
+    threads = threads_per_process or max(1, (os.cpu_count() or 2) // per_host)
     # the processes import what this one does ("" on sys.path: this working directory)
     paths = [p or os.getcwd() for p in sys.path]
-    env["PYTHONPATH"] = os.pathsep.join([*paths, env.get("PYTHONPATH", "")])
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": str(threads),
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONPATH": os.pathsep.join([*paths, os.environ.get("PYTHONPATH", "")]),
+    }
 
     def start(role: str, machine: int) -> _Proc:
         path = logs / f"{role}{machine}.log"
@@ -112,10 +135,14 @@ def run_local(job: Job, timeout_s: float, threads_per_process: int | None = None
         cmd += ["--ip-config", str(ip_config), "--machine", str(machine)]
         if role == "trainer":
             cmd += ["--master", master]
+        if machine > 0 and hosts[machine] not in LOCAL_HOSTS:
+            inner = shlex.join(["env", f"OMP_NUM_THREADS={threads}", "PYTHONUNBUFFERED=1", *cmd])
+            cmd = shlex.split(cluster.remote.format(host=hosts[machine], command=shlex.quote(inner)))
         with path.open("wb") as out:
             popen = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
         return _Proc(f"{role} {machine}", popen, path)
 
+    timeout_s = cluster.timeout_s
     procs: list[_Proc] = []
     exits: list[ProcessExit] = []
     try:
@@ -133,7 +160,7 @@ def run_local(job: Job, timeout_s: float, threads_per_process: int | None = None
             rc = p.popen.poll()
             if rc is None:
                 _kill(p.popen)
-            exits.append(ProcessExit(p.name, p.popen.pid, p.popen.returncode, killed=rc is None))
+            exits.append(ProcessExit(p.name, p.popen.pid, p.popen.returncode, rc is None, tuple(p.popen.args)))
         removed = shm.remove_leftovers(job.tag)
         if removed:
             log.warning("removed %d shared-memory segments left by job %s", len(removed), job.tag)
@@ -192,10 +219,8 @@ def train_distributed(
     now_ms: int,
     cfg: TrainConfig,
     valid_truth: Sequence[np.ndarray] | None = None,
-    workdir: Path | None = None,
-    timeout_s: float = 3600.0,
 ):  # -> training.train.TrainResult (imported lazily: training.train imports this module)
-    """training.train's result, trained by `cfg.distributed` partitions on this host."""
+    """training.train's result, trained by `cfg.distributed` partitions where `cfg.cluster` says."""
     from training.distributed.trainer import load_table
     from training.graph import build_graph, homogeneous_view
     from training.model import LightGCN
@@ -203,10 +228,10 @@ def train_distributed(
 
     check_config(cfg)
     start = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="dist-train-", dir=workdir) as tmp:
+    with tempfile.TemporaryDirectory(prefix="dist-train-", dir=cfg.cluster.workdir or None) as tmp:
         job = prepare(data, now_ms, cfg, valid_truth, cfg.distributed, Path(tmp))
         spec = job.spec()
-        run_local(job, timeout_s)
+        run(job, cfg.cluster)
         result = np.load(job.result)
         record = json.loads(job.history.read_text())
         model = LightGCN(dict(zip(spec.ntypes, spec.sizes, strict=True)), cfg.dim, cfg.layers, cfg.init_std)
