@@ -171,6 +171,8 @@ def test_the_refresh_job_trains_distributed_when_asked(graph_store, training_set
     res = run_refresh(graph_store, settings, "full", options=opts)
     assert res.status == "published", res.reason
     assert res.history and all(row["edges"] > 0 for row in res.history)  # the trainers' own epochs
+    assert all("valid_ndcg@20" in row for row in res.history)  # trainer 0 early-stops on the valid split
+    assert 1 <= res.best_epoch <= len(res.history)
     similar = graph_store.read_named("item_similar", item_id="g0i0", model_version=res.model_version, k=3)
     assert len(similar) == 3 and all(r["item_id"].startswith("g0") for r in similar)
 

@@ -4,6 +4,7 @@ Layout of a job directory (it has to be readable at the same path on every machi
 shared file system, or copied there before the launch):
 
     parts/<graph>.json, parts/part<k>/   dgl.distributed.partition_graph's output
+    job.json                             the job's tag and number of partitions
     job.pkl                              training set, config, validation truth, node layout
     init.npy                             initial base embeddings, in partitioned node order
     orig_nids.npy                        partitioned node id -> homogeneous node id
@@ -18,6 +19,7 @@ its in-edges ("in_count", "in_weight") that the sampled blocks' weights need
 
 from __future__ import annotations
 
+import json
 import pickle
 import uuid
 from collections.abc import Sequence
@@ -75,8 +77,9 @@ class Job:
 
     @classmethod
     def open(cls, root: Path) -> Job:
-        spec = Job(root, "", 0).spec()
-        return cls(root, spec.graph_name, spec.num_parts)
+        """The job at `root` (without loading the training set: servers never need it)."""
+        meta = json.loads((root / "job.json").read_text())
+        return cls(root, meta["tag"], meta["num_parts"])
 
 
 def prepare(
@@ -134,4 +137,5 @@ def prepare(
     )
     with (root / "job.pkl").open("wb") as f:
         pickle.dump(spec, f, protocol=pickle.HIGHEST_PROTOCOL)
+    (root / "job.json").write_text(json.dumps({"tag": tag, "num_parts": num_parts}))
     return Job(root, tag, num_parts)
