@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from graph_schema.settings import Settings
-from training.config import TrainConfig
+from training.config import Cluster, TrainConfig
 
 
 def _setting_default(name: str) -> Any:
@@ -57,10 +57,31 @@ class RefreshOptions:
             list_size=settings.refresh_list_size,
             ease_max_items=settings.refresh_ease_max_items,
             eval_users=settings.refresh_eval_users,
-            train=replace(cls().train, **{name: value for name, value in tuned.items() if value is not None}),
+            train=replace(
+                cls().train,
+                **_distributed(settings),
+                **{name: value for name, value in tuned.items() if value is not None},
+            ),
         )
 
     def for_run(self, device: str, epochs: int | None) -> RefreshOptions:
         """These options with the caller's device and, if given, epochs (CLI flags beat settings)."""
         train = replace(self.train, device=device, **({"epochs": epochs} if epochs is not None else {}))
         return replace(self, train=train)
+
+
+def _distributed(settings: Settings) -> dict[str, Any]:
+    """TrainConfig's distributed and cluster from the REFRESH_DIST_* settings: with hosts,
+    one partition per host (REFRESH_DIST_PARTITIONS, if set, must agree)."""
+    hosts = tuple(h.strip() for h in (settings.refresh_dist_hosts or "").split(",") if h.strip())
+    parts = settings.refresh_dist_partitions or len(hosts)
+    if hosts and parts != len(hosts):
+        raise ValueError(f"REFRESH_DIST_PARTITIONS={parts} but REFRESH_DIST_HOSTS lists {len(hosts)} machines")
+    cluster = Cluster(
+        hosts=hosts,
+        workdir=settings.refresh_dist_workdir or "",
+        remote=settings.refresh_dist_remote,
+        port=settings.refresh_dist_port,
+        timeout_s=settings.refresh_dist_timeout_s,
+    )
+    return {"distributed": parts, "cluster": cluster}

@@ -110,6 +110,10 @@ def train(
     """Train on `data` (the training interactions). With `valid_truth` (per-user held-out
     items), keep the epoch with the best `cfg.select_metric` and stop after `patience`."""
     cfg = cfg or TrainConfig()
+    if cfg.distributed:
+        from training.distributed.launch import train_distributed
+
+        return train_distributed(data, now_ms, cfg, valid_truth)
     if cfg.propagation not in PROPAGATIONS:
         raise ValueError(f"propagation must be one of {PROPAGATIONS}, not {cfg.propagation!r}")
     if cfg.propagation == "sampled" and len(cfg.fanouts) != cfg.layers:
