@@ -391,7 +391,14 @@ def refresh_runner(mode: str, out: Path, device: str, epochs: int | None) -> int
     times.wrap(training.combiner, "fit_ease", "ease fits")
     times.wrap(training.foldin, "fold_in", "fold_in")
     times.wrap(training.foldin, "fill_missing_items", "fill_missing_items")
-    for name in ("evidence_from_rows", "evidence_from_table", "user_strengths", "interest_population", "similar_items", "user_lists"):
+    for name in (
+        "evidence_from_rows",
+        "evidence_from_table",
+        "user_strengths",
+        "interest_population",
+        "similar_items",
+        "user_lists",
+    ):
         times.wrap(training.publish, name)
     times.wrap(training.publish, "build_outputs")
     settings = get_settings()
