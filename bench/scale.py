@@ -329,6 +329,9 @@ class StepTimes:
                 rows = args[-1] if args and isinstance(args[-1], list) else None
                 if rows is not None:
                     step["rows"] = step.get("rows", 0) + len(rows)
+                elif args and key.startswith("store.") and isinstance(result, int):
+                    # a streamed write (rows generated as written): the count the store wrote
+                    step["rows"] = step.get("rows", 0) + result
                 if note is not None and result is not None:
                     step.update(note(*args, result=result, **kwargs))
 
