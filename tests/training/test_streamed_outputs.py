@@ -10,7 +10,7 @@ import numpy as np
 
 from graph_schema.columns import Coder, EvidenceTable, InteractionTable, VectorTable
 from training.data import TrainingData
-from training.outputs import STORE_LABEL, _vec, build_outputs
+from training.outputs import STORE_LABEL, _vec, _vecs, build_outputs
 from training.strengths import (
     Evidence,
     evidence_from_rows,
@@ -59,6 +59,12 @@ def _table(inter: list[dict[str, Any]]) -> InteractionTable:
         np.array([r["first_ts"] for r in shuffled]),
         np.array([r["last_ts"] for r in shuffled]),
     )
+
+
+def test_vectors_rounded_in_numpy_equal_the_formatted_ones() -> None:
+    x = np.random.default_rng(5).normal(scale=3.0, size=(300, 16)).astype(np.float32)
+    x[0, :4] = [0.0, 1e-7, -123456.7, 1 / 3]
+    assert _vecs(x) == [_vec(row) for row in x]
 
 
 def test_from_columns_builds_what_from_rows_builds() -> None:
