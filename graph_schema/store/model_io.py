@@ -237,8 +237,19 @@ class ModelIO(StoreBase):
     def write_similar_items(self, rows: Iterable[dict[str, Any]]) -> int:
         """rows: {item_id, other_id, score, model_version}, unique per key (within a batch
         the last wins). Visible at once, but only to readers asking for that model_version
-        (so a run writes them before publishing)."""
-        return self._write_unique("set_similar_items", rows, ("item_id", "other_id", "model_version"))
+        (so a run writes them before publishing). Sent grouped by item and version
+        (queries/set_similar_lists.cypher), about batch_size edges per query."""
+        written = 0
+        for batch in batches(rows, self.batch_size):
+            lists: dict[tuple[str, str], dict[str, float]] = {}
+            for r in batch:
+                lists.setdefault((r["model_version"], r["item_id"]), {})[r["other_id"]] = r["score"]
+            by_version: dict[str, list[list[Any]]] = {}
+            for (version, item_id), others in lists.items():
+                by_version.setdefault(version, []).append([item_id, [[o, s] for o, s in others.items()]])
+            for version, grouped in by_version.items():
+                written += int(self._named_write("set_similar_lists", rows=grouped, model_version=version)[0]["n"])
+        return written
 
     def publish_model(
         self,
