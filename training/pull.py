@@ -60,7 +60,11 @@ def pull_training_set(
                 return neighbourhood
             log.info("incremental refresh: previous embeddings missing or inconsistent, running a full refresh")
     columns, strengths = phases.run(
-        "pull", lambda: (store.pull_columns(since_ts=run.since_ts), previous_interest_strengths(store))
+        "pull",
+        lambda: (
+            store.pull_columns(since_ts=run.since_ts, page=run.options.pull_page),
+            previous_interest_strengths(store),
+        ),
     )
     data = phases.run("build", lambda: build_columns(columns))
     return TrainingSet("full", columns, data, interest_strengths=strengths)

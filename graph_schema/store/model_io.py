@@ -41,8 +41,9 @@ class ModelIO(StoreBase):
     # one full scan of pull_interactions and filtered here: on MovieLens-100K that scan
     # beats the per-user index lookups of pull_neighbourhood from about half the users.
     NEIGHBOURHOOD_SCAN_SHARE = 0.5
-    # Users (or vectors) per page of pull_columns: a page's rows are the only Python
-    # objects a full pull holds at once (~20 interactions per user at 1M events).
+    # Users (or vectors) per page of pull_columns when the caller names none (a refresh
+    # passes REFRESH_PULL_PAGE): a page's rows are the only Python objects a full pull
+    # holds at once (~20 interactions per user at 1M events).
     PULL_PAGE = 2000
 
     # --- pull ------------------------------------------------------------------------
