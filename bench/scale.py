@@ -329,6 +329,9 @@ class StepTimes:
                 rows = args[-1] if args and isinstance(args[-1], list) else None
                 if rows is not None:
                     step["rows"] = step.get("rows", 0) + len(rows)
+                elif args and key.startswith("store.") and isinstance(result, int):
+                    # a streamed write (rows generated as written): the count the store wrote
+                    step["rows"] = step.get("rows", 0) + result
                 if note is not None and result is not None:
                     step.update(note(*args, result=result, **kwargs))
 
@@ -336,7 +339,7 @@ class StepTimes:
 
 
 def _pulled(*args: Any, result: Any, **kwargs: Any) -> dict[str, int]:
-    """Rows of a pulled Subgraph (the pull's memory is these rows, as Python objects)."""
+    """Rows of a pulled Subgraph or GraphColumns."""
     return {
         "interaction_rows": len(result.interactions),
         "evidence_rows": len(result.evidence),
@@ -395,13 +398,21 @@ def refresh_runner(mode: str, out: Path, device: str, epochs: int | None) -> int
     times.wrap(training.combiner, "fit_ease", "ease fits")
     times.wrap(training.foldin, "fold_in", "fold_in")
     times.wrap(training.foldin, "fill_missing_items", "fill_missing_items")
-    for name in ("evidence_from_rows", "user_strengths", "interest_population", "similar_items", "user_lists"):
+    for name in (
+        "evidence_from_rows",
+        "evidence_from_table",
+        "user_strengths",
+        "interest_population",
+        "similar_items",
+        "user_lists",
+    ):
         times.wrap(training.publish, name)
     times.wrap(training.publish, "build_outputs")
     settings = get_settings()
     memory = PhaseMemory()
     with open_store(settings) as store:
         times.wrap(store, "pull_subgraph", "store.pull_subgraph", note=_pulled)
+        times.wrap(store, "pull_columns", "store.pull_columns", note=_pulled)
         times.wrap(store, "pull_neighbourhood", "store.pull_neighbourhood", note=_pulled)
         for name in (
             "pull_interest_strengths",
@@ -645,7 +656,7 @@ def show_refresh(title: str, run: dict[str, Any]) -> None:
         f"{b.get('ndcg@20', 0):.4f}, users {m.get('users', 0):,.0f}); counts {r['counts']}"
     )
     print("  phases: " + "  ".join(f"{p} {s:.1f}s" for p, s in phase_times(run).items()))
-    for name in ("store.pull_subgraph", "store.pull_neighbourhood"):
+    for name in ("store.pull_subgraph", "store.pull_columns", "store.pull_neighbourhood"):
         pull = _step(run, name)
         if pull["calls"]:
             print(

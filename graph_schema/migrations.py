@@ -83,8 +83,8 @@ MIGRATIONS: tuple[Migration, ...] = (
         6,
         "no SIMILAR_TO.model_version index (Neo4j)",
         # Planned on a graph with few SIMILAR_TO edges of the version being written,
-        # set_similar_items' MERGE seeks this index and filters on the end nodes: every
-        # row reads every edge of the version written so far (a first full refresh on
+        # set_similar_items' (now set_similar_lists') MERGE seeks this index and filters
+        # on the end nodes: every row reads every edge of the version written so far (a first full refresh on
         # MovieLens-100K: 35 s of a 41 s write phase, against 1.9 s without the index).
         # Every query that filters on the version starts from an item and expands
         # (~20 edges), so none needs it. FalkorDB keeps its index (no such plan there).

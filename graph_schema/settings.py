@@ -74,6 +74,12 @@ class Settings(BaseSettings):
         ge=0,
         description="SIMILAR_TO lists are exact up to this many items, approximate (faiss HNSW) beyond.",
     )
+    refresh_pull_page: int = Field(
+        2000,
+        ge=1,
+        description="Users (or previous vectors) per page of a full refresh's pull from the graph; "
+        "only one page's rows are held as Python objects at a time.",
+    )
     refresh_strength_alpha: float = Field(0.5, description="Weight of learned affinity vs evidence.")
     refresh_gate_margin: float = Field(0.01, description="Tolerated NDCG@20 drop vs the published run.")
     refresh_list_size: int = Field(

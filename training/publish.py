@@ -19,13 +19,16 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from graph_schema.clock import now_ms
+from graph_schema.columns import GraphColumns
 from training.outputs import Outputs, build_outputs
 from training.pull import TrainingSet
 from training.run import Fit, RefreshPlan
 from training.similar import similar_items
 from training.strengths import (
+    Evidence,
     evidence_from_interactions,
     evidence_from_rows,
+    evidence_from_table,
     interest_population,
     user_strengths,
 )
@@ -40,13 +43,14 @@ log = logging.getLogger(__name__)
 def write_and_publish(
     store: RefreshStore, run: RefreshPlan, pulled: TrainingSet, fit: Fit, t_ref: int, record: dict[str, Any]
 ) -> Outputs:
-    """Stage the run's rows and publish them with `record` (its metrics); raises if any write fails."""
+    """Stage the run's rows and publish them with `record` (its metrics); raises if any write fails.
+
+    The rows are streamed: each kind is generated as the store writes it in batches."""
     outputs = build_run_outputs(run, pulled, fit, t_ref)
     store.write_similar_items(outputs.similar)
     store.stage_interest_strengths(outputs.strengths)
     for label, rows in outputs.nodes.items():
-        if rows:
-            store.stage_node_properties(label, rows)
+        store.stage_node_properties(label, rows)
     incremental = fit.staged is not None and run.published is not None
     carry_from = run.published.version if incremental and run.published else None
     # an incremental run writes no SIMILAR_TO: the published model's lists stay served
@@ -56,10 +60,10 @@ def write_and_publish(
 
 
 def build_run_outputs(run: RefreshPlan, pulled: TrainingSet, fit: Fit, t_ref: int) -> Outputs:
-    """Interest strengths, population strengths and similar items, as the store's rows."""
+    """Interest strengths, population strengths and similar items, as the store's row streams."""
     data, opts, tau_days = pulled.data, run.options, run.tau_days
     # live evidence kept by ingestion if there is any, else derived from interactions x tags
-    evidence = evidence_from_rows(pulled.subgraph.evidence, data, t_ref, tau_days) if pulled.subgraph.evidence else None
+    evidence = pulled_evidence(pulled, t_ref, tau_days)
     if evidence is None or len(evidence.value) == 0:
         evidence = evidence_from_interactions(data, t_ref, tau_days)
     emb = fit.embeddings
@@ -70,15 +74,21 @@ def build_run_outputs(run: RefreshPlan, pulled: TrainingSet, fit: Fit, t_ref: in
     # keeps the published lists (rewriting every item's list cost more than the fit)
     similar = similar_items(emb["item"], opts.similar_k, opts.similar_exact_max_items) if fit.staged is None else None
     refreshed_at = now_ms()
-    outputs = build_outputs(data, emb, strengths, population, similar, run.version, refreshed_at, fit.staged)
-    if fit.blend is not None and opts.list_size > 0:
-        # the learned ranking rides on the user's staged row (promoted with it)
-        by_id = {row["id"]: row for row in outputs.nodes.get("User", [])}
-        for u, props in user_lists(data, fit.blend, emb, opts.list_size, t_ref):
-            row = by_id.get(data.users.ids[u])
-            if row is not None:
-                row["props"].update(props)
-    return outputs
+    # the learned ranking rides on the user's staged row (promoted with it)
+    lists = (
+        user_lists(data, fit.blend, emb, opts.list_size, t_ref)
+        if fit.blend is not None and opts.list_size > 0
+        else None
+    )
+    return build_outputs(data, emb, strengths, population, similar, run.version, refreshed_at, fit.staged, lists)
+
+
+def pulled_evidence(pulled: TrainingSet, t_ref: int, tau_days: float) -> Evidence | None:
+    """The live evidence the store keeps (None: none pulled), from rows or from columns."""
+    sub = pulled.subgraph
+    if isinstance(sub, GraphColumns):
+        return evidence_from_table(sub.evidence, pulled.data, t_ref, tau_days) if len(sub.evidence) else None
+    return evidence_from_rows(sub.evidence, pulled.data, t_ref, tau_days) if sub.evidence else None
 
 
 def cleanup_old_versions(store: RefreshStore, keep: str) -> tuple[dict[str, int], str]:

@@ -23,6 +23,7 @@ from training.outputs import STORE_LABEL
 from training.run import Mode, Phases, RefreshPlan
 
 if TYPE_CHECKING:
+    from graph_schema.columns import GraphColumns
     from graph_schema.rows import Subgraph
     from training.store_protocol import RefreshStore
 
@@ -34,7 +35,7 @@ class TrainingSet:
     """What was pulled and built, and the mode the run goes on in."""
 
     mode: Mode
-    subgraph: Subgraph
+    subgraph: Subgraph | GraphColumns  # full runs: the paged pull's columns
     data: TrainingData
     seeds: list[str] = field(default_factory=list)  # incremental: U0, the users with new events
     previous: PreviousVectors | None = None  # incremental: the published vectors, as arrays
@@ -58,11 +59,15 @@ def pull_training_set(
             if neighbourhood.previous is not None:
                 return neighbourhood
             log.info("incremental refresh: previous embeddings missing or inconsistent, running a full refresh")
-    subgraph, strengths = phases.run(
-        "pull", lambda: (store.pull_subgraph(since_ts=run.since_ts), previous_interest_strengths(store))
+    columns, strengths = phases.run(
+        "pull",
+        lambda: (
+            store.pull_columns(since_ts=run.since_ts, page=run.options.pull_page),
+            previous_interest_strengths(store),
+        ),
     )
-    data = phases.run("build", lambda: build(subgraph))
-    return TrainingSet("full", subgraph, data, interest_strengths=strengths)
+    data = phases.run("build", lambda: build_columns(columns))
+    return TrainingSet("full", columns, data, interest_strengths=strengths)
 
 
 def _pull_neighbourhood(
@@ -98,6 +103,12 @@ def build(subgraph: Subgraph, every_vector: bool = False) -> TrainingData:
     previous = {label: subgraph.embeddings.get(STORE_LABEL[label], {}) for label in LABELS}
     extra_ids = {"item": list(previous["item"]), "interest": list(previous["interest"])} if every_vector else None
     return TrainingData.from_rows(subgraph.interactions, subgraph.tags, previous=previous, extra_ids=extra_ids)
+
+
+def build_columns(columns: GraphColumns) -> TrainingData:
+    """TrainingData of a full pull's columns, with the previous vectors (float32 tables)."""
+    previous = {label: columns.embeddings.get(STORE_LABEL[label], {}) for label in LABELS}
+    return TrainingData.from_columns(columns.interactions, columns.tags, previous=previous)
 
 
 def previous_interest_strengths(store: RefreshStore) -> dict[str, float]:

@@ -7,10 +7,11 @@ benches may hand in anything with these methods).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from graph_schema.columns import GraphColumns
     from graph_schema.rows import Subgraph
 
 
@@ -20,6 +21,9 @@ class RefreshStore(Protocol):
 
     # --- pull ----------------------------------------------------------------------
     def pull_subgraph(self, since_ts: int | None = None, user_ids: Sequence[str] | None = None) -> Subgraph: ...
+
+    # a full pull, in keyset-paginated pages, as columns
+    def pull_columns(self, since_ts: int | None = None, page: int | None = None) -> GraphColumns: ...
 
     def users_active_since(self, since_ts: int) -> list[str]: ...
 
@@ -31,11 +35,11 @@ class RefreshStore(Protocol):
     def pull_interest_strengths(self) -> dict[str, float]: ...
 
     # --- write, then publish -----------------------------------------------------------
-    def write_similar_items(self, rows: Sequence[dict[str, Any]]) -> int: ...
+    def write_similar_items(self, rows: Iterable[dict[str, Any]]) -> int: ...
 
-    def stage_interest_strengths(self, rows: Sequence[dict[str, Any]]) -> int: ...
+    def stage_interest_strengths(self, rows: Iterable[dict[str, Any]]) -> int: ...
 
-    def stage_node_properties(self, label: str, rows: Sequence[dict[str, Any]]) -> int: ...
+    def stage_node_properties(self, label: str, rows: Iterable[dict[str, Any]]) -> int: ...
 
     def publish_model(
         self,

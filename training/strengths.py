@@ -24,10 +24,14 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from training.data import TrainingData
+
+if TYPE_CHECKING:
+    from graph_schema.columns import EvidenceTable
 
 MS_PER_DAY = 86_400_000.0
 
@@ -58,6 +62,19 @@ def evidence_from_rows(rows: list[Mapping[str, object]], data: TrainingData, now
         age = max(0, now_ms - int(ts)) if ts is not None else 0
         v.append(float(r.get("evidence") or 0.0) * math.exp(-age / (tau_days * MS_PER_DAY)))
     return Evidence(np.array(u, dtype=np.int64), np.array(i, dtype=np.int64), np.array(v, dtype=np.float64))
+
+
+def evidence_from_table(table: EvidenceTable, data: TrainingData, now_ms: int, tau_days: float) -> Evidence:
+    """evidence_from_rows over the pull's columns (GraphStore.pull_columns)."""
+    u_pos = np.asarray([data.users.pos.get(x, -1) for x in table.user_ids], dtype=np.int64)
+    i_pos = np.asarray([data.interests.pos.get(x, -1) for x in table.interest_ids], dtype=np.int64)
+    u = u_pos[table.user] if len(table) else np.zeros(0, dtype=np.int64)
+    i = i_pos[table.interest] if len(table) else np.zeros(0, dtype=np.int64)
+    keep = (u >= 0) & (i >= 0)
+    ts = table.evidence_ts[keep]
+    age = np.maximum(0, now_ms - np.where(ts >= 0, ts, now_ms)).astype(np.float64)
+    value = table.evidence[keep] * np.exp(-age / (tau_days * MS_PER_DAY))
+    return Evidence(u[keep], i[keep], value.astype(np.float64))
 
 
 def evidence_from_interactions(data: TrainingData, now_ms: int, tau_days: float) -> Evidence:

@@ -9,10 +9,11 @@ written once against this contract and combined into the one GraphStore facade
 
 from __future__ import annotations
 
+import itertools
 import math
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Self
 
@@ -61,6 +62,14 @@ class InvalidQuery(StoreError):
 def chunks(rows: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
     for start in range(0, len(rows), size):
         yield rows[start : start + size]
+
+
+def batches(rows: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    """Lists of up to `size` rows of a stream, taken as they come (the stream is never
+    held whole)."""
+    it = iter(rows)
+    while batch := list(itertools.islice(it, size)):
+        yield batch
 
 
 class StoreBase(ABC):

@@ -80,8 +80,13 @@ def plain(value: Any) -> Any:
 # not parsing, cannot be trusted, and the shared query (plain lists) answers instead.
 JSON_COLUMNS = {
     "pull_embeddings": "rows_json",
+    "pull_embeddings_interest": "rows_json",
+    "pull_embeddings_item": "rows_json",
+    "pull_embeddings_user": "rows_json",
     "pull_evidence": "rows_json",
+    "pull_evidence_page": "rows_json",
     "pull_interactions": "rows_json",
+    "pull_interactions_page": "rows_json",
     "pull_neighbourhood": "rows_json",
     "pull_neighbourhood_peers": "rows_json",
     "pull_user_evidence": "rows_json",

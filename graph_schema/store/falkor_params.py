@@ -21,18 +21,8 @@ import orjson
 from falkordb.helpers import stringify_param_value
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-
-
-def _map_keys(value: Any, acc: set[str]) -> None:
-    if isinstance(value, dict):
-        acc.update(value.keys())
-        for v in value.values():
-            if isinstance(v, (dict, list)):
-                _map_keys(v, acc)
-    elif isinstance(value, list):
-        for v in value:
-            if isinstance(v, (dict, list)):
-                _map_keys(v, acc)
+_IDENT_KEY = re.compile(r'"([A-Za-z_][A-Za-z0-9_]*)":')
+_STRING = re.compile(r'"((?:[^"\\]|\\.)*)"(:)?')
 
 
 def _flat_maps(value: Any) -> list[dict[Any, Any]] | None:
@@ -60,14 +50,22 @@ def cypher_literal(value: Any) -> str:
         return stringify_param_value(value)
     if '":' not in text:  # no map key anywhere (`":` ends every key)
         return text
+    # One pass unquotes every identifier key. `"name":` matches only a map key: inside a
+    # JSON string every quote is escaped, and after a string value comes `,`, `]` or `}`.
+    # When those keys are every `":` of the text (no other key, no string holding `\":`),
+    # the text is done; else the slow, exact path decides.
+    unquoted, n = _IDENT_KEY.subn(r"\1:", text)
+    if n == text.count('":'):
+        return unquoted
     maps = _flat_maps(value)
     if maps is not None and text.count('":') == sum(map(len, maps)):
         # every `":` is one of these maps' own keys: no nested maps, and no
         # string holds `\":`, so the (cheap, C-level) union is the full key set
         keys: set[Any] = set().union(*maps)
     else:
-        keys = set()
-        _map_keys(value, keys)
+        # every JSON string token in order (outside strings there are no quotes, so the
+        # scan stays aligned); a token followed by `:` is a map key
+        keys = {m[1] for m in _STRING.finditer(text) if m[2]}
     if not all(isinstance(k, str) and _IDENT.match(k) for k in keys):
         return stringify_param_value(value)
     # `"key":` can only occur as a map key: inside a JSON string every quote is escaped.

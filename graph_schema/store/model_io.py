@@ -4,12 +4,15 @@ cleanup of other versions."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
+import numpy as np
+
 from graph_schema.clock import now_ms
+from graph_schema.columns import Coder, EvidenceTable, GraphColumns, InteractionTable, RowBuffer, VectorTable
 from graph_schema.rows import Subgraph
-from graph_schema.store.base import StoreBase, chunks
+from graph_schema.store.base import StoreBase, batches
 
 NODE_LABELS = ("User", "Item", "Interest")
 # Node properties a refresh run stages (as next_<name>) and publish_model promotes;
@@ -38,6 +41,10 @@ class ModelIO(StoreBase):
     # one full scan of pull_interactions and filtered here: on MovieLens-100K that scan
     # beats the per-user index lookups of pull_neighbourhood from about half the users.
     NEIGHBOURHOOD_SCAN_SHARE = 0.5
+    # Users (or vectors) per page of pull_columns when the caller names none (a refresh
+    # passes REFRESH_PULL_PAGE): a page's rows are the only Python objects a full pull
+    # holds at once (~20 interactions per user at 1M events).
+    PULL_PAGE = 2000
 
     # --- pull ------------------------------------------------------------------------
     def pull_subgraph(self, since_ts: int | None = None, user_ids: Sequence[str] | None = None) -> Subgraph:
@@ -49,6 +56,85 @@ class ModelIO(StoreBase):
         evidence = self._pull("pull_evidence", _EVIDENCE_COLUMNS, user_ids=ids)
         embeddings = self._pull_embeddings()
         return _in_order(Subgraph(interactions=interactions, tags=tags, embeddings=embeddings, evidence=evidence))
+
+    def pull_columns(self, since_ts: int | None = None, page: int | None = None) -> GraphColumns:
+        """What pull_subgraph pulls for everyone, as compact columns, in keyset-paginated
+        pages (`page` users, or vectors, per query; PULL_PAGE by default): the rows of one
+        page at a time are Python objects, never the whole graph's."""
+        size = int(page or self.PULL_PAGE)
+        since = int(since_ts or 0)
+        users, items, interests = Coder(), Coder(), Coder()
+        inter = RowBuffer((np.int32, np.int32, np.float64, np.int64, np.int64, np.int64))
+        for rows in self._pages("pull_interactions_page", size, since=since):
+            last = [_int(r[5], 0) for r in rows]
+            inter.add(
+                (
+                    [users.code(r[0]) for r in rows],
+                    [items.code(r[1]) for r in rows],
+                    [1.0 if r[2] is None else float(r[2]) for r in rows],
+                    [_int(r[3], 1) for r in rows],
+                    [_int(r[4], lt) for r, lt in zip(rows, last, strict=True)],
+                    last,
+                )
+            )
+        ev_users, ev = Coder(), RowBuffer((np.int32, np.int32, np.float64, np.int64))
+        for rows in self._pages("pull_evidence_page", size):
+            ev.add(
+                (
+                    [ev_users.code(r[0]) for r in rows],
+                    [interests.code(r[1]) for r in rows],
+                    [float(r[2] or 0.0) for r in rows],
+                    [_int(r[3], -1) for r in rows],
+                )
+            )
+        tags = self._named_read("pull_tags")
+        tags.sort(key=lambda r: (str(r["item_id"]), str(r["interest_id"])))
+        return GraphColumns(
+            interactions=InteractionTable(users.ids, items.ids, *inter.arrays()),
+            tags=tags,
+            evidence=EvidenceTable(ev_users.ids, interests.ids, *ev.arrays()),
+            embeddings={label: self._pull_vectors(label, size) for label in NODE_LABELS},
+        )
+
+    def _pages(self, query_name: str, page: int, **params: Any) -> Iterator[list[list[Any]]]:
+        """The rows of a keyset-paginated pull, a page at a time (each page's `last` is the
+        next one's `$after`)."""
+        after = ""
+        while True:
+            res = self._named_read(query_name, after=after, page=page, **params)
+            if not res or res[0].get("last") is None:
+                return
+            rows = res[0]["rows_json"] or []
+            if rows:
+                yield rows
+            after = str(res[0]["last"])
+
+    def _pull_vectors(self, label: str, page: int) -> VectorTable:
+        """Every `label` node's embedding as float32, paged by id."""
+        ids: list[str] = []
+        parts: list[np.ndarray] = []
+        ragged: list[np.ndarray] = []
+        after = ""
+        while True:
+            res = self._named_read(f"pull_embeddings_{label.lower()}", after=after, page=page)
+            rows = (res[0]["rows_json"] if res else None) or []
+            if not rows:
+                break
+            ids.extend(str(r[0]) for r in rows)
+            if len({len(r[1]) for r in rows}) == 1 and not ragged:
+                parts.append(np.asarray([r[1] for r in rows], dtype=np.float32))
+            else:  # vectors of mixed sizes (e.g. a dimension change between runs)
+                ragged.extend(row for part in parts for row in part)
+                parts = []
+                ragged.extend(np.asarray(r[1], dtype=np.float32) for r in rows)
+            after = str(rows[-1][0])
+            if len(rows) < page:
+                break
+        if ragged:
+            return VectorTable(ids, ragged)
+        if len({p.shape[1] for p in parts}) > 1:
+            return VectorTable(ids, [row for part in parts for row in part])
+        return VectorTable(ids, np.concatenate(parts) if parts else np.zeros((0, 0), dtype=np.float32))
 
     def users_active_since(self, since_ts: int) -> list[str]:
         """Users with an interaction last touched at or after `since_ts` (epoch ms)."""
@@ -124,32 +210,47 @@ class ModelIO(StoreBase):
         return embeddings
 
     # --- stage and publish -------------------------------------------------------------
-    def stage_node_properties(self, label: str, rows: Sequence[dict[str, Any]]) -> int:
+    def stage_node_properties(self, label: str, rows: Iterable[dict[str, Any]]) -> int:
         """rows: {id, props: {embedding: [float], model_version, ...}}, written as next_*
         properties that stay invisible until publish_model promotes them (all at once,
-        with the pointer)."""
+        with the pointer). `rows` may be a stream: it is written batch by batch."""
         allowed = STAGED_PROPS.get(label)
         if allowed is None:
             raise ValueError(f"label must be one of {NODE_LABELS}")
-        staged = []
-        for row in rows:
-            unknown = set(row["props"]) - set(allowed)
-            if unknown:
-                raise ValueError(f"{label} properties {sorted(unknown)} cannot be staged (known: {allowed})")
-            if "model_version" not in row["props"]:
-                raise ValueError("staged properties need the run's model_version")
-            staged.append({"id": row["id"], "props": {f"next_{k}": v for k, v in row["props"].items()}})
-        return self._set_node_properties(label, staged)
+        known = set(allowed)
 
-    def stage_interest_strengths(self, rows: Sequence[dict[str, Any]]) -> int:
+        def staged() -> Iterator[dict[str, Any]]:
+            for row in rows:
+                unknown = row["props"].keys() - known
+                if unknown:
+                    raise ValueError(f"{label} properties {sorted(unknown)} cannot be staged (known: {allowed})")
+                if "model_version" not in row["props"]:
+                    raise ValueError("staged properties need the run's model_version")
+                yield {"id": row["id"], "props": {f"next_{k}": v for k, v in row["props"].items()}}
+
+        return self._set_node_properties(label, staged())
+
+    def stage_interest_strengths(self, rows: Iterable[dict[str, Any]]) -> int:
         """rows: {user_id, interest_id, strength, updated_at, model_version}, staged
-        until publish_model."""
+        until publish_model; unique per (user, interest) (within a batch the last wins)."""
         return self._write_unique("stage_interest_strengths", rows, ("user_id", "interest_id"))
 
-    def write_similar_items(self, rows: Sequence[dict[str, Any]]) -> int:
-        """rows: {item_id, other_id, score, model_version}. Visible at once, but only to
-        readers asking for that model_version (so a run writes them before publishing)."""
-        return self._write_unique("set_similar_items", rows, ("item_id", "other_id", "model_version"))
+    def write_similar_items(self, rows: Iterable[dict[str, Any]]) -> int:
+        """rows: {item_id, other_id, score, model_version}, unique per key (within a batch
+        the last wins). Visible at once, but only to readers asking for that model_version
+        (so a run writes them before publishing). Sent grouped by item and version
+        (queries/set_similar_lists.cypher), about batch_size edges per query."""
+        written = 0
+        for batch in batches(rows, self.batch_size):
+            lists: dict[tuple[str, str], dict[str, float]] = {}
+            for r in batch:
+                lists.setdefault((r["model_version"], r["item_id"]), {})[r["other_id"]] = r["score"]
+            by_version: dict[str, list[list[Any]]] = {}
+            for (version, item_id), others in lists.items():
+                by_version.setdefault(version, []).append([item_id, [[o, s] for o, s in others.items()]])
+            for version, grouped in by_version.items():
+                written += int(self._named_write("set_similar_lists", rows=grouped, model_version=version)[0]["n"])
+        return written
 
     def publish_model(
         self,
@@ -222,22 +323,27 @@ class ModelIO(StoreBase):
         model_version}."""
         return self._write_unique("set_interest_strengths", rows, ("user_id", "interest_id"))
 
-    def _set_node_properties(self, label: str, rows: Sequence[dict[str, Any]]) -> int:
+    def _set_node_properties(self, label: str, rows: Iterable[dict[str, Any]]) -> int:
         if label not in NODE_LABELS:
             raise ValueError(f"label must be one of {NODE_LABELS}")
         name = f"set_{label.lower()}_props"
         written = 0
-        for batch in chunks(list(rows), self.batch_size):
-            written += int(self._named_write(name, rows=list(batch))[0]["n"])
+        for batch in batches(rows, self.batch_size):
+            written += int(self._named_write(name, rows=batch)[0]["n"])
         return written
 
-    def _write_unique(self, query_name: str, rows: Sequence[dict[str, Any]], key: tuple[str, ...]) -> int:
-        """Write rows in batches, the last row per `key` winning; returns the count the query reports."""
-        unique = list({tuple(r[k] for k in key): r for r in rows}.values())
+    def _write_unique(self, query_name: str, rows: Iterable[dict[str, Any]], key: tuple[str, ...]) -> int:
+        """Write rows in batches as they come, the last row per `key` of a batch winning;
+        returns the count the query reports."""
         written = 0
-        for batch in chunks(unique, self.batch_size):
-            written += int(self._named_write(query_name, rows=list(batch))[0]["n"])
+        for batch in batches(rows, self.batch_size):
+            unique = list({tuple(r[k] for k in key): r for r in batch}.values())
+            written += int(self._named_write(query_name, rows=unique)[0]["n"])
         return written
+
+
+def _int(value: Any, default: int) -> int:
+    return default if value is None else int(value)
 
 
 def _in_order(sub: Subgraph) -> Subgraph:

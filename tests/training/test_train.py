@@ -135,6 +135,28 @@ def test_warm_start_copies_matching_ids_only():
     np.testing.assert_array_equal(base["interest"], cold_base["interest"])
 
 
+def test_warm_start_from_float32_vector_tables_as_from_lists():
+    """The paged pull's previous vectors (graph_schema.columns.VectorTable, float32, mixed
+    sizes kept apart) warm-start what the row pull's lists do."""
+    from graph_schema.columns import VectorTable
+
+    d, _ = planted()
+    vec = [0.25, -0.5] * 8
+    users = {"g0u0": vec, "g0u2": [-x for x in vec], "ghost": vec}
+    items = {"g1i3": vec, "g1i4": [1.0] * 8}  # wrong dim ignored
+    cfg = TrainConfig(**{**FAST.__dict__, "epochs": 0})
+    lists = train(TrainingData(**{**d.__dict__, "previous": {"user": users, "item": items}}), NOW, cfg)
+    tables = {
+        "user": VectorTable.of(list(users), list(users.values())),
+        "item": VectorTable.of(list(items), list(items.values())),
+    }
+    assert isinstance(tables["user"].vectors, np.ndarray) and tables["user"].vectors.dtype == np.float32
+    res = train(TrainingData(**{**d.__dict__, "previous": tables}), NOW, cfg)
+    assert res.warm_started == lists.warm_started == {"user": 2, "item": 1, "interest": 0}
+    for label in ("user", "item", "interest"):
+        np.testing.assert_array_equal(res.model.emb[label].detach().numpy(), lists.model.emb[label].detach().numpy())
+
+
 def test_warm_start_from_own_output_keeps_quality():
     d, _ = planted()
     first = train(d, NOW, FAST)

@@ -1,0 +1,5 @@
+// FalkorDB variant of pull_embeddings_interest: the page as one toJSON() string.
+MATCH (n:Interest)
+WHERE n.id > $after AND n.embedding IS NOT NULL
+WITH n ORDER BY n.id LIMIT $page
+RETURN toJSON(collect([n.id, n.embedding])) AS rows_json
