@@ -144,6 +144,7 @@ class UserDeleted(ApiModel):
     graph_user_removed: bool
     graph_relationships_removed: int
     events_removed: int
+    relation_events_removed: int = Field(0, description="Follow/friend events by or about the user.")
 
 
 # --- analyst Cypher ------------------------------------------------------------------

@@ -100,7 +100,7 @@ def delete_user(path: UserPath) -> dict[str, Any]:
     """
     svc = services()
     report = privacy.delete_user(svc.eventlog, svc.store(), path.user_id)
-    if not report["graph_user_removed"] and not report["events_removed"]:
+    if not (report["graph_user_removed"] or report["events_removed"] or report["relation_events_removed"]):
         raise not_found("user", path.user_id)
     return report
 
