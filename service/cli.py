@@ -186,9 +186,9 @@ def ingest(
     The file streams: batches are parsed, validated and logged while the graph
     writes the previous one. Lines that are not valid events are reported by number;
     the rest are accepted."""
+    from service.ingest import relations
     from service.ingest.eventlog import EventLog
     from service.ingest.graph_writer import GraphWriter
-    from service.ingest import relations
     from service.ingest.jsonl import read_events
     from service.ingest.schemas import RelationIn
 

@@ -27,6 +27,27 @@ class RelationState:
 
 
 @dataclass(frozen=True, slots=True)
+class FollowedTook:
+    """An item a followed user interacted with (the social candidate source)."""
+
+    user_id: str  # the followed user
+    tie: float  # the relation's weight
+    item_id: str
+    weight: float  # the INTERACTED weight
+    last_ts: int
+
+
+@dataclass(frozen=True, slots=True)
+class PeopleCandidate:
+    """A user found for "people you may like", with what found them."""
+
+    user_id: str
+    via: tuple[str, ...] = ()  # followed users who follow them (friends of friends)
+    shared: float = 0.0  # shared-interest score
+    interests: tuple[str, ...] = ()  # the shared interests' names
+
+
+@dataclass(frozen=True, slots=True)
 class Followed:
     user_id: str
     weight: float
@@ -67,3 +88,34 @@ class SocialGraph(StoreBase):
     def relation_counts(self) -> dict[str, int]:
         """FOLLOWS edges by kind."""
         return {r["kind"]: int(r["n"]) for r in self._named_read("social_relations_count")}
+
+    def followed_recent_items(self, user_id: str, limit: int) -> list[FollowedTook]:
+        """What the users `user_id` follows took, newest first, at most `limit` rows."""
+        return [
+            FollowedTook(
+                r["user_id"], float(r["tie"] or 0.0), r["item_id"], float(r["weight"] or 0.0), int(r["last_ts"] or 0)
+            )
+            for r in self._named_read("social_recent_items", user_id=user_id, limit=limit)
+        ]
+
+    def people_by_friends(self, user_id: str, limit: int) -> list[PeopleCandidate]:
+        """Users followed by the users `user_id` follows (themselves excluded)."""
+        return [
+            PeopleCandidate(r["user_id"], via=tuple(sorted(r["via"])))
+            for r in self._named_read("social_people_fof", user_id=user_id, limit=limit)
+        ]
+
+    def people_by_interests(self, user_id: str, interests: int, per_interest: int, limit: int) -> list[PeopleCandidate]:
+        """Users strong in the user's strongest interests (themselves excluded)."""
+        rows = self._named_read(
+            "social_people_interests", user_id=user_id, interests=interests, per_interest=per_interest, limit=limit
+        )
+        return [
+            PeopleCandidate(r["user_id"], shared=float(r["score"] or 0.0), interests=tuple(r["interests"]))
+            for r in rows
+        ]
+
+    def user_embeddings(self, user_ids: Sequence[str], model_version: str) -> dict[str, tuple[float, ...]]:
+        """The published vectors of these users (those that have one)."""
+        rows = self._named_read("social_user_embeddings", user_ids=list(user_ids), model_version=model_version)
+        return {r["user_id"]: tuple(float(x) for x in r["embedding"]) for r in rows}

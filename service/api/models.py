@@ -84,7 +84,7 @@ class RecsQuery(ApiModel):
 
 class Evidence(ApiModel):
     model_config = ConfigDict(extra="allow")
-    kind: Literal["learned", "similar_item", "co_interaction", "interest", "embedding", "trending"]
+    kind: Literal["learned", "similar_item", "co_interaction", "interest", "embedding", "trending", "social"]
 
 
 class RecommendedItem(ApiModel):
@@ -98,11 +98,29 @@ class RecommendedItem(ApiModel):
 class Recommendations(ApiModel):
     user_id: str
     model_version: str | None = Field(description="Published model used, null before the first refresh.")
-    strategy: Literal["blend", "graph", "interest", "embedding", "trending"] = Field(
+    strategy: Literal["blend", "graph", "interest", "embedding", "trending", "social"] = Field(
         description="Strategy applied: the requested one, `blend` when `embedding` was asked for before "
-        "embeddings exist, `trending` for a cold start (unknown or history-less user)."
+        "embeddings exist, `social` for a user with no history of their own who follows people, "
+        "`trending` for a cold start (unknown or history-less user following nobody)."
     )
     items: list[RecommendedItem]
+
+
+class PeopleQuery(ApiModel):
+    model_config = ConfigDict(extra="forbid")
+    k: int = Field(20, ge=1, le=100, description="How many people.")
+
+
+class PersonMayLike(ApiModel):
+    user_id: str
+    score: float
+    reasons: list[str] = Field(description="Why, strongest first: friends of friends, shared interests, embedding.")
+
+
+class People(ApiModel):
+    user_id: str
+    model_version: str | None
+    items: list[PersonMayLike] = Field(description="Best first; never the user or someone they already follow.")
 
 
 class SimilarQuery(ApiModel):
