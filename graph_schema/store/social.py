@@ -119,3 +119,101 @@ class SocialGraph(StoreBase):
         """The published vectors of these users (those that have one)."""
         rows = self._named_read("social_user_embeddings", user_ids=list(user_ids), model_version=model_version)
         return {r["user_id"]: tuple(float(x) for x in r["embedding"]) for r in rows}
+
+    # --- interest communities ---------------------------------------------------------
+    def all_relations(self) -> list[tuple[str, str, float]]:
+        """Every FOLLOWS edge: (user, target, weight)."""
+        return [
+            (r["user_id"], r["target_user_id"], float(r["weight"] or 0.0))
+            for r in self._named_read("social_all_relations")
+        ]
+
+    def user_interest_weights(self) -> list[tuple[str, str, str, float]]:
+        """(user, interest, interest name, weight): strength if written, else evidence."""
+        return [
+            (r["user_id"], r["interest_id"], r["name"], float(r["weight"]))
+            for r in self._named_read("community_user_interests")
+        ]
+
+    def community_members(self, version: str) -> dict[str, list[str]]:
+        """Members of each community of `version`."""
+        return {
+            r["community_id"]: list(r["members"]) for r in self._named_read("community_members_of", version=version)
+        }
+
+    def write_communities(
+        self,
+        version: str,
+        communities: Sequence[CommunityRow],
+        members: Sequence[tuple[str, str]],
+        written_at: int,
+        keep_versions: int,
+    ) -> dict[str, int]:
+        """Write a version's communities and membership, point readers at it, then drop
+        the other versions' MEMBER_OF edges and the Community nodes of versions not kept."""
+        for chunk in chunks(list(communities), self.batch_size):
+            self._named_write(
+                "community_write",
+                version=version,
+                written_at=written_at,
+                communities=[[c.community_id, c.size, list(c.interests), list(c.names), list(c.shares)] for c in chunk],
+            )
+        written = 0
+        for chunk in chunks([[u, c] for u, c in members], self.batch_size):
+            rows = self._named_write("community_write_members", version=version, rows=chunk)
+            written += int(rows[0]["n"]) if rows else 0
+        self._named_write("community_publish", version=version, written_at=written_at)
+        removed = 0
+        while True:
+            rows = self._named_write("community_cleanup_members", version=version, limit=self.batch_size)
+            n = int(rows[0]["n"]) if rows else 0
+            removed += n
+            if n < self.batch_size:
+                break
+        versions = [r["model_version"] for r in self._named_read("community_versions")]
+        keep = [version, *[v for v in versions if v != version][: max(0, keep_versions - 1)]]
+        self._named_write("community_cleanup_nodes", keep=keep)
+        return {"communities": len(communities), "community_members": written, "community_members_removed": removed}
+
+    def community_versions(self) -> list[str]:
+        """Versions with communities in the graph, newest first."""
+        return [r["model_version"] for r in self._named_read("community_versions")]
+
+    def communities(self, limit: int = 1000) -> list[CommunityRow]:
+        """The published communities, largest first."""
+        return [_community(r) for r in self._named_read("community_list", limit=limit)]
+
+    def community_history(self, community_id: str) -> list[CommunityRow]:
+        """One community in every kept version, oldest first."""
+        return [
+            _community({**r, "community_id": community_id})
+            for r in self._named_read("community_history", community_id=community_id)
+        ]
+
+    def community_of(self, user_id: str) -> str | None:
+        rows = self._named_read("community_of_user", user_id=user_id)
+        return rows[0]["community_id"] if rows else None
+
+
+@dataclass(frozen=True, slots=True)
+class CommunityRow:
+    """A community of one version: its size and top interests (share of the members'
+    interest weight)."""
+
+    community_id: str
+    size: int
+    interests: tuple[str, ...]
+    names: tuple[str, ...]
+    shares: tuple[float, ...]
+    model_version: str | None = None
+
+
+def _community(r: dict) -> CommunityRow:
+    return CommunityRow(
+        r["community_id"],
+        int(r["size"] or 0),
+        tuple(r["interests"] or ()),
+        tuple(r["names"] or ()),
+        tuple(float(x) for x in (r["shares"] or ())),
+        r.get("model_version"),
+    )

@@ -234,3 +234,44 @@ class Readiness(ApiModel):
     checks: dict[str, str]
     model_version: str | None = None
     pending_events: int | None = None
+
+
+# --- interest communities -------------------------------------------------------------
+class CommunitiesQuery(ApiModel):
+    model_config = ConfigDict(extra="forbid")
+    limit: int = Field(100, ge=1, le=1000, description="Most communities listed (largest first).")
+
+
+class CommunityPath(ApiModel):
+    community_id: str = ID_FIELD
+
+
+class CommunityInterest(ApiModel):
+    interest_id: str
+    name: str
+    share: float = Field(description="Share of the members' (relative) interest weight.")
+
+
+class CommunitySummary(ApiModel):
+    community_id: str
+    size: int
+    top_interests: list[CommunityInterest]
+
+
+class CommunityList(ApiModel):
+    model_version: str | None = Field(description="The version the communities were detected for; null: none yet.")
+    communities: list[CommunitySummary]
+
+
+class CommunityVersion(ApiModel):
+    model_version: str
+    size: int
+    shares: dict[str, float] = Field(description="Interest id -> share, in that version (its top interests).")
+
+
+class CommunityDetail(ApiModel):
+    community_id: str
+    model_version: str | None
+    size: int
+    top_interests: list[CommunityInterest]
+    trend: list[CommunityVersion] = Field(description="The community in every kept version, oldest first.")
