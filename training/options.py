@@ -55,10 +55,18 @@ class RefreshOptions:
             list_size=settings.refresh_list_size,
             ease_max_items=settings.refresh_ease_max_items,
             eval_users=settings.refresh_eval_users,
-            train=replace(cls().train, **{name: value for name, value in tuned.items() if value is not None}),
+            train=_with_social(
+                replace(cls().train, **{name: value for name, value in tuned.items() if value is not None}),
+                settings.train_social_weight,
+            ),
         )
 
     def for_run(self, device: str, epochs: int | None) -> RefreshOptions:
         """These options with the caller's device and, if given, epochs (CLI flags beat settings)."""
         train = replace(self.train, device=device, **({"epochs": epochs} if epochs is not None else {}))
         return replace(self, train=train)
+
+
+def _with_social(train: TrainConfig, weight: float) -> TrainConfig:
+    """TRAIN_SOCIAL_WEIGHT > 0: the FOLLOWS ties join the graph as their own relation type."""
+    return replace(train, graph=replace(train.graph, social_weight=weight)) if weight > 0 else train

@@ -128,6 +128,13 @@ class SocialGraph(StoreBase):
             for r in self._named_read("social_all_relations")
         ]
 
+    def relation_ties(self) -> list[tuple[str, str, float, int]]:
+        """Every FOLLOWS edge with its start: (user, target, weight, since ms)."""
+        return [
+            (r["user_id"], r["target_user_id"], float(r["weight"] or 0.0), int(r["since"] or 0))
+            for r in self._named_read("social_all_relations")
+        ]
+
     def user_interest_weights(self) -> list[tuple[str, str, str, float]]:
         """(user, interest, interest name, weight): strength if written, else evidence."""
         return [
