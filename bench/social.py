@@ -124,14 +124,14 @@ def main(argv: list[str] | None = None) -> int:
     runs = [run(a, seed) for seed in range(a.seeds)]
     print(
         f"synthetic homophily graph (not real ties): {a.users} users, {a.items} items, {a.clusters} clusters, "
-        f"purity {a.purity}, homophily {a.homophily}, ~{a.ties + 1:.0f} follows per user, social weight {a.social_weight}"
+        f"purity {a.purity}, homophily {a.homophily}, ~{a.ties + 1:.0f} follows per user, "
+        f"social weight {a.social_weight}"
     )
     print(
         f"{'seed':>4} {'inter.':>7} {'ties':>6} {'<3 users':>8} | {'NDCG@20 all':>30} | {'NDCG@20 users with <3':>30}"
     )
-    print(
-        f"{'':>4} {'':>7} {'':>6} {'':>8} | {'popular':>8} {'without':>10} {'with':>10} | {'popular':>8} {'without':>10} {'with':>10}"
-    )
+    cols = f"{'popular':>8} {'without':>10} {'with':>10}"
+    print(f"{'':>4} {'':>7} {'':>6} {'':>8} | {cols} | {cols}")
     for r in runs:
         print(
             f"{r['seed']:>4} {r['interactions']:>7} {r['ties']:>6} {r['sparse_users']:>8} | "
