@@ -76,7 +76,10 @@ def communities(data: TrainingData, resolution: float, seed: int) -> dict:
     from training.communities import louvain, user_graph
 
     names = data.users.ids
-    ties = [(names[a], names[b], float(w)) for a, b, w in zip(data.social_src, data.social_dst, data.social_weight)]
+    ties = [
+        (names[a], names[b], float(w))
+        for a, b, w in zip(data.social_src, data.social_dst, data.social_weight, strict=True)
+    ]
     tag_of = dict(zip(data.tag_item.tolist(), data.tag_interest.tolist(), strict=True))
     counts: dict[tuple[str, str], float] = {}
     for u, i in zip(data.user.tolist(), data.item.tolist(), strict=True):
