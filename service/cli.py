@@ -239,8 +239,8 @@ def ingest(
                 "duplicates": report.duplicates,
                 "rejected": len(rejected),
                 "applied": applied.applied,
-                "relations_applied": rel_applied,
                 "pending": applied.pending,
+                **({"relations_applied": rel_applied} if social else {}),
             }
         )
     )

@@ -1,4 +1,6 @@
-// The versions that have communities, newest first.
+// The versions that have communities, newest written first (version strings of runs in
+// the same second do not sort by time).
 MATCH (c:Community)
-RETURN DISTINCT c.model_version AS model_version
-ORDER BY model_version DESC
+WITH c.model_version AS model_version, max(c.written_at) AS written_at
+RETURN model_version
+ORDER BY written_at DESC, model_version DESC

@@ -2,7 +2,7 @@
 // interest weight in the newest version against the version before (0 if absent then)?
 // params: {"community_id": "c1"}
 MATCH (c:Community {id: $community_id})
-WITH c ORDER BY c.model_version DESC
+WITH c ORDER BY c.written_at DESC
 WITH collect(c)[..2] AS cs
 WHERE size(cs) > 0
 WITH cs[0] AS now, CASE WHEN size(cs) > 1 THEN cs[1] ELSE null END AS before
