@@ -10,7 +10,7 @@ the project's test Neo4j, emptied, with SQLite in the DATA_DIR):
 3. a full refresh as a subprocess running the job the CLI runs (service.jobs.refresh.run_job,
    forced, as bench/refresh.py forces), with the job's functions and store calls timed from
    outside: the phases (pull, build, train, evaluate, write, publish), SIMILAR_TO built
-   (training.strengths.similar_items) and written, the GNN's epochs, EASE, the user lists,
+   (training.similar.similar_items) and written, the GNN's epochs, EASE, the user lists,
    the process's peak RSS (wait4) and which step raised it;
 4. 1 % new events (new event ids, the day after the data ends) through `interest-graph
    ingest`, then an incremental refresh, the same way.
@@ -360,12 +360,16 @@ class PhaseMemory:
 
 def _train_note(data: Any, *args: Any, result: Any, **kwargs: Any) -> dict[str, float]:
     cfg = args[1] if len(args) > 1 else kwargs.get("cfg")
-    batch = getattr(cfg, "batch_size", 8192)
+    n = data.n_interactions
+    if getattr(cfg, "propagation", "full") == "sampled":
+        batch = cfg.sampled_batch_size
+    else:  # training.train._Step.batch_size: an epoch takes at most steps_per_epoch full steps
+        batch = max(getattr(cfg, "batch_size", 8192), -(-n // max(getattr(cfg, "steps_per_epoch", 10), 1)))
     return {
         "epochs_run": result.epochs_run,
         "best_epoch": result.best_epoch,
         "train_interactions": data.n_interactions,
-        "steps_per_epoch": math.ceil(data.n_interactions / batch),
+        "steps_per_epoch": math.ceil(n / batch),
     }
 
 
@@ -654,7 +658,7 @@ def show_refresh(title: str, run: dict[str, Any]) -> None:
         val = _step(run, "gnn validation (per epoch)")
         print(
             f"  train: GNN {gnn['seconds']:.1f} s ({gnn.get('epochs_run', 0):.0f} epochs, best "
-            f"{gnn.get('best_epoch', 0):.0f}, {gnn.get('steps_per_epoch', 0):.0f} full-graph steps each over "
+            f"{gnn.get('best_epoch', 0):.0f}, {gnn.get('steps_per_epoch', 0):.0f} steps each over "
             f"{gnn.get('train_interactions', 0):,.0f} interactions; validation {val['seconds']:.1f} s of it); "
             f"choose_blend {_step(run, 'choose_blend')['seconds']:.1f} s; embed_graph "
             f"{_step(run, 'gnn embed_graph')['seconds']:.1f} s; EASE fits {_step(run, 'ease fits')['calls']:.0f} "

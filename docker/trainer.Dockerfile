@@ -29,7 +29,7 @@ ENV PATH=/opt/venv/bin:$PATH
 # own index, as DGL's install guide gives it (PyPI's last DGL wheels are 2.1.0, CPU only).
 RUN pip install torch==2.4.0+cu124 --index-url https://download.pytorch.org/whl/cu124 \
     && pip install dgl==2.4.0+cu124 -f https://data.dgl.ai/wheels/torch-2.4/cu124/repo.html \
-       "numpy<2" pandas==2.2.3 torchdata==0.8.0 \
+       "numpy<2" pandas==2.2.3 torchdata==0.8.0 faiss-cpu==1.15.1 \
     && python -c "from importlib.metadata import version as v; print('torch', v('torch'), 'dgl', v('dgl'))"
 # (no `import dgl` here: a GPU-less builder has no CUDA driver to load)
 

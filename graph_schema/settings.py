@@ -69,6 +69,11 @@ class Settings(BaseSettings):
     )
     refresh_top_n_interests: int = Field(10, description="INTERESTED_IN strengths written per user.")
     refresh_similar_k: int = Field(20, description="SIMILAR_TO neighbours written per item.")
+    refresh_similar_exact_max_items: int = Field(
+        50_000,
+        ge=0,
+        description="SIMILAR_TO lists are exact up to this many items, approximate (faiss HNSW) beyond.",
+    )
     refresh_strength_alpha: float = Field(0.5, description="Weight of learned affinity vs evidence.")
     refresh_gate_margin: float = Field(0.01, description="Tolerated NDCG@20 drop vs the published run.")
     refresh_list_size: int = Field(
@@ -90,7 +95,33 @@ class Settings(BaseSettings):
         "beyond that, so evaluation costs eval_users × items whatever the number of users.",
     )
     refresh_neighbours_per_item: int = Field(
-        20, description="Incremental refresh: other users re-fitted per item a touched user interacted with."
+        20,
+        description="Incremental refresh: for each new item (no vector yet) a touched user reached, how many of "
+        "its most recent users it is fitted against.",
+    )
+    refresh_dist_partitions: int = Field(
+        0,
+        ge=0,
+        description="Full refresh: train over DGL's distributed graph in this many partitions, one DistGraph server "
+        "and one trainer process each (training.distributed); 0: one process.",
+    )
+    refresh_dist_hosts: str | None = Field(
+        None,
+        description="Distributed training across machines: machine k's address, comma-separated, machine 0 being "
+        "the refresh host as the others reach it; unset: every partition on this host.",
+    )
+    refresh_dist_workdir: str | None = Field(
+        None, description="Where distributed training jobs are written: the same path on every machine; unset: TMPDIR."
+    )
+    refresh_dist_remote: str = Field(
+        "ssh -tt -o BatchMode=yes {host} {command}",
+        description="How the refresh host starts a process on machine {host}: {command} is one shell word.",
+    )
+    refresh_dist_port: int = Field(
+        30050, description="Across machines: machine k's DGL server port is this + k; the trainers meet at + machines."
+    )
+    refresh_dist_timeout_s: float = Field(
+        3600.0, gt=0, description="Longest distributed training; then every process is stopped and the run fails."
     )
 
     # --- social graph (training/communities.py, training/social.py) ------------------

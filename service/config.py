@@ -70,6 +70,12 @@ class ApiSettings(Settings):
     refresh_interval_minutes: float = Field(60.0, ge=0, description="0 disables the interval trigger.")
     refresh_cron: str | None = Field(None, description="Crontab expression (5 fields, UTC); overrides the interval.")
     refresh_mode: Literal["full", "incremental"] = "incremental"
+    refresh_full_every: int = Field(
+        24,
+        ge=0,
+        description="With REFRESH_MODE=incremental, every Nth scheduled run is a full one (items move and "
+        "SIMILAR_TO is rebuilt only by full runs); 0: never.",
+    )
     refresh_misfire_grace_s: int = Field(900, ge=1, description="A run missed by less than this still runs once.")
     refresh_device: str = Field("auto", description="Passed to the refresh job: auto|cpu|cuda.")
     api_runs_refresh: bool = Field(

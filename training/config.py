@@ -21,6 +21,20 @@ class GraphConfig:
 
 
 @dataclass(frozen=True)
+class Cluster:
+    """Where distributed training (TrainConfig.distributed > 0) runs: training.distributed.launch."""
+
+    # machine k's address as the others reach it, machine 0 being the host that launches;
+    # (): every partition on this host, over 127.0.0.1 and free ports
+    hosts: tuple[str, ...] = ()
+    workdir: str = ""  # where job directories go, the same path on every machine; "": the temp dir
+    # how a process starts on another machine: {host}, and {command} (one shell word)
+    remote: str = "ssh -tt -o BatchMode=yes {host} {command}"
+    port: int = 30050  # with hosts: machine k's server listens on port + k, the trainers meet at port + machines
+    timeout_s: float = 3600.0  # the most a training may take before every process is stopped
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     """Defaults tuned on MovieLens-100K (bench/quality.py) within a ~30 s CPU budget.
 
@@ -45,7 +59,14 @@ class TrainConfig:
     steps_per_epoch: int = 10  # full propagation: the most steps an epoch takes
     fanouts: tuple[int, ...] = (10, 10)  # sampled propagation: in-edges kept per node, input layer first
     sampled_batch_size: int = 2048
+    # > 0: train sampled, over a DistGraph of this many partitions, one DGL server and one
+    # trainer process each, where `cluster` says (training.distributed; REFRESH_DIST_*)
+    distributed: int = 0
+    cluster: Cluster = field(default_factory=Cluster)
     valid_users: int = 5000  # early stopping is measured on at most this many users (a fixed sample)
+    # ... and on at most this many scores per evaluation (users x items): a catalogue of 20k
+    # items is measured on 1,000 users, so an epoch's evaluation does not grow with it
+    valid_scores: int = 20_000_000
     negatives: int = 2  # negatives per positive
     hard_negative_frac: float = 0.0  # share of negatives drawn from the positive's interests
     # dynamic hard negatives: draw this many candidates per negative and keep the one the

@@ -1,9 +1,8 @@
-"""Incremental update: re-fit a neighbourhood's user and item vectors against the rest, frozen.
+"""Incremental update: re-fit some user and item vectors against the rest, frozen.
 
-A full retrain moves every vector; after a few new events only the neighbourhood of the
-users who acted needs new vectors: those users (the seeds), the items they interacted
-with, and a sample of those items' other users (training.pull and
-GraphStore.pull_neighbourhood pick them). `fold_in` fits exactly those rows jointly with
+A full retrain moves every vector; after a few new events only the users who acted need
+new vectors, and the items that had none yet (training.incremental decides, from what
+GraphStore.pull_neighbourhood pulled). `fold_in` fits exactly those rows jointly with
 BPR (sampled negatives, L2), starting from the published vectors, over every interaction
 that touches one of them; every other vector is a constant, so untouched users, items and
 interests keep exactly what was published. Items without a vector (new since the last

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from graph_schema.settings import Settings
-from training.config import TrainConfig
+from training.config import Cluster, TrainConfig
 
 
 def _setting_default(name: str) -> Any:
@@ -23,6 +23,7 @@ class RefreshOptions:
     window_days: float | None = _setting_default("refresh_window_days")  # None: every interaction
     top_n_interests: int = _setting_default("refresh_top_n_interests")
     similar_k: int = _setting_default("refresh_similar_k")
+    similar_exact_max_items: int = _setting_default("refresh_similar_exact_max_items")
     strength_alpha: float = _setting_default("refresh_strength_alpha")
     gate_margin: float = _setting_default("refresh_gate_margin")
     # incremental fold-in: Adam steps of `foldin_batch` sampled interactions (chosen on
@@ -49,6 +50,7 @@ class RefreshOptions:
             window_days=settings.refresh_window_days,
             top_n_interests=settings.refresh_top_n_interests,
             similar_k=settings.refresh_similar_k,
+            similar_exact_max_items=settings.refresh_similar_exact_max_items,
             strength_alpha=settings.refresh_strength_alpha,
             gate_margin=settings.refresh_gate_margin,
             neighbours_per_item=settings.refresh_neighbours_per_item,
@@ -56,7 +58,11 @@ class RefreshOptions:
             ease_max_items=settings.refresh_ease_max_items,
             eval_users=settings.refresh_eval_users,
             train=_with_social(
-                replace(cls().train, **{name: value for name, value in tuned.items() if value is not None}),
+                replace(
+                    cls().train,
+                    **_distributed(settings),
+                    **{name: value for name, value in tuned.items() if value is not None},
+                ),
                 settings.train_social_weight,
             ),
         )
@@ -65,6 +71,23 @@ class RefreshOptions:
         """These options with the caller's device and, if given, epochs (CLI flags beat settings)."""
         train = replace(self.train, device=device, **({"epochs": epochs} if epochs is not None else {}))
         return replace(self, train=train)
+
+
+def _distributed(settings: Settings) -> dict[str, Any]:
+    """TrainConfig's distributed and cluster from the REFRESH_DIST_* settings: with hosts,
+    one partition per host (REFRESH_DIST_PARTITIONS, if set, must agree)."""
+    hosts = tuple(h.strip() for h in (settings.refresh_dist_hosts or "").split(",") if h.strip())
+    parts = settings.refresh_dist_partitions or len(hosts)
+    if hosts and parts != len(hosts):
+        raise ValueError(f"REFRESH_DIST_PARTITIONS={parts} but REFRESH_DIST_HOSTS lists {len(hosts)} machines")
+    cluster = Cluster(
+        hosts=hosts,
+        workdir=settings.refresh_dist_workdir or "",
+        remote=settings.refresh_dist_remote,
+        port=settings.refresh_dist_port,
+        timeout_s=settings.refresh_dist_timeout_s,
+    )
+    return {"distributed": parts, "cluster": cluster}
 
 
 def _with_social(train: TrainConfig, weight: float) -> TrainConfig:

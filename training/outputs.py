@@ -41,7 +41,7 @@ def build_outputs(
     embeddings: Mapping[str, np.ndarray],
     user_strengths: UserStrengths,
     population: list[dict[str, Any]],
-    similar: tuple[np.ndarray, np.ndarray],
+    similar: tuple[np.ndarray, np.ndarray] | None,
     model_version: str,
     refreshed_at: int,
     only: Mapping[str, np.ndarray] | None = None,
@@ -50,7 +50,8 @@ def build_outputs(
 
     `only` limits the node rows of a label (indices; strengths follow the user rows) to
     what a run re-fitted, e.g. an incremental run; a label it leaves out gets every row.
-    SIMILAR_TO rows are always complete: readers read only the published version's edges.
+    SIMILAR_TO rows are complete for every item (`similar` None: none, the run keeps the
+    published lists).
     """
     stamp = {"model_version": model_version, "refreshed_at": refreshed_at}
     index = {"user": data.users, "item": data.items, "interest": data.interests}
@@ -89,6 +90,8 @@ def build_outputs(
         for i, s in zip(user_strengths.interest[u].tolist(), user_strengths.strength[u].tolist(), strict=True)
         if i >= 0
     ]
+    if similar is None:  # an incremental run: the published lists stay
+        return Outputs(nodes=nodes, strengths=strengths, similar=[])
     idx, score = similar
     similar_rows = [
         {

@@ -1,7 +1,8 @@
 """Write, then publish: the run's rows under its new model_version, then the pointer.
 
-Everything is written under the new version first: SIMILAR_TO edges tagged with it, node
-properties and interest strengths staged as next_*. store.publish_model then promotes the
+Everything is written under the new version first: SIMILAR_TO edges tagged with it (full
+runs; an incremental run keeps the published model's lists, publish_model's
+similar_version), node properties and interest strengths staged as next_*. store.publish_model then promotes the
 staged properties and moves the pointer in one transaction (an incremental run's also
 carries what it did not stage into the new version), so a run that fails half-way leaves
 the previous version fully readable. Only after that are other versions cleaned up.
@@ -21,11 +22,11 @@ from graph_schema.clock import now_ms
 from training.outputs import Outputs, build_outputs
 from training.pull import TrainingSet
 from training.run import Fit, RefreshPlan
+from training.similar import similar_items
 from training.strengths import (
     evidence_from_interactions,
     evidence_from_rows,
     interest_population,
-    similar_items,
     user_strengths,
 )
 from training.user_lists import user_lists
@@ -46,8 +47,11 @@ def write_and_publish(
     for label, rows in outputs.nodes.items():
         if rows:
             store.stage_node_properties(label, rows)
-    carry_from = run.published.version if fit.staged is not None and run.published else None
-    store.publish_model(run.version, record, carry_from=carry_from)
+    incremental = fit.staged is not None and run.published is not None
+    carry_from = run.published.version if incremental and run.published else None
+    # an incremental run writes no SIMILAR_TO: the published model's lists stay served
+    kept = run.published.similar_version if incremental and run.published else None
+    store.publish_model(run.version, record, carry_from=carry_from, similar_version=kept)
     return outputs
 
 
@@ -62,7 +66,9 @@ def build_run_outputs(run: RefreshPlan, pulled: TrainingSet, fit: Fit, t_ref: in
     strengths = user_strengths(emb["user"], emb["interest"], evidence, opts.top_n_interests, opts.strength_alpha)
     # population strengths need every interaction: an incremental run keeps the interests'
     population = interest_population(data, t_ref, tau_days, pulled.interest_strengths) if fit.staged is None else []
-    similar = similar_items(emb["item"], opts.similar_k)
+    # SIMILAR_TO lists are a full run's: an incremental run moves a few items a little and
+    # keeps the published lists (rewriting every item's list cost more than the fit)
+    similar = similar_items(emb["item"], opts.similar_k, opts.similar_exact_max_items) if fit.staged is None else None
     refreshed_at = now_ms()
     outputs = build_outputs(data, emb, strengths, population, similar, run.version, refreshed_at, fit.staged)
     if fit.blend is not None and opts.list_size > 0:

@@ -3,11 +3,11 @@
 Full: every interaction (last touched inside the window), all interest evidence, tags and
 previous embeddings, and the published Interest.strength (the trend is measured from it).
 
-Incremental: a sampled neighbourhood of the users with events since the published run (the
-seeds, U0): the items they interacted with (I1), and up to `neighbours_per_item` other users
-of each of those items (U2, the most recent ones; see GraphStore.pull_neighbourhood). Only
-the interactions of U0 and U2 are pulled (all of them, so their vectors can be re-fitted)
-with their evidence, but all tags and all previous embeddings.
+Incremental: the users with events since the published run (the seeds, U0) with all their
+interactions and evidence; the items their interactions newer than the published fit
+reached (I1), each with the edges of up to `neighbours_per_item` of its most recent other
+users (U2, whose published vectors stay frozen: only those edges are pulled; see
+GraphStore.pull_neighbourhood); all tags and all previous embeddings.
 """
 
 from __future__ import annotations
@@ -78,7 +78,10 @@ def _pull_neighbourhood(
             if touched_users is not None
             else store.users_active_since(run.published.published_at or 0)
         )
-        return store.pull_neighbourhood(seeds, run.options.neighbours_per_item, since_ts=run.since_ts), seeds
+        # the items moved: those of the seeds' interactions newer than the published fit
+        assert run.published is not None
+        sub = store.pull_neighbourhood(seeds, run.options.neighbours_per_item, run.since_ts, run.published.new_since)
+        return sub, seeds
 
     subgraph, seeds = phases.run("pull", pull)
     data = phases.run("build", lambda: build(subgraph, every_vector=True))

@@ -37,6 +37,7 @@ class PublishedModel:
     version: str
     published_at: int | None  # epoch ms
     metrics: dict[str, Any]  # what its run recorded (training.gate.metrics_record)
+    similar_version: str | None = None  # whose SIMILAR_TO lists it serves (its own, or a predecessor's)
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any] | None) -> PublishedModel | None:
@@ -48,6 +49,7 @@ class PublishedModel:
             version=row["model_version"],
             published_at=int(published_at) if published_at is not None else None,
             metrics=dict(metrics) if isinstance(metrics, Mapping) else {},
+            similar_version=row.get("similar_version") or row["model_version"],
         )
 
     @property
@@ -55,6 +57,12 @@ class PublishedModel:
         """The newest interaction it was fitted on; None for a model published before runs recorded it."""
         value = self.metrics.get("t_ref")
         return int(value) if value is not None else None
+
+    @property
+    def new_since(self) -> int | None:
+        """Interactions last touched from here on are newer than its fit (None: unknown)."""
+        t_ref = self.t_ref
+        return t_ref + 1 if t_ref is not None else None
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,9 @@ class RefreshStore(Protocol):
 
     def users_active_since(self, since_ts: int) -> list[str]: ...
 
-    def pull_neighbourhood(self, user_ids: Sequence[str], per_item: int, since_ts: int | None = None) -> Subgraph: ...
+    def pull_neighbourhood(
+        self, user_ids: Sequence[str], per_item: int, since_ts: int | None = None, new_since: int | None = None
+    ) -> Subgraph: ...
 
     # interest id -> the published Interest.strength ({} if none)
     def pull_interest_strengths(self) -> dict[str, float]: ...
@@ -39,7 +41,11 @@ class RefreshStore(Protocol):
     def stage_node_properties(self, label: str, rows: Sequence[dict[str, Any]]) -> int: ...
 
     def publish_model(
-        self, model_version: str, metrics: dict[str, Any] | None = None, carry_from: str | None = None
+        self,
+        model_version: str,
+        metrics: dict[str, Any] | None = None,
+        carry_from: str | None = None,
+        similar_version: str | None = None,
     ) -> dict[str, int]: ...
 
     def cleanup_versions(self, keep: str, batch: int = 10_000) -> dict[str, int]: ...

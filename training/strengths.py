@@ -1,4 +1,4 @@
-"""Interest strengths, population interest trends and item neighbourhoods (numpy only).
+"""Interest strengths and population interest trends (numpy only).
 
 Per (user u, interest i):
 
@@ -16,7 +16,7 @@ Population level, per interest: strength = decayed activity share
     A(i) = sum over interactions (u, t) of w(u,t) * exp(-(now - last_ts)/tau) * tag_weight(t, i)
     Interest.strength = A(i) / sum_j A(j),  Interest.trend = strength - previous strength (0 if none).
 
-Item neighbourhoods: each item's top-K other items by cosine similarity of embeddings.
+Item neighbourhoods (each item's top-K other items by cosine similarity): training.similar.
 """
 
 from __future__ import annotations
@@ -157,25 +157,3 @@ def interest_population(
         }
         for k, iid in enumerate(data.interests.ids)
     ]
-
-
-def similar_items(item_emb: np.ndarray, k: int = 20, chunk: int = 2048) -> tuple[np.ndarray, np.ndarray]:
-    """(n_items, k) neighbour indices and cosine scores, best first, never the item itself."""
-    n = item_emb.shape[0]
-    k = min(k, max(n - 1, 0))
-    norm = np.linalg.norm(item_emb, axis=1, keepdims=True)
-    unit = np.divide(item_emb, norm, out=np.zeros_like(item_emb, dtype=np.float64), where=norm > 0)
-    idx = np.zeros((n, k), dtype=np.int64)
-    score = np.zeros((n, k), dtype=np.float64)
-    if k == 0:
-        return idx, score
-    for lo in range(0, n, chunk):
-        hi = min(lo + chunk, n)
-        sim = unit[lo:hi] @ unit.T
-        sim[np.arange(hi - lo), np.arange(lo, hi)] = -np.inf
-        part = np.argpartition(-sim, k - 1, axis=1)[:, :k]
-        ps = np.take_along_axis(sim, part, axis=1)
-        order = np.lexsort((part, -ps), axis=1)
-        idx[lo:hi] = np.take_along_axis(part, order, axis=1)
-        score[lo:hi] = np.take_along_axis(ps, order, axis=1)
-    return idx, score

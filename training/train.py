@@ -110,6 +110,10 @@ def train(
     """Train on `data` (the training interactions). With `valid_truth` (per-user held-out
     items), keep the epoch with the best `cfg.select_metric` and stop after `patience`."""
     cfg = cfg or TrainConfig()
+    if cfg.distributed:
+        from training.distributed.launch import train_distributed
+
+        return train_distributed(data, now_ms, cfg, valid_truth)
     if cfg.propagation not in PROPAGATIONS:
         raise ValueError(f"propagation must be one of {PROPAGATIONS}, not {cfg.propagation!r}")
     if cfg.propagation == "sampled" and len(cfg.fanouts) != cfg.layers:
@@ -132,7 +136,8 @@ def train(
     sampler = NegativeSampler(data, rng, cfg.hard_negative_frac)
     seen = data.user_items()
     step = _Step(model, g, cfg, device)
-    valid_truth = _valid_sample(valid_truth, cfg.valid_users, cfg.seed)
+    valid_limit = min(cfg.valid_users, max(1, cfg.valid_scores // max(data.n_items, 1)))
+    valid_truth = _valid_sample(valid_truth, valid_limit, cfg.seed)
 
     n = data.n_interactions
     batch = step.batch_size(n)

@@ -52,6 +52,9 @@ SET ct.model_version = $model_version
 WITH users, items, interests, strengths, carried_strengths, carried_users, carried_items,
      count(ct) AS carried_interests
 MERGE (m:ModelRegistry {id: 'current'})
+// SIMILAR_TO: a run that wrote none ($similar_version: an incremental run) keeps the lists
+// the published model read
+SET m.similar_version = coalesce($similar_version, $model_version)
 SET m.model_version = $model_version, m.published_at = $published_at, m.metrics = $metrics
 RETURN m.model_version AS model_version, users, items, interests, strengths,
        carried_strengths, carried_users, carried_items, carried_interests

@@ -1,6 +1,6 @@
-// Incremental refresh, step 2: every interaction last touched at or after $since of
-// the users $user_ids (seeds and the neighbours pull_neighbourhood_users.cypher
-// sampled), found through the User id index, one user at a time.
+// Incremental refresh, step 1: every interaction last touched at or after $since of
+// the seed users $user_ids, found through the User id index, one user at a time
+// (pull_neighbourhood_peers.cypher is step 2).
 // queries/falkordb/pull_neighbourhood.cypher returns the same rows as one toJSON() string.
 UNWIND $user_ids AS user_id
 MATCH (u:User {id: user_id})-[r:INTERACTED]->(i:Item)

@@ -83,6 +83,8 @@ JSON_COLUMNS = {
     "pull_evidence": "rows_json",
     "pull_interactions": "rows_json",
     "pull_neighbourhood": "rows_json",
+    "pull_neighbourhood_peers": "rows_json",
+    "pull_user_evidence": "rows_json",
     "recs_co_interaction": "items",
     "recs_embeddings": "embeddings",
     "recs_profile": "profile",

@@ -34,9 +34,9 @@ _EVIDENCE_COLUMNS = ("user_id", "interest_id", "evidence", "evidence_ts")
 
 
 class ModelIO(StoreBase):
-    # A neighbourhood holding more than this share of the users with a vector is pulled
-    # with the one full scan of pull_interactions and filtered here: on MovieLens-100K that
-    # scan beats the per-user index lookups of pull_neighbourhood from about half the users.
+    # Seeds that are more than this share of the users with a vector are pulled with the
+    # one full scan of pull_interactions and filtered here: on MovieLens-100K that scan
+    # beats the per-user index lookups of pull_neighbourhood from about half the users.
     NEIGHBOURHOOD_SCAN_SHARE = 0.5
 
     # --- pull ------------------------------------------------------------------------
@@ -55,30 +55,47 @@ class ModelIO(StoreBase):
         rows = self._pull("pull_interactions", _INTERACTION_COLUMNS, since=int(since_ts), user_ids=None)
         return list(dict.fromkeys(str(r["user_id"]) for r in rows))
 
-    def pull_neighbourhood(self, user_ids: Sequence[str], per_item: int, since_ts: int | None = None) -> Subgraph:
-        """What an incremental refresh re-fits: every interaction (last touched at or after
-        `since_ts`) of the seed users and of their sampled neighbours — up to `per_item`
-        other users of each item a seed interacted with, the most recent ones first (see
-        queries/pull_neighbourhood_users.cypher) — those users' interest evidence, and, as
-        in pull_subgraph, every tag and every previous embedding (item neighbourhoods are
-        recomputed over all items)."""
+    def pull_neighbourhood(
+        self, user_ids: Sequence[str], per_item: int, since_ts: int | None = None, new_since: int | None = None
+    ) -> Subgraph:
+        """What an incremental refresh re-fits, and the context it fits new items against:
+
+        - every interaction (last touched at or after `since_ts`) of the seed users, and
+          their interest evidence;
+        - for the items the seeds' new interactions reached (last touched at or after
+          `new_since`; any of theirs when None) that have no vector yet, the INTERACTED
+          edges of their `per_item` most recent users (queries/pull_neighbourhood_peers.cypher):
+          only those edges, not those users' other interactions;
+        - as in pull_subgraph, every tag and every previous embedding.
+
+        The pull grows with the seeds and the new items, not with the graph.
+        """
         seeds = list(dict.fromkeys(str(u) for u in user_ids))
         since = int(since_ts or 0)
         tags = self._named_read("pull_tags")
         embeddings = self._pull_embeddings()
         if not seeds:
             return Subgraph(interactions=[], tags=tags, embeddings=embeddings, evidence=[])
-        rows = self._named_read("pull_neighbourhood_users", user_ids=seeds, per_item=int(per_item), since=since)
-        ids = list(dict.fromkeys([*seeds, *(str(u) for u in (rows[0]["user_ids"] if rows else None) or [])]))
-        if len(ids) > self.NEIGHBOURHOOD_SCAN_SHARE * len(embeddings["User"]):
-            wanted = set(ids)
+        if len(seeds) > self.NEIGHBOURHOOD_SCAN_SHARE * len(embeddings["User"]):
+            wanted = set(seeds)
             everything = self._pull("pull_interactions", _INTERACTION_COLUMNS, since=since, user_ids=None)
-            interactions = [r for r in everything if str(r["user_id"]) in wanted]
+            own = [r for r in everything if str(r["user_id"]) in wanted]
         else:
-            interactions = self._pull("pull_neighbourhood", _INTERACTION_COLUMNS, user_ids=ids, since=since)
+            own = self._pull("pull_neighbourhood", _INTERACTION_COLUMNS, user_ids=seeds, since=since)
+        fresh = int(new_since) if new_since is not None else since
+        known = embeddings["Item"]
+        moved = sorted({str(r["item_id"]) for r in own if int(r["last_ts"]) >= fresh} - known.keys())
+        peers = []
+        if moved and per_item > 0:
+            seed_set = set(seeds)
+            found = self._pull(
+                "pull_neighbourhood_peers", _INTERACTION_COLUMNS, item_ids=moved, per_item=int(per_item), since=since
+            )
+            peers = [r for r in found if str(r["user_id"]) not in seed_set]
+        interactions = [*own, *peers]
         for r in interactions:  # JSON writes 3.0 as 3
             r["weight"] = float(r["weight"])
-        evidence = self._pull("pull_evidence", _EVIDENCE_COLUMNS, user_ids=ids)
+        evidence = self._pull("pull_user_evidence", _EVIDENCE_COLUMNS, user_ids=seeds)
         return _in_order(Subgraph(interactions=interactions, tags=tags, embeddings=embeddings, evidence=evidence))
 
     def pull_interest_strengths(self) -> dict[str, float]:
@@ -135,13 +152,19 @@ class ModelIO(StoreBase):
         return self._write_unique("set_similar_items", rows, ("item_id", "other_id", "model_version"))
 
     def publish_model(
-        self, model_version: str, metrics: dict[str, Any] | None = None, carry_from: str | None = None
+        self,
+        model_version: str,
+        metrics: dict[str, Any] | None = None,
+        carry_from: str | None = None,
+        similar_version: str | None = None,
     ) -> dict[str, int]:
         """Promote what the run staged and move the pointer, in one transaction.
 
         `carry_from` (an incremental run: the version it started from): node vectors and
         strengths of that version that this run did not stage are carried into the new
         version unchanged, so readers asking for the published model_version still find them.
+        `similar_version`: the version whose SIMILAR_TO lists the new one serves, when the
+        run wrote none (an incremental run keeps its predecessor's); None: its own.
         """
         res = self._named_write(
             "publish_model",
@@ -149,6 +172,7 @@ class ModelIO(StoreBase):
             published_at=now_ms(),
             metrics=json.dumps(metrics or {}, sort_keys=True),
             carry_from=carry_from,
+            similar_version=similar_version,
         )
         row = res[0] if res else {}
         return {k: int(row.get(k) or 0) for k in ("users", "items", "interests", "strengths")}
@@ -163,8 +187,9 @@ class ModelIO(StoreBase):
         return row
 
     def cleanup_versions(self, keep: str, batch: int = 10_000) -> dict[str, int]:
-        """Remove other versions' SIMILAR_TO edges and strengths, and what runs that
-        never published staged, in bounded batches."""
+        """Remove other versions' SIMILAR_TO edges (but the lists `keep` serves, when it is
+        the published version) and strengths, and what runs that never published staged,
+        in bounded batches."""
         out = {"similar_deleted": 0, "strengths_cleared": 0, "staged_cleared": 0}
 
         def drain(name: str, key: str, col: str, **params: Any) -> None:
@@ -174,7 +199,10 @@ class ModelIO(StoreBase):
                 if n < batch:
                     return
 
-        drain("cleanup_similar", "similar_deleted", "deleted")
+        # the lists the kept version serves may be an earlier version's (publish_model)
+        current = self.current_model() or {}
+        similar = current.get("similar_version") if current.get("model_version") == keep else None
+        drain("cleanup_similar", "similar_deleted", "deleted", similar_version=similar or keep)
         drain("cleanup_strengths", "strengths_cleared", "cleared")
         drain("cleanup_staged_strengths", "staged_cleared", "cleared")
         for label, props in STAGED_PROPS.items():

@@ -18,7 +18,7 @@ import time
 from typing import Any
 
 from graph_schema.store import GraphStore, StoreHolder
-from records.runs import create_run_row, oldest_queued
+from records.runs import create_run_row, list_runs, oldest_queued
 from records.tables import session_factory
 from service.config import ApiSettings, get_api_settings
 from service.ingest import relations
@@ -61,9 +61,23 @@ def scheduled_refresh(mode: str | None = None) -> None:
     settings = get_api_settings()
     if not _may_start("scheduled refresh", settings):
         return
-    mode = mode or settings.refresh_mode
+    mode = mode or scheduled_mode(settings)
     run_id = create_run_row(settings, mode, "scheduler")
     execute_queued(_job_store, settings, run_id, mode, False, "scheduler", settings.refresh_device)  # type: ignore[arg-type]
+
+
+def scheduled_mode(settings: ApiSettings) -> str:
+    """REFRESH_MODE, except that with incremental runs every REFRESH_FULL_EVERY-th is full:
+    incremental runs re-fit users only, full runs move items and rebuild SIMILAR_TO."""
+    every = settings.refresh_full_every
+    if settings.refresh_mode != "incremental" or every <= 0:
+        return settings.refresh_mode
+    if every == 1:
+        return "full"
+    recent = list_runs(settings, every - 1, status="published")
+    # what actually ran: an incremental request falls back to full when nothing is published
+    ran = [(r.get("metrics") or {}).get("mode_run", r["mode"]) for r in recent]
+    return "full" if len(ran) == every - 1 and "full" not in ran else "incremental"
 
 
 def scheduled_queued_runs() -> None:

@@ -9,7 +9,7 @@ import typer
 from typer.testing import CliRunner
 
 from records.keys import KeyResolver
-from records.tables import session_factory
+from records.tables import RefreshRun, session_factory
 from service.cli_api import register
 from service.config import ApiSettings, get_api_settings
 from service.jobs import refresh as refresh_job
@@ -103,3 +103,29 @@ def test_serve_refuses_scheduler_with_many_workers(env: ApiSettings, monkeypatch
     get_api_settings.cache_clear()
     result = CliRunner().invoke(cli(), ["serve", "--workers", "2"])
     assert result.exit_code == 2
+
+
+def test_every_nth_scheduled_run_is_full(env: ApiSettings):
+    """Incremental runs re-fit users only: REFRESH_FULL_EVERY makes every Nth scheduled run a
+    full one, counted over the published runs by the mode that actually ran."""
+    settings = env.model_copy(update={"refresh_mode": "incremental", "refresh_full_every": 3})
+    sessions = session_factory(settings.sql_url)
+
+    def published(mode: str, ran: str | None = None) -> None:
+        with sessions.begin() as s:
+            s.add(RefreshRun(mode=mode, status="published", metrics={"mode_run": ran or mode}))
+
+    assert sched.scheduled_mode(settings) == "incremental"  # nothing published: it runs full anyway
+    published("incremental", ran="full")
+    published("incremental")
+    assert sched.scheduled_mode(settings) == "incremental"  # the last two published hold a full run
+    published("incremental")
+    assert sched.scheduled_mode(settings) == "full"
+    with sessions.begin() as s:  # failed runs do not count
+        s.add(RefreshRun(mode="full", status="failed", metrics={}))
+    assert sched.scheduled_mode(settings) == "full"
+    published("full")
+    assert sched.scheduled_mode(settings) == "incremental"
+    assert sched.scheduled_mode(settings.model_copy(update={"refresh_full_every": 0})) == "incremental"
+    assert sched.scheduled_mode(settings.model_copy(update={"refresh_full_every": 1})) == "full"
+    assert sched.scheduled_mode(settings.model_copy(update={"refresh_mode": "full"})) == "full"

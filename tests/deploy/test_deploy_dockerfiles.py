@@ -121,6 +121,9 @@ def test_trainer_image_stacks():
     assert "python3.11" in cuda_runs
     assert re.search(r"torch==2\.4\.\d+\+cu124\b.*--index-url https://download\.pytorch\.org/whl/cu124", cuda_runs)
     assert "dgl==2.4.0+cu124 -f https://data.dgl.ai/wheels/torch-2.4/cu124/repo.html" in cuda_runs
+    # the training stack's other pins reach the GPU image too (faiss: approximate SIMILAR_TO)
+    pins = (REPO / "requirements-train.txt").read_text().splitlines()
+    assert next(line for line in pins if line.startswith("faiss")) in cuda_runs
 
     cpu = by_stage["stack-cpu"]
     assert cpu[0].args == "python:3.11-slim AS stack-cpu"

@@ -895,38 +895,46 @@ def test_item_attributes_are_stored_as_values_both_engines_accept(store: GraphSt
 
 
 # --- incremental refresh: neighbourhood pull and carry-forward publish ---------------
-def test_pull_neighbourhood_samples_the_most_recent_peers_of_the_seeds_items(store: GraphStore) -> None:
+def test_pull_neighbourhood_samples_the_most_recent_users_of_the_seeds_new_items(store: GraphStore) -> None:
     store.upsert_items([CatalogueItem(i, interests=("a",)) for i in ("i1", "i2", "i3", "i9")])
     store.apply_interactions(
         [
-            ev("s", "i1", 1, 100), ev("s", "i2", 1, 110),  # the seed's items: i1, i2
+            ev("s", "i1", 1, 100), ev("s", "i2", 1, 110), ev("s", "i3", 1, 5),  # the seed's items
             ev("p1", "i1", 1, 10), ev("p2", "i1", 1, 20), ev("p3", "i1", 1, 30),  # i1's peers, oldest first
-            ev("p4", "i2", 1, 40), ev("p3", "i9", 2, 50),  # p3's other item comes along
-            ev("far", "i3", 1, 60), ev("far", "i9", 1, 70),  # 3 hops away: never pulled
+            ev("p4", "i2", 1, 40), ev("p3", "i9", 2, 50),  # a peer's other item: never pulled
+            ev("far", "i3", 1, 60), ev("far", "i9", 1, 70),
         ],
         TAU,
     )  # fmt: skip
 
-    def pulled(per_item: int, since: int | None = None) -> set[tuple[str, str]]:
+    def pulled(per_item: int, since: int | None = None, new_since: int | None = 100) -> set[tuple[str, str]]:
         found = []
         # both paths: the per-user lookups of pull_neighbourhood.cypher, and the one full
-        # scan filtered in Python that a neighbourhood of most users takes
+        # scan filtered in Python that seeds of most users take
         for share in (float("inf"), 0.0):
             store.NEIGHBOURHOOD_SCAN_SHARE = share  # type: ignore[misc]
-            sub = store.pull_neighbourhood(["s"], per_item, since)
+            sub = store.pull_neighbourhood(["s"], per_item, since, new_since)
             assert {r["item_id"] for r in sub.tags} == {"i1", "i2", "i3", "i9"}  # every tag, always
+            assert {r["user_id"] for r in sub.evidence} == {"s"}
             found.append({(r["user_id"], r["item_id"]) for r in sub.interactions})
         del store.NEIGHBOURHOOD_SCAN_SHARE
         assert found[0] == found[1]
         return found[0]
 
-    # by hand: i1's two most recent peers are p3 (30) and p2 (20); i2's only peer is p4
-    seed = {("s", "i1"), ("s", "i2")}
-    assert pulled(2) == seed | {("p3", "i1"), ("p3", "i9"), ("p2", "i1"), ("p4", "i2")}
-    assert pulled(1) == seed | {("p3", "i1"), ("p3", "i9"), ("p4", "i2")}
+    # by hand: the seed's new items (last_ts >= 100) are i1 and i2; per item its most recent
+    # users, the seed counting: i1 -> s (100), p3 (30), p2 (20); i2 -> s (110), p4 (40)
+    seed = {("s", "i1"), ("s", "i2"), ("s", "i3")}
+    assert pulled(3) == seed | {("p3", "i1"), ("p2", "i1"), ("p4", "i2")}
+    assert pulled(2) == seed | {("p3", "i1"), ("p4", "i2")}
+    assert pulled(1) == seed
     assert pulled(0) == seed
-    # since: only interactions last touched at or after 25 count, on every hop
-    assert pulled(5, since=25) == seed | {("p3", "i1"), ("p3", "i9"), ("p4", "i2")}
+    # new_since None: every item of the seed's is new (i3 brings `far`)
+    assert pulled(2, new_since=None) == seed | {("p3", "i1"), ("p4", "i2"), ("far", "i3")}
+    # since: only interactions last touched at or after 25 count, for the seed and its peers
+    assert pulled(5, since=25) == {("s", "i1"), ("s", "i2"), ("p3", "i1"), ("p4", "i2")}
+    # items with a vector are not new: no peers for them
+    store.write_node_properties("Item", [{"id": "i1", "props": {"embedding": [1.0, 0.0], "model_version": "v"}}])
+    assert pulled(3) == seed | {("p4", "i2")}
     assert store.pull_neighbourhood([], 5).interactions == []
 
 

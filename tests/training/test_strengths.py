@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 
 from training.data import TrainingData
+from training.similar import exact_similar
 from training.strengths import (
     Evidence,
     evidence_from_interactions,
     evidence_from_rows,
     interest_population,
-    similar_items,
     strength_rows,
     user_strengths,
 )
@@ -103,7 +103,7 @@ def test_interest_population_share_and_trend():
 
 def test_similar_items_cosine_excludes_self():
     emb = np.array([[1.0, 0.0], [2.0, 0.1], [0.0, 1.0], [-1.0, 0.0]])
-    idx, score = similar_items(emb, k=2, chunk=3)
+    idx, score = exact_similar(emb, k=2, chunk=3)
     assert idx[0].tolist() == [1, 2]
     assert score[0, 0] == pytest.approx(2.0 / np.hypot(2.0, 0.1))
     assert all(i not in row for i, row in enumerate(idx.tolist()))

@@ -85,6 +85,26 @@ def test_early_stopping_keeps_best_epoch():
     assert res.best_valid["ndcg@20"] == max(h["valid_ndcg@20"] for h in res.history)
 
 
+def test_early_stopping_measures_a_bounded_sample_of_users():
+    """At most valid_users users, and at most valid_scores / items of them: an epoch's
+    evaluation does not grow with the catalogue."""
+    d, held_out = planted()
+    truth = group_by_user(
+        np.array([d.users.pos[u] for u, its in held_out.items() for _ in its]),
+        np.array([d.items.pos[i] for its in held_out.values() for i in its]),
+        d.n_users,
+    )
+    with_truth = sum(1 for t in truth if len(t))
+    assert with_truth > 7
+    for cfg, expected in (
+        ({}, with_truth),
+        ({"valid_users": 7}, 7),
+        ({"valid_scores": 5 * d.n_items + 3}, 5),
+    ):
+        res = train(d, NOW, TrainConfig(**{**FAST.__dict__, "epochs": 1, **cfg}), valid_truth=truth)
+        assert res.history[0]["valid_users"] == expected
+
+
 def test_same_seed_same_embeddings():
     d, _ = planted()
     cfg = TrainConfig(**{**FAST.__dict__, "epochs": 3})
