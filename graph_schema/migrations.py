@@ -91,6 +91,21 @@ MIGRATIONS: tuple[Migration, ...] = (
         neo4j=("DROP INDEX similar_to_version IF EXISTS",),
         falkordb=(),
     ),
+    Migration(
+        7,
+        "interest communities: unique Community key (version/id), the CommunityRegistry pointer",
+        neo4j=(
+            "CREATE CONSTRAINT community_key IF NOT EXISTS FOR (n:Community) REQUIRE n.key IS UNIQUE",
+            "CREATE INDEX community_id IF NOT EXISTS FOR (n:Community) ON (n.id)",
+            "CREATE CONSTRAINT community_registry_id IF NOT EXISTS FOR (n:CommunityRegistry) REQUIRE n.id IS UNIQUE",
+        ),
+        falkordb=(
+            "CREATE INDEX FOR (n:Community) ON (n.key)",
+            ("CONSTRAINT", "Community", "key"),
+            "CREATE INDEX FOR (n:Community) ON (n.id)",
+            "CREATE INDEX FOR (n:CommunityRegistry) ON (n.id)",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -130,6 +130,23 @@ class Settings(BaseSettings):
         3600.0, gt=0, description="Longest distributed training; then every process is stopped and the run fails."
     )
 
+    # --- social graph (training/communities.py, training/social.py) ------------------
+    communities_enabled: bool = Field(True, description="Detect interest communities after each published refresh.")
+    community_resolution: float = Field(
+        1.0, gt=0, description="Louvain resolution: above 1 favours smaller communities, below 1 larger ones."
+    )
+    community_seed: int = Field(42, description="Louvain's random seed (the same graph gives the same communities).")
+    community_min_size: int = Field(3, ge=1, description="Smaller groups are not written as communities.")
+    community_interest_weight: float = Field(
+        0.5, ge=0, description="Weight of a shared strong interest against a follow (1) in the user-user graph."
+    )
+    community_versions: int = Field(20, ge=1, description="Versions of each community kept for its trend.")
+    train_social_weight: float = Field(
+        0.0,
+        ge=0,
+        description="Training: weight of user-user FOLLOWS edges as their own relation type in the GNN (0: off).",
+    )
+
     @field_validator("falkordb_appendfsync")
     @classmethod
     def _fsync(cls, v: str) -> str:

@@ -130,6 +130,40 @@ class StrengthHistoryRecord(Base):
     __table_args__ = (Index("ix_strength_history_version", "model_version"),)
 
 
+class RelationEventRecord(Base):
+    """One accepted user-user relation event (follow, unfollow, friend, unfriend).
+
+    Kept beside `events` (same rules: `event_id` unique, a resent id is a no-op) so the
+    item-event path, its batches and the training pulls never see a relation."""
+
+    __tablename__ = "relation_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(200), unique=True, nullable=False)
+    user_id: Mapped[str] = mapped_column(String(200), nullable=False, index=True)
+    target_user_id: Mapped[str] = mapped_column(String(200), nullable=False, index=True)
+    type: Mapped[str] = mapped_column(String(16), nullable=False)
+    ts: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    weight: Mapped[float] = mapped_column(Float, nullable=False, default=1.0)
+    received_at: Mapped[int] = mapped_column(BigInteger, nullable=False, default=now_ms)
+
+
+class RelationRecord(Base):
+    """The current state of one directed relation: a last-writer-wins register.
+
+    One row per (user, target, kind); kind is `follow` or `friend` (a friend event
+    writes both directions). The newest event by `ts` decides `active`; at equal `ts`
+    the removal wins. `pending`: the graph has not been given this state yet."""
+
+    __tablename__ = "relations"
+    user_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    target_user_id: Mapped[str] = mapped_column(String(200), primary_key=True, index=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    active: Mapped[int] = mapped_column(Integer, nullable=False)
+    ts: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    weight: Mapped[float] = mapped_column(Float, nullable=False, default=1.0)
+    pending: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+
+
 class ApiKey(Base):
     __tablename__ = "api_keys"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

@@ -20,13 +20,13 @@ from flask_openapi3 import Info, OpenAPI
 from graph_schema.store import StoreHolder
 from records.keys import KeyResolver
 from records.tables import session_factory
-from service.api import cypher, health, ingest, jobs, users
+from service.api import communities, cypher, health, ingest, jobs, users
 from service.api.deps import EXTENSION, Services
 from service.auth import SECURITY_SCHEMES, init_auth
 from service.config import ApiSettings, get_api_settings
 from service.console import init_console
 from service.ingest.eventlog import EventLog
-from service.ingest.schemas import EventIn, ItemIn
+from service.ingest.schemas import EventIn, ItemIn, RelationIn
 from service.metrics import init_metrics
 from service.problems import PROBLEM_MEDIA_TYPE, register_error_handlers, validation_error_response
 from service.recs.recommender import Recommender
@@ -49,12 +49,16 @@ class InterestGraphAPI(OpenAPI):
         from flask_openapi3.models import Schema
         from flask_openapi3.utils import get_model_schema
 
-        for model in (EventIn, ItemIn):
+        for model in (EventIn, ItemIn, RelationIn):
             self.components_schemas[model.__name__] = Schema(**get_model_schema(model))
         super().generate_spec_json()
         schemas = self.spec_json["components"]["schemas"]
         for batch, key, model in (("EventBatch", "events", EventIn), ("ItemBatch", "items", ItemIn)):
             schemas[batch]["properties"][key]["items"] = {"$ref": f"#/components/schemas/{model.__name__}"}
+        # an event batch also carries relation events (follow, unfollow, friend, unfriend)
+        schemas["EventBatch"]["properties"]["events"]["items"] = {
+            "oneOf": [{"$ref": "#/components/schemas/EventIn"}, {"$ref": "#/components/schemas/RelationIn"}]
+        }
         for path_item in self.spec_json.get("paths", {}).values():
             for operation in path_item.values():
                 if not operation.get("parameters") and not operation.get("requestBody"):
@@ -103,6 +107,7 @@ def create_app(settings: ApiSettings | None = None, **overrides: Any) -> Interes
     app.register_api(users.items)
     app.register_api(cypher.bp)
     app.register_api(jobs.bp)
+    app.register_api(communities.bp)
     init_console(app, s)  # the web console under /console (docs/console.md)
 
     @app.get("/openapi.json", doc_ui=False)

@@ -186,9 +186,11 @@ def ingest(
     The file streams: batches are parsed, validated and logged while the graph
     writes the previous one. Lines that are not valid events are reported by number;
     the rest are accepted."""
+    from service.ingest import relations
     from service.ingest.eventlog import EventLog
     from service.ingest.graph_writer import GraphWriter
     from service.ingest.jsonl import read_events
+    from service.ingest.schemas import RelationIn
 
     settings = get_settings()
     try:
@@ -202,8 +204,9 @@ def ingest(
     rejected: list[dict[str, object]] = []
     log_ = EventLog(settings)
     tune_gc()
+    social: list[tuple[int, RelationIn]] = []  # relation lines: logged after the behaviour events
     with fh:
-        events = read_events(fh, rejected)
+        events = read_events(fh, rejected, social)
         try:
             with open_store() as store:
                 store.migrate()
@@ -215,6 +218,17 @@ def ingest(
                 f"{logged.accepted} events are in the log but not in the graph yet ({exc}); "
                 "they stay pending and the next ingest applies them"
             )
+    rel_applied = 0
+    if social:
+        rel_report = relations.accept(log_.sessions, social)
+        report.accepted += rel_report.accepted
+        report.duplicates += rel_report.duplicates
+        try:
+            with open_store() as store:
+                rel = relations.apply_pending(log_.sessions, store)
+            rel_applied, applied.pending = rel.written + rel.removed, applied.pending + rel.pending
+        except (StoreError, EmbeddedStoreError) as exc:
+            _fail(f"{rel_report.accepted} relation events are in the log but not in the graph yet ({exc})")
     rejected += [{"line": r["index"], "error": r["error"]} for r in report.rejected]
     for r in sorted(rejected, key=lambda r: int(r["line"])):  # type: ignore[call-overload]
         console.print(f"[yellow]line {r['line']}:[/yellow] {r['error']}")
@@ -226,6 +240,7 @@ def ingest(
                 "rejected": len(rejected),
                 "applied": applied.applied,
                 "pending": applied.pending,
+                **({"relations_applied": rel_applied} if social else {}),
             }
         )
     )

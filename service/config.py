@@ -47,6 +47,13 @@ class ApiSettings(Settings):
     recs_similar_per_item: int = Field(20, ge=1, le=200)
     recs_peers: int = Field(20, ge=1, le=1000, description="Peers used by co-interaction before a model exists.")
     recs_top_interests: int = Field(3, ge=1, le=50)
+    recs_social_weight: float = Field(
+        0.3, ge=0, description="Weight of the social source (what followed people took) in a blend; 0 turns it off."
+    )
+    recs_social_tau_days: float = Field(14.0, gt=0, description="Decay of the social source's evidence, days.")
+    recs_social_rows: int = Field(
+        2000, ge=10, le=100_000, description="Most (followed user, item) rows the social source reads per request."
+    )
     trending_tau_days: float = Field(7.0, gt=0, description="Decay of trending popularity, days.")
     trending_limit: int = Field(5000, ge=10, description="Items kept in each worker's trending snapshot.")
     recs_cache_s: float = Field(60.0, ge=0, description="Age of the trending/catalogue snapshot before a refresh.")

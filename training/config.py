@@ -14,6 +14,10 @@ class GraphConfig:
     # user did last over what they did long before, however long ago their last visit was
     user_tau_days: float = 0.0
     use_interests: bool = True
+    # user-user ties (FOLLOWS) as their own relation type, weighted relative to an average
+    # interaction edge (0 = off) and decayed by the tie's age with social_tau_days (0: tau_days)
+    social_weight: float = 0.0
+    social_tau_days: float = 0.0
 
 
 @dataclass(frozen=True)

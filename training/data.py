@@ -7,7 +7,7 @@ ground truth can be built and tested without torch or dgl.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -62,6 +62,12 @@ class TrainingData:
     tag_weight: np.ndarray
     # previous run's embeddings: label -> {id: vector}
     previous: Mapping[str, Mapping[str, Sequence[float]]] = field(default_factory=dict)
+    # user-user ties (FOLLOWS, friends both ways), over the user index: the social relation
+    # type of the graph (training/graph.py, GraphConfig.social_weight); none by default
+    social_src: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    social_dst: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    social_weight: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float64))
+    social_ts: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     @classmethod
     def from_rows(
@@ -181,6 +187,24 @@ class TrainingData:
             tag_interest=self.tag_interest,
             tag_weight=self.tag_weight,
             previous=self.previous,
+            social_src=self.social_src,
+            social_dst=self.social_dst,
+            social_weight=self.social_weight,
+            social_ts=self.social_ts,
+        )
+
+    def with_social(self, ties: Iterable[tuple[str, str, float, int]]) -> TrainingData:
+        """The same data with user-user ties (follower, followed, weight, since ms); ties
+        naming a user outside the index are dropped (no interactions: nothing to learn)."""
+        pos = self.users.pos
+        rows = [(pos[a], pos[b], w, t) for a, b, w, t in ties if a in pos and b in pos and a != b]
+        arr = np.array(rows, dtype=np.float64).reshape(-1, 4)
+        return replace(
+            self,
+            social_src=arr[:, 0].astype(np.int64),
+            social_dst=arr[:, 1].astype(np.int64),
+            social_weight=arr[:, 2],
+            social_ts=arr[:, 3].astype(np.int64),
         )
 
     def user_items(self) -> list[np.ndarray]:

@@ -3,7 +3,9 @@
 Node types: user, item, interest. Edge types (both directions, so messages flow
 user<->item<->interest):
     user -interacted-> item, item -interacted_by-> user,
-    item -tagged-> interest, interest -tags-> item.
+    item -tagged-> interest, interest -tags-> item,
+    user -social-> user (FOLLOWS ties, each in both directions; only with
+    GraphConfig.social_weight > 0 and ties in the data).
 Each edge carries "w" = raw / sqrt(deg(src) * deg(dst)), with deg the weighted degree
 over all edge types, i.e. LightGCN's normalisation applied to the whole typed graph.
 """
@@ -25,6 +27,7 @@ INTERACTED = ("user", "interacted", "item")
 INTERACTED_BY = ("item", "interacted_by", "user")
 TAGGED = ("item", "tagged", "interest")
 TAGS = ("interest", "tags", "item")
+SOCIAL = ("user", "social", "user")  # a tie, in both directions (the propagation matrix stays symmetric)
 
 
 def interaction_weights(data: TrainingData, now_ms: int, cfg: GraphConfig) -> np.ndarray:
@@ -59,8 +62,11 @@ def build_graph(data: TrainingData, now_ms: int, cfg: GraphConfig | None = None,
         t_item = t_int = np.zeros(0, dtype=np.int64)
         w_tag = np.zeros(0, dtype=np.float64)
 
+    s_src, s_dst, w_soc = social_edges(data, now_ms, cfg)
+
     # weighted degrees over every edge type, per node type
     deg_user = np.bincount(data.user, weights=w_ui, minlength=data.n_users)
+    deg_user += np.bincount(s_src, weights=w_soc, minlength=data.n_users)
     deg_item = np.bincount(data.item, weights=w_ui, minlength=data.n_items)
     deg_item += np.bincount(t_item, weights=w_tag, minlength=data.n_items)
     deg_int = np.bincount(t_int, weights=w_tag, minlength=data.n_interests)
@@ -74,24 +80,51 @@ def build_graph(data: TrainingData, now_ms: int, cfg: GraphConfig | None = None,
     iu, ii, in_ = inv_sqrt(deg_user), inv_sqrt(deg_item), inv_sqrt(deg_int)
     norm_ui = torch.tensor(w_ui * iu[data.user] * ii[data.item], dtype=torch.float32)
     norm_tag = torch.tensor(w_tag * ii[t_item] * in_[t_int], dtype=torch.float32)
+    norm_soc = torch.tensor(w_soc * iu[s_src] * iu[s_dst], dtype=torch.float32)
 
     def t(a: np.ndarray) -> torch.Tensor:
         return torch.as_tensor(a, dtype=torch.int64)
 
+    relations = {
+        INTERACTED: (t(data.user), t(data.item)),
+        INTERACTED_BY: (t(data.item), t(data.user)),
+        TAGGED: (t(t_item), t(t_int)),
+        TAGS: (t(t_int), t(t_item)),
+    }
+    if len(s_src):
+        relations[SOCIAL] = (t(s_src), t(s_dst))
     g = dgl.heterograph(
-        {
-            INTERACTED: (t(data.user), t(data.item)),
-            INTERACTED_BY: (t(data.item), t(data.user)),
-            TAGGED: (t(t_item), t(t_int)),
-            TAGS: (t(t_int), t(t_item)),
-        },
-        num_nodes_dict={"user": data.n_users, "item": data.n_items, "interest": data.n_interests},
+        relations, num_nodes_dict={"user": data.n_users, "item": data.n_items, "interest": data.n_interests}
     )
     g.edges[INTERACTED].data["w"] = norm_ui
     g.edges[INTERACTED_BY].data["w"] = norm_ui.clone()
     g.edges[TAGGED].data["w"] = norm_tag
     g.edges[TAGS].data["w"] = norm_tag.clone()
+    if len(s_src):
+        g.edges[SOCIAL].data["w"] = norm_soc
     return g.to(device)
+
+
+def social_edges(data: TrainingData, now_ms: int, cfg: GraphConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The ties as symmetric user-user edges (src, dst, raw weight): each tie in both
+    directions, weight = social_weight × tie weight × exp(-age / tau), where the age is
+    counted from the tie's start (`since`). A pair tied both ways (or as friends) adds up
+    into one edge per direction. Empty when social_weight is 0 or there are no ties."""
+    empty = np.zeros(0, dtype=np.int64)
+    if cfg.social_weight <= 0 or len(data.social_src) == 0:
+        return empty, empty, np.zeros(0, dtype=np.float64)
+    tau = (cfg.social_tau_days or cfg.tau_days) * MS_PER_DAY
+    age = np.maximum(now_ms - data.social_ts, 0).astype(np.float64)
+    decay = np.maximum(np.exp(-age / tau), cfg.decay_floor)
+    w = cfg.social_weight * np.maximum(data.social_weight, 0.0) * decay
+    src = np.concatenate([data.social_src, data.social_dst])
+    dst = np.concatenate([data.social_dst, data.social_src])
+    both = np.concatenate([w, w])
+    n = max(data.n_users, 1)
+    key, inverse = np.unique(src * n + dst, return_inverse=True)
+    summed = np.bincount(inverse, weights=both, minlength=len(key))
+    keep = summed > 0
+    return (key // n)[keep].astype(np.int64), (key % n)[keep].astype(np.int64), summed[keep]
 
 
 @dataclass(frozen=True)

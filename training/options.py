@@ -59,10 +59,13 @@ class RefreshOptions:
             list_size=settings.refresh_list_size,
             ease_max_items=settings.refresh_ease_max_items,
             eval_users=settings.refresh_eval_users,
-            train=replace(
-                cls().train,
-                **_distributed(settings),
-                **{name: value for name, value in tuned.items() if value is not None},
+            train=_with_social(
+                replace(
+                    cls().train,
+                    **_distributed(settings),
+                    **{name: value for name, value in tuned.items() if value is not None},
+                ),
+                settings.train_social_weight,
             ),
         )
 
@@ -87,3 +90,8 @@ def _distributed(settings: Settings) -> dict[str, Any]:
         timeout_s=settings.refresh_dist_timeout_s,
     )
     return {"distributed": parts, "cluster": cluster}
+
+
+def _with_social(train: TrainConfig, weight: float) -> TrainConfig:
+    """TRAIN_SOCIAL_WEIGHT > 0: the FOLLOWS ties join the graph as their own relation type."""
+    return replace(train, graph=replace(train.graph, social_weight=weight)) if weight > 0 else train

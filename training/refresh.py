@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any, cast
 
 from training.full import fit_full
@@ -83,6 +83,8 @@ def run_refresh(
 
     # the mode that actually runs is decided here: incremental may fall back to full
     pulled = pull_training_set(store, run, cast(Mode, mode), touched_users, phases)
+    if run.options.train.graph.social_weight > 0:  # user-user ties as their own relation type
+        pulled = replace(pulled, data=pulled.data.with_social(store.relation_ties()))
     data = pulled.data
     if data.n_interactions == 0:
         return _skipped(run, pulled.mode, phases)

@@ -34,6 +34,9 @@ class RefreshStore(Protocol):
     # interest id -> the published Interest.strength ({} if none)
     def pull_interest_strengths(self) -> dict[str, float]: ...
 
+    # user-user ties (FOLLOWS): (user, target, weight, since ms); read when TRAIN_SOCIAL_WEIGHT > 0
+    def relation_ties(self) -> list[tuple[str, str, float, int]]: ...
+
     # --- write, then publish -----------------------------------------------------------
     def write_similar_items(self, rows: Iterable[dict[str, Any]]) -> int: ...
 

@@ -8,6 +8,7 @@ contract of base.py:
 - model_io.py    what training pulls, stages, publishes and cleans up
 - serving.py     typed reads for the API and the recommender
 - explore.py     typed reads for the web console's item and interest pages
+- social.py      user-user relations (FOLLOWS), social reads and communities
 - admin.py       migrations, wipe, counts
 - diagnostics.py untyped reads for tests and benchmarks
 
@@ -24,7 +25,8 @@ from graph_schema.store.explore import ExploreReads
 from graph_schema.store.ingest import IngestWrites
 from graph_schema.store.model_io import ModelIO
 from graph_schema.store.serving import ServingReads
+from graph_schema.store.social import SocialGraph
 
 
-class GraphStore(IngestWrites, CatalogueWrites, ModelIO, ServingReads, ExploreReads, Admin, Diagnostics):
+class GraphStore(IngestWrites, CatalogueWrites, ModelIO, ServingReads, ExploreReads, SocialGraph, Admin, Diagnostics):
     """Every role of the graph store, over one backend connection."""

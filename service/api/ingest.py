@@ -14,9 +14,9 @@ from service.api import AUTH_ERRORS, responses
 from service.api.deps import services
 from service.api.models import EventBatch, IngestReport, ItemBatch
 from service.auth import SECURITY, requires
-from service.ingest import catalogue
+from service.ingest import catalogue, relations
 from service.ingest.graph_writer import GraphWriter
-from service.ingest.schemas import EventIn, ItemIn, validate_each
+from service.ingest.schemas import EventIn, ItemIn, RelationIn, is_relation, validate_each
 from service.metrics import EVENTS, ITEMS
 from service.problems import ApiProblem
 
@@ -49,7 +49,11 @@ def post_events(body: EventBatch) -> tuple[dict[str, Any], int]:
     pending in the log (`pending` > 0) and are applied later.
     """
     svc = services()
-    good, bad = validate_each(EventIn, _raw_records("events", svc.settings.max_batch_events))
+    raw = _raw_records("events", svc.settings.max_batch_events)
+    social = [n for n, r in enumerate(raw) if is_relation(r)]
+    if social:  # relation events (target_user_id): their own log, register and graph path
+        return _post_mixed(raw, set(social))
+    good, bad = validate_each(EventIn, raw)
     report = svc.eventlog.accept(good)
     rejected = sorted(bad + report.rejected, key=lambda r: r["index"])
     EVENTS.labels("accepted").inc(report.accepted)
@@ -64,6 +68,45 @@ def post_events(body: EventBatch) -> tuple[dict[str, Any], int]:
             log.warning("events accepted but not applied (graph unavailable): %s", exc)
             pending = svc.eventlog.pending_count()
     return {"accepted": report.accepted, "duplicates": report.duplicates, "rejected": rejected, "pending": pending}, 202
+
+
+def _reindexed(good: list[tuple[int, Any]], bad: list[dict[str, Any]], index: list[int]) -> None:
+    """validate_each numbered a sub-list: back to the request's indexes."""
+    good[:] = [(index[n], m) for n, m in good]
+    for r in bad:
+        r["index"] = index[r["index"]]
+
+
+def _post_mixed(raw: list[Any], social: set[int]) -> tuple[dict[str, Any], int]:
+    """A batch holding relation events (follow, unfollow, friend, unfriend): those are
+    logged and folded into their registers, then written to the graph; the behaviour
+    events of the batch take their usual path."""
+    svc = services()
+    rel_index = sorted(social)
+    ev_index = [n for n in range(len(raw)) if n not in social]
+    rel_good, rel_bad = validate_each(RelationIn, [raw[n] for n in rel_index])
+    ev_good, ev_bad = validate_each(EventIn, [raw[n] for n in ev_index])
+    _reindexed(rel_good, rel_bad, rel_index)
+    _reindexed(ev_good, ev_bad, ev_index)
+    rel_report = relations.accept(svc.eventlog.sessions, rel_good)
+    report = svc.eventlog.accept(ev_good) if ev_good else None
+    rejected = sorted(rel_bad + ev_bad + (report.rejected if report else []), key=lambda r: r["index"])
+    accepted = rel_report.accepted + (report.accepted if report else 0)
+    duplicates = rel_report.duplicates + (report.duplicates if report else 0)
+    EVENTS.labels("accepted").inc(accepted)
+    EVENTS.labels("duplicate").inc(duplicates)
+    EVENTS.labels("rejected").inc(len(rejected))
+    pending = 0
+    try:
+        store = svc.store()
+        if rel_report.accepted:
+            pending += relations.apply_pending(svc.eventlog.sessions, store).pending
+        if report is not None and report.accepted:
+            pending += GraphWriter(svc.eventlog).apply_pending(store).pending
+    except (StoreError, EmbeddedStoreError) as exc:
+        log.warning("events accepted but not applied (graph unavailable): %s", exc)
+        pending = svc.eventlog.pending_count() + relations.pending_count(svc.eventlog.sessions)
+    return {"accepted": accepted, "duplicates": duplicates, "rejected": rejected, "pending": pending}, 202
 
 
 @bp.post("/items", responses=responses({200: IngestReport}, 400, *AUTH_ERRORS, 413, 415, 422, 503))

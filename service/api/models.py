@@ -84,7 +84,7 @@ class RecsQuery(ApiModel):
 
 class Evidence(ApiModel):
     model_config = ConfigDict(extra="allow")
-    kind: Literal["learned", "similar_item", "co_interaction", "interest", "embedding", "trending"]
+    kind: Literal["learned", "similar_item", "co_interaction", "interest", "embedding", "trending", "social"]
 
 
 class RecommendedItem(ApiModel):
@@ -98,11 +98,29 @@ class RecommendedItem(ApiModel):
 class Recommendations(ApiModel):
     user_id: str
     model_version: str | None = Field(description="Published model used, null before the first refresh.")
-    strategy: Literal["blend", "graph", "interest", "embedding", "trending"] = Field(
+    strategy: Literal["blend", "graph", "interest", "embedding", "trending", "social"] = Field(
         description="Strategy applied: the requested one, `blend` when `embedding` was asked for before "
-        "embeddings exist, `trending` for a cold start (unknown or history-less user)."
+        "embeddings exist, `social` for a user with no history of their own who follows people, "
+        "`trending` for a cold start (unknown or history-less user following nobody)."
     )
     items: list[RecommendedItem]
+
+
+class PeopleQuery(ApiModel):
+    model_config = ConfigDict(extra="forbid")
+    k: int = Field(20, ge=1, le=100, description="How many people.")
+
+
+class PersonMayLike(ApiModel):
+    user_id: str
+    score: float
+    reasons: list[str] = Field(description="Why, strongest first: friends of friends, shared interests, embedding.")
+
+
+class People(ApiModel):
+    user_id: str
+    model_version: str | None
+    items: list[PersonMayLike] = Field(description="Best first; never the user or someone they already follow.")
 
 
 class SimilarQuery(ApiModel):
@@ -144,6 +162,7 @@ class UserDeleted(ApiModel):
     graph_user_removed: bool
     graph_relationships_removed: int
     events_removed: int
+    relation_events_removed: int = Field(0, description="Follow/friend events by or about the user.")
 
 
 # --- analyst Cypher ------------------------------------------------------------------
@@ -215,3 +234,44 @@ class Readiness(ApiModel):
     checks: dict[str, str]
     model_version: str | None = None
     pending_events: int | None = None
+
+
+# --- interest communities -------------------------------------------------------------
+class CommunitiesQuery(ApiModel):
+    model_config = ConfigDict(extra="forbid")
+    limit: int = Field(100, ge=1, le=1000, description="Most communities listed (largest first).")
+
+
+class CommunityPath(ApiModel):
+    community_id: str = ID_FIELD
+
+
+class CommunityInterest(ApiModel):
+    interest_id: str
+    name: str
+    share: float = Field(description="Share of the members' (relative) interest weight.")
+
+
+class CommunitySummary(ApiModel):
+    community_id: str
+    size: int
+    top_interests: list[CommunityInterest]
+
+
+class CommunityList(ApiModel):
+    model_version: str | None = Field(description="The version the communities were detected for; null: none yet.")
+    communities: list[CommunitySummary]
+
+
+class CommunityVersion(ApiModel):
+    model_version: str
+    size: int
+    shares: dict[str, float] = Field(description="Interest id -> share, in that version (its top interests).")
+
+
+class CommunityDetail(ApiModel):
+    community_id: str
+    model_version: str | None
+    size: int
+    top_interests: list[CommunityInterest]
+    trend: list[CommunityVersion] = Field(description="The community in every kept version, oldest first.")

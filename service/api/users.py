@@ -12,6 +12,8 @@ from service.api import AUTH_ERRORS, responses
 from service.api.deps import services
 from service.api.models import (
     ItemPath,
+    People,
+    PeopleQuery,
     Recommendations,
     RecsQuery,
     SimilarItems,
@@ -24,6 +26,7 @@ from service.auth import SECURITY, requires
 from service.ingest import privacy
 from service.metrics import RECOMMENDATIONS
 from service.problems import not_found
+from service.recs.people import people as people_for
 from service.recs.profile import interest_levels
 from service.recs.recommender import UnknownInterest
 
@@ -90,6 +93,19 @@ def user_interests(path: UserPath) -> dict[str, Any]:
     return {"user_id": path.user_id, "model_version": mv, "interests": out}
 
 
+@users.get("/<user_id>/people", responses=responses({200: People}, *AUTH_ERRORS, 404, 422, 503))
+@requires("read")
+def people(path: UserPath, query: PeopleQuery) -> dict[str, Any]:
+    """People you may like: users ranked by friends of friends (followed by people you
+    follow), shared interests and closeness in the published model, with the reasons.
+    Never the user themselves nor anyone they already follow or are friends with."""
+    svc = services()
+    store = svc.store()
+    if not store.user_exists(path.user_id):
+        raise not_found("user", path.user_id)
+    return people_for(store, path.user_id, query.k, svc.recommender.model_version(store))
+
+
 @users.delete("/<user_id>", responses=responses({200: UserDeleted}, *AUTH_ERRORS, 404, 422, 503))
 @requires("admin")
 def delete_user(path: UserPath) -> dict[str, Any]:
@@ -100,7 +116,7 @@ def delete_user(path: UserPath) -> dict[str, Any]:
     """
     svc = services()
     report = privacy.delete_user(svc.eventlog, svc.store(), path.user_id)
-    if not report["graph_user_removed"] and not report["events_removed"]:
+    if not (report["graph_user_removed"] or report["events_removed"] or report["relation_events_removed"]):
         raise not_found("user", path.user_id)
     return report
 

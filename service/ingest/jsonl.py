@@ -15,14 +15,26 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from service.ingest.schemas import EventIn, describe
+from service.ingest.schemas import EventIn, RelationIn, describe
 
 
-def read_events(lines: Iterable[str], rejected: list[dict[str, Any]]) -> Iterator[tuple[int, EventIn]]:
+def read_events(
+    lines: Iterable[str],
+    rejected: list[dict[str, Any]],
+    relations: list[tuple[int, RelationIn]] | None = None,
+) -> Iterator[tuple[int, EventIn]]:
     """(line number, event) for each valid event, in file order; each line that is
-    not JSON or not a valid event is appended to `rejected` as {line, error}."""
+    not JSON or not a valid event is appended to `rejected` as {line, error}.
+    With `relations`, lines naming a `target_user_id` (follow, unfollow, friend,
+    unfriend) are validated as relation events and appended there instead."""
     for number, line in enumerate(lines, start=1):
         if not line.strip():
+            continue
+        if relations is not None and '"target_user_id"' in line:
+            try:
+                relations.append((number, RelationIn.model_validate_json(line)))
+            except ValidationError as exc:
+                rejected.append({"line": number, "error": _refusal(line, exc)})
             continue
         try:
             yield number, EventIn.model_validate_json(line)

@@ -19,6 +19,7 @@ from sqlalchemy import bindparam, delete, select
 from graph_schema.clock import now_ms
 from graph_schema.store import GraphStore
 from records.tables import DeletedUser, EventRecord, StrengthHistoryRecord, UserRecord
+from service.ingest import relations
 from service.ingest.eventlog import EVENTS, Batch, EventLog
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,7 @@ def delete_user(event_log: EventLog, store: GraphStore, user_id: str) -> dict[st
         events = session.execute(delete(EventRecord).where(EventRecord.user_id == user_id)).rowcount
         session.execute(delete(UserRecord).where(UserRecord.user_id == user_id))
         session.execute(delete(StrengthHistoryRecord).where(StrengthHistoryRecord.user_id == user_id))
+        relation_events = relations.delete_user(session, user_id)  # both directions
         session.merge(DeletedUser(user_id=user_id, deleted_at=now_ms()))
     event_log.discard_held_events(user_id)
     relationships = store.delete_user(user_id)
@@ -49,6 +51,7 @@ def delete_user(event_log: EventLog, store: GraphStore, user_id: str) -> dict[st
         "graph_user_removed": relationships is not None,
         "graph_relationships_removed": relationships or 0,
         "events_removed": events,
+        "relation_events_removed": relation_events,
     }
 
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from graph_schema.store import GraphStore
-from service.ingest import catalogue
+from service.ingest import catalogue, relations
 from service.ingest.eventlog import EventLog
 
 
@@ -36,4 +36,5 @@ def replay(event_log: EventLog, store: GraphStore, progress: Callable[[int], Non
                 progress(len(events))
             events = upcoming
     event_log.mark_all_applied()
+    relations.replay(event_log.sessions, store)  # the registers' state, not the events
     return applied

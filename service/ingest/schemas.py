@@ -111,6 +111,52 @@ class EventIn(BaseModel):
         return self.ts
 
 
+RELATION_TYPES = ("follow", "unfollow", "friend", "unfriend")
+
+
+class RelationIn(BaseModel):
+    """One user-user relation event: `follow`/`unfollow` (directed) or `friend`/`unfriend`
+    (symmetric), with `target_user_id` in place of `item_id`. Same `event_id` and `ts`
+    rules as EventIn; `weight` (default 1) is the tie's strength while it lasts."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    event_id: str = Field(min_length=1, max_length=200, pattern=ID_PATTERN)
+    user_id: str = Field(min_length=1, max_length=200, pattern=ID_PATTERN)
+    target_user_id: str = Field(min_length=1, max_length=200, pattern=ID_PATTERN)
+    type: str = Field(description="follow, unfollow, friend or unfriend")
+    ts: int | datetime = Field(description="Epoch milliseconds, or ISO 8601 (UTC if no offset).")
+    weight: float | None = Field(None, description="The tie's strength (default 1).")
+
+    _digits_are_ms = field_validator("ts", mode="before")(EventIn._digits_are_ms.__func__)  # type: ignore[attr-defined]
+    _ts_ms = field_validator("ts")(EventIn._ts_ms.__func__)  # type: ignore[attr-defined]
+    _finite = field_validator("weight")(EventIn._finite.__func__)  # type: ignore[attr-defined]
+
+    @field_validator("type")
+    @classmethod
+    def _relation_type(cls, v: str) -> str:
+        if v not in RELATION_TYPES:
+            raise ValueError(f"unknown relation type {v!r} (known: {', '.join(RELATION_TYPES)})")
+        return v
+
+    @field_validator("target_user_id")
+    @classmethod
+    def _not_self(cls, v: str, info: Any) -> str:
+        if v == info.data.get("user_id"):
+            raise ValueError("a user cannot follow or befriend themselves")
+        return v
+
+    @property
+    def ts_ms(self) -> int:
+        assert isinstance(self.ts, int)
+        return self.ts
+
+
+def is_relation(record: Any) -> bool:
+    """A record in an event batch or file is a relation when it names a target user."""
+    return isinstance(record, dict) and "target_user_id" in record
+
+
 class ItemIn(BaseModel):
     """A catalogue record: the item's current title, interests and attributes."""
 

@@ -93,6 +93,8 @@ def run_job(
             graph, settings, mode, device=device, epochs=epochs, force=force,
             on_phase=phase, model_version=version, touched_users=touched,
         )  # fmt: skip
+        if result.status == "published":
+            _detect_communities(graph, settings, result)  # its counts go into the run's record
         run.record(result)
         if result.status == "published":
             _record_strength_history(graph, run, settings, result.model_version, started)
@@ -117,6 +119,19 @@ def _record_strength_history(
         log.info("strength history: %d users of %s recorded", n, version)
     except Exception as exc:  # the history is a view of the past, never a reason to fail a run
         log.warning("strength history of %s not recorded: %s", version, exc)
+
+
+def _detect_communities(graph: GraphStore, settings: Settings, result: Any) -> None:
+    """Interest communities for the version just published (training/communities.py).
+    The model is already serving: a failure here is logged, never fails the run."""
+    if not settings.communities_enabled:
+        return
+    try:
+        from training.communities import detect_and_write
+
+        result.counts.update(detect_and_write(graph, settings, result.model_version))
+    except Exception as exc:
+        log.warning("communities of %s not detected: %s", result.model_version, exc)
 
 
 def _training_refresh() -> Any:

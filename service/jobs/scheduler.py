@@ -21,6 +21,7 @@ from graph_schema.store import GraphStore, StoreHolder
 from records.runs import create_run_row, list_runs, oldest_queued
 from records.tables import session_factory
 from service.config import ApiSettings, get_api_settings
+from service.ingest import relations
 from service.ingest.eventlog import EventLog
 from service.ingest.graph_writer import GraphWriter
 from service.jobs import refresh as refresh_job
@@ -93,6 +94,14 @@ def scheduled_apply_pending() -> None:
     """Apply events that stayed pending while the graph was unavailable."""
     settings = get_api_settings()
     event_log = EventLog(settings)
+    if relations.pending_count(event_log.sessions):
+        rel = relations.apply_pending(event_log.sessions, _job_store())
+        log.info(
+            "applied pending relations: %d written, %d removed (%d still pending)",
+            rel.written,
+            rel.removed,
+            rel.pending,
+        )
     if event_log.pending_count() == 0:
         return
     report = GraphWriter(event_log).apply_pending(_job_store())

@@ -99,3 +99,19 @@ class Trending:
 
     def as_json(self) -> dict[str, Any]:
         return {"kind": "trending", "rank": self.rank}
+
+
+@dataclass(frozen=True, slots=True)
+class LikedByFollowed:
+    """social: taken recently by people the user follows (or is friends with)."""
+
+    people: tuple[str, ...]  # the followed users who took it, strongest first
+
+    def reason(self) -> str:
+        n = len(self.people)
+        if n == 1:
+            return f"liked by {self.people[0]}, whom you follow"
+        return f"liked by {n} people you follow"
+
+    def as_json(self) -> dict[str, Any]:
+        return {"kind": "social", "count": len(self.people), "user_ids": list(self.people[:10])}

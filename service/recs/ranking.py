@@ -12,6 +12,7 @@ from service.recs.sources.embedding import embedding
 from service.recs.sources.graph import graph
 from service.recs.sources.interest import interest
 from service.recs.sources.learned import learned
+from service.recs.sources.social import social
 from service.recs.sources.trending import trending
 
 RERANK_POOL = 100  # candidates re-ranked by embeddings
@@ -28,10 +29,18 @@ def recommend(ctx: Context, strategy: str, explain: bool) -> dict[str, Any]:
     used = strategy
     totals: dict[str, float] = {}
     weights: dict[str, float] = {}
+    friends = _social(ctx, strategy)
     if ctx.profile.interactions == 0:
         used = "trending"
+        if friends.scores:  # no history of their own, but people they follow have one
+            used, weights = "social", {"social": 1.0}
+            sc.add("social", friends)
+            totals = {i: t for i, t in sc.totals(_of_interest(ctx, sc.items()), weights).items() if t > 0}
     elif strategy == "blend" and (found := learned(ctx)).scores:
         weights = _learned_blend(ctx, sc, found)
+        if friends.scores:
+            sc.add("social", friends)
+            weights["social"] = ctx.settings.recs_social_weight
         totals = {i: t for i, t in sc.totals(_of_interest(ctx, sc.items()), weights).items() if t > 0}
     else:
         if strategy in ("blend", "graph", "embedding"):
@@ -40,17 +49,19 @@ def recommend(ctx: Context, strategy: str, explain: bool) -> dict[str, Any]:
             sc.add("interest", interest(ctx))
         if strategy in ("blend", "embedding"):  # a prior over all trending items, not only `interest=`'s
             sc.add("trending", trending(dataclasses.replace(ctx, n=TRENDING_ITEMS, interest=None)))
+        if friends.scores:
+            sc.add("social", friends)
         candidates = _of_interest(ctx, sc.items())
         # rank without embeddings first; the user·item products (pure Python) are then
         # computed for the best RERANK_POOL candidates only
-        weights = strategy_weights("blend" if strategy == "embedding" else used, False)
+        weights = _with_social(ctx, friends, strategy_weights("blend" if strategy == "embedding" else used, False))
         totals = {i: t for i, t in sc.totals(candidates, weights).items() if t > 0}
         if strategy in ("blend", "embedding") and totals:
             pool = sorted(totals, key=lambda i: (-totals[i], i))[: max(RERANK_POOL, 3 * k)]
             fits = embedding(dataclasses.replace(ctx, pool=tuple(pool)))
             if fits.scores:
                 sc.add("embedding", fits)
-                weights = strategy_weights(used, True)
+                weights = _with_social(ctx, friends, strategy_weights(used, True))
                 totals = sc.totals(pool, weights)
             elif strategy == "embedding":
                 used = "blend"
@@ -93,6 +104,22 @@ def _learned_blend(ctx: Context, sc: Scores, found: Found) -> dict[str, float]:
         return {"learned": 1.0}
     sc.add("graph", graph(dataclasses.replace(ctx, profile=dataclasses.replace(ctx.profile, recent=fresh))))
     return {"learned": 1.0, "graph": FRESH_WEIGHT}
+
+
+def _social(ctx: Context, strategy: str) -> Found:
+    """The social source, for the blends (and a history-less user's cold start)."""
+    if strategy != "blend" and ctx.profile.interactions > 0:
+        return Found()
+    if ctx.settings.recs_social_weight <= 0:
+        return Found()
+    return social(ctx)
+
+
+def _with_social(ctx: Context, friends: Found, weights: dict[str, float]) -> dict[str, float]:
+    """A blend's weights with the social source at RECS_SOCIAL_WEIGHT (the others keep theirs)."""
+    if not friends.scores or "social" in weights or len(weights) == 1:
+        return weights
+    return {**weights, "social": ctx.settings.recs_social_weight}
 
 
 def _of_interest(ctx: Context, candidates: set[str]) -> set[str]:

@@ -83,7 +83,8 @@ def test_trigger_list_and_detail(client, keys: Keys, fake: FakeRefresh):
     body = wait_for(client, keys, run_id, "published")
     assert body["mode"] == "full" and body["trigger"] == "api" and body["model_version"] == "v-fake"
     assert body["phases"] == {"pull": 0.1, "train": 1.2} and body["duration_s"] is not None
-    assert body["metrics"]["ndcg@20"] == 0.31 and body["device"] == "cpu" and body["counts"] == {"users": 6}
+    assert body["metrics"]["ndcg@20"] == 0.31 and body["device"] == "cpu" and body["counts"]["users"] == 6
+    assert body["counts"]["communities"] == 0  # a published run also detects communities (none on this graph)
     assert fake.calls == [{"mode": "full", "device": "auto", "force": False}]
     runs = client.get("/v1/jobs", headers=keys.header("analyst")).get_json()["runs"]
     assert [r["run_id"] for r in runs] == [run_id]

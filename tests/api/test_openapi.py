@@ -14,6 +14,9 @@ PATHS = {
     "/v1/users/{user_id}/recommendations": {"get"},
     "/v1/items/{item_id}/similar": {"get"},
     "/v1/users/{user_id}/interests": {"get"},
+    "/v1/users/{user_id}/people": {"get"},
+    "/v1/communities": {"get"},
+    "/v1/communities/{community_id}": {"get"},
     "/v1/users/{user_id}": {"delete"},
     "/v1/cypher": {"post"},
     "/v1/jobs/refresh": {"post"},
@@ -30,8 +33,11 @@ def test_document_is_valid_and_complete(client):
     validate(spec)
     assert {p: set(ops) for p, ops in spec["paths"].items()} == PATHS
     schemas = spec["components"]["schemas"]
-    assert schemas["EventBatch"]["properties"]["events"]["items"] == {"$ref": "#/components/schemas/EventIn"}
+    assert schemas["EventBatch"]["properties"]["events"]["items"] == {
+        "oneOf": [{"$ref": "#/components/schemas/EventIn"}, {"$ref": "#/components/schemas/RelationIn"}]
+    }
     assert set(schemas["EventIn"]["properties"]) == {"event_id", "user_id", "item_id", "type", "ts", "weight"}
+    assert set(schemas["RelationIn"]["properties"]) == {"event_id", "user_id", "target_user_id", "type", "ts", "weight"}
     assert set(schemas["Recommendations"]["properties"]) >= {"user_id", "model_version", "strategy", "items"}
     recs = spec["paths"]["/v1/users/{user_id}/recommendations"]["get"]
     assert {p["name"] for p in recs["parameters"]} == {"user_id", "k", "strategy", "exclude", "interest", "explain"}

@@ -205,3 +205,32 @@ def test_published_strengths_are_kept_per_version(served: Any) -> None:
     third = run_job(svc.store, keep_one, "full", trigger="test", force=True).result
     assert third.status == "published"
     assert [h.model_version for h in user_history(svc.sessions, "g0u1")] == [third.model_version]
+
+
+def test_a_published_refresh_detects_communities_and_can_train_on_ties(served: Any) -> None:
+    """The job writes the communities of the version it published (the planted groups
+    share topic0 / topic1), and a run with TRAIN_SOCIAL_WEIGHT reads the FOLLOWS edges."""
+    client, svc, settings = served
+    first = list_runs(settings, 1)[0]
+    assert first["counts"]["communities"] == 2 and first["counts"]["community_members"] == 20
+    body = client.get("/v1/communities").get_json()
+    assert body["model_version"] == first["model_version"]
+    tops = sorted((c["size"], c["top_interests"][0]["interest_id"]) for c in body["communities"])
+    assert tops == [(10, "topic0"), (10, "topic1")]
+    store = svc.store()
+    group_of = {store.community_of(f"g0u{u}") for u in range(10)}
+    assert len(group_of) == 1 and store.community_of("g1u0") not in group_of
+
+    follows = [{"event_id": f"t{u}", "user_id": f"g0u{u}", "target_user_id": f"g0u{(u + 1) % 10}",
+                "type": "follow", "ts": now_ms()} for u in range(10)]  # fmt: skip
+    assert client.post("/v1/events", json={"events": follows}).get_json()["accepted"] == 10
+    social = settings.model_copy(update={"train_social_weight": 1.0})
+    second = run_job(svc.store, social, "full", trigger="test", force=True).result
+    assert second.status == "published"
+    again = client.get("/v1/communities").get_json()
+    assert again["model_version"] == second.model_version
+    ids = {c["community_id"] for c in body["communities"]}
+    assert {c["community_id"] for c in again["communities"]} == ids  # the same groups keep their ids
+    for cid in ids:
+        trend = client.get(f"/v1/communities/{cid}").get_json()["trend"]
+        assert [t["model_version"] for t in trend] == [first["model_version"], second.model_version]

@@ -67,6 +67,7 @@ def test_delete_user_removes_graph_and_log(loaded, client, keys: Keys):
         "graph_user_removed": True,
         "graph_relationships_removed": 4 + 3,
         "events_removed": 4,
+        "relation_events_removed": 0,
     }
     assert not svc.store().user_exists("bob")
     assert user_history(svc.sessions, "bob") == [] and len(user_history(svc.sessions, "alice")) == 1
