@@ -19,7 +19,17 @@ DEFAULT_EVENT_WEIGHTS: dict[str, float] = {
     "purchase": 8.0,
     # a rating's weight is its value (1..5) unless the event carries one
     "rating": 1.0,
+    # feedback on served answers: kept in the event log, never a graph edge
+    # (impressions are aggregated per (user, item) from the log; see LOG_ONLY_TYPES)
+    "impression": 0.0,
+    "dislike": -4.0,
+    "not_interested": -2.0,
 }
+# Event types stored in the log only: no INTERACTED edge, not replayed into the graph.
+# impression: the item was shown (high volume); dislike / not_interested: the item is
+# never recommended to that user again.
+LOG_ONLY_TYPES: frozenset[str] = frozenset({"impression", "dislike", "not_interested"})
+NEGATIVE_TYPES: frozenset[str] = frozenset({"dislike", "not_interested"})
 
 
 class Settings(BaseSettings):
