@@ -21,7 +21,7 @@ from service.api.models import (
     UserPath,
 )
 from service.auth import SECURITY, requires
-from service.ingest import privacy
+from service.ingest import privacy, recid
 from service.metrics import RECOMMENDATIONS
 from service.problems import not_found
 from service.recs.profile import interest_levels
@@ -43,13 +43,20 @@ def recommendations(path: UserPath, query: RecsQuery) -> Response:
     """
     svc = services()
     exclude = [x.strip() for x in (query.exclude or "").split(",") if x.strip()]
+    # disliked / not-interested items: never again (part of the answer cache's key)
+    exclude += svc.eventlog.rejected_items(path.user_id)
+    strategy: str = query.strategy
+    experiment = svc.experiments.running()
+    arm = experiment.assign(path.user_id) if experiment is not None else None
+    if arm is not None:
+        strategy = arm.strategy
     try:
         answer, hit = svc.recommender.answer(
             svc.store(),
             path.user_id,
             current_app.json.dumps,
             k=query.k,
-            strategy=query.strategy,
+            strategy=strategy,
             exclude=exclude,
             interest=query.interest,
             explain=query.explain,
@@ -57,7 +64,18 @@ def recommendations(path: UserPath, query: RecsQuery) -> Response:
     except UnknownInterest:
         raise not_found("interest", query.interest or "") from None
     RECOMMENDATIONS.labels(answer.strategy).inc()
-    return Response(answer.body, mimetype="application/json", headers={"X-Recs-Cache": "hit" if hit else "miss"})
+    served = recid.Served(
+        answer.strategy,
+        answer.model_version,
+        experiment.experiment_id if experiment is not None and arm is not None else None,
+        arm.name if arm is not None else None,
+    )
+    head: dict[str, Any] = {"rec_id": recid.new_rec_id(served)}
+    if served.experiment_id is not None:
+        head["experiment"] = {"experiment_id": served.experiment_id, "arm": served.arm}
+    # the cached body is shared by answers: the per-answer fields are spliced in front
+    body = current_app.json.dumps(head).encode()[:-1] + b"," + answer.body[1:]
+    return Response(body, mimetype="application/json", headers={"X-Recs-Cache": "hit" if hit else "miss"})
 
 
 @users.get("/<user_id>/interests", responses=responses({200: UserInterests}, *AUTH_ERRORS, 404, 422, 503))

@@ -55,7 +55,9 @@ class Recommender:
         depends on changed (see caches.py); returns (answer, cache hit)."""
         if not self.answers.enabled:
             result = self.recommend(store, user_id, k, strategy, exclude, interest, explain)
-            return CachedAnswer(dumps(result).encode(), result["strategy"]), False
+            return CachedAnswer(
+                dumps(result).encode(), result["strategy"], model_version=result["model_version"]
+            ), False
         state = store.user_state(user_id)
         exclude = tuple(exclude)
         key = (user_id, state.known, state.rev, state.model_version, k, strategy, exclude, interest, explain)
@@ -63,7 +65,7 @@ class Recommender:
         if hit is not None:
             return hit, True
         result = self.recommend(store, user_id, k, strategy, exclude, interest, explain, state.model_version)
-        answer = self.answers.put(key, dumps(result).encode(), result["strategy"])
+        answer = self.answers.put(key, dumps(result).encode(), result["strategy"], result["model_version"])
         return answer, False
 
     def recommend(

@@ -19,6 +19,10 @@ PATHS = {
     "/v1/jobs/refresh": {"post"},
     "/v1/jobs": {"get"},
     "/v1/jobs/{run_id}": {"get"},
+    "/v1/experiments": {"post"},
+    "/v1/experiments/{experiment_id}": {"get"},
+    "/v1/experiments/{experiment_id}/stop": {"post"},
+    "/v1/metrics/online": {"get", "post"},
     "/healthz": {"get"},
     "/readyz": {"get"},
     "/metrics": {"get"},
@@ -31,7 +35,16 @@ def test_document_is_valid_and_complete(client):
     assert {p: set(ops) for p, ops in spec["paths"].items()} == PATHS
     schemas = spec["components"]["schemas"]
     assert schemas["EventBatch"]["properties"]["events"]["items"] == {"$ref": "#/components/schemas/EventIn"}
-    assert set(schemas["EventIn"]["properties"]) == {"event_id", "user_id", "item_id", "type", "ts", "weight"}
+    assert set(schemas["EventIn"]["properties"]) == {
+        "event_id",
+        "user_id",
+        "item_id",
+        "type",
+        "ts",
+        "weight",
+        "rec_id",
+        "position",
+    }
     assert set(schemas["Recommendations"]["properties"]) >= {"user_id", "model_version", "strategy", "items"}
     recs = spec["paths"]["/v1/users/{user_id}/recommendations"]["get"]
     assert {p["name"] for p in recs["parameters"]} == {"user_id", "k", "strategy", "exclude", "interest", "explain"}
