@@ -33,7 +33,7 @@ def test_scheduler_uses_sql_job_store_with_safe_defaults(env: ApiSettings):
     scheduler = sched.start_scheduler(settings)
     try:
         jobs = {job.id: job for job in scheduler.get_jobs()}
-        assert set(jobs) == {"refresh", "queued-refreshes", "apply-pending"}
+        assert set(jobs) == {"refresh", "queued-refreshes", "apply-pending", "online-metrics"}
         refresh = jobs["refresh"]
         assert refresh.coalesce is True and refresh.max_instances == 1 and refresh.misfire_grace_time == 120
         assert refresh.func_ref == "service.jobs.scheduler:scheduled_refresh"
