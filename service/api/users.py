@@ -24,7 +24,7 @@ from service.auth import SECURITY, requires
 from service.ingest import privacy, recid
 from service.metrics import RECOMMENDATIONS
 from service.problems import not_found
-from service.recs.profile import interest_levels
+from service.recs.profile import interest_levels, negative_evidence
 from service.recs.recommender import UnknownInterest
 
 users = APIBlueprint("users", __name__, url_prefix="/v1/users", abp_tags=[Tag(name="users")], abp_security=SECURITY)
@@ -43,8 +43,11 @@ def recommendations(path: UserPath, query: RecsQuery) -> Response:
     """
     svc = services()
     exclude = [x.strip() for x in (query.exclude or "").split(",") if x.strip()]
-    # disliked / not-interested items: never again (part of the answer cache's key)
-    exclude += svc.eventlog.rejected_items(path.user_id)
+    # disliked / not-interested items: never again (part of the answer cache's key), and
+    # they lower the live evidence of their interests
+    negative_terms = svc.eventlog.negative_terms(path.user_id)
+    exclude += sorted({item for item, *_ in negative_terms})
+    negative = negative_evidence(negative_terms, now_ms(), svc.settings.evidence_tau_ms)
     strategy: str = query.strategy
     experiment = svc.experiments.running()
     arm = experiment.assign(path.user_id) if experiment is not None else None
@@ -60,6 +63,7 @@ def recommendations(path: UserPath, query: RecsQuery) -> Response:
             exclude=exclude,
             interest=query.interest,
             explain=query.explain,
+            negative=negative,
         )
     except UnknownInterest:
         raise not_found("interest", query.interest or "") from None
@@ -93,6 +97,8 @@ def user_interests(path: UserPath) -> dict[str, Any]:
     if not rows and not store.user_exists(path.user_id):
         raise not_found("user", path.user_id)
     mv = store.current_model_version()
+    now = now_ms()
+    negative = negative_evidence(svc.eventlog.negative_terms(path.user_id), now, svc.settings.evidence_tau_ms)
     out = [
         {
             "interest_id": i.interest_id,
@@ -103,7 +109,7 @@ def user_interests(path: UserPath) -> dict[str, Any]:
             "evidence_ts": i.evidence_ts,
             "updated_at": i.updated_at,
         }
-        for i in interest_levels(rows, mv, now_ms(), svc.settings.evidence_tau_ms)
+        for i in interest_levels(rows, mv, now, svc.settings.evidence_tau_ms, negative)
     ]
     return {"user_id": path.user_id, "model_version": mv, "interests": out}
 

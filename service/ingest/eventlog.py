@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from graph_schema.clock import now_ms
 from graph_schema.rows import Interaction
 from graph_schema.settings import LOG_ONLY_TYPES, NEGATIVE_TYPES, Settings
-from records.tables import EventAttribution, EventRecord, session_factory
+from records.tables import CatalogueRecord, EventAttribution, EventRecord, session_factory
 from service.ingest import recid
 from service.ingest.schemas import EventIn
 
@@ -405,16 +405,15 @@ class EventLog:
                 session.scalars(select(EventRecord.user_id).where(EventRecord.received_at >= received_ms).distinct())
             )
 
-    def rejected_items(self, user_id: str) -> list[str]:
-        """Items the user disliked or marked not interested: never recommended again."""
+    def negative_terms(self, user_id: str) -> list[tuple[str, float, int, list[str]]]:
+        """The user's negative feedback: (item, |weight|, ts, the item's interests)."""
         with self.sessions() as session:
-            return sorted(
-                session.scalars(
-                    select(EVENTS.c.item_id)
-                    .where(EVENTS.c.user_id == user_id, EVENTS.c.type.in_(sorted(NEGATIVE_TYPES)))
-                    .distinct()
-                )
-            )
+            rows = session.execute(
+                select(EVENTS.c.item_id, EVENTS.c.weight, EVENTS.c.ts, CatalogueRecord.interests)
+                .select_from(EVENTS.outerjoin(CatalogueRecord, CatalogueRecord.item_id == EVENTS.c.item_id))
+                .where(EVENTS.c.user_id == user_id, EVENTS.c.type.in_(sorted(NEGATIVE_TYPES)))
+            ).all()
+        return [(i, abs(float(w)), int(t), list(tags or ())) for i, w, t, tags in rows]
 
     def pending_count(self) -> int:
         with self.sessions() as session:

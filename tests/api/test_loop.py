@@ -4,6 +4,7 @@ an experiment, negative feedback and online metrics (issue 16)."""
 
 from __future__ import annotations
 
+import math
 import random
 from typing import Any
 
@@ -33,7 +34,8 @@ class Population:
         for user, genre in self.likes.items():
             for n in self.rng.sample(range(10), 3):
                 history.append(self.event(user, f"{genre}-{n}", "click", ts=NOW_MS - 2 * DAY_MS))
-        self.send(history)
+        if history:
+            self.send(history)
 
     def event(self, user: str, item: str, type_: str, ts: int = NOW_MS, **extra: Any) -> dict[str, Any]:
         self.n_events += 1
@@ -156,6 +158,41 @@ def test_disliked_items_are_never_shown_again_and_impressions_are_no_graph_edges
             assert items and not items & set(disliked), strategy
     # the dislike is the user's own: another user can still get the item
     assert disliked[0] in {i["item_id"] for i in pop.recs("u1", "k=40&strategy=random")["items"]}
+
+
+def test_dislikes_lower_the_live_evidence_of_their_interest_in_any_order(client, keys: Keys):
+    pop = Population(client, keys, n_users=0)
+    # two users with the same history: scifi first, comedy a little behind
+    history = []
+    for user in ("a", "b"):
+        history += [pop.event(user, f"scifi-{n}", "click", ts=NOW_MS - DAY_MS) for n in range(5)]
+        history += [pop.event(user, f"comedy-{n}", "click", ts=NOW_MS - DAY_MS) for n in range(2)]
+    # someone else made other items of both genres popular (what the interest strategy offers)
+    history += [pop.event("c", i, "view", ts=NOW_MS - DAY_MS) for i in ("scifi-8", "scifi-9", "comedy-5", "comedy-6")]
+    pop.send(history)
+
+    def evidence(user: str) -> dict[str, float]:
+        r = client.get(f"/v1/users/{user}/interests", headers=keys.header("read"))
+        return {i["interest_id"]: i["evidence"] for i in r.get_json()["interests"]}
+
+    def top_genre(user: str) -> str:
+        return CATALOGUE[pop.recs(user, "k=1&strategy=interest")["items"][0]["item_id"]]
+
+    before = evidence("a")
+    assert before["genre:scifi"] > before["genre:comedy"] and top_genre("a") == "scifi"
+    dislikes = [("scifi-5", "not_interested", 3), ("scifi-6", "dislike", 1), ("scifi-7", "not_interested", 2)]
+    # a: one request, oldest first; b: one per request, newest first
+    pop.send([pop.event("a", i, t, ts=NOW_MS - h * 3_600_000) for i, t, h in sorted(dislikes, key=lambda d: -d[2])])
+    for i, t, h in sorted(dislikes, key=lambda d: d[2]):
+        pop.send([pop.event("b", i, t, ts=NOW_MS - h * 3_600_000)])
+    after_a, after_b = evidence("a"), evidence("b")
+    assert after_a["genre:scifi"] == pytest.approx(after_b["genre:scifi"], rel=1e-6)
+    lowered_by = sum({"dislike": 4, "not_interested": 2}[t] * math.exp(-h / (30 * 24)) for _, t, h in dislikes)
+    assert after_a["genre:scifi"] == pytest.approx(before["genre:scifi"] - lowered_by, rel=1e-3)
+    assert 0 < after_a["genre:scifi"] < before["genre:comedy"]
+    assert after_a["genre:comedy"] == pytest.approx(before["genre:comedy"], rel=1e-3)  # other interests untouched
+    # the interest strategy follows the live evidence: comedy leads now
+    assert top_genre("a") == top_genre("b") == "comedy"
 
 
 def test_online_metrics_per_strategy_in_sql_json_and_prometheus(client, keys: Keys):
