@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from graph_schema.clock import now_ms
@@ -404,6 +404,23 @@ class EventLog:
             return list(
                 session.scalars(select(EventRecord.user_id).where(EventRecord.received_at >= received_ms).distinct())
             )
+
+    def exposures(self, min_impressions: int = 3) -> list[tuple[str, str, int]]:
+        """(user, item, impressions) the user was shown at least `min_impressions` times
+        and never acted on (no graph event), plus every disliked / not_interested pair
+        (impressions counted as they are): training's harder negatives. Impressions are
+        aggregated per (user, item) here, in SQL: they are not graph edges."""
+        shown = func.sum(case((EVENTS.c.type == "impression", 1), else_=0))
+        acted = func.sum(case((EVENTS.c.status != "logged", 1), else_=0))
+        rejected = func.sum(case((EVENTS.c.type.in_(sorted(NEGATIVE_TYPES)), 1), else_=0))
+        with self.sessions() as session:
+            rows = session.execute(
+                select(EVENTS.c.user_id, EVENTS.c.item_id, shown)
+                .group_by(EVENTS.c.user_id, EVENTS.c.item_id)
+                .having(or_(rejected > 0, (shown >= min_impressions) & (acted == 0)))
+                .order_by(EVENTS.c.user_id, EVENTS.c.item_id)
+            ).all()
+        return [(u, i, int(n)) for u, i, n in rows]
 
     def negative_terms(self, user_id: str) -> list[tuple[str, float, int, list[str]]]:
         """The user's negative feedback: (item, |weight|, ts, the item's interests)."""

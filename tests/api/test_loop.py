@@ -253,3 +253,19 @@ def test_two_proportion_comparison():
     assert compare(200, 1000, 300, 1000).verdict == "worse"
     assert compare(205, 1000, 200, 1000).verdict == "no significant difference"
     assert compare(3, 20, 1, 20).verdict == "too small to tell"
+
+
+def test_exposures_are_aggregated_per_user_and_item_for_training(client, keys: Keys):
+    pop = Population(client, keys, n_users=0)
+    events = [pop.event("u", "ignored", "impression") for _ in range(3)]
+    events += [pop.event("u", "taken", "impression") for _ in range(3)] + [pop.event("u", "taken", "click")]
+    events += [pop.event("u", "once", "impression"), pop.event("u", "hated", "dislike")]
+    events += [pop.event("v", "ignored", "impression") for _ in range(2)]
+    pop.send(events)
+    pop.send(events[:2])  # duplicates: not counted again
+    assert services_of(client).eventlog.exposures(min_impressions=3) == [("u", "hated", 0), ("u", "ignored", 3)]
+    assert services_of(client).eventlog.exposures(min_impressions=2) == [
+        ("u", "hated", 0),
+        ("u", "ignored", 3),
+        ("v", "ignored", 2),
+    ]
