@@ -44,6 +44,9 @@ class TrainConfig:
     valid_users: int = 5000  # early stopping is measured on at most this many users (a fixed sample)
     negatives: int = 2  # negatives per positive
     hard_negative_frac: float = 0.0  # share of negatives drawn from the positive's interests
+    # share of a user's negatives drawn from items shown to the user and ignored, or disliked
+    # (train(exposures=...); service EventLog.exposures): issue 16's harder negatives
+    exposed_negative_frac: float = 0.5
     # dynamic hard negatives: draw this many candidates per negative and keep the one the
     # current model scores highest (1 = plain uniform sampling)
     negative_candidates: int = 4
