@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     event_weights: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_EVENT_WEIGHTS))
     evidence_tau_days: float = Field(30.0, description="Decay time constant of interest evidence, days.")
     batch_size: int = Field(5000, description="Rows per UNWIND batch written to the graph.")
+    exposure_min_impressions: int = Field(
+        3, ge=1, description="A full refresh draws negatives from items shown this often and never taken (or disliked)."
+    )
 
     # --- refresh runs (records/) -------------------------------------------------
     refresh_lease_s: float = Field(
