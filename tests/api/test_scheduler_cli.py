@@ -55,7 +55,14 @@ def test_scheduler_uses_sql_job_store_with_safe_defaults(env: ApiSettings):
 def test_scheduler_without_trigger_removes_the_refresh_job(env: ApiSettings):
     sched.start_scheduler(env).shutdown(wait=False)
     scheduler = sched.start_scheduler(
-        env.model_copy(update={"refresh_interval_minutes": 0, "apply_pending_interval_s": 0, "queued_poll_s": 0})
+        env.model_copy(
+            update={
+                "refresh_interval_minutes": 0,
+                "apply_pending_interval_s": 0,
+                "queued_poll_s": 0,
+                "online_metrics_every_s": 0,
+            }
+        )
     )
     try:
         assert scheduler.get_jobs() == []
