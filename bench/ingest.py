@@ -9,7 +9,7 @@ DATABASE_URL says otherwise) with the graph engine of --backend:
   the measurements, and after).
 
     .venv/bin/python bench/ingest.py [--backend falkordb|neo4j] [--events 50000] [--batch 1000] [--clients 1]
-                                     [--skip-movielens]
+                                     [--impressions 10] [--skip-movielens]
 
 Two ways in, each on a fresh graph (FalkorDB: its own graph key; Neo4j: the database
 emptied) and event log:
@@ -51,6 +51,7 @@ from service.ingest.eventlog import EventLog
 from service.ingest.graph_writer import GraphWriter
 from service.ingest.jsonl import read_events
 from service.ingest.movielens import import_movielens
+from service.ingest.recid import Served, new_rec_id
 from service.ingest.schemas import EventIn, validate_each
 from service.runtime import tune_gc
 
@@ -89,19 +90,28 @@ def _catalogue(engine: Engine, settings: Settings) -> None:
         )
 
 
-def _raw_events(n_events: int) -> list[dict[str, Any]]:
+def _raw_events(n_events: int, impressions_per_action: int = 0) -> list[dict[str, Any]]:
+    """`n_events` events; with impressions_per_action r, r of every r + 1 are impressions
+    (log only), and every event carries a served answer's rec_id and a position."""
     rng = random.Random(7)
     types = ["view", "click", "cart", "purchase"]
-    return [
-        {
+    rec_ids = [new_rec_id(Served("blend", "bench-v1", "bench", rng.choice("ab"))) for _ in range(1000)]
+    events = []
+    for n in range(n_events):
+        event = {
             "event_id": f"e{n}",
             "user_id": f"u{rng.randrange(5000)}",
             "item_id": f"i{rng.randrange(2000)}",
             "type": rng.choice(types),
             "ts": 1_700_000_000_000 + n * 1000,
         }
-        for n in range(n_events)
-    ]
+        if impressions_per_action:
+            if n % (impressions_per_action + 1):
+                event["type"] = "impression"
+            event["rec_id"] = rng.choice(rec_ids)
+            event["position"] = rng.randrange(1, 21)
+        events.append(event)
+    return events
 
 
 def _send(
@@ -154,10 +164,12 @@ def bench_stream(engine: Engine, data_dir: Path, n_events: int, batch: int) -> d
     }
 
 
-def bench_events(engine: Engine, data_dir: Path, n_events: int, batch: int, clients: int = 1) -> dict[str, Any]:
-    settings = _events_settings(engine, data_dir, batch)
+def bench_events(
+    engine: Engine, data_dir: Path, n_events: int, batch: int, clients: int = 1, impressions: int = 0
+) -> dict[str, Any]:
+    settings = _events_settings(engine, data_dir, batch, name=f"bench_events_{impressions}")
     _catalogue(engine, settings)
-    raw = _raw_events(n_events)  # generated up front: not part of the measurement
+    raw = _raw_events(n_events, impressions)  # generated up front: not part of the measurement
     requests = [raw[k : k + batch] for k in range(0, n_events, batch)]
     shares = [requests[c::clients] for c in range(clients)]
     server0 = _server_cpu_s(engine, settings)
@@ -174,6 +186,7 @@ def bench_events(engine: Engine, data_dir: Path, n_events: int, batch: int, clie
     n = len(per_request)
     return {
         "events": n_events,
+        "impressions_per_action": impressions,
         "batch": batch,
         "clients": clients,
         "seconds": total,
@@ -213,6 +226,12 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=50_000)
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--clients", type=int, default=1, help="concurrent client processes (default 1)")
+    parser.add_argument(
+        "--impressions",
+        type=int,
+        default=10,
+        help="also measure requests where N of every N+1 events are impressions with a rec_id (0: skip)",
+    )
     parser.add_argument("--skip-movielens", action="store_true", help="skip the MovieLens-100K import")
     add_backend_arguments(parser)
     args = parser.parse_args()
@@ -225,6 +244,11 @@ def main() -> None:
         try:
             stream = bench_stream(engine, data_dir, args.events, args.batch)
             ev = bench_events(engine, data_dir, args.events, args.batch, args.clients)
+            imp = (
+                bench_events(engine, data_dir, args.events, args.batch, args.clients, args.impressions)
+                if args.impressions
+                else None
+            )
             ml = None if args.skip_movielens else bench_movielens(engine, data_dir)
         finally:
             if engine.backend == "falkordb":
@@ -248,6 +272,12 @@ def main() -> None:
     )
     if ev["server_cpu_ms"] is not None:
         print(f"    CPU per request: client {ev['client_cpu_ms']:.1f} ms, graph server {ev['server_cpu_ms']:.1f} ms")
+    if imp is not None:
+        print(
+            f"  requests with impressions ({imp['impressions_per_action']} per other event, all with rec_id), "
+            f"{imp['events']:,} events: {imp['events_per_s']:,.0f} events/s "
+            f"(median request {imp['batch_median_ms']:.1f} ms, total {imp['seconds']:.1f} s)"
+        )
     if ml is not None:
         cpu = (
             f"; CPU: client {ml['client_cpu_s']:.1f} s, graph server {ml['server_cpu_s']:.1f} s"

@@ -19,7 +19,17 @@ DEFAULT_EVENT_WEIGHTS: dict[str, float] = {
     "purchase": 8.0,
     # a rating's weight is its value (1..5) unless the event carries one
     "rating": 1.0,
+    # feedback on served answers: kept in the event log, never a graph edge
+    # (impressions are aggregated per (user, item) from the log; see LOG_ONLY_TYPES)
+    "impression": 0.0,
+    "dislike": -4.0,
+    "not_interested": -2.0,
 }
+# Event types stored in the log only: no INTERACTED edge, not replayed into the graph.
+# impression: the item was shown (high volume); dislike / not_interested: the item is
+# never recommended to that user again.
+LOG_ONLY_TYPES: frozenset[str] = frozenset({"impression", "dislike", "not_interested"})
+NEGATIVE_TYPES: frozenset[str] = frozenset({"dislike", "not_interested"})
 
 
 class Settings(BaseSettings):
@@ -48,6 +58,9 @@ class Settings(BaseSettings):
     event_weights: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_EVENT_WEIGHTS))
     evidence_tau_days: float = Field(30.0, description="Decay time constant of interest evidence, days.")
     batch_size: int = Field(5000, description="Rows per UNWIND batch written to the graph.")
+    exposure_min_impressions: int = Field(
+        3, ge=1, description="A full refresh draws negatives from items shown this often and never taken (or disliked)."
+    )
 
     # --- refresh runs (records/) -------------------------------------------------
     refresh_lease_s: float = Field(

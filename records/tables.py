@@ -198,6 +198,48 @@ class DeletedUser(Base):
     __table_args__ = (Index("ix_deleted_users_deleted_at", "deleted_at"),)
 
 
+class EventAttribution(Base):
+    """The served answer an event reports on (events sent with a `rec_id`).
+
+    Decoded from the rec_id when the event is accepted: the strategy and model
+    version that produced the answer and the experiment arm it was served under,
+    so online metrics group events without a lookup of the answer itself.
+    """
+
+    __tablename__ = "event_attributions"
+    event_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    rec_id: Mapped[str] = mapped_column(String(200), nullable=False, index=True)
+    strategy: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    model_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    experiment_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    arm: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    position: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class ExperimentRecord(Base):
+    """An online experiment: arms (strategy per arm), a holdout share, running or stopped."""
+
+    __tablename__ = "experiments"
+    experiment_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    arms: Mapped[list[dict[str, Any]]] = mapped_column(JSON, nullable=False)
+    holdout: Mapped[float] = mapped_column(Float, nullable=False, default=0.0)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="running")
+    created_at: Mapped[int] = mapped_column(BigInteger, nullable=False, default=now_ms)
+    stopped_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class OnlineMetricsRecord(Base):
+    """Online metrics of one (model version, strategy) as computed at one time (history)."""
+
+    __tablename__ = "online_metrics"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    computed_at: Mapped[int] = mapped_column(BigInteger, nullable=False, index=True)
+    model_version: Mapped[str] = mapped_column(String(64), nullable=False)  # "" before any model
+    strategy: Mapped[str] = mapped_column(String(50), nullable=False)
+    values: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
+
+
 # (table, index) added to tables that existing databases already have:
 # create_all() creates missing tables, never a missing index of an existing table.
 _ADDED_INDEXES: tuple[tuple[str, str], ...] = (("deleted_users", "ix_deleted_users_deleted_at"),)
@@ -279,9 +321,12 @@ __all__ = [
     "Base",
     "CatalogueRecord",
     "DeletedUser",
+    "EventAttribution",
     "EventRecord",
+    "ExperimentRecord",
     "InterestRecord",
     "NamedLock",
+    "OnlineMetricsRecord",
     "RefreshRun",
     "StrengthHistoryRecord",
     "UserRecord",

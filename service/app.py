@@ -20,13 +20,14 @@ from flask_openapi3 import Info, OpenAPI
 from graph_schema.store import StoreHolder
 from records.keys import KeyResolver
 from records.tables import session_factory
-from service.api import communities, cypher, health, ingest, jobs, users
+from service.api import communities, cypher, health, ingest, jobs, loop, users
 from service.api.deps import EXTENSION, Services
 from service.auth import SECURITY_SCHEMES, init_auth
 from service.config import ApiSettings, get_api_settings
 from service.console import init_console
 from service.ingest.eventlog import EventLog
 from service.ingest.schemas import EventIn, ItemIn, RelationIn
+from service.loop.experiments import Experiments
 from service.metrics import init_metrics
 from service.problems import PROBLEM_MEDIA_TYPE, register_error_handlers, validation_error_response
 from service.recs.recommender import Recommender
@@ -93,6 +94,7 @@ def create_app(settings: ApiSettings | None = None, **overrides: Any) -> Interes
         store_holder=StoreHolder(s),
         eventlog=EventLog(s, sessions),
         recommender=Recommender(s),
+        experiments=Experiments(sessions),
     )
 
     register_error_handlers(app)
@@ -108,6 +110,7 @@ def create_app(settings: ApiSettings | None = None, **overrides: Any) -> Interes
     app.register_api(cypher.bp)
     app.register_api(jobs.bp)
     app.register_api(communities.bp)
+    app.register_api(loop.bp)
     init_console(app, s)  # the web console under /console (docs/console.md)
 
     @app.get("/openapi.json", doc_ui=False)

@@ -61,6 +61,10 @@ class ApiSettings(Settings):
     recs_answer_cache: int = Field(
         20_000, ge=0, description="Finished recommendation answers cached per worker (0 disables); see docs/api.md."
     )
+    online_ctr_k: int = Field(10, ge=1, le=100, description="Online metrics: CTR@k counts positions 1..k.")
+    online_metrics_every_s: float = Field(
+        900.0, ge=0, description="The scheduler recomputes online metrics this often, s (0: never)."
+    )
     recs_answer_ttl_s: float = Field(
         300.0, ge=0, description="Longest life of a cached answer, s (jittered to half..all; 0 disables)."
     )

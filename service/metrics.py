@@ -107,6 +107,30 @@ class SqlCollector(Collector):
         yield GaugeMetricFamily(
             "interest_graph_events_pending", "Events logged but not yet in the graph.", value=pending
         )
+        yield from _online_families(self.sessions)
+
+
+ONLINE_GAUGES = ("impressions", "ctr", "ctr_at_k", "conversion_rate", "coverage", "novelty", "diversity")
+
+
+def _online_families(sessions: sessionmaker) -> Iterator[GaugeMetricFamily]:
+    """The newest online metrics (service/loop/online.py) from SQL: every worker agrees."""
+    from service.loop import online
+
+    try:
+        newest = online.history(sessions, 1)
+    except Exception:
+        return
+    family = GaugeMetricFamily(
+        "interest_graph_online",
+        "Online metrics per model version and strategy, as last computed from the event log.",
+        labels=["model_version", "strategy", "metric"],
+    )
+    for group in newest[0]["groups"] if newest else []:
+        for metric in ONLINE_GAUGES:
+            if group.get(metric) is not None:
+                family.add_metric([group["model_version"] or "", group["strategy"], metric], float(group[metric]))
+    yield family
 
 
 def init_metrics(app: Flask, sessions: sessionmaker) -> None:

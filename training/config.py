@@ -69,6 +69,9 @@ class TrainConfig:
     valid_scores: int = 20_000_000
     negatives: int = 2  # negatives per positive
     hard_negative_frac: float = 0.0  # share of negatives drawn from the positive's interests
+    # share of a user's negatives drawn from items shown to the user and ignored, or disliked
+    # (train(exposures=...); service EventLog.exposures): issue 16's harder negatives
+    exposed_negative_frac: float = 0.5
     # dynamic hard negatives: draw this many candidates per negative and keep the one the
     # current model scores highest (1 = plain uniform sampling)
     negative_candidates: int = 4

@@ -10,6 +10,8 @@ reflect the newest events without a second training run.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from training.combiner import choose_blend, source_inputs
@@ -19,7 +21,16 @@ from training.options import RefreshOptions
 from training.run import Fit, Phases
 
 
-def fit_full(data: TrainingData, split: Split, t_ref: int, opts: RefreshOptions, phases: Phases) -> Fit:
+def fit_full(
+    data: TrainingData,
+    split: Split,
+    t_ref: int,
+    opts: RefreshOptions,
+    phases: Phases,
+    exposures: Sequence[tuple[str, str]] = (),
+) -> Fit:
+    """`exposures`: (user id, item id) pairs shown and ignored or disliked (the event log's),
+    drawn as that user's harder negatives (TrainConfig.exposed_negative_frac)."""
     from training.train import embed_graph, train  # torch/dgl only when a refresh trains
 
     train_data = data.subset(split.train)
@@ -29,7 +40,8 @@ def fit_full(data: TrainingData, split: Split, t_ref: int, opts: RefreshOptions,
     stop_truth, blend_truth = _halves(valid_truth)
     has_valid = any(len(v) for v in stop_truth)
     cfg = opts.train
-    res = phases.run("train", lambda: train(train_data, t_ref, cfg, stop_truth if has_valid else None))
+    exposed = _exposure_index(data, exposures)
+    res = phases.run("train", lambda: train(train_data, t_ref, cfg, stop_truth if has_valid else None, exposed))
     vectors = (res.embeddings["user"], res.embeddings["item"])
     blend = phases.run("train", lambda: choose_blend(data, split.train, blend_truth, vectors, opts.ease_max_items))
 
@@ -46,6 +58,17 @@ def fit_full(data: TrainingData, split: Split, t_ref: int, opts: RefreshOptions,
     # publish vectors propagated over every interaction (hold-outs included)
     embeddings = phases.run("train", lambda: embed_graph(res.model, data, t_ref, cfg.graph, res.device))
     return Fit(embeddings, metrics, baseline, res.device, res.best_epoch, blend=blend, history=tuple(res.history))
+
+
+def _exposure_index(data: TrainingData, exposures: Sequence[tuple[str, str]]) -> tuple[np.ndarray, np.ndarray] | None:
+    """The pairs whose user and item are in the training data, as node indexes."""
+    pairs = [
+        (data.users.pos[u], data.items.pos[i]) for u, i in exposures if u in data.users.pos and i in data.items.pos
+    ]
+    if not pairs:
+        return None
+    users, items = zip(*pairs, strict=True)
+    return np.array(users, dtype=np.int64), np.array(items, dtype=np.int64)
 
 
 def _halves(truth: list[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:

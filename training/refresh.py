@@ -69,6 +69,7 @@ def run_refresh(
     on_phase: Callable[[str], None] | None = None,
     model_version: str | None = None,
     touched_users: Sequence[str] | None = None,
+    exposures: Sequence[tuple[str, str]] = (),
 ) -> RefreshResult:
     """Run one refresh against a GraphStore; raises on failure (nothing published then).
 
@@ -92,7 +93,7 @@ def run_refresh(
     t_ref = int(data.last_ts.max())
     split = holdout_split(data, pulled.mode, run.published)
     if pulled.mode == "full":
-        fit = fit_full(data, split, t_ref, run.options, phases)
+        fit = fit_full(data, split, t_ref, run.options, phases, exposures)
     else:
         assert pulled.previous is not None
         fit = fit_incremental(data, split, pulled.previous, pulled.seeds, run.options, phases)

@@ -12,11 +12,28 @@ from training.data import TrainingData
 
 
 class NegativeSampler:
-    def __init__(self, data: TrainingData, rng: np.random.Generator, hard_frac: float = 0.0, retries: int = 5) -> None:
+    def __init__(
+        self,
+        data: TrainingData,
+        rng: np.random.Generator,
+        hard_frac: float = 0.0,
+        retries: int = 5,
+        exposures: tuple[np.ndarray, np.ndarray] | None = None,
+        exposed_frac: float = 0.0,
+    ) -> None:
+        """`exposures`: (user index, item index) pairs the user was shown and ignored, or
+        disliked (service EventLog.exposures); `exposed_frac` of the draws of a user with
+        any are taken from them (the harder negatives of issue 16), the rest as before."""
         self.n_items = data.n_items
         self.rng = rng
         self.hard_frac = hard_frac
         self.retries = retries
+        self.exposed_frac = exposed_frac if exposures is not None and len(exposures[0]) else 0.0
+        if self.exposed_frac > 0:
+            assert exposures is not None
+            order = np.argsort(exposures[0], kind="stable")
+            self.exp_ptr = np.searchsorted(exposures[0][order], np.arange(data.n_users + 1))
+            self.exp_item = exposures[1][order]
         # "has u seen i": a dense bit table when it is small (one lookup), else sorted keys
         # searched per batch
         self.seen_keys = np.unique(data.user * self.n_items + data.item)
@@ -52,6 +69,13 @@ class NegativeSampler:
             out[has] = self.int_item[self.int_ptr[interest] + (self.rng.random(has.sum()) * size).astype(np.int64)]
         return out
 
+    def _exposed(self, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For users with exposures: (which of `users`, a random exposed item of each)."""
+        n = self.exp_ptr[users + 1] - self.exp_ptr[users]
+        has = np.flatnonzero(n > 0)
+        pick = self.exp_ptr[users[has]] + (self.rng.random(len(has)) * n[has]).astype(np.int64)
+        return has, self.exp_item[pick]
+
     def sample(self, users: np.ndarray, pos_items: np.ndarray, k: int = 1) -> np.ndarray:
         """(len(users), k) negative items, resampled (a few times) where the user has seen them."""
         users_k = np.repeat(users, k)
@@ -60,6 +84,10 @@ class NegativeSampler:
         if self.hard_frac > 0:
             hard = self.rng.random(len(users_k)) < self.hard_frac
             neg[hard] = self._hard(pos_k[hard])
+        if self.exposed_frac > 0:
+            chosen = np.flatnonzero(self.rng.random(len(users_k)) < self.exposed_frac)
+            which, items = self._exposed(users_k[chosen])
+            neg[chosen[which]] = items
         todo = np.arange(len(neg))  # only redrawn entries are checked again
         for _ in range(self.retries):
             bad = todo[self._seen(users_k[todo], neg[todo])]

@@ -106,9 +106,12 @@ def train(
     now_ms: int,
     cfg: TrainConfig | None = None,
     valid_truth: Sequence[np.ndarray] | None = None,
+    exposures: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> TrainResult:
     """Train on `data` (the training interactions). With `valid_truth` (per-user held-out
-    items), keep the epoch with the best `cfg.select_metric` and stop after `patience`."""
+    items), keep the epoch with the best `cfg.select_metric` and stop after `patience`.
+    `exposures`: (user, item) index pairs shown and ignored or disliked, drawn as negatives
+    (`cfg.exposed_negative_frac` of a user's draws)."""
     cfg = cfg or TrainConfig()
     if cfg.distributed:
         from training.distributed.launch import train_distributed
@@ -133,7 +136,9 @@ def train(
     ).to(device)
     warmed = warm_start(model, data, data.previous)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    sampler = NegativeSampler(data, rng, cfg.hard_negative_frac)
+    sampler = NegativeSampler(
+        data, rng, cfg.hard_negative_frac, exposures=exposures, exposed_frac=cfg.exposed_negative_frac
+    )
     seen = data.user_items()
     step = _Step(model, g, cfg, device)
     valid_limit = min(cfg.valid_users, max(1, cfg.valid_scores // max(data.n_items, 1)))

@@ -16,6 +16,7 @@ from sqlalchemy.orm import sessionmaker
 from graph_schema.store import GraphStore, StoreHolder
 from service.config import ApiSettings
 from service.ingest.eventlog import EventLog
+from service.loop.experiments import Experiments
 from service.recs.recommender import Recommender
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,7 @@ class Services:
     store_holder: StoreHolder
     eventlog: EventLog
     recommender: Recommender
+    experiments: Experiments
 
     def store(self) -> GraphStore:
         return self.store_holder.get()

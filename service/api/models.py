@@ -74,7 +74,9 @@ class ItemPath(ApiModel):
 class RecsQuery(ApiModel):
     model_config = ConfigDict(extra="forbid")
     k: int = Field(20, ge=1, le=100, description="How many items.")
-    strategy: Literal["blend", "graph", "interest", "embedding"] = Field("blend")
+    strategy: Literal["blend", "graph", "interest", "embedding", "random"] = Field(
+        "blend", description="Ignored while an experiment runs: the user's arm decides."
+    )
     exclude: str | None = Field(None, max_length=20_000, description="Comma-separated item ids never to return.")
     interest: str | None = Field(
         None, min_length=1, max_length=200, pattern=NO_CONTROL, description="Only items tagged with this interest id."
@@ -91,18 +93,26 @@ class RecommendedItem(ApiModel):
     item_id: str
     title: str | None = None
     score: float
+    position: int = Field(description="1-based position in this answer (report it with impressions and clicks).")
     reasons: list[str] = Field(description="Evidence in words, strongest first (empty when explain=false).")
     evidence: list[Evidence] = Field(default_factory=list, description="The same evidence as data (ids, names).")
+
+
+class ExperimentArm(ApiModel):
+    experiment_id: str
+    arm: str
 
 
 class Recommendations(ApiModel):
     user_id: str
     model_version: str | None = Field(description="Published model used, null before the first refresh.")
-    strategy: Literal["blend", "graph", "interest", "embedding", "trending", "social"] = Field(
-        description="Strategy applied: the requested one, `blend` when `embedding` was asked for before "
-        "embeddings exist, `social` for a user with no history of their own who follows people, "
+    rec_id: str = Field(description="Id of this answer: send it with the impression and click events it causes.")
+    strategy: Literal["blend", "graph", "interest", "embedding", "random", "trending", "social"] = Field(
+        description="Strategy applied: the requested one (or the experiment arm's), `blend` when `embedding` was "
+        "asked for before embeddings exist, `social` for a user with no history of their own who follows people, "
         "`trending` for a cold start (unknown or history-less user following nobody)."
     )
+    experiment: ExperimentArm | None = Field(None, description="The running experiment and the user's arm.")
     items: list[RecommendedItem]
 
 
@@ -275,3 +285,41 @@ class CommunityDetail(ApiModel):
     size: int
     top_interests: list[CommunityInterest]
     trend: list[CommunityVersion] = Field(description="The community in every kept version, oldest first.")
+
+
+class ArmIn(ApiModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=60, pattern=NO_CONTROL, description="A repeated name gets a #n suffix.")
+    strategy: Literal["blend", "graph", "interest", "embedding", "random"]
+    weight: float = Field(1.0, gt=0, le=1000, description="Share of the non-holdout traffic, relative to the others.")
+
+
+class ExperimentIn(ApiModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200)
+    arms: list[ArmIn] = Field(min_length=2, max_length=10, description="The first arm is the control.")
+    holdout: float = Field(
+        0.0, ge=0.0, le=0.5, description="Share of users served the default (blend), reported as arm `(holdout)`."
+    )
+
+
+class ExperimentPath(ApiModel):
+    experiment_id: str = Field(min_length=1, max_length=64, pattern=NO_CONTROL)
+
+
+class OnlineQuery(ApiModel):
+    model_config = ConfigDict(extra="forbid")
+    history: int = Field(1, ge=1, le=100, description="How many computed snapshots, newest first.")
+
+
+class ExperimentOut(ApiModel):
+    model_config = ConfigDict(extra="allow")
+    experiment_id: str
+    name: str
+    arms: list[dict[str, Any]]
+    holdout: float
+    status: str
+
+
+class OnlineMetrics(ApiModel):
+    snapshots: list[dict[str, Any]] = Field(description="Newest first: {computed_at, groups: [per model/strategy]}.")

@@ -23,11 +23,11 @@ from service.api.models import (
     UserPath,
 )
 from service.auth import SECURITY, requires
-from service.ingest import privacy
+from service.ingest import privacy, recid
 from service.metrics import RECOMMENDATIONS
 from service.problems import not_found
 from service.recs.people import people as people_for
-from service.recs.profile import interest_levels
+from service.recs.profile import interest_levels, negative_evidence
 from service.recs.recommender import UnknownInterest
 
 users = APIBlueprint("users", __name__, url_prefix="/v1/users", abp_tags=[Tag(name="users")], abp_security=SECURITY)
@@ -46,21 +46,43 @@ def recommendations(path: UserPath, query: RecsQuery) -> Response:
     """
     svc = services()
     exclude = [x.strip() for x in (query.exclude or "").split(",") if x.strip()]
+    # disliked / not-interested items: never again (part of the answer cache's key), and
+    # they lower the live evidence of their interests
+    negative_terms = svc.eventlog.negative_terms(path.user_id)
+    exclude += sorted({item for item, *_ in negative_terms})
+    negative = negative_evidence(negative_terms, now_ms(), svc.settings.evidence_tau_ms)
+    strategy: str = query.strategy
+    experiment = svc.experiments.running()
+    arm = experiment.assign(path.user_id) if experiment is not None else None
+    if arm is not None:
+        strategy = arm.strategy
     try:
         answer, hit = svc.recommender.answer(
             svc.store(),
             path.user_id,
             current_app.json.dumps,
             k=query.k,
-            strategy=query.strategy,
+            strategy=strategy,
             exclude=exclude,
             interest=query.interest,
             explain=query.explain,
+            negative=negative,
         )
     except UnknownInterest:
         raise not_found("interest", query.interest or "") from None
     RECOMMENDATIONS.labels(answer.strategy).inc()
-    return Response(answer.body, mimetype="application/json", headers={"X-Recs-Cache": "hit" if hit else "miss"})
+    served = recid.Served(
+        answer.strategy,
+        answer.model_version,
+        experiment.experiment_id if experiment is not None and arm is not None else None,
+        arm.name if arm is not None else None,
+    )
+    head: dict[str, Any] = {"rec_id": recid.new_rec_id(served)}
+    if served.experiment_id is not None:
+        head["experiment"] = {"experiment_id": served.experiment_id, "arm": served.arm}
+    # the cached body is shared by answers: the per-answer fields are spliced in front
+    body = current_app.json.dumps(head).encode()[:-1] + b"," + answer.body[1:]
+    return Response(body, mimetype="application/json", headers={"X-Recs-Cache": "hit" if hit else "miss"})
 
 
 @users.get("/<user_id>/interests", responses=responses({200: UserInterests}, *AUTH_ERRORS, 404, 422, 503))
@@ -78,6 +100,8 @@ def user_interests(path: UserPath) -> dict[str, Any]:
     if not rows and not store.user_exists(path.user_id):
         raise not_found("user", path.user_id)
     mv = store.current_model_version()
+    now = now_ms()
+    negative = negative_evidence(svc.eventlog.negative_terms(path.user_id), now, svc.settings.evidence_tau_ms)
     out = [
         {
             "interest_id": i.interest_id,
@@ -88,7 +112,7 @@ def user_interests(path: UserPath) -> dict[str, Any]:
             "evidence_ts": i.evidence_ts,
             "updated_at": i.updated_at,
         }
-        for i in interest_levels(rows, mv, now_ms(), svc.settings.evidence_tau_ms)
+        for i in interest_levels(rows, mv, now, svc.settings.evidence_tau_ms, negative)
     ]
     return {"user_id": path.user_id, "model_version": mv, "interests": out}
 

@@ -24,13 +24,14 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from graph_schema.clock import now_ms
 from graph_schema.rows import Interaction
-from graph_schema.settings import Settings
-from records.tables import EventRecord, session_factory
+from graph_schema.settings import LOG_ONLY_TYPES, NEGATIVE_TYPES, Settings
+from records.tables import CatalogueRecord, EventAttribution, EventRecord, session_factory
+from service.ingest import recid
 from service.ingest.schemas import EventIn
 
 STALE_CLAIM_MS = 60_000  # a claim older than this belongs to a crashed worker
@@ -130,6 +131,30 @@ def _insert_events(session: Session, rows: Sequence[tuple[Any, ...]]) -> list[tu
     return inserted
 
 
+def _insert_attributions(
+    session: Session, attributions: dict[str, tuple[str, int | None]], inserted: Iterable[str]
+) -> None:
+    """The served answer of each event stored now (not of duplicates: stored with the original)."""
+    values = []
+    for event_id in inserted:
+        if event_id in attributions:
+            rec_id, position = attributions[event_id]
+            served = recid.decode(rec_id)
+            values.append(
+                {
+                    "event_id": event_id,
+                    "rec_id": rec_id,
+                    "strategy": served.strategy,
+                    "model_version": served.model_version,
+                    "experiment_id": served.experiment_id,
+                    "arm": served.arm,
+                    "position": position,
+                }
+            )
+    if values:
+        session.execute(EventAttribution.__table__.insert(), values)
+
+
 def _interactions(rows: Iterable[Any]) -> list[Interaction]:
     return [Interaction(u, i, float(w), int(t)) for u, i, w, t in rows]
 
@@ -180,6 +205,7 @@ class EventLog:
         claim_left = claim_size
         # resolve_weight's usual answers, without a call per event; it still words the refusals
         type_weights = {t: float(w) for t, w in self.settings.event_weights.items() if t != "rating"}
+        attributions: dict[str, tuple[str, int | None]] = {}
         for index, ev in events:
             weight = ev.weight
             if weight is None:
@@ -195,8 +221,11 @@ class EventLog:
                 report.duplicates += 1
                 continue
             seen.add(event_id)
-            mine = claim_left > 0
-            claim_left -= 1
+            logged = ev.type in LOG_ONLY_TYPES
+            mine = claim_left > 0 and not logged
+            claim_left -= 0 if logged else 1
+            if ev.rec_id is not None:
+                attributions[event_id] = (ev.rec_id, ev.position)
             # in _EVENT_COLUMNS order
             rows.append(
                 (
@@ -206,7 +235,7 @@ class EventLog:
                     ev.type,
                     ev.ts_ms,
                     weight,
-                    "pending",
+                    "logged" if logged else "pending",
                     received,
                     claim_id if mine else None,
                     received if mine else None,
@@ -216,15 +245,15 @@ class EventLog:
             return report, None
         with self.sessions.begin() as session:
             inserted = _insert_events(session, rows)
+            if attributions:
+                _insert_attributions(session, attributions, [event_id for event_id, _ in inserted])
         report.accepted = len(inserted)
         report.duplicates += len(rows) - len(inserted)
         report.accepted_ids = [event_id for event_id, _ in inserted]
         claimed = {event_id for event_id, batch_id in inserted if batch_id == claim_id}
         if not claimed:
             return report, None
-        mine_rows = rows[:claim_size]  # the rows claimed are the first ones
-        if len(claimed) < len(mine_rows):  # some were in the log already
-            mine_rows = [r for r in mine_rows if r[0] in claimed]
+        mine_rows = [r for r in rows if r[8] == claim_id and r[0] in claimed]  # (some were in the log already)
         return report, Batch(claim_id, [Interaction(r[1], r[2], r[5], r[4]) for r in mine_rows])
 
     # --- batches to write ---------------------------------------------------------
@@ -350,12 +379,14 @@ class EventLog:
         last row id read (for the next call)."""
         with self.sessions() as session:
             rows = session.execute(
-                select(EVENTS.c.id, EVENTS.c.user_id, EVENTS.c.item_id, EVENTS.c.weight, EVENTS.c.ts)
+                select(EVENTS.c.id, EVENTS.c.user_id, EVENTS.c.item_id, EVENTS.c.weight, EVENTS.c.ts, EVENTS.c.status)
                 .where(EVENTS.c.id > after_id)
                 .order_by(EVENTS.c.id)
                 .limit(limit)
             ).all()
-        return (rows[-1].id if rows else after_id), _interactions((u, i, w, t) for _, u, i, w, t in rows)
+        # log-only events (impressions, negative feedback) are read past, never replayed
+        graph_rows = ((u, i, w, t) for _, u, i, w, t, status in rows if status != "logged")
+        return (rows[-1].id if rows else after_id), _interactions(graph_rows)
 
     def mark_all_applied(self) -> None:
         """Every pending event is in the graph (a replay wrote the whole log)."""
@@ -373,6 +404,33 @@ class EventLog:
             return list(
                 session.scalars(select(EventRecord.user_id).where(EventRecord.received_at >= received_ms).distinct())
             )
+
+    def exposures(self, min_impressions: int = 3) -> list[tuple[str, str, int]]:
+        """(user, item, impressions) the user was shown at least `min_impressions` times
+        and never acted on (no graph event), plus every disliked / not_interested pair
+        (impressions counted as they are): training's harder negatives. Impressions are
+        aggregated per (user, item) here, in SQL: they are not graph edges."""
+        shown = func.sum(case((EVENTS.c.type == "impression", 1), else_=0))
+        acted = func.sum(case((EVENTS.c.status != "logged", 1), else_=0))
+        rejected = func.sum(case((EVENTS.c.type.in_(sorted(NEGATIVE_TYPES)), 1), else_=0))
+        with self.sessions() as session:
+            rows = session.execute(
+                select(EVENTS.c.user_id, EVENTS.c.item_id, shown)
+                .group_by(EVENTS.c.user_id, EVENTS.c.item_id)
+                .having(or_(rejected > 0, (shown >= min_impressions) & (acted == 0)))
+                .order_by(EVENTS.c.user_id, EVENTS.c.item_id)
+            ).all()
+        return [(u, i, int(n)) for u, i, n in rows]
+
+    def negative_terms(self, user_id: str) -> list[tuple[str, float, int, list[str]]]:
+        """The user's negative feedback: (item, |weight|, ts, the item's interests)."""
+        with self.sessions() as session:
+            rows = session.execute(
+                select(EVENTS.c.item_id, EVENTS.c.weight, EVENTS.c.ts, CatalogueRecord.interests)
+                .select_from(EVENTS.outerjoin(CatalogueRecord, CatalogueRecord.item_id == EVENTS.c.item_id))
+                .where(EVENTS.c.user_id == user_id, EVENTS.c.type.in_(sorted(NEGATIVE_TYPES)))
+            ).all()
+        return [(i, abs(float(w)), int(t), list(tags or ())) for i, w, t, tags in rows]
 
     def pending_count(self) -> int:
         with self.sessions() as session:

@@ -18,7 +18,7 @@ from sqlalchemy import bindparam, delete, select
 
 from graph_schema.clock import now_ms
 from graph_schema.store import GraphStore
-from records.tables import DeletedUser, EventRecord, StrengthHistoryRecord, UserRecord
+from records.tables import DeletedUser, EventAttribution, EventRecord, StrengthHistoryRecord, UserRecord
 from service.ingest import relations
 from service.ingest.eventlog import EVENTS, Batch, EventLog
 
@@ -39,6 +39,11 @@ def delete_user(event_log: EventLog, store: GraphStore, user_id: str) -> dict[st
     that write and deletes the user again (redo_deletes). If the graph delete
     fails, the log side is done and a retry of the delete finishes it."""
     with event_log.sessions.begin() as session:
+        session.execute(
+            delete(EventAttribution).where(
+                EventAttribution.event_id.in_(select(EventRecord.event_id).where(EventRecord.user_id == user_id))
+            )
+        )
         events = session.execute(delete(EventRecord).where(EventRecord.user_id == user_id)).rowcount
         session.execute(delete(UserRecord).where(UserRecord.user_id == user_id))
         session.execute(delete(StrengthHistoryRecord).where(StrengthHistoryRecord.user_id == user_id))

@@ -9,6 +9,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from service.ingest import recid
+
 M = TypeVar("M", bound=BaseModel)
 
 # Ids become unique-constrained graph keys: control characters crashed FalkorDB
@@ -77,6 +79,14 @@ class EventIn(BaseModel):
     )
     ts: int | datetime = Field(description="Epoch milliseconds, or ISO 8601 (UTC if no offset).")
     weight: float | None = Field(None, description="Overrides the type's weight; required for ratings.")
+    rec_id: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        pattern=ID_PATTERN,
+        description="The `rec_id` of the served answer this event reports on (impression, click, ...).",
+    )
+    position: int | None = Field(None, ge=1, le=1000, description="1-based position of the item in that answer.")
 
     @field_validator("ts", mode="before")
     @classmethod
@@ -103,6 +113,13 @@ class EventIn(BaseModel):
     def _finite(cls, v: float | None) -> float | None:
         if v is not None and (not math.isfinite(v) or v < 0):
             raise ValueError("must be a finite number >= 0")
+        return v
+
+    @field_validator("rec_id")
+    @classmethod
+    def _issued(cls, v: str | None) -> str | None:
+        if v is not None:
+            recid.decode(v)
         return v
 
     @property

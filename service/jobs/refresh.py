@@ -82,6 +82,8 @@ def run_job(
         if run.abandoned:
             _clean_up_after(run.abandoned, graph, run)
         touched = touched_users(graph, settings) if mode == "incremental" else None
+        # items shown again and again and never taken, or disliked: harder negatives (issue 16)
+        exposures = [(u, i) for u, i, _ in EventLog(settings).exposures(settings.exposure_min_impressions)]
 
         def phase(name: str) -> None:
             run.enter_phase(name)
@@ -91,7 +93,7 @@ def run_job(
         started = now_ms()
         result = refresh.run_refresh(
             graph, settings, mode, device=device, epochs=epochs, force=force,
-            on_phase=phase, model_version=version, touched_users=touched,
+            on_phase=phase, model_version=version, touched_users=touched, exposures=exposures,
         )  # fmt: skip
         if result.status == "published":
             _detect_communities(graph, settings, result)  # its counts go into the run's record

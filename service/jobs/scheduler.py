@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 REFRESH_JOB_ID = "refresh"
 QUEUED_JOB_ID = "queued-refreshes"
 APPLY_PENDING_JOB_ID = "apply-pending"
+ONLINE_METRICS_JOB_ID = "online-metrics"
 
 _holder: dict[str, StoreHolder] = {}
 
@@ -108,6 +109,15 @@ def scheduled_apply_pending() -> None:
     log.info("applied %d pending events (%d still pending)", report.applied, report.pending)
 
 
+def scheduled_online_metrics() -> None:
+    """Compute the online metrics from the event log into their SQL history."""
+    from service.loop import online
+
+    settings = get_api_settings()
+    groups = online.compute(session_factory(settings.sql_url), settings.online_ctr_k)
+    log.info("online metrics computed for %d (model version, strategy) groups", len(groups))
+
+
 def build_scheduler(settings: ApiSettings | None = None) -> Any:
     """A configured, not yet started BackgroundScheduler with its jobs added
     (they reach the SQL job store, replacing earlier definitions, on start)."""
@@ -152,6 +162,12 @@ def _jobs(s: ApiSettings) -> dict[str, tuple[str, str, Any, dict[str, Any]]]:
             "scheduled_apply_pending",
             "apply pending events",
             every(s.apply_pending_interval_s),
+            {},
+        ),
+        ONLINE_METRICS_JOB_ID: (
+            "scheduled_online_metrics",
+            "online metrics per model version and strategy",
+            every(s.online_metrics_every_s),
             {},
         ),
     }

@@ -69,6 +69,7 @@ class CachedAnswer:
     body: bytes
     strategy: str
     expires_at: float = float("inf")  # time.monotonic()
+    model_version: str | None = None
 
 
 class ResponseCache:
@@ -96,9 +97,10 @@ class ResponseCache:
             self._data.move_to_end(key)
             return hit
 
-    def put(self, key: Hashable, body: bytes, strategy: str) -> CachedAnswer:
+    def put(self, key: Hashable, body: bytes, strategy: str, model_version: str | None = None) -> CachedAnswer:
         """Store an answer (with its expiry) and return it."""
-        answer = CachedAnswer(body, strategy, time.monotonic() + self.ttl_s * random.uniform(0.5, 1.0))
+        expires = time.monotonic() + self.ttl_s * random.uniform(0.5, 1.0)
+        answer = CachedAnswer(body, strategy, expires, model_version)
         if not self.enabled:
             return answer
         with self._lock:

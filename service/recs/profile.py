@@ -9,6 +9,7 @@ interests endpoint both go through here.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from graph_schema.decay import value_at
@@ -24,6 +25,37 @@ def load(store: ServingReads, user_id: str, settings: ApiSettings) -> UserProfil
     """The user's recommendation profile (NO_PROFILE for an unknown user)."""
     found = store.profile(user_id, anchors=settings.recs_anchor_items, seen_limit=settings.recs_seen_limit)
     return NO_PROFILE if found is None else found
+
+
+def negative_evidence(terms: list[tuple[str, float, int, list[str]]], now_ms: int, tau_ms: float) -> dict[str, float]:
+    """Per interest, the decayed weight of the user's negative feedback on items
+    tagged with it: sum of |w| * exp(-(now - ts) / tau) over dislike / not_interested
+    events (a sum, so the arrival order does not matter), each counted once per
+    (item, type) like the log counts it per event."""
+    out: dict[str, float] = {}
+    for _, w, ts, interests in terms:
+        term = value_at(w, ts, now_ms, tau_ms)
+        for interest_id in interests:
+            out[interest_id] = out.get(interest_id, 0.0) + term
+    return out
+
+
+def lowered(profile: UserProfile, negative: dict[str, float], now_ms: int, tau_ms: float) -> UserProfile:
+    """The profile with each interest's live evidence lowered by its negative evidence
+    (as of now, floored at 0). Published strengths move only with the next refresh."""
+    if not negative or not profile.interests:
+        return profile
+    interests = tuple(
+        dataclasses.replace(
+            i,
+            evidence=max(0.0, live_evidence(i.evidence, i.evidence_ts, now_ms, tau_ms) - negative[i.interest_id]),
+            evidence_ts=now_ms,
+        )
+        if i.interest_id in negative
+        else i
+        for i in profile.interests
+    )
+    return dataclasses.replace(profile, interests=interests)
 
 
 def published_strength(strength: float | None, written_by: str | None, published: str | None) -> float | None:
@@ -68,9 +100,15 @@ class InterestLevel:
 
 
 def interest_levels(
-    interests: list[UserInterest], published: str | None, now_ms: int, tau_ms: float
+    interests: list[UserInterest],
+    published: str | None,
+    now_ms: int,
+    tau_ms: float,
+    negative: dict[str, float] | None = None,
 ) -> list[InterestLevel]:
-    """The user's interests, strongest published strength first, then by live evidence."""
+    """The user's interests, strongest published strength first, then by live evidence
+    (lowered by negative feedback: see negative_evidence)."""
+    negative = negative or {}
     out = []
     for r in interests:
         strength = published_strength(r.strength, r.model_version, published)
@@ -80,7 +118,9 @@ def interest_levels(
                 name=r.name or r.interest_id,
                 kind=r.kind,
                 strength=strength,
-                evidence=live_evidence(r.evidence, r.evidence_ts, now_ms, tau_ms),
+                evidence=max(
+                    0.0, live_evidence(r.evidence, r.evidence_ts, now_ms, tau_ms) - negative.get(r.interest_id, 0.0)
+                ),
                 evidence_ts=r.evidence_ts,
                 updated_at=r.updated_at if strength is not None else r.evidence_ts,
             )

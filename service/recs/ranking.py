@@ -4,6 +4,7 @@ embedding re-rank, the trending fill, and the answer with its explanations."""
 from __future__ import annotations
 
 import dataclasses
+import random
 from typing import Any
 
 from service.recs.blend import Scores, strategy_weights
@@ -36,6 +37,12 @@ def recommend(ctx: Context, strategy: str, explain: bool) -> dict[str, Any]:
             used, weights = "social", {"social": 1.0}
             sc.add("social", friends)
             totals = {i: t for i, t in sc.totals(_of_interest(ctx, sc.items()), weights).items() if t > 0}
+    elif strategy == "random":  # an experiment's control arm: popular items in random order
+        pool = trending(dataclasses.replace(ctx, n=TRENDING_ITEMS))
+        sc.add("trending", pool)
+        weights = {"trending": 1.0}
+        rng = random.Random()
+        totals = {i: rng.random() for i in _of_interest(ctx, set(pool.scores))}
     elif strategy == "blend" and (found := learned(ctx)).scores:
         weights = _learned_blend(ctx, sc, found)
         if friends.scores:
@@ -84,6 +91,7 @@ def recommend(ctx: Context, strategy: str, explain: bool) -> dict[str, Any]:
             "item_id": item,
             "title": meta.get(item, (None, ()))[0],
             "score": round(totals[item], 6),
+            "position": len(items) + 1,
         }
         if explain:
             entry["reasons"], entry["evidence"] = sc.explain(item, weights)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from graph_schema.clock import now_ms
 from graph_schema.store.serving import ServingReads
 from service.config import ApiSettings
 from service.recs import profile, ranking, similar
@@ -50,20 +51,23 @@ class Recommender:
         exclude: Iterable[str] = (),
         interest: str | None = None,
         explain: bool = True,
+        negative: Mapping[str, float] | None = None,
     ) -> tuple[CachedAnswer, bool]:
         """`recommend` serialised by `dumps`, from the answer cache when nothing it
         depends on changed (see caches.py); returns (answer, cache hit)."""
         if not self.answers.enabled:
-            result = self.recommend(store, user_id, k, strategy, exclude, interest, explain)
-            return CachedAnswer(dumps(result).encode(), result["strategy"]), False
+            result = self.recommend(store, user_id, k, strategy, exclude, interest, explain, negative=negative)
+            return CachedAnswer(
+                dumps(result).encode(), result["strategy"], model_version=result["model_version"]
+            ), False
         state = store.user_state(user_id)
         exclude = tuple(exclude)
         key = (user_id, state.known, state.rev, state.model_version, k, strategy, exclude, interest, explain)
         hit = self.answers.get(key)
         if hit is not None:
             return hit, True
-        result = self.recommend(store, user_id, k, strategy, exclude, interest, explain, state.model_version)
-        answer = self.answers.put(key, dumps(result).encode(), result["strategy"])
+        result = self.recommend(store, user_id, k, strategy, exclude, interest, explain, state.model_version, negative)
+        answer = self.answers.put(key, dumps(result).encode(), result["strategy"], result["model_version"])
         return answer, False
 
     def recommend(
@@ -76,6 +80,7 @@ class Recommender:
         interest: str | None = None,
         explain: bool = True,
         model_version: Any = NOT_READ,
+        negative: Mapping[str, float] | None = None,
     ) -> dict[str, Any]:
         """Recommendations for a user, as the API answers them; UnknownInterest for an
         `interest` the graph does not know."""
@@ -84,6 +89,8 @@ class Recommender:
         if interest is not None and not snap.knows_interest(store, interest):
             raise UnknownInterest(interest)
         prof = profile.load(store, user_id, self.settings)
+        if negative:  # negative feedback lowers the live evidence (profile.negative_evidence)
+            prof = profile.lowered(prof, dict(negative), now_ms(), self.settings.evidence_tau_ms)
         ctx = Context(
             store=store,
             published=self.published,

@@ -22,6 +22,10 @@ PATHS = {
     "/v1/jobs/refresh": {"post"},
     "/v1/jobs": {"get"},
     "/v1/jobs/{run_id}": {"get"},
+    "/v1/experiments": {"post"},
+    "/v1/experiments/{experiment_id}": {"get"},
+    "/v1/experiments/{experiment_id}/stop": {"post"},
+    "/v1/metrics/online": {"get", "post"},
     "/healthz": {"get"},
     "/readyz": {"get"},
     "/metrics": {"get"},
@@ -36,7 +40,16 @@ def test_document_is_valid_and_complete(client):
     assert schemas["EventBatch"]["properties"]["events"]["items"] == {
         "oneOf": [{"$ref": "#/components/schemas/EventIn"}, {"$ref": "#/components/schemas/RelationIn"}]
     }
-    assert set(schemas["EventIn"]["properties"]) == {"event_id", "user_id", "item_id", "type", "ts", "weight"}
+    assert set(schemas["EventIn"]["properties"]) == {
+        "event_id",
+        "user_id",
+        "item_id",
+        "type",
+        "ts",
+        "weight",
+        "rec_id",
+        "position",
+    }
     assert set(schemas["RelationIn"]["properties"]) == {"event_id", "user_id", "target_user_id", "type", "ts", "weight"}
     assert set(schemas["Recommendations"]["properties"]) >= {"user_id", "model_version", "strategy", "items"}
     recs = spec["paths"]["/v1/users/{user_id}/recommendations"]["get"]

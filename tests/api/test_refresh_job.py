@@ -110,7 +110,8 @@ def test_refresh_killed_in_each_phase_is_recovered(served: Any, phase: str, tmp_
     # the previous model goes on serving, with the same answer
     assert store.current_model_version() == published
     after = client.get("/v1/users/g0u1/recommendations?k=5&strategy=embedding")
-    assert after.status_code == 200 and after.get_json() == before.get_json()
+    assert after.status_code == 200
+    assert {**after.get_json(), "rec_id": None} == {**before.get_json(), "rec_id": None}  # each answer its own id
 
     # the next refresh starts at once (the dead holder ran on this host) and publishes
     nxt = run_job(svc.store, settings, "full", trigger="test", force=True)

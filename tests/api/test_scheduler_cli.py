@@ -33,7 +33,7 @@ def test_scheduler_uses_sql_job_store_with_safe_defaults(env: ApiSettings):
     scheduler = sched.start_scheduler(settings)
     try:
         jobs = {job.id: job for job in scheduler.get_jobs()}
-        assert set(jobs) == {"refresh", "queued-refreshes", "apply-pending"}
+        assert set(jobs) == {"refresh", "queued-refreshes", "apply-pending", "online-metrics"}
         refresh = jobs["refresh"]
         assert refresh.coalesce is True and refresh.max_instances == 1 and refresh.misfire_grace_time == 120
         assert refresh.func_ref == "service.jobs.scheduler:scheduled_refresh"
@@ -55,7 +55,14 @@ def test_scheduler_uses_sql_job_store_with_safe_defaults(env: ApiSettings):
 def test_scheduler_without_trigger_removes_the_refresh_job(env: ApiSettings):
     sched.start_scheduler(env).shutdown(wait=False)
     scheduler = sched.start_scheduler(
-        env.model_copy(update={"refresh_interval_minutes": 0, "apply_pending_interval_s": 0, "queued_poll_s": 0})
+        env.model_copy(
+            update={
+                "refresh_interval_minutes": 0,
+                "apply_pending_interval_s": 0,
+                "queued_poll_s": 0,
+                "online_metrics_every_s": 0,
+            }
+        )
     )
     try:
         assert scheduler.get_jobs() == []

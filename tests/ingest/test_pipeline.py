@@ -233,3 +233,33 @@ def test_an_interrupt_mid_stream_neither_hangs_nor_loses_or_doubles_events(
     after = GraphWriter(log).apply_pending(store)
     assert after.error is None and after.pending == 0
     assert graph_totals(store) == [60, 60.0]
+
+
+def test_log_only_events_are_logged_never_graph_edges_and_replay_reads_past_them(
+    store: GraphStore, settings: Settings
+) -> None:
+    # a first log page (batch_size 5) of impressions only, then views and negative feedback
+    raw = [ev(f"imp{n}", user="u1", item=f"i{n % 3}", type_="impression", ts=1000 + n) for n in range(12)]
+    raw += [ev(f"v{n}", user=f"u{n % 2}", item="i1", ts=2000 + n) for n in range(7)]
+    raw += [ev("d1", user="u1", item="i2", type_="dislike"), ev("n1", user="u0", item="i2", type_="not_interested")]
+    raw += [ev(f"imp{n}", type_="impression") for n in range(3)]  # duplicates
+    log = EventLog(settings.model_copy(update={"batch_size": 5}))
+    accepted, applied = GraphWriter(log).ingest(store, iter(events(raw)))
+    assert (accepted.accepted, accepted.duplicates) == (21, 3)
+    assert (applied.applied, applied.pending, applied.error) == (7, 0, None)
+    assert graph_totals(store) == [7, 7.0]  # only the views: no edge for impressions or dislikes
+    assert log.count() == 21 and log.pending_count() == 0
+    assert log.negative_terms("u1") == [("i2", 4.0, 1000, [])]
+
+    from service.ingest.replay import replay
+
+    ref_settings = settings.model_copy(
+        update={"graph_uri": None, "graph_name": f"ref_{uuid.uuid4().hex[:12]}", "batch_size": 5}
+    )
+    with open_store(ref_settings) as ref:
+        ref.migrate()
+        try:
+            assert replay(EventLog(ref_settings, log.sessions), ref) == 7
+            assert graph_totals(ref) == [7, 7.0]
+        finally:
+            ref.wipe()

@@ -187,3 +187,10 @@ def test_full_refresh_writes_each_users_learned_ranking_and_an_incremental_run_k
     assert again.mode == "incremental" and again.status == "published"
     kept = store.profile("g0u0", anchors=5, seen_limit=100)
     assert [r.item_id for r in kept.ranking] == ranked and kept.ranking_at == prof.ranking_at
+
+
+def test_a_full_refresh_takes_the_event_logs_exposures_as_negatives(loaded, training_settings):
+    # pairs the training data knows, and some it does not (a user or item not in the graph)
+    exposures = [("g0u0", "g1i0"), ("g0u1", "g1i1"), ("nobody", "g0i0"), ("g0u0", "no-item")]
+    res = run_refresh(loaded, training_settings, "full", options=OPTS, exposures=exposures)
+    assert res.status == "published"

@@ -37,3 +37,22 @@ def test_sparse_seen_lookup_matches_dense():
     dense = s._seen(users, items)
     s.seen_dense = None
     assert (s._seen(users, items) == dense).all() and dense.sum() == d.n_interactions
+
+
+def test_exposed_negatives_are_the_users_ignored_items_at_the_given_share():
+    d = data()
+    pos = d.items.pos
+    # user u0 was shown i30 and i31 and ignored them; u1 disliked i32; the others have none
+    exposures = (
+        np.array([d.users.pos["u0"], d.users.pos["u0"], d.users.pos["u1"]]),
+        np.array([pos["i30"], pos["i31"], pos["i32"]]),
+    )
+    s = NegativeSampler(d, np.random.default_rng(0), exposures=exposures, exposed_frac=0.5)
+    users = np.repeat(np.array([d.users.pos[u] for u in ("u0", "u1", "u2")]), 2000)
+    neg = s.sample(users, np.zeros(len(users), dtype=np.int64), k=1)[:, 0]
+    share = {u: np.isin(neg[users == d.users.pos[u]], exposures[1]).mean() for u in ("u0", "u1", "u2")}
+    # half of the draws are exposures (plus the uniform draws that hit them by chance: 3/40)
+    assert 0.45 < share["u0"] < 0.6 and 0.45 < share["u1"] < 0.6
+    assert share["u2"] < 0.15  # only chance hits: u2 has no exposures
+    # the exposed draws are the user's own: u1's share of i32 alone is ~half
+    assert 0.45 < (neg[users == d.users.pos["u1"]] == pos["i32"]).mean() < 0.55
