@@ -98,7 +98,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     a = parser.parse_args(argv)
     ml = movielens.load()
-    texts = {m.item_id: text.item_text(m.title, None, {"year": str(m.year or ""), "genres": list(m.genres)}) for m in ml.items}
+    texts = {
+        m.item_id: text.item_text(m.title, None, {"year": str(m.year or ""), "genres": list(m.genres)})
+        for m in ml.items
+    }
 
     start = time.perf_counter()
     text.load_encoder()
@@ -123,8 +126,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"new items, {name:28s} NDCG@20 {metrics['ndcg@20']:.4f}  Recall@20 {metrics['recall@20']:.4f}"
               f"  users {int(metrics['users'])}")  # fmt: skip
     t = tagging(ml, a.seed)
-    print(f"tagging on {t['hidden_items']} hidden items: threshold {t['threshold']:.2f}, precision {t['precision']:.3f}, "
-          f"recall {t['recall']:.3f}, {t['tags_per_item']:.2f} tags/item; best genre only: precision {t['top1_precision']:.3f}")  # fmt: skip
+    print(
+        f"tagging on {t['hidden_items']} hidden items: threshold {t['threshold']:.2f}, "
+        f"precision {t['precision']:.3f}, recall {t['recall']:.3f}, {t['tags_per_item']:.2f} tags/item; "
+        f"best genre only: precision {t['top1_precision']:.3f}"
+    )
     return 0
 
 

