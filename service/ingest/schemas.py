@@ -7,7 +7,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from service.ingest import recid
 
@@ -181,8 +181,16 @@ class ItemIn(BaseModel):
 
     item_id: str = Field(min_length=1, max_length=200)
     title: str | None = Field(None, max_length=1000)
+    # free text for the text encoder (training.text); kept as the string attribute `description`
+    description: str | None = Field(None, max_length=20_000)
     interests: list[str] = Field(default_factory=list, max_length=200)
     attributes: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _description_attribute(self) -> ItemIn:
+        if self.description:
+            self.attributes = {**self.attributes, "description": check_text(self.description)}
+        return self
 
     @field_validator("interests")
     @classmethod

@@ -212,3 +212,14 @@ def test_ids_with_control_characters_are_rejected(client, keys: Keys):
     store = services_of(client).store()
     store.ping()
     assert store.item_exists("padded")
+
+
+def test_an_item_description_is_kept_for_the_text_encoder(client, keys: Keys):
+    item = {"item_id": "d1", "title": "Blue Train", "description": "hard bop, 1957", "interests": []}
+    r = client.post("/v1/items", json={"items": [item]}, headers=keys.header("ingest"))
+    assert r.status_code == 200 and r.get_json()["accepted"] == 1, r.get_json()
+    rows = services_of(client).store().read_only_query("MATCH (i:Item {id: 'd1'}) RETURN i.description", {}, 1000, 10)
+    assert rows.rows == [["hard bop, 1957"]]
+    bad = {"item_id": "d2", "description": "x" * 20_001}
+    body = client.post("/v1/items", json={"items": [bad]}, headers=keys.header("ingest")).get_json()
+    assert [x["index"] for x in body["rejected"]] == [0]

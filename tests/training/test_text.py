@@ -1,0 +1,79 @@
+"""Text embeddings and text tags on a tiny synthetic catalogue, with the real all-MiniLM-L6-v2
+loaded offline from the installed package (few texts, so the suite stays quick)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from training import text
+from training.text_tags import choose_threshold, precision_recall, propose
+
+CATALOGUE = {
+    "jazz-1": ("Late night jazz trio", "saxophone and piano jazz standards"),
+    "jazz-2": ("Jazz piano ballads", "smooth jazz piano with saxophone"),
+    "hike-1": ("Mountain hiking boots", "waterproof boots for mountain trails"),
+    "hike-2": ("Trail hiking backpack", "a backpack for long mountain hikes"),
+    "cook-1": ("Italian pasta cookbook", "recipes for fresh pasta and sauces"),
+    "cook-2": ("Baking bread at home", "recipes for sourdough bread and pastry"),
+}
+TRUTH = {k: {k.split("-")[0]} for k in CATALOGUE}
+INTERESTS = {"jazz": "jazz music", "hike": "hiking and the outdoors", "cook": "cooking and recipes"}
+
+
+@pytest.fixture(scope="module")
+def vectors() -> dict[str, np.ndarray]:
+    texts = {k: text.item_text(t, d) for k, (t, d) in CATALOGUE.items()}
+    update = text.embed_changed(texts, {})
+    return dict(zip(update.ids, update.vectors, strict=True))
+
+
+def test_item_text_joins_title_description_and_string_attributes() -> None:
+    joined = text.item_text("Heat", "a heist", {"year": 1995, "genres": ["Action", "Crime"], "lang": "en"})
+    assert joined == "Heat a heist Action Crime en"
+
+
+def test_embeddings_are_unit_length_384(vectors: dict[str, np.ndarray]) -> None:
+    matrix = np.stack(list(vectors.values()))
+    assert matrix.shape == (6, text.DIMENSIONS)
+    np.testing.assert_allclose(np.linalg.norm(matrix, axis=1), 1.0, atol=1e-5)
+
+
+def test_items_sharing_words_land_near_each_other(vectors: dict[str, np.ndarray]) -> None:
+    ids = list(vectors)
+    nearest = text.nearest(np.stack([vectors[k] for k in ids]), 1)
+    for row, key in enumerate(ids):
+        assert ids[nearest[row, 0]].split("-")[0] == key.split("-")[0], key
+
+
+def test_an_unchanged_text_is_not_re_embedded() -> None:
+    texts = {"a": "jazz piano", "b": "mountain boots"}
+    first = text.embed_changed(texts, {})
+    stored = dict(zip(first.ids, first.hashes, strict=True))
+    second = text.embed_changed({**texts, "b": "mountain boots, waterproof"}, stored)
+    assert second.ids == ["b"] and second.unchanged == 1
+    assert second.vectors.shape == (1, text.DIMENSIONS)
+    assert text.embed_changed(texts, stored).ids == []
+
+
+def test_items_get_the_right_interest_tag_from_text(vectors: dict[str, np.ndarray]) -> None:
+    ids = list(vectors)
+    items = np.stack([vectors[k] for k in ids])
+    interest_ids = list(INTERESTS)
+    interests = text.embed(list(INTERESTS.values()))
+    scores = items @ interests.T
+    known = np.array([[i in TRUTH[k] for i in interest_ids] for k in ids])
+    threshold = choose_threshold(scores[:4], known[:4])  # chosen on the items with known tags
+    tags = propose(ids[4:], items[4:], interest_ids, interests, threshold)
+    predicted: dict[str, set[str]] = {}
+    for tag in tags:
+        assert tag.source == "text" and tag.model_version == text.MODEL_VERSION
+        predicted.setdefault(tag.item, set()).add(tag.interest)
+    assert predicted == {"cook-1": {"cook"}, "cook-2": {"cook"}}
+    assert precision_recall(predicted, {k: TRUTH[k] for k in ids[4:]}) == (1.0, 1.0)
+
+
+def test_catalogue_tags_are_not_proposed_again(vectors: dict[str, np.ndarray]) -> None:
+    interests = text.embed(["jazz music"])
+    tags = propose(["jazz-1"], vectors["jazz-1"][None, :], ["jazz"], interests, 0.0, {"jazz-1": {"jazz"}})
+    assert tags == []
