@@ -21,6 +21,7 @@ LAYERS: dict[str, tuple[int, str]] = {
     "service.problems": (3, "service-base"),
     "service.ingest": (4, "ingest"),
     "service.recs": (4, "recs"),
+    "service.loop": (4, "loop"),  # online metrics and experiments over the event log
     "service.jobs": (5, "jobs"),
     "service": (6, "entry points"),  # api, app, auth, metrics, cli*: the top
 }
