@@ -144,7 +144,9 @@ class Settings(BaseSettings):
     )
 
     # --- social graph (training/communities.py, training/social.py) ------------------
-    communities_enabled: bool = Field(True, description="Detect interest communities after each published refresh.")
+    communities_enabled: bool = Field(
+        True, description="Detect interest communities after each published full refresh."
+    )
     community_resolution: float = Field(
         1.0, gt=0, description="Louvain resolution: above 1 favours smaller communities, below 1 larger ones."
     )

@@ -29,7 +29,10 @@ log = logging.getLogger(__name__)
 
 STRONG_INTERESTS = 3
 STRONG_SHARE = 0.5
-PER_INTEREST = 300
+# the strongest users linked through one interest: its pairs are PER_INTEREST² / 2 at most,
+# so the graph stays ~interests × 1,250 edges at any scale (300 gave up to 13.5M edges, in
+# Python dicts, at 1M events: minutes and gigabytes)
+PER_INTEREST = 50
 TOP_INTERESTS = 10  # interests kept per community (with their shares)
 KEEP_ID_JACCARD = 0.3
 
