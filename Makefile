@@ -9,7 +9,8 @@ TRAIN_REQS := $(wildcard requirements-train.txt)
 
 # The tests also run on the production engines: a real Neo4j 5 (Neo4j Community as a
 # Java library from Maven Central, needs a JDK 17+ and Maven) and a real PostgreSQL
-# (Debian's package), and drive the web console in Debian's headless Chromium.
+# (Debian's package), and drive the web console in Debian's headless Chromium (its
+# vendored front-end libraries are checked against the npm registry's: npm too).
 # `engines` installs what is missing when it can (root + apt-get);
 # tests/engines.py starts and stops both. TEST_ENGINES=auto skips the tests of an engine
 # that cannot start (with the reason); .ci/run sets required, so CI fails instead.
@@ -48,6 +49,7 @@ engines:
 	command -v mvn >/dev/null 2>&1 || need="$$need maven"; \
 	command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
 		|| command -v google-chrome >/dev/null 2>&1 || need="$$need chromium"; \
+	command -v npm >/dev/null 2>&1 || need="$$need npm"; \
 	if [ -n "$$need" ]; then \
 		echo "installing the test engines' packages:$$need"; \
 		if command -v apt-get >/dev/null 2>&1; then \
