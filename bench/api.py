@@ -78,6 +78,9 @@ LOCUSTFILE = textwrap.dedent(
 
         @task
         def recommendations(self):
+            if os.environ.get("BENCH_HEALTHZ"):  # the framework's floor under the same load
+                self.client.get("/healthz", name="/healthz")
+                return
             user = random.choice(USERS)
             self.client.get(f"/v1/users/{user}/recommendations?k=20&strategy=blend", headers=HEADERS,
                             name="/v1/users/[id]/recommendations")
@@ -210,7 +213,14 @@ def warm_up(port: int, key: str, users: list[str], passes: int = 3, seconds: flo
 
 
 def run_locust(
-    port: int, key: str, users: list[str], clients: int, duration: int, workdir: Path, rate: float | None = None
+    port: int,
+    key: str,
+    users: list[str],
+    clients: int,
+    duration: int,
+    workdir: Path,
+    rate: float | None = None,
+    healthz: bool = False,
 ) -> dict[str, float]:
     locustfile = workdir / "locustfile.py"
     locustfile.write_text(LOCUSTFILE)
@@ -218,6 +228,8 @@ def run_locust(
     env = {**os.environ, "BENCH_USERS": ",".join(users), "BENCH_KEY": key}
     if rate:
         env["BENCH_RATE"] = str(rate / clients)
+    if healthz:
+        env["BENCH_HEALTHZ"] = "1"
     cmd = [
         sys.executable, "-m", "locust", "-f", str(locustfile), "--headless", "-u", str(clients), "-r", str(clients),
         "-t", f"{duration}s", "--host", f"http://{HOST}:{port}", "--csv", str(prefix), "--only-summary",
@@ -280,6 +292,39 @@ def run_threaded(port: int, key: str, users: list[str], clients: int, duration: 
             "p50_ms": pct(50), "p90_ms": pct(90), "p99_ms": pct(99), "max_ms": latencies[-1]}  # fmt: skip
 
 
+def single_client(port: int, key: str, path: Any, seconds: float) -> dict[str, float]:
+    """One client, one keep-alive connection, no think time: p50/p99 of GET path()."""
+    conn = http.client.HTTPConnection(HOST, port, timeout=30)
+    headers = {"Authorization": f"Bearer {key}"}
+    latencies: list[float] = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        t0 = time.perf_counter()
+        conn.request("GET", path(), headers=headers)
+        resp = conn.getresponse()
+        resp.read()
+        latencies.append((time.perf_counter() - t0) * 1000)
+        if resp.status != 200:
+            raise RuntimeError(f"GET {path()}: {resp.status}")
+    conn.close()
+    latencies.sort()
+    return {"requests": len(latencies), "p50_ms": latencies[len(latencies) // 2],
+            "p99_ms": latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))]}  # fmt: skip
+
+
+def worker_memory(pids: list[int]) -> str:
+    """RSS and PSS (shared pages divided among their users) per worker, MB."""
+    out = []
+    for pid in pids:
+        fields: dict[str, float] = {}
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+                name, value, *_ = line.split()
+                fields[name.rstrip(":")] = float(value) / 1024
+        out.append(f"RSS {fields.get('Rss', 0):.0f} MB / PSS {fields.get('Pss', 0):.0f} MB")
+    return "; ".join(out)
+
+
 def bench_recommendations(
     server: Gunicorn,
     store_pid: int | None,
@@ -312,7 +357,22 @@ def bench_recommendations(
         res["loadgen_cpu_ms"] = res.get("loadgen_cpu_s", 0.0) / n * 1000
         return res
 
+    recs_path = lambda: f"/v1/users/{random.choice(users)}/recommendations?k=20&strategy=blend"  # noqa: E731
+    floor = single_client(port, key, lambda: "/healthz", a.single_seconds)
+    one = single_client(port, key, recs_path, a.single_seconds)
+    print(
+        f"recommendations [{label}]: single client, {a.single_seconds:.0f} s each: /healthz p50 "
+        f"{floor['p50_ms']:.2f} ms, p99 {floor['p99_ms']:.2f} ms; recommendations p50 {one['p50_ms']:.2f} ms, "
+        f"p99 {one['p99_ms']:.2f} ms = {one['p50_ms'] / floor['p50_ms']:.2f}x /healthz p50 "
+        f"({int(one['requests'])} requests)\n  worker memory after: {worker_memory(workers)}"
+    )
     res = measure(None)
+    if use_locust:
+        hz = run_locust(port, key, users, a.users, a.duration, workdir, healthz=True)
+        print(
+            f"  /healthz, same closed loop ({a.users} clients): {hz['rps']:.0f} req/s, p50 {hz['p50_ms']:.1f} ms, "
+            f"p99 {hz['p99_ms']:.1f} ms; recommendations reach {res['rps'] / max(hz['rps'], 1):.2f}x its req/s"
+        )
     store_cpu = f"{res['store_cpu_ms']:.1f} ms" if store_pid else "- (not a local process of this run)"
     p99_ok = "met" if res["p99_ms"] <= TARGET_P99_MS else "NOT met"
     rps_ok = "met" if res["rps"] >= TARGET_RPS else "NOT met"
@@ -409,6 +469,7 @@ def main() -> int:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--ingest-batches", type=int, default=20)
+    p.add_argument("--single-seconds", type=float, default=10.0, help="seconds of each single-client loop")
     p.add_argument("--no-refresh", action="store_true", help="skip the with-model measurement")
     p.add_argument(
         "--answer-cache",

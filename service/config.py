@@ -6,7 +6,9 @@ Every field maps to the upper-case environment variable of the same name
 
 from __future__ import annotations
 
+import hashlib
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, field_validator
@@ -57,6 +59,12 @@ class ApiSettings(Settings):
     trending_tau_days: float = Field(7.0, gt=0, description="Decay of trending popularity, days.")
     trending_limit: int = Field(5000, ge=10, description="Items kept in each worker's trending snapshot.")
     recs_cache_s: float = Field(60.0, ge=0, description="Age of the trending/catalogue snapshot before a refresh.")
+    recs_snapshot_dir: Path | None = Field(
+        None,
+        description="Where each published model's serving snapshot (vectors, similar lists, titles; "
+        "memory-mapped by every worker) is written; unset: DATA_DIR/serving-snapshots.",
+    )
+    recs_snapshot_keep: int = Field(3, ge=1, description="Serving snapshots of this many model versions are kept.")
     recs_cache_items: int = Field(200_000, ge=100, description="Per-worker cache size for similar lists/embeddings.")
     recs_answer_cache: int = Field(
         20_000, ge=0, description="Finished recommendation answers cached per worker (0 disables); see docs/api.md."
@@ -89,6 +97,14 @@ class ApiSettings(Settings):
     )
     queued_poll_s: float = Field(10.0, ge=0, description="The scheduler starts API-queued runs every N s; 0 disables.")
     apply_pending_interval_s: float = Field(60.0, ge=0, description="Retry pending events every N s; 0 disables.")
+
+    @property
+    def recs_snapshot_root(self) -> Path:
+        """This graph's serving snapshots: one directory per graph, so graphs sharing a
+        DATA_DIR (or a snapshot volume) never read each other's."""
+        graph = f"{self.backend}|{self.graph_uri or ''}|{self.neo4j_database}|{self.graph_name}"
+        key = hashlib.sha1(graph.encode()).hexdigest()[:12]
+        return (self.recs_snapshot_dir or self.data_dir / "serving-snapshots").resolve() / key
 
     @field_validator("refresh_cron")
     @classmethod

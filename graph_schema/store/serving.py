@@ -14,14 +14,17 @@ from typing import Any
 from graph_schema.store.base import StoreBase
 from graph_schema.store.serving_rows import (
     CoInteractedItem,
+    FollowedTook,
     InterestName,
     InterestSignal,
     ItemMeta,
     Neighbour,
     PeerItem,
+    Published,
     RankedItem,
     RecentItem,
     SimilarItem,
+    SnapshotItem,
     TrendingItem,
     UserInterest,
     UserProfile,
@@ -52,6 +55,17 @@ class ServingReads(StoreBase):
         rows = self._named_read("current_model")
         return rows[0]["model_version"] if rows else None
 
+    def published(self) -> Published | None:
+        """The published model: version, publish time and the version whose SIMILAR_TO
+        lists it serves; None before any."""
+        rows = self._named_read("current_model")
+        if not rows or rows[0].get("model_version") is None:
+            return None
+        r = rows[0]
+        return Published(
+            r["model_version"], _opt_int(r.get("published_at")), r.get("similar_version") or r["model_version"]
+        )
+
     def user_state(self, user_id: str) -> UserState:
         """One indexed read telling whether a user's cached answer is still valid."""
         rows = self._named_read("recs_user_state", user_id=user_id)
@@ -59,10 +73,13 @@ class ServingReads(StoreBase):
         rev = row.get("rev")
         return UserState(bool(row.get("known")), tuple(rev) if isinstance(rev, list) else rev, row.get("model_version"))
 
-    def profile(self, user_id: str, anchors: int, seen_limit: int) -> UserProfile | None:
+    def profile(self, user_id: str, anchors: int, seen_limit: int, social_rows: int = 0) -> UserProfile | None:
         """The user's history, interests and vector; None for an unknown user. `anchors`:
-        how many recent items to return with their weights; `seen_limit`: how many item ids."""
-        rows = self._named_read("recs_profile", user_id=user_id, anchors=anchors, seen_limit=seen_limit)
+        how many recent items to return with their weights; `seen_limit`: how many item ids;
+        `social_rows`: how many of the followed people's recent items (0: none read)."""
+        rows = self._named_read(
+            "recs_profile", user_id=user_id, anchors=anchors, seen_limit=seen_limit, social_rows=social_rows
+        )
         if not rows:
             return None
         p = rows[0]["profile"]
@@ -85,6 +102,7 @@ class ServingReads(StoreBase):
             if r and r[0] is not None
         )
         embedding = p.get("embedding")
+        published = [*(p.get("published") or []), None, None][:2]
         items, scores, because, at = (list(p.get("ranking") or []) + [None] * 4)[:4]
         ranking = tuple(
             RankedItem(str(i), float(sc), b or None)
@@ -99,6 +117,16 @@ class ServingReads(StoreBase):
             model_version=p.get("model_version"),
             ranking=ranking,
             ranking_at=_opt_int(at),
+            followed=tuple(
+                FollowedTook(str(f[0]), float(f[1] or 0.0), str(f[2]), float(f[3] or 0.0), int(f[4] or 0))
+                for f in p.get("followed") or []
+                if f and f[2] is not None
+            )
+            if social_rows > 0
+            else None,
+            published=published[0],
+            published_at=_opt_int(published[1]),
+            read_published=True,
         )
 
     def interests_of(self, user_id: str) -> list[UserInterest]:
@@ -188,4 +216,29 @@ class ServingReads(StoreBase):
         return [
             CoInteractedItem(str(r["item_id"]), r.get("title"), int(r.get("shared") or 0), float(r["score"] or 0.0))
             for r in rows
+        ]
+
+    def snapshot_page(
+        self, model_version: str, similar_version: str, after: str, page: int, per_item: int
+    ) -> list[SnapshotItem]:
+        """The next `page` items after `after` (id order) as model `model_version` serves
+        them: title, interests, its vector (None if that version wrote none) and its
+        neighbours of `similar_version`; [] past the last item."""
+        rows = self._named_read(
+            "snapshot_items",
+            model_version=model_version,
+            similar_version=similar_version,
+            after=after,
+            page=page,
+            per_item=per_item,
+        )
+        return [
+            SnapshotItem(
+                item_id=str(i),
+                title=title,
+                interests=tuple(str(t) for t in interests or () if t is not None),
+                embedding=None if emb is None else tuple(float(x) for x in emb),
+                neighbours=tuple(Neighbour(str(n[0]), float(n[1] or 0.0)) for n in neighbours or () if n),
+            )
+            for i, title, interests, emb, neighbours in (rows[0]["rows_json"] if rows else None) or []
         ]

@@ -80,6 +80,21 @@ class UserProfile:
     model_version: str | None
     ranking: tuple[RankedItem, ...] = ()  # best first
     ranking_at: int | None = None  # the newest interaction the ranking knew (epoch ms)
+    followed: tuple[FollowedTook, ...] | None = None  # newest first; None: not read with the profile
+    published: str | None = None  # the published model version when the profile was read
+    published_at: int | None = None  # ... and when it was published
+    read_published: bool = False  # whether `published` was read with the profile
+
+
+@dataclass(frozen=True, slots=True)
+class FollowedTook:
+    """An item a followed user interacted with (the social candidate source)."""
+
+    user_id: str  # the followed user
+    tie: float  # the relation's weight
+    item_id: str
+    weight: float  # the INTERACTED weight
+    last_ts: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,3 +154,23 @@ class CoInteractedItem:
     title: str | None
     shared: int  # users of both
     score: float  # shared / sqrt(popularity)
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotItem:
+    """One item of a model version's serving snapshot (queries/snapshot_items.cypher)."""
+
+    item_id: str
+    title: str | None
+    interests: tuple[str, ...]
+    embedding: tuple[float, ...] | None  # None when the version wrote no vector for it
+    neighbours: tuple[Neighbour, ...]  # of the version's similar lists, best first
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    """The published model (queries/current_model.cypher)."""
+
+    version: str
+    published_at: int | None  # epoch ms; with the version, names one publish
+    similar_version: str  # whose SIMILAR_TO lists it serves (an incremental run keeps its parent's)

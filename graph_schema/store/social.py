@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from graph_schema.store.base import StoreBase, chunks
+from graph_schema.store.serving_rows import FollowedTook
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,17 +25,6 @@ class RelationState:
     active: bool
     since: int  # ms: the ts of the event that decided the state
     weight: float
-
-
-@dataclass(frozen=True, slots=True)
-class FollowedTook:
-    """An item a followed user interacted with (the social candidate source)."""
-
-    user_id: str  # the followed user
-    tie: float  # the relation's weight
-    item_id: str
-    weight: float  # the INTERACTED weight
-    last_ts: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,15 +7,16 @@ are blended (ranking.py, blend.py); a source only finds and scores candidates.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from graph_schema.store.serving import ServingReads
 from graph_schema.store.serving_rows import UserProfile
 from service.config import ApiSettings
 from service.recs.evidence import Evidence
+from service.recs.model_snapshot import ModelSnapshot
 from service.recs.published import PublishedModel
-from service.recs.snapshot import Snapshot
+from service.recs.snapshot import Meta, Snapshot
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,11 @@ class Context:
     n: int  # how many candidates a source that takes a count should find (trending)
     interest: str | None = None  # a source that can should find only items of this interest (trending)
     pool: tuple[str, ...] = ()  # candidates to re-score (embedding)
+    model: ModelSnapshot | None = None  # the published version's shared snapshot, once built
+
+    def meta(self, items: Iterable[str]) -> Meta:
+        """Titles and interest ids of `items` (see Snapshot.meta)."""
+        return self.snapshot.meta(self.store, items, self.model)
 
 
 @dataclass

@@ -18,12 +18,17 @@ from graph_schema.store.serving_rows import InterestSignal, UserInterest, UserPr
 from service.config import ApiSettings
 
 # an unknown user: no history, so a cold start
-NO_PROFILE = UserProfile(interactions=0, seen=(), recent=(), interests=(), embedding=None, model_version=None)
+NO_PROFILE = UserProfile(
+    interactions=0, seen=(), recent=(), interests=(), embedding=None, model_version=None, followed=()
+)
 
 
 def load(store: ServingReads, user_id: str, settings: ApiSettings) -> UserProfile:
     """The user's recommendation profile (NO_PROFILE for an unknown user)."""
-    found = store.profile(user_id, anchors=settings.recs_anchor_items, seen_limit=settings.recs_seen_limit)
+    social_rows = settings.recs_social_rows if settings.recs_social_weight > 0 else 0
+    found = store.profile(
+        user_id, anchors=settings.recs_anchor_items, seen_limit=settings.recs_seen_limit, social_rows=social_rows
+    )
     return NO_PROFILE if found is None else found
 
 

@@ -84,7 +84,7 @@ def recommend(ctx: Context, strategy: str, explain: bool) -> dict[str, Any]:
             weights = {"trending": 1.0}
         else:
             weights = {**weights, "trending": weights.get("trending", 0.0) or 1e-9}
-    meta = ctx.snapshot.meta(ctx.store, ranked)
+    meta = ctx.meta(ranked)
     items = []
     for item in ranked:
         entry: dict[str, Any] = {
@@ -134,5 +134,5 @@ def _of_interest(ctx: Context, candidates: set[str]) -> set[str]:
     """The candidates tagged with the request's `interest`, if it names one."""
     if ctx.interest is None:
         return candidates
-    meta = ctx.snapshot.meta(ctx.store, candidates)
+    meta = ctx.meta(candidates)
     return {i for i in candidates if ctx.interest in meta.get(i, (None, ()))[1]}

@@ -84,11 +84,13 @@ class Recommender:
     ) -> dict[str, Any]:
         """Recommendations for a user, as the API answers them; UnknownInterest for an
         `interest` the graph does not know."""
-        mv = self.model_version(store, model_version)
         snap = self.snapshot(store)
         if interest is not None and not snap.knows_interest(store, interest):
             raise UnknownInterest(interest)
         prof = profile.load(store, user_id, self.settings)
+        if model_version is NOT_READ and prof.read_published:  # read with the profile
+            model_version = prof.published
+        mv = self.model_version(store, model_version)
         if negative:  # negative feedback lowers the live evidence (profile.negative_evidence)
             prof = profile.lowered(prof, dict(negative), now_ms(), self.settings.evidence_tau_ms)
         ctx = Context(
@@ -102,6 +104,10 @@ class Recommender:
             excluded=frozenset(exclude).union(prof.seen),
             n=k,
             interest=interest,
+            # the snapshot of the publish the profile saw (a cache hit's version may be older)
+            model=self.published.snapshot(store, mv, prof.published_at)
+            if prof.read_published and prof.published == mv
+            else None,
         )
         return ranking.recommend(ctx, strategy, explain)
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from graph_schema.store.serving import ServingReads
 from graph_schema.store.serving_rows import InterestName, TrendingItem
+from service.recs.model_snapshot import ModelSnapshot
 
 log = logging.getLogger(__name__)
 
@@ -51,14 +52,17 @@ class Snapshot:
         snap.interest_names = {r.interest_id: r.name for r in interests}
         return snap
 
-    def meta(self, store: ServingReads, items: Iterable[str]) -> Meta:
-        """Titles and interest ids of `items`: from the snapshot, else from the graph
+    def meta(self, store: ServingReads, items: Iterable[str], model: ModelSnapshot | None = None) -> Meta:
+        """Titles and interest ids of `items`: from this snapshot (the freshest), else
+        from the published model's snapshot (as of its build), else from the graph
         (items unknown to the graph are left out)."""
         out: Meta = {}
         missing = []
         for i in items:
             if i in self.tags:
                 out[i] = (self.titles.get(i), self.tags[i])
+            elif model is not None and (known := model.meta(i)) is not None:
+                out[i] = known
             else:
                 missing.append(i)
         if missing:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import operator
-
 from service.recs.context import Context, Found
 from service.recs.evidence import TasteProfile
 
@@ -15,12 +13,7 @@ def embedding(ctx: Context) -> Found:
     mv, prof = ctx.model_version, ctx.profile
     if not mv or not prof.embedding or prof.model_version != mv or not ctx.pool:
         return Found()
-    user = prof.embedding
-    dots = {
-        i: sum(map(operator.mul, user, v))
-        for i, v in ctx.published.item_embeddings(ctx.store, mv, ctx.pool).items()
-        if v and len(v) == len(user)
-    }
+    dots = ctx.published.dot_products(ctx.store, mv, prof.embedding, ctx.pool, ctx.model)
     if not dots:
         return Found()
     lo, hi = min(dots.values()), max(dots.values())

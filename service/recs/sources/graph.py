@@ -1,5 +1,5 @@
-"""graph: the published neighbours of the user's recent items; before a model (or
-without neighbours for them), the items of users who share the user's items."""
+"""graph: the published neighbours of the user's recent items; before a model, the
+items of users who share the user's items."""
 
 from __future__ import annotations
 
@@ -12,8 +12,12 @@ CO_INTERACTION_ITEMS = 300  # candidates read from co-interaction
 
 
 def graph(ctx: Context) -> Found:
-    found = _neighbours(ctx, ctx.model_version) if ctx.model_version and ctx.profile.recent else Found()
-    return found if found.scores else _shared_taste(ctx)
+    """With a published model, its neighbour lists only (from the worker's snapshot: no
+    graph read; the other sources cover a user whose recent items have none); before
+    any model, co-interaction (a second graph read)."""
+    if ctx.model_version:
+        return _neighbours(ctx, ctx.model_version) if ctx.profile.recent else Found()
+    return _shared_taste(ctx)
 
 
 def _neighbours(ctx: Context, model_version: str) -> Found:
@@ -27,7 +31,7 @@ def _neighbours(ctx: Context, model_version: str) -> Found:
     out = Found()
     scores, evidence = out.scores, out.evidence
     best: dict[str, float] = {}
-    for anchor, neighbours in ctx.published.similar_lists(ctx.store, model_version, list(weights)).items():
+    for anchor, neighbours in ctx.published.similar_lists(ctx.store, model_version, list(weights), ctx.model).items():
         wa = weights.get(anchor, 0.0)
         anchor_evidence = SimilarTo(anchor, titles.get(anchor))
         for n in neighbours:

@@ -17,7 +17,7 @@ def learned(ctx: Context) -> Found:
     # the list is best first; its blended scores are z-score sums, so rescale by rank span
     top, low = ranking[0].score, ranking[-1].score
     span = (top - low) or 1.0
-    titles = ctx.snapshot.meta(ctx.store, {r.because for r in ranking if r.because})
+    titles = ctx.meta({r.because for r in ranking if r.because})
     for r in ranking:
         out.scores[r.item_id] = 0.5 + 0.5 * (r.score - low) / span
         title = titles.get(r.because, (None, ()))[0] if r.because else None

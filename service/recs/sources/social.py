@@ -17,8 +17,9 @@ from service.recs.evidence import LikedByFollowed
 
 def social(ctx: Context) -> Found:
     s = ctx.settings
-    store = cast(SocialGraph, ctx.store)
-    rows = store.followed_recent_items(ctx.user_id, s.recs_social_rows)
+    rows = ctx.profile.followed  # read with the profile (one round trip), else now
+    if rows is None:
+        rows = tuple(cast(SocialGraph, ctx.store).followed_recent_items(ctx.user_id, s.recs_social_rows))
     out = Found()
     if not rows:
         return out
