@@ -22,7 +22,9 @@ from graph_schema.settings import Settings
 from graph_schema.store import GraphStore
 from records.runs import AbandonedRun, RunRecorder, mark_run, refresh_run
 from records.strength_history import record_version
+from service.config import ApiSettings
 from service.ingest.eventlog import EventLog
+from service.recs import model_snapshot
 
 if TYPE_CHECKING:
     from training.refresh import RefreshResult
@@ -95,6 +97,8 @@ def run_job(
             graph, settings, mode, device=device, epochs=epochs, force=force,
             on_phase=phase, model_version=version, touched_users=touched, exposures=exposures,
         )  # fmt: skip
+        if result.status == "published":  # the API workers' snapshot, before anything slower
+            _write_serving_snapshot(graph, settings)
         if result.status == "published" and result.mode == "full":
             # communities follow the interest strengths of a full run; an incremental run
             # re-fits a few users and keeps the published ones (Louvain took 12.5 s of a
@@ -105,6 +109,17 @@ def run_job(
             _record_strength_history(graph, run, settings, result.model_version, started)
         log.info("refresh run %s: %s %s", run.run_id, result.status, result.model_version)
         return JobOutcome(run.run_id, result)
+
+
+def _write_serving_snapshot(graph: GraphStore, settings: Settings) -> None:
+    """The published model's shared serving snapshot (service/recs/model_snapshot.py), so
+    that the API workers map it instead of building it. The model is already published:
+    a failure is logged (a worker then builds the snapshot itself), never raised."""
+    api = settings if isinstance(settings, ApiSettings) else ApiSettings(**settings.model_dump())
+    try:
+        model_snapshot.write(graph, api.recs_snapshot_root, api.recs_similar_per_item, api.recs_snapshot_keep)
+    except Exception as exc:
+        log.warning("serving snapshot not written: %s", exc)
 
 
 def _record_strength_history(

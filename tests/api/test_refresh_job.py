@@ -235,3 +235,38 @@ def test_a_published_refresh_detects_communities_and_can_train_on_ties(served: A
     for cid in ids:
         trend = client.get(f"/v1/communities/{cid}").get_json()["trend"]
         assert [t["model_version"] for t in trend] == [first["model_version"], second.model_version]
+
+
+def test_a_published_refresh_writes_the_serving_snapshot(served: Any) -> None:
+    """The job writes the published model's shared snapshot (service/recs/model_snapshot.py)
+    right after publishing, as the graph holds it; an incremental run's snapshot keeps the
+    neighbour lists of the full run it started from."""
+    from service.recs.model_snapshot import ModelSnapshot, dir_name
+
+    client, svc, settings = served
+    api = svc.settings
+    store = svc.store()
+    published = store.published()
+    path = api.recs_snapshot_root / dir_name(published.version, published.published_at)
+    snap = ModelSnapshot.open(path)
+    assert snap.version == published.version == published.similar_version
+    items = sorted(snap.ids)
+    lists = store.similar_lists(published.version, items, api.recs_similar_per_item)
+    assert lists  # the full run wrote SIMILAR_TO
+    for item in items:
+        assert [n.item_id for n in snap.neighbours(item, api.recs_similar_per_item)] == [
+            n.item_id for n in lists.get(item, ())
+        ]
+    vectors = store.item_embeddings(published.version, items)
+    assert int(snap.has_vector.sum()) == len(vectors) > 0
+
+    r = client.post("/v1/events", json={"events": [
+        {"event_id": "snap-1", "user_id": "g1u2", "item_id": "g1i7", "type": "purchase", "ts": now_ms()}]})  # fmt: skip
+    assert r.status_code == 202
+    second = run_job(svc.store, settings, "incremental", trigger="test", force=True).result
+    assert second.status == "published" and second.mode == "incremental"
+    now = store.published()
+    assert now.version == second.model_version and now.similar_version == published.version
+    inc = ModelSnapshot.open(api.recs_snapshot_root / dir_name(now.version, now.published_at))
+    assert inc.similar_version == published.version
+    assert inc.neighbours(items[0], 5) == snap.neighbours(items[0], 5)
