@@ -469,6 +469,14 @@ def main() -> int:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--ingest-batches", type=int, default=20)
+    p.add_argument("--graph-name", default="bench_api", help="graph key in --data-dir (bench/scale.py: bench_scale)")
+    p.add_argument(
+        "--sample-users",
+        type=int,
+        default=None,
+        help="the graph in --data-dir is not MovieLens (e.g. bench/scale.py --keep DIR's): request this many "
+        "of its users (and ingest its items)",
+    )
     p.add_argument("--single-seconds", type=float, default=10.0, help="seconds of each single-client loop")
     p.add_argument("--no-refresh", action="store_true", help="skip the with-model measurement")
     p.add_argument(
@@ -511,20 +519,28 @@ def run(a: argparse.Namespace, engine: Engine) -> int:
     print(f"backend: {engine.describe()}", flush=True)
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-api-"))
-    settings = engine.settings(ApiSettings, data_dir=a.data_dir or tmp / "data", graph_name="bench_api")
+    settings = engine.settings(ApiSettings, data_dir=a.data_dir or tmp / "data", graph_name=a.graph_name)
     store_name = "FalkorDB" if engine.backend == "falkordb" else "Neo4j"
     server = None
     try:
         with open_store(settings) as store:
             store.migrate()
-            if store.counts()["nodes"].get("User", 0) == 0:
+            if store.counts()["nodes"].get("User", 0) == 0 and a.sample_users is None:
                 t0 = time.perf_counter()
                 report = import_movielens(store, EventLog(settings))
                 print(f"MovieLens-100K imported in {time.perf_counter() - t0:.1f} s: {report}")
             has_model = store.current_model_version() is not None
-        ml = load()
-        users = [str(u["user_id"]) for u in ml.users]
-        items = [i.item_id for i in ml.items]
+        if a.sample_users is None:
+            ml = load()
+            users = [str(u["user_id"]) for u in ml.users]
+            items = [i.item_id for i in ml.items]
+        else:  # a graph built elsewhere (bench/scale.py --keep): ask it for its ids
+            with open_store(settings) as store:
+                users, items = (
+                    [str(r[0]) for r in store.read_only_query(q, {"n": a.sample_users}, 60_000, a.sample_users).rows]
+                    for q in ("MATCH (u:User) RETURN u.id LIMIT $n", "MATCH (i:Item) RETURN i.id LIMIT $n")
+                )
+            print(f"graph: {a.sample_users:,} users and items asked for, {len(users):,} / {len(items):,} found")
         key = create_key(session_factory(settings.sql_url), "admin", "bench")
 
         store_pid = engine.server_pid(settings)

@@ -80,6 +80,13 @@ class Settings(BaseSettings):
     refresh_window_days: float | None = Field(
         None, description="Train on interactions of the last N days (unset: all)."
     )
+    refresh_nice: int = Field(
+        10,
+        ge=0,
+        le=19,
+        description="Niceness the refresh job's thread (and the training threads it starts) takes on, so that "
+        "serving on the same host comes first; 0: unchanged.",
+    )
     refresh_top_n_interests: int = Field(10, description="INTERESTED_IN strengths written per user.")
     refresh_similar_k: int = Field(20, description="SIMILAR_TO neighbours written per item.")
     refresh_similar_exact_max_items: int = Field(

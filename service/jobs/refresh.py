@@ -10,9 +10,12 @@ result is recorded in the run history. torch/dgl are imported here only inside a
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import logging
+import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -78,6 +81,7 @@ def run_job(
     if missing:
         raise TrainingUnavailable(missing)
     refresh = _training_refresh()
+    yield_to_serving(settings.refresh_nice)
     version = refresh.new_model_version()
     with refresh_run(settings, mode, trigger=trigger, forced=force, run_id=run_id, model_version=version) as run:
         graph = store() if callable(store) else store
@@ -109,6 +113,21 @@ def run_job(
             _record_strength_history(graph, run, settings, result.model_version, started)
         log.info("refresh run %s: %s %s", run.run_id, result.status, result.model_version)
         return JobOutcome(run.run_id, result)
+
+
+def yield_to_serving(nice: int) -> None:
+    """Lower this thread's CPU priority by `nice` (Linux: a thread's own niceness; the
+    threads it starts, torch's among them, inherit it), so that an API worker on the same
+    cores keeps its latency while a refresh trains. Raising it back needs privileges, so
+    the thread stays lowered: the refresh runs in a thread of its own (a job thread, the
+    scheduler's pool, or the CLI's process)."""
+    if nice <= 0 or not hasattr(os, "setpriority"):
+        return
+    tid = threading.get_native_id()
+    with contextlib.suppress(OSError):
+        current = os.getpriority(os.PRIO_PROCESS, tid)
+        if current < nice:
+            os.setpriority(os.PRIO_PROCESS, tid, min(19, nice))
 
 
 def _write_serving_snapshot(graph: GraphStore, settings: Settings) -> None:
