@@ -20,7 +20,7 @@ bp = APIBlueprint("loop", __name__, url_prefix="/v1", abp_tags=[Tag(name="experi
 @bp.post("/experiments", responses=responses({201: ExperimentOut}, 400, *AUTH_ERRORS, 415, 422, 503))
 @requires("admin")
 def create_experiment(body: ExperimentIn) -> tuple[dict[str, Any], int]:
-    """Start an experiment (stopping the running one): arms by strategy, a holdout share.
+    """Start an experiment (stopping the running one): arms by strategy and blend setting, a holdout share.
 
     A user's arm is fixed by a hash of (experiment id, user id); recommendations then
     use the arm's strategy and name the arm in `experiment`."""
@@ -30,7 +30,7 @@ def create_experiment(body: ExperimentIn) -> tuple[dict[str, Any], int]:
         while name in {a["name"] for a in arms} or name == HOLDOUT:
             n += 1
             name = f"{arm.name}#{n}"
-        arms.append({**arm.model_dump(), "name": name})
+        arms.append({**arm.model_dump(exclude_none=True), "name": name})
     exp = services().experiments.create(body.name, arms, body.holdout)
     return exp.as_dict(), 201
 

@@ -287,11 +287,32 @@ class CommunityDetail(ApiModel):
     trend: list[CommunityVersion] = Field(description="The community in every kept version, oldest first.")
 
 
+def _source_weight(source: str) -> Any:
+    return Field(None, ge=0.0, le=10.0, description=f"Weight of the {source} source (0..10).")
+
+
+class BlendIn(ApiModel):
+    """Source weights of an experiment arm (omitted sources keep the strategy's)."""
+
+    model_config = ConfigDict(extra="forbid")
+    learned: float | None = _source_weight("learned ranking")
+    graph: float | None = _source_weight("graph (similar items / co-interaction)")
+    interest: float | None = _source_weight("interest")
+    embedding: float | None = _source_weight("embedding")
+    trending: float | None = _source_weight("trending")
+    social: float | None = _source_weight("social")
+
+
 class ArmIn(ApiModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=60, pattern=NO_CONTROL, description="A repeated name gets a #n suffix.")
     strategy: Literal["blend", "graph", "interest", "embedding", "random"]
     weight: float = Field(1.0, gt=0, le=1000, description="Share of the non-holdout traffic, relative to the others.")
+    blend: BlendIn | None = Field(
+        None,
+        description="A blend setting: these sources' weights replace the strategy's for this arm's users, "
+        'e.g. {"social": 0.0} or {"graph": 1.0, "embedding": 0.5}; sources the strategy does not use stay unused.',
+    )
 
 
 class ExperimentIn(ApiModel):

@@ -67,6 +67,7 @@ def recommendations(path: UserPath, query: RecsQuery) -> Response:
             interest=query.interest,
             explain=query.explain,
             negative=negative,
+            blend=arm.blend if arm is not None else (),
         )
     except UnknownInterest:
         raise not_found("interest", query.interest or "") from None

@@ -32,6 +32,11 @@ CONVERSION_TYPES = ("cart", "purchase")
 class Arm:
     name: str
     strategy: str
+    blend: tuple[tuple[str, float], ...] = ()  # source weights replacing the strategy's (sorted)
+
+
+def _arm(spec: dict[str, Any]) -> Arm:
+    return Arm(spec["name"], spec["strategy"], tuple(sorted((spec.get("blend") or {}).items())))
 
 
 @dataclass(frozen=True)
@@ -52,9 +57,8 @@ class Experiment:
         for arm in self.arms:
             point -= arm["weight"]
             if point < 0:
-                return Arm(arm["name"], arm["strategy"])
-        last = self.arms[-1]
-        return Arm(last["name"], last["strategy"])
+                return _arm(arm)
+        return _arm(self.arms[-1])
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -166,6 +170,7 @@ class Experiments:
             entry: dict[str, Any] = {
                 "arm": name,
                 "strategy": next((a["strategy"] for a in experiment.arms if a["name"] == name), DEFAULT_STRATEGY),
+                "blend": next((a.get("blend") for a in experiment.arms if a["name"] == name), None),
                 "users": users.get(name, 0),
                 "impressions": shown,
                 "clicks": clicks,

@@ -31,6 +31,13 @@ class Scores:
     """What each source found for one request, by source name."""
 
     by_source: dict[str, Found] = field(default_factory=dict)
+    # an experiment arm's blend setting: these sources' weights replace the strategy's
+    overrides: dict[str, float] = field(default_factory=dict)
+
+    def weighed(self, weights: dict[str, float]) -> dict[str, float]:
+        if not self.overrides:
+            return weights
+        return {src: self.overrides.get(src, w) for src, w in weights.items()}
 
     def add(self, source: str, found: Found) -> None:
         """Add a source's finds; an item it scored before takes the new score and evidence."""
@@ -46,7 +53,7 @@ class Scores:
 
     def totals(self, items: Iterable[str], weights: dict[str, float]) -> dict[str, float]:
         out = dict.fromkeys(items, 0.0)
-        for src, w in weights.items():
+        for src, w in self.weighed(weights).items():
             found = self.by_source.get(src)
             if found is None:
                 continue
@@ -60,7 +67,8 @@ class Scores:
         giving at least REASON_SHARE of its score (the first always), and "trending"
         besides another reason only for items high in the snapshot."""
         by_source = self.by_source
-        parts = [(src, w * by_source[src].scores.get(item, 0.0)) for src, w in weights.items() if src in by_source]
+        weighed = self.weighed(weights)
+        parts = [(src, w * by_source[src].scores.get(item, 0.0)) for src, w in weighed.items() if src in by_source]
         parts = sorted((p for p in parts if p[1] > 0), key=lambda p: -p[1])
         total = sum(c for _, c in parts) or 1.0
         reasons: list[str] = []

@@ -35,6 +35,7 @@ class Context:
     interest: str | None = None  # a source that can should find only items of this interest (trending)
     pool: tuple[str, ...] = ()  # candidates to re-score (embedding)
     model: ModelSnapshot | None = None  # the published version's shared snapshot, once built
+    blend: tuple[tuple[str, float], ...] = ()  # an experiment arm's source weights (blend.Scores.overrides)
 
     def meta(self, items: Iterable[str]) -> Meta:
         """Titles and interest ids of `items` (see Snapshot.meta)."""

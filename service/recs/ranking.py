@@ -26,7 +26,7 @@ FRESH_WEIGHT = 0.5
 def recommend(ctx: Context, strategy: str, explain: bool) -> dict[str, Any]:
     """The answer for `ctx` (`ctx.n` items): {user_id, model_version, strategy used, items}."""
     k = ctx.n
-    sc = Scores()
+    sc = Scores(overrides=dict(ctx.blend))
     used = strategy
     totals: dict[str, float] = {}
     weights: dict[str, float] = {}

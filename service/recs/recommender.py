@@ -52,21 +52,26 @@ class Recommender:
         interest: str | None = None,
         explain: bool = True,
         negative: Mapping[str, float] | None = None,
+        blend: tuple[tuple[str, float], ...] = (),
     ) -> tuple[CachedAnswer, bool]:
         """`recommend` serialised by `dumps`, from the answer cache when nothing it
         depends on changed (see caches.py); returns (answer, cache hit)."""
         if not self.answers.enabled:
-            result = self.recommend(store, user_id, k, strategy, exclude, interest, explain, negative=negative)
+            result = self.recommend(
+                store, user_id, k, strategy, exclude, interest, explain, negative=negative, blend=blend
+            )
             return CachedAnswer(
                 dumps(result).encode(), result["strategy"], model_version=result["model_version"]
             ), False
         state = store.user_state(user_id)
         exclude = tuple(exclude)
-        key = (user_id, state.known, state.rev, state.model_version, k, strategy, exclude, interest, explain)
+        key = (user_id, state.known, state.rev, state.model_version, k, strategy, exclude, interest, explain, blend)
         hit = self.answers.get(key)
         if hit is not None:
             return hit, True
-        result = self.recommend(store, user_id, k, strategy, exclude, interest, explain, state.model_version, negative)
+        result = self.recommend(
+            store, user_id, k, strategy, exclude, interest, explain, state.model_version, negative, blend
+        )
         answer = self.answers.put(key, dumps(result).encode(), result["strategy"], result["model_version"])
         return answer, False
 
@@ -81,6 +86,7 @@ class Recommender:
         explain: bool = True,
         model_version: Any = NOT_READ,
         negative: Mapping[str, float] | None = None,
+        blend: tuple[tuple[str, float], ...] = (),
     ) -> dict[str, Any]:
         """Recommendations for a user, as the API answers them; UnknownInterest for an
         `interest` the graph does not know."""
@@ -104,6 +110,7 @@ class Recommender:
             excluded=frozenset(exclude).union(prof.seen),
             n=k,
             interest=interest,
+            blend=blend,
             # the snapshot of the publish the profile saw (a cache hit's version may be older)
             model=self.published.snapshot(store, mv, prof.published_at)
             if prof.read_published and prof.published == mv

@@ -269,3 +269,49 @@ def test_exposures_are_aggregated_per_user_and_item_for_training(client, keys: K
         ("u", "ignored", 3),
         ("v", "ignored", 2),
     ]
+
+
+def test_an_arm_can_be_a_blend_setting(published, keys: Keys):
+    """Two arms of one strategy that differ only in their blend setting: the users of the
+    arm that weighs every source but trending at 0 get trending items only, the others
+    the model's neighbours; the setting is kept with the experiment and reported."""
+    client = published.test_client()
+    body = {"name": "trending only vs blend", "arms": [
+        {"name": "blend", "strategy": "blend"},
+        {"name": "trending", "strategy": "blend",
+         "blend": {"learned": 0, "graph": 0, "interest": 0, "embedding": 0, "social": 0, "trending": 1}},
+    ]}  # fmt: skip
+    r = client.post("/v1/experiments", json=body, headers=keys.header("admin"))
+    assert r.status_code == 201, r.get_json()
+    exp = r.get_json()
+    assert exp["arms"][1]["blend"]["trending"] == 1 and "blend" not in exp["arms"][0]
+    reasons: dict[str, set[str]] = {"blend": set(), "trending": set()}
+    for user in ("alice", "bob", "carol", "dave", "erin", "frank"):
+        answer = client.get(f"/v1/users/{user}/recommendations?k=5", headers=keys.header("read")).get_json()
+        arm = answer["experiment"]["arm"]
+        assert answer["items"], user
+        for item in answer["items"]:
+            reasons[arm].update(item["reasons"])
+        again = client.get(f"/v1/users/{user}/recommendations?k=5", headers=keys.header("read")).get_json()
+        assert again["experiment"]["arm"] == arm  # a user stays in their arm
+    assert reasons["trending"] == {"trending"}, reasons
+    assert any(r.startswith("similar to") or r.startswith("matches your interest") for r in reasons["blend"]), reasons
+    report = client.get(f"/v1/experiments/{exp['experiment_id']}", headers=keys.header("analyst")).get_json()
+    assert {a["arm"]: a["blend"] for a in report["results"]} == {
+        "blend": None, "trending": body["arms"][1]["blend"]}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("blend", "message"),
+    [
+        ({"graph": 11}, "less than or equal to 10"),
+        ({"graph": -1}, "greater than or equal to 0"),
+        ({"popularity": 1}, "popularity"),
+    ],
+)
+def test_a_bad_blend_setting_is_a_422_that_says_why(client, keys: Keys, blend, message):
+    arms = [{"name": "a", "strategy": "blend"}, {"name": "b", "strategy": "blend", "blend": blend}]
+    body = {"name": "bad", "arms": arms}
+    r = client.post("/v1/experiments", json=body, headers=keys.header("admin"))
+    assert r.status_code == 422
+    assert message in str(r.get_json())

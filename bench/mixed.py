@@ -1,0 +1,236 @@
+"""Serving under mixed load (issue 20): recommendations while events stream in and the
+model is refreshed, on MovieLens-100K, embedded FalkorDB + SQLite, loopback only.
+
+The deployment the docs recommend for one host: the API (gunicorn, 2 workers x 2
+threads) with API_RUNS_REFRESH=0, so a refresh asked for through the API is queued,
+and `interest-graph scheduler` as its own process, which runs the queued refreshes at
+REFRESH_NICE (the training threads yield the CPU to the API).
+
+1. Unloaded, in turn: one client asking for recommendations (a keep-alive connection,
+   no think time, answer cache on) -> p50, p99; one client ingesting new events
+   (POST /v1/events, batches of 1,000) -> events/s.
+2. Mixed, for --minutes: one ingest client as fast as it can, two recommendation
+   clients, and POST /v1/jobs/refresh {"mode": "incremental"} every --refresh-every s.
+   -> recommendation p50/p99 and their ratio to the unloaded single client's p99
+   (target <= 3x); ingest events/s and its share of the unloaded rate (target >= 50 %);
+   refreshes published; non-2xx answers; every event sent is in the log, once.
+
+    .venv/bin/python bench/mixed.py [--minutes 3] [--refresh-every 60] [--data-dir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.api import Gunicorn, free_port, request, single_client, warm_up  # noqa: E402
+from bench.engines import graph_engine  # noqa: E402
+from graph_schema.store import open_store  # noqa: E402
+from graph_schema.store.factory import embedded_server  # noqa: E402
+from records.keys import create_key  # noqa: E402
+from records.tables import session_factory  # noqa: E402
+from service.config import ApiSettings  # noqa: E402
+from service.ingest.eventlog import EVENTS, EventLog  # noqa: E402
+from service.ingest.movielens import import_movielens  # noqa: E402
+from training.movielens import load  # noqa: E402
+
+RECS_P99_RATIO = 3.0
+INGEST_SHARE = 0.5
+
+
+def pct(values: list[float], p: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(p / 100 * len(values)))] if values else float("nan")
+
+
+class Load:
+    """Client threads sharing a stop flag and their measurements."""
+
+    def __init__(self, port: int, key: str, users: list[str], items: list[str]) -> None:
+        self.port, self.key, self.users, self.items = port, key, users, items
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.latencies: list[float] = []
+        self.sent = 0
+        self.errors: list[str] = []
+        self.refreshes: list[int] = []
+        self._ids = iter(range(10**12))
+        self.run_tag = f"mixed-{int(time.time())}"
+
+    def recs(self) -> None:
+        import http.client
+
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        headers = {"Authorization": f"Bearer {self.key}"}
+        mine = []
+        while not self.stop.is_set():
+            t0 = time.perf_counter()
+            conn.request("GET", f"/v1/users/{random.choice(self.users)}/recommendations?k=20", headers=headers)
+            resp = conn.getresponse()
+            resp.read()
+            mine.append((time.perf_counter() - t0) * 1000)
+            if resp.status != 200:
+                with self.lock:
+                    self.errors.append(f"recs {resp.status}")
+        with self.lock:
+            self.latencies.extend(mine)
+
+    def ingest(self) -> None:
+        now = int(time.time() * 1000)
+        while not self.stop.is_set():
+            with self.lock:
+                start = next(self._ids) * 1000
+            events = [
+                {"event_id": f"{self.run_tag}-{start + n}", "user_id": random.choice(self.users),
+                 "item_id": random.choice(self.items), "type": random.choice(("view", "click", "cart", "purchase")),
+                 "ts": now - random.randint(0, 86_400_000)}
+                for n in range(1000)
+            ]  # fmt: skip
+            status, body = request(self.port, "POST", "/v1/events", self.key, {"events": events}, timeout=120)
+            with self.lock:
+                if status == 202 and body.get("accepted") == 1000:
+                    self.sent += 1000
+                else:
+                    self.errors.append(f"ingest {status}: {str(body)[:200]}")
+
+    def refresh(self, every_s: float) -> None:
+        while not self.stop.wait(every_s):
+            status, body = request(self.port, "POST", "/v1/jobs/refresh", self.key, {"mode": "incremental"})
+            with self.lock:
+                if status == 202:
+                    self.refreshes.append(int(body.get("run_id") or 0))
+                elif status != 409:  # 409: one is still running, fine
+                    self.errors.append(f"refresh {status}: {str(body)[:200]}")
+
+
+def run_for(seconds: float, targets: list[Any]) -> float:
+    threads = [threading.Thread(target=t) for t in targets]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    time.sleep(seconds)
+    return time.perf_counter() - t0
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--minutes", type=float, default=3.0, help="length of the mixed load")
+    p.add_argument("--refresh-every", type=float, default=60.0, help="seconds between refresh requests")
+    p.add_argument("--unloaded-seconds", type=float, default=20.0)
+    p.add_argument("--data-dir", type=Path, default=None, help="reuse this DATA_DIR (MovieLens + a model)")
+    a = p.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="bench-mixed-"))
+    with graph_engine("falkordb", wipe=False) as engine:
+        settings = engine.settings(ApiSettings, data_dir=a.data_dir or tmp / "data", graph_name="bench_mixed")
+        server = scheduler = None
+        try:
+            with open_store(settings) as store:
+                store.migrate()
+                if store.counts()["nodes"].get("User", 0) == 0:
+                    print(f"MovieLens-100K imported: {import_movielens(store, EventLog(settings))}", flush=True)
+                if store.current_model_version() is None:
+                    from service.jobs.refresh import run_job
+
+                    outcome = run_job(store, settings, "full", trigger="bench", force=True)
+                    print(f"first model: {outcome.result.status} {outcome.result.model_version}", flush=True)
+            ml = load()
+            users = [str(u["user_id"]) for u in ml.users]
+            items = [i.item_id for i in ml.items]
+            key = create_key(session_factory(settings.sql_url), "admin", "bench-mixed")
+            env = {"API_RUNS_REFRESH": "0", "QUEUED_POLL_S": "2", "REFRESH_INTERVAL_MINUTES": "0",
+                   "ONLINE_METRICS_EVERY_S": "0"}  # fmt: skip
+            server = Gunicorn(settings, engine, free_port(), 2, 2, True, tmp, extra_env=env)
+            server.wait_ready(key)
+            sched_env = {**os.environ, **engine.env(), "DATA_DIR": str(settings.data_dir),
+                         "GRAPH_NAME": settings.graph_name, "DATABASE_URL": settings.sql_url, **env}  # fmt: skip
+            with (tmp / "scheduler.log").open("wb") as log:
+                scheduler = subprocess.Popen(
+                    [sys.executable, "-m", "service", "scheduler"], env=sched_env, cwd=ROOT,
+                    stdout=subprocess.DEVNULL, stderr=log,
+                )  # fmt: skip
+            warm_up(server.port, key, users, passes=2)
+            path = lambda: f"/v1/users/{random.choice(users)}/recommendations?k=20"  # noqa: E731
+            alone = single_client(server.port, key, path, a.unloaded_seconds)
+            solo = Load(server.port, key, users, items)
+            elapsed = run_for(a.unloaded_seconds, [solo.ingest])
+            solo.stop.set()
+            time.sleep(1.0)
+            ingest_alone = solo.sent / elapsed
+            print(f"unloaded: one recommendation client p50 {alone['p50_ms']:.1f} ms, p99 {alone['p99_ms']:.1f} ms; "
+                  f"one ingest client {ingest_alone:,.0f} events/s", flush=True)  # fmt: skip
+
+            mixed = Load(server.port, key, users, items)
+            with open_store(settings) as store:
+                before = store.current_model_version()
+            threads = [threading.Thread(target=t) for t in (mixed.ingest, mixed.recs, mixed.recs)]
+            threads.append(threading.Thread(target=mixed.refresh, args=(a.refresh_every,)))
+            t0 = time.perf_counter()
+            for t in threads:
+                t.start()
+            time.sleep(a.minutes * 60)
+            mixed.stop.set()
+            for t in threads:
+                t.join()
+            elapsed = time.perf_counter() - t0
+            time.sleep(2.0)
+            runs = request(server.port, "GET", "/v1/jobs?limit=50", key)[1]
+            published = [r for r in (runs.get("runs") or []) if r.get("status") == "published"
+                         and r.get("trigger") == "api" and r.get("run_id") in mixed.refreshes]  # fmt: skip
+            with session_factory(settings.sql_url)() as session:
+                logged = session.scalar(
+                    select(func.count()).select_from(EVENTS).where(EVENTS.c.event_id.like(f"{mixed.run_tag}-%"))
+                )
+            with open_store(settings) as store:
+                after = store.current_model_version()
+            p50, p99 = pct(mixed.latencies, 50), pct(mixed.latencies, 99)
+            rate = mixed.sent / elapsed
+            ratio = p99 / alone["p99_ms"]
+            print(
+                f"mixed load, {a.minutes:g} min (1 ingest client, 2 recommendation clients, an incremental refresh "
+                f"asked for every {a.refresh_every:g} s, run by the scheduler process at REFRESH_NICE):\n"
+                f"  recommendations: {len(mixed.latencies):,} answers, p50 {p50:.1f} ms, p99 {p99:.1f} ms = "
+                f"{ratio:.2f}x the unloaded p99 (target <= {RECS_P99_RATIO:g}x: "
+                f"{'met' if ratio <= RECS_P99_RATIO else 'NOT met'})\n"
+                f"  ingest: {mixed.sent:,} events, {rate:,.0f} events/s = {rate / ingest_alone:.0%} of unloaded "
+                f"(target >= {INGEST_SHARE:.0%}: {'met' if rate / ingest_alone >= INGEST_SHARE else 'NOT met'})\n"
+                f"  refreshes: {len(mixed.refreshes)} asked for, {len(published)} published; model "
+                f"{before} -> {after}\n"
+                f"  errors: {len(mixed.errors)} {mixed.errors[:3]}"
+                + f"\n  events of this run in the log: {logged:,} (accepted {mixed.sent:,}: none lost or doubled "
+                f"{'- yes' if logged == mixed.sent else '- NO'})"
+            )
+        finally:
+            for proc in (scheduler,):
+                if proc is not None and proc.poll() is None:
+                    proc.send_signal(signal.SIGTERM)
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        proc.wait(30)
+                    if proc.poll() is None:
+                        proc.kill()
+            if server is not None:
+                server.stop()
+            if a.data_dir is None:
+                with contextlib.suppress(Exception):
+                    embedded_server(settings).stop()
+            shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
