@@ -967,3 +967,35 @@ def test_publish_carries_what_an_incremental_run_did_not_restage(store: GraphSto
     stage("v3", ["u1"], ["i1"], 0.7)
     store.publish_model("v3")
     assert ro(store, users) == [["u1", [0.7, 0.7], "v3"], ["u2", [0.5, 0.5], "v2"]]
+
+
+def test_precomputed_lists_are_replaced_atomically_at_publish(store: GraphStore) -> None:
+    """A user's precomputed top-N list (recs_*, what serving reads in its one profile
+    query) stays the published model's until the next publish swaps it, with the
+    version, in the same transaction; an incremental run that stages none keeps it."""
+    store.upsert_items([CatalogueItem(f"i{n}", interests=("a",)) for n in range(1, 5)])
+    store.apply_interactions([ev("u1", "i1", 1, 100)], TAU)
+
+    def stage(version: str, items: list[str]) -> None:
+        props = {"embedding": [0.1] * 4, "model_version": version, "refreshed_at": 5, "recs_items": items,
+                 "recs_scores": [1.0 - n / 10 for n in range(len(items))], "recs_because": ["i1"] * len(items),
+                 "recs_at": 100}  # fmt: skip
+        store.stage_node_properties("User", [{"id": "u1", "props": props}])
+
+    def served() -> tuple[list[str], str | None, str | None]:
+        prof = store.profile("u1", anchors=5, seen_limit=10)
+        assert prof is not None
+        return [r.item_id for r in prof.ranking], prof.model_version, prof.published
+
+    stage("v1", ["i2", "i3"])
+    assert served() == ([], None, None)  # staged: invisible
+    store.publish_model("v1")
+    assert served() == (["i2", "i3"], "v1", "v1")
+    stage("v2", ["i4", "i3", "i2"])
+    assert served() == (["i2", "i3"], "v1", "v1")  # v2 staged, v1's list still served
+    store.publish_model("v2")
+    assert served() == (["i4", "i3", "i2"], "v2", "v2")
+    # an incremental run stages no list: the user keeps v2's (and the API adds what came after recs_at)
+    store.stage_node_properties("User", [{"id": "u1", "props": {"embedding": [0.2] * 4, "model_version": "v3"}}])
+    store.publish_model("v3", carry_from="v2")
+    assert served() == (["i4", "i3", "i2"], "v3", "v3")
