@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, current_app
+import orjson
+from flask import Response
 from flask_openapi3 import APIBlueprint, Tag
 
 from graph_schema.clock import now_ms
@@ -60,7 +61,7 @@ def recommendations(path: UserPath, query: RecsQuery) -> Response:
         answer, hit = svc.recommender.answer(
             svc.store(),
             path.user_id,
-            current_app.json.dumps,
+            orjson.dumps,  # plain dicts, lists, str, float: ~5x faster than the stdlib encoder
             k=query.k,
             strategy=strategy,
             exclude=exclude,
@@ -82,7 +83,7 @@ def recommendations(path: UserPath, query: RecsQuery) -> Response:
     if served.experiment_id is not None:
         head["experiment"] = {"experiment_id": served.experiment_id, "arm": served.arm}
     # the cached body is shared by answers: the per-answer fields are spliced in front
-    body = current_app.json.dumps(head).encode()[:-1] + b"," + answer.body[1:]
+    body = orjson.dumps(head)[:-1] + b"," + answer.body[1:]
     return Response(body, mimetype="application/json", headers={"X-Recs-Cache": "hit" if hit else "miss"})
 
 

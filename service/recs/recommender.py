@@ -45,7 +45,7 @@ class Recommender:
         self,
         store: ServingReads,
         user_id: str,
-        dumps: Callable[[Any], str],
+        dumps: Callable[[Any], bytes],
         k: int = 20,
         strategy: str = "blend",
         exclude: Iterable[str] = (),
@@ -60,9 +60,7 @@ class Recommender:
             result = self.recommend(
                 store, user_id, k, strategy, exclude, interest, explain, negative=negative, blend=blend
             )
-            return CachedAnswer(
-                dumps(result).encode(), result["strategy"], model_version=result["model_version"]
-            ), False
+            return CachedAnswer(dumps(result), result["strategy"], model_version=result["model_version"]), False
         state = store.user_state(user_id)
         exclude = tuple(exclude)
         key = (user_id, state.known, state.rev, state.model_version, k, strategy, exclude, interest, explain, blend)
@@ -72,7 +70,7 @@ class Recommender:
         result = self.recommend(
             store, user_id, k, strategy, exclude, interest, explain, state.model_version, negative, blend
         )
-        answer = self.answers.put(key, dumps(result).encode(), result["strategy"], result["model_version"])
+        answer = self.answers.put(key, dumps(result), result["strategy"], result["model_version"])
         return answer, False
 
     def recommend(
