@@ -54,8 +54,9 @@ class PublishedModel:
         return self._social[1]
 
     def forget_version(self) -> None:
-        """Read the version again on next use."""
+        """Read the version (and what it learned) again on next use."""
         self._mv = (0.0, None)
+        self._social = (None, None)
 
     def similar_lists(self, store: ServingReads, mv: str, items: Sequence[str]) -> dict[str, tuple[Neighbour, ...]]:
         """Each item's neighbours in version `mv` (() for none): the cached ones first,
