@@ -16,7 +16,9 @@ refitted on all but the test item and ranks every unseen item. Columns:
   per user) at RECS_SOCIAL_WEIGHT = 0.3;
 - learned (blend): the blend with the social component, at the weight it learned;
 - learned (served): that ranking plus the live social source at the learned weight, what
-  the API serves now.
+  the API serves now (the ranking's social part and the live source count the same people
+  twice);
+- ranking only (served): that ranking as the API serves it, without the live source (0).
 
 A user with no interactions of their own gets no learned ranking: the API answers them
 with the social source alone when they follow someone, else popular items, so the
@@ -106,6 +108,9 @@ def run(a: argparse.Namespace, seed: int) -> dict:
         "learned_served": lambda users: served(
             blend_learned(users), live.scores(users), weight, own[users], [seen[u] for u in users]
         ),
+        "ranking_served": lambda users: served(
+            blend_learned(users), live.scores(users), 0.0, own[users], [seen[u] for u in users]
+        ),
     }
     out: dict = {"seed": seed, "sparse_users": int(sum(1 for t in sparse if len(t))), "social_weight": weight}
     out["weights"] = learned.weights
@@ -128,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", action="store_true")
     a = p.parse_args(argv)
     runs = [run(a, seed) for seed in range(a.seeds)]
-    names = ("without", "fixed_served", "learned_blend", "learned_served")
+    names = ("without", "fixed_served", "learned_blend", "learned_served", "ranking_served")
     print(
         f"synthetic homophily graph (not real ties): {a.users} users, {a.items} items, {a.clusters} clusters, "
         f"purity {a.purity}, homophily {a.homophily}, ~{a.ties + 1:.0f} follows per user"
