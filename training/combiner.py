@@ -1,6 +1,6 @@
 """The learned blend: which candidate sources, in what proportion, for this data set.
 
-Four sources score every item for a user, each from what the user is known to have done:
+Five sources score every item for a user, each from what the user is known to have done:
 
 - ease: the closed-form item-item model (training.ease) over the whole history;
 - embedding: the GNN's user·item score (training.train);
