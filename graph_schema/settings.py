@@ -163,6 +163,9 @@ class Settings(BaseSettings):
         0.5, ge=0, description="Weight of a shared strong interest against a follow (1) in the user-user graph."
     )
     community_versions: int = Field(20, ge=1, description="Versions of each community kept for its trend.")
+    # read by the API's social source and by the refresh's social component of the learned
+    # blend (training.social_source): one decay, so the blend learns the rule it serves
+    recs_social_tau_days: float = Field(14.0, gt=0, description="Decay of the social source's evidence, days.")
     train_social_weight: float = Field(
         0.0,
         ge=0,

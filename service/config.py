@@ -50,9 +50,11 @@ class ApiSettings(Settings):
     recs_peers: int = Field(20, ge=1, le=1000, description="Peers used by co-interaction before a model exists.")
     recs_top_interests: int = Field(3, ge=1, le=50)
     recs_social_weight: float = Field(
-        0.3, ge=0, description="Weight of the social source (what followed people took) in a blend; 0 turns it off."
+        0.3,
+        ge=0,
+        description="Weight of the social source (what followed people took) in the heuristic blend, and next to "
+        "the learned ranking when the published run learned none (service/recs/social_weight.py); 0 turns it off.",
     )
-    recs_social_tau_days: float = Field(14.0, gt=0, description="Decay of the social source's evidence, days.")
     recs_social_rows: int = Field(
         2000, ge=10, le=100_000, description="Most (followed user, item) rows the social source reads per request."
     )

@@ -1,19 +1,24 @@
 """The learned blend: which candidate sources, in what proportion, for this data set.
 
-Four sources score every item for a user, each from what the user is known to have done:
+Five sources score every item for a user, each from what the user is known to have done:
 
 - ease: the closed-form item-item model (training.ease) over the whole history;
 - embedding: the GNN's user·item score (training.train);
 - sequence: the items the last few items lead to, by position (the most recent counts
   most, each older one `decay` times less), through the same item-item weights;
-- popularity: how many users have the item (log), the same for everyone.
+- popularity: how many users have the item (log), the same for everyone;
+- social: what the people the user follows took, decayed by age (training.social_source,
+  the API social source's rule); only when the data has FOLLOWS ties.
 
 Each source's scores are standardised per user (z-scores), so a weight means the same
 for every source. The refresh chooses, on its own hold-out (fitted on the train part,
 scored on the valid part), EASE's λ, the sequence decay and then the weights (a coarse
 grid over the simplex, refined around the best), and records every source's validation
 NDCG@20 alone and the blend's. A data set where the next item follows the last one gets
-weight on `sequence`; one where long-term taste predicts gets it on `ease`/`embedding`.
+weight on `sequence`; one where long-term taste predicts gets it on `ease`/`embedding`;
+one where the people a user follows share their taste gets it on `social` (and one where
+ties are random leaves it at 0). The weights are recorded with the model, and the API
+gives its live social source the learned `social` weight (service/recs/social_weight.py).
 """
 
 from __future__ import annotations
@@ -29,10 +34,11 @@ import scipy.sparse as sp
 from training.data import TrainingData
 from training.ease import fit_ease, interaction_matrix
 from training.metrics import rank_metrics, top_k
+from training.social_source import FolloweeTaste, followee_taste
 
 log = logging.getLogger(__name__)
 
-SOURCES = ("ease", "embedding", "sequence", "popularity")
+SOURCES = ("ease", "embedding", "sequence", "popularity", "social")
 EASE_LAMBDAS = (30.0, 100.0, 300.0, 1000.0)
 SEQUENCE_DECAYS = (0.5, 0.8, 0.9, 0.95)
 SEQUENCE_LENGTH = 20  # most recent items a sequence score looks at
@@ -50,9 +56,13 @@ class BlendChoice:
     ease_lambda: float | None  # None: the catalogue is too large for exact EASE
     sequence_decay: float
     validation: dict[str, float] = field(default_factory=dict)  # METRIC per source alone, and "blend"
+    # the sources the weights were chosen among: a source here without a weight was found
+    # not to help (social: the API then gives its live source 0, not the configured weight)
+    candidates: tuple[str, ...] = ()
+    social_tau_days: float | None = None  # the social component's decay; None: no ties, no component
 
     def record(self) -> dict[str, object]:
-        return asdict(self)
+        return {**asdict(self), "candidates": list(self.candidates)}  # as JSON reads it back
 
 
 @dataclass
@@ -73,6 +83,7 @@ class SourceInputs:
     embedding: Vectors | None
     popularity: np.ndarray  # per item
     item_vectors: np.ndarray | None = None  # sequence without EASE: item cosine similarity
+    social: FolloweeTaste | None = None
     _item_side: dict[str, ItemSide] = field(default_factory=dict, repr=False)
 
     def scores(self, users: np.ndarray, weights: dict[str, float]) -> dict[str, np.ndarray]:
@@ -83,7 +94,7 @@ class SourceInputs:
                 continue
             block = self._raw(name, users)
             if block is not None:
-                out[name] = _standardise(block)
+                out[name] = standardise(block)
         return out
 
     def blend(self, users: np.ndarray, weights: dict[str, float]) -> np.ndarray:
@@ -99,7 +110,7 @@ class SourceInputs:
             if factors is None:
                 block = self._raw(name, users)
                 if block is not None:
-                    total += np.float32(weight) * _standardise(block)
+                    total += np.float32(weight) * standardise(block)
                 continue
             u, (items, mean_item, gram) = factors
             mean = u @ mean_item
@@ -148,6 +159,8 @@ class SourceInputs:
                 return None
             v = _unit_rows(self.item_vectors)
             return np.asarray(recent @ v) @ v.T
+        if name == "social":
+            return None if self.social is None else self.social.scores(users)
         return np.broadcast_to(self.popularity, (len(users), len(self.popularity))).astype(np.float32)
 
 
@@ -162,8 +175,9 @@ def source_inputs(
     sequence_decay: float,
     embedding: Vectors | None,
     item_vectors: np.ndarray | None = None,
+    social_tau_days: float | None = None,
 ) -> SourceInputs:
-    """The sources fitted on interactions `rows` of `data`."""
+    """The sources fitted on interactions `rows` of `data` (social: with a decay, and ties in `data`)."""
     history = interaction_matrix(data.user[rows], data.item[rows], data.n_users, data.n_items)
     item_item = fit_ease(history, ease_lambda) if ease_lambda is not None else None
     popularity = np.log1p(np.asarray(history.sum(0)).ravel()).astype(np.float32)
@@ -174,7 +188,14 @@ def source_inputs(
         embedding,
         popularity,
         item_vectors,
+        _social(data, rows, social_tau_days),
     )
+
+
+def _social(data: TrainingData, rows: np.ndarray, tau_days: float | None) -> FolloweeTaste | None:
+    if tau_days is None or len(rows) == 0:
+        return None
+    return followee_taste(data, rows, tau_days, int(data.last_ts[rows].max()))
 
 
 def recent_items(data: TrainingData, rows: np.ndarray, decay: float, length: int = SEQUENCE_LENGTH) -> sp.csr_matrix:
@@ -197,15 +218,19 @@ def choose_blend(
     valid_truth: Sequence[np.ndarray],
     embedding: Vectors | None,
     max_ease_items: int,
+    social_tau_days: float | None = None,
 ) -> BlendChoice:
-    """The blend that scores best on the valid part, fitted on the train part."""
+    """The blend that scores best on the valid part, fitted on the train part; with
+    `social_tau_days` and ties in `data`, the social component competes with the others."""
     users = np.array([u for u, t in enumerate(valid_truth) if len(t)], dtype=np.int64)
     limit = max(1, min(VALIDATION_USERS, VALIDATION_SCORES // max(data.n_items, 1)))
     if len(users) > limit:
         users = np.sort(np.random.default_rng(0).choice(users, limit, replace=False))
     default = _default(data.n_items <= max_ease_items, embedding is not None)
     if len(users) == 0:
-        return BlendChoice(default, EASE_LAMBDAS[1] if "ease" in default else None, SEQUENCE_DECAYS[1])
+        return BlendChoice(
+            default, EASE_LAMBDAS[1] if "ease" in default else None, SEQUENCE_DECAYS[1], candidates=tuple(default)
+        )
     truth = [valid_truth[u] for u in users]
     train_hist = interaction_matrix(data.user[train_rows], data.item[train_rows], data.n_users, data.n_items)
     seen = [train_hist[u].indices for u in users]
@@ -226,7 +251,10 @@ def choose_blend(
         validation["ease"] = best
     popularity = np.log1p(np.asarray(train_hist.sum(0)).ravel()).astype(np.float32)
     item_vectors = embedding[1] if embedding is not None else None  # sequence without EASE
-    base = SourceInputs(train_hist, sp.csr_matrix(train_hist.shape), item_item, embedding, popularity, item_vectors)
+    social = _social(data, train_rows, social_tau_days)
+    base = SourceInputs(
+        train_hist, sp.csr_matrix(train_hist.shape), item_item, embedding, popularity, item_vectors, social
+    )
     best_decay, best = SEQUENCE_DECAYS[0], -1.0
     for decay in SEQUENCE_DECAYS:
         base.recent = recent_items(data, train_rows, decay)
@@ -242,7 +270,8 @@ def choose_blend(
             validation[name] = score(blocks[name])
     weights, validation["blend"] = _search(blocks, score)
     log.info("blend chosen on %d validation users: %s (%s)", len(users), weights, validation)
-    return BlendChoice(weights, best_lambda, best_decay, validation)
+    tau = social_tau_days if social is not None else None
+    return BlendChoice(weights, best_lambda, best_decay, validation, tuple(available), tau)
 
 
 def _search(blocks: dict[str, np.ndarray], score: Callable[[np.ndarray], float]) -> tuple[dict[str, float], float]:
@@ -279,7 +308,8 @@ def _default(has_ease: bool, has_embedding: bool) -> dict[str, float]:
     return dict.fromkeys(names, 1.0 / len(names))
 
 
-def _standardise(block: np.ndarray) -> np.ndarray:
+def standardise(block: np.ndarray) -> np.ndarray:
+    """Per row: (score - mean) / spread, the scale every source is blended on."""
     block = np.asarray(block, dtype=np.float32)
     mean = block.mean(axis=1, keepdims=True)
     std = block.std(axis=1, keepdims=True)

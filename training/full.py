@@ -43,12 +43,17 @@ def fit_full(
     exposed = _exposure_index(data, exposures)
     res = phases.run("train", lambda: train(train_data, t_ref, cfg, stop_truth if has_valid else None, exposed))
     vectors = (res.embeddings["user"], res.embeddings["item"])
-    blend = phases.run("train", lambda: choose_blend(data, split.train, blend_truth, vectors, opts.ease_max_items))
+    blend = phases.run(
+        "train",
+        lambda: choose_blend(data, split.train, blend_truth, vectors, opts.ease_max_items, opts.social_tau_days),
+    )
 
     def evaluate_both() -> tuple[dict[str, float], dict[str, float]]:
         h = holdout_truth(data, split, _sample_users(data, split.test, opts.eval_users))
         known = np.concatenate([split.train, split.valid])
-        sources = source_inputs(data, known, blend.ease_lambda, blend.sequence_decay, vectors, vectors[1])
+        sources = source_inputs(
+            data, known, blend.ease_lambda, blend.sequence_decay, vectors, vectors[1], blend.social_tau_days
+        )
         ours: dict = evaluate(lambda users: sources.blend(users, blend.weights), h.seen, h.truth)
         ours["gnn"] = evaluate(res.scores, h.seen, h.truth)["ndcg@20"]  # the GNN alone, for the record
         ours["blend"] = blend.record()

@@ -36,6 +36,8 @@ class RefreshOptions:
     list_size: int = _setting_default("refresh_list_size")  # the learned ranking per user (training.combiner)
     ease_max_items: int = _setting_default("refresh_ease_max_items")
     eval_users: int = _setting_default("refresh_eval_users")
+    # the learned blend's social component decays like the API's social source
+    social_tau_days: float = _setting_default("recs_social_tau_days")
     train: TrainConfig = field(default_factory=lambda: TrainConfig(progress=False))
 
     @classmethod
@@ -59,6 +61,7 @@ class RefreshOptions:
             list_size=settings.refresh_list_size,
             ease_max_items=settings.refresh_ease_max_items,
             eval_users=settings.refresh_eval_users,
+            social_tau_days=settings.recs_social_tau_days,
             train=_with_social(
                 replace(
                     cls().train,

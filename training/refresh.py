@@ -84,7 +84,9 @@ def run_refresh(
 
     # the mode that actually runs is decided here: incremental may fall back to full
     pulled = pull_training_set(store, run, cast(Mode, mode), touched_users, phases)
-    if run.options.train.graph.social_weight > 0:  # user-user ties as their own relation type
+    # user-user ties: the learned blend's social component (a full run chooses the blend) and,
+    # with TRAIN_SOCIAL_WEIGHT > 0, the GNN's own relation type
+    if pulled.mode == "full" or run.options.train.graph.social_weight > 0:
         pulled = replace(pulled, data=pulled.data.with_social(store.relation_ties()))
     data = pulled.data
     if data.n_interactions == 0:

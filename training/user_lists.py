@@ -1,8 +1,10 @@
 """Each user's learned ranking, written back with the model (User.recs_items,
 recs_scores, recs_because, recs_at): the blend of training.combiner over everything the
-user is known to have done, their own items excluded, best first. `because` names the
-known item that contributes most through the item-item weights (the explanation); the
-API serves the list and adds what the user did after `recs_at` (service/recs).
+user is known to have done, their own items excluded, best first. `because` (the
+explanation, graph_schema.because) names the people the user follows who took the item
+when the social component gives at least half of its blended score (SOCIAL_SHARE), else
+the known item that contributes most through the item-item weights; the API serves the
+list and adds what the user did after `recs_at` (service/recs).
 
 Users are scored in chunks, so memory stays bounded by chunk × items.
 """
@@ -13,11 +15,15 @@ from collections.abc import Iterator, Mapping
 
 import numpy as np
 
-from training.combiner import BlendChoice, source_inputs
+from graph_schema.because import followed_because
+from training.combiner import BlendChoice, SourceInputs, source_inputs, standardise
 from training.data import TrainingData
 from training.metrics import top_k
 
 CHUNK = 512
+# "liked by N people you follow" only for an item there mostly because of them: its
+# social part is at least this share of its blended score
+SOCIAL_SHARE = 0.5
 
 
 def user_lists(
@@ -32,6 +38,7 @@ def user_lists(
         blend.sequence_decay,
         (users_vec, items_vec),
         item_vectors=items_vec,
+        social_tau_days=blend.social_tau_days,
     )
     history, item_item = sources.history, sources.item_item
     size = min(size, data.n_items)
@@ -40,6 +47,7 @@ def user_lists(
         scores = sources.blend(users, blend.weights)
         known = [history[u].indices for u in users]
         ranked = top_k(scores, size, known)
+        social = _social_part(sources, users, blend.weights.get("social", 0.0))
         for row, u in enumerate(users.tolist()):
             if len(known[row]) == 0:
                 continue
@@ -51,6 +59,12 @@ def user_lists(
                 because = [
                     data.items.ids[known[row][b]] if contribution[b, k] > 0 else "" for k, b in enumerate(best.tolist())
                 ]
+            if social is not None and sources.social is not None and len(top):
+                total, part = scores[row, top], social[row, top]
+                mostly = np.flatnonzero((total > 0) & (part >= SOCIAL_SHARE * total))
+                for k, (count, people) in zip(mostly.tolist(), sources.social.people(u, top[mostly]), strict=True):
+                    if count:
+                        because[k] = followed_because(count, [data.users.ids[p] for p in people])
             yield (
                 u,
                 {
@@ -60,3 +74,10 @@ def user_lists(
                     "recs_at": t_ref,
                 },
             )
+
+
+def _social_part(sources: SourceInputs, users: np.ndarray, weight: float) -> np.ndarray | None:
+    """weight × the standardised social score (its share of the blend), for `users` × items."""
+    if weight <= 0 or sources.social is None:
+        return None
+    return np.float32(weight) * standardise(sources.social.scores(users))

@@ -79,6 +79,8 @@ class Scores:
             ev = by_source[src].evidence[item]
             if reasons and isinstance(ev, Trending) and ev.rank > TRENDING_REASON_TOP:
                 continue
+            if ev.reason() in reasons:  # the learned ranking and the live source can name the same people
+                continue
             reasons.append(ev.reason())
             evidence.append(ev.as_json())
         return reasons, evidence

@@ -70,20 +70,28 @@ class TasteProfile:
 @dataclass(frozen=True, slots=True)
 class LearnedRanking:
     """learned: high in the ranking the refresh learned for the user; `because` is the
-    known item that contributes most (the item-item weights), when there is one."""
+    known item that contributes most (the item-item weights), when there is one, and
+    `followed` the people the user follows who took the item (`followed_count` of them),
+    when the item is there mostly because of them (training.user_lists)."""
 
     model_version: str | None
     because: str | None
     title: str | None
+    followed: tuple[str, ...] = ()
+    followed_count: int = 0
 
     def reason(self) -> str:
+        if self.followed_count:
+            return LikedByFollowed(self.followed, self.followed_count).reason()
         if self.because:
             return f"people who liked {self.title or self.because} also liked this"
         return "ranked high for you by the published model"
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": "learned", "model_version": self.model_version}
-        if self.because:
+        if self.followed_count:
+            out.update(source="social", count=self.followed_count, user_ids=list(self.followed))
+        elif self.because:
             out.update(item_id=self.because, title=self.title)
         return out
 
@@ -106,12 +114,14 @@ class LikedByFollowed:
     """social: taken recently by people the user follows (or is friends with)."""
 
     people: tuple[str, ...]  # the followed users who took it, strongest first
+    count: int | None = None  # how many took it, when `people` names only some (None: all)
 
     def reason(self) -> str:
-        n = len(self.people)
-        if n == 1:
+        n = len(self.people) if self.count is None else self.count
+        if n == 1 and self.people:
             return f"liked by {self.people[0]}, whom you follow"
         return f"liked by {n} people you follow"
 
     def as_json(self) -> dict[str, Any]:
-        return {"kind": "social", "count": len(self.people), "user_ids": list(self.people[:10])}
+        n = len(self.people) if self.count is None else self.count
+        return {"kind": "social", "count": n, "user_ids": list(self.people[:10])}

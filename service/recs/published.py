@@ -1,18 +1,20 @@
 """What a worker knows of the published model: its version (re-read every 5 s, or
 taken from a read the caller just made) and, per version, the items' neighbour lists
 and vectors — from the version's shared, memory-mapped snapshot (model_snapshot.py)
-once it exists, else read from the graph into per-worker caches. Entries are keyed by
-version, and a new version drops the old one's at once."""
+once it exists, else read from the graph into per-worker caches — and the social
+weight it learned. Entries are keyed by version, and a new version drops the old
+one's at once."""
 
 from __future__ import annotations
 
 import operator
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
+from graph_schema.store.model_io import ModelIO
 from graph_schema.store.serving import ServingReads
 from graph_schema.store.serving_rows import Neighbour
 from service.config import ApiSettings
@@ -35,6 +37,7 @@ class PublishedModel:
         self.shared = SharedSnapshots(
             settings.recs_snapshot_root, settings.recs_similar_per_item, settings.recs_snapshot_keep
         )
+        self._social: tuple[str | None, float | None] = (None, None)  # (version, its learned weight)
 
     def version(self, store: ServingReads, known: Any = NOT_READ) -> str | None:
         """The published version: `known` when the caller just read it, else cached for 5 s."""
@@ -49,10 +52,24 @@ class PublishedModel:
         self._mv = (time.monotonic(), known)
         return known
 
+    def learned_social_weight(self, store: ServingReads, mv: str | None) -> float | None:
+        """The social weight version `mv`'s learned blend chose (training.combiner; 0 when
+        the social component did not help); None before any model or when the run had no
+        social component (no FOLLOWS ties). Read once per version."""
+        if mv is None:
+            return None
+        if self._social[0] != mv:
+            model = cast(ModelIO, store).current_model() or {}
+            if model.get("model_version") != mv:  # another version was published meanwhile
+                return None
+            self._social = (mv, _social_weight(model.get("metrics") or {}))
+        return self._social[1]
+
     def forget_version(self) -> None:
-        """Read the version again on next use."""
+        """Read the version (and what it learned) again on next use."""
         self._mv = (0.0, None)
         self.shared.drop()
+        self._social = (None, None)
 
     def snapshot(self, store: ServingReads, mv: str | None, published_at: int | None) -> ModelSnapshot | None:
         """The shared snapshot of the publish (mv, published_at), None while it has none
@@ -110,3 +127,11 @@ class PublishedModel:
             for i, v in self.item_embeddings(store, mv, items).items()
             if v and len(v) == len(user)
         }
+
+
+def _social_weight(metrics: dict[str, Any]) -> float | None:
+    """The `social` weight of a published run's blend record, if social was among its candidates."""
+    blend = metrics.get("blend") or {}
+    if "social" not in (blend.get("candidates") or ()):
+        return None
+    return float((blend.get("weights") or {}).get("social", 0.0))

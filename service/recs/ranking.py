@@ -9,6 +9,7 @@ from typing import Any
 
 from service.recs.blend import Scores, strategy_weights
 from service.recs.context import Context, Found
+from service.recs.social_weight import learned_blend_social_weight
 from service.recs.sources.embedding import embedding
 from service.recs.sources.graph import graph
 from service.recs.sources.interest import interest
@@ -47,7 +48,7 @@ def recommend(ctx: Context, strategy: str, explain: bool) -> dict[str, Any]:
         weights = _learned_blend(ctx, sc, found)
         if friends.scores:
             sc.add("social", friends)
-            weights["social"] = ctx.settings.recs_social_weight
+            weights["social"] = learned_blend_social_weight(ctx)
         totals = {i: t for i, t in sc.totals(_of_interest(ctx, sc.items()), weights).items() if t > 0}
     else:
         if strategy in ("blend", "graph", "embedding"):

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import DAY_MS, ITEMS, NOW_MS, Keys, publish_model, services_of
+from graph_schema.because import followed_because
+
+from .conftest import DAY_MS, ITEMS, MODEL_VERSION, NOW_MS, Keys, publish_model, services_of
 
 pytestmark = pytest.mark.stacks
 
@@ -119,3 +121,83 @@ def test_people_by_shared_interests_and_embedding(published, client, keys: Keys)
     assert "close to your taste in the published model" in reasons
     assert client.get("/v1/users/nobody/people", headers=keys.header("read")).status_code == 404
     assert client.get("/v1/users/alice/people?k=0", headers=keys.header("read")).status_code == 422
+
+
+def publish_rankings(store, rankings: dict[str, list[tuple[str, float, str]]], blend: dict | None) -> None:
+    """The hand-written model (conftest.publish_model), with learned rankings (item, score,
+    because) written for some users and, when given, the run's blend record."""
+    publish_model(store)
+    store.write_node_properties(
+        "User",
+        [
+            {
+                "id": user,
+                "props": {
+                    "recs_items": [i for i, _, _ in ranked],
+                    "recs_scores": [s for _, s, _ in ranked],
+                    "recs_because": [b for _, _, b in ranked],
+                    "recs_at": NOW_MS,
+                },
+            }
+            for user, ranked in rankings.items()
+        ],
+    )
+    store.publish_model(MODEL_VERSION, {"blend": blend} if blend is not None else {})
+
+
+def test_the_learned_ranking_names_the_people_an_item_is_there_because_of(loaded, client, keys: Keys):
+    # what training.user_lists writes for an item there mostly because of 3 followed people
+    because = followed_because(3, ["dave", "frank"])
+    ranked = [("i7", 2.0, because), ("i8", 1.0, "i4"), ("i1", 0.5, "")]
+    svc = services_of(client)
+    publish_rankings(svc.store(), {"carol": ranked}, {"weights": {"ease": 1.0}, "candidates": ["ease", "social"]})
+    svc.recommender.invalidate()
+    by_id = {i["item_id"]: i for i in get(client, keys, "/v1/users/carol/recommendations?k=5")["items"]}
+    assert by_id["i7"]["reasons"][0] == "liked by 3 people you follow"
+    assert by_id["i7"]["evidence"][0] == {
+        "kind": "learned",
+        "model_version": MODEL_VERSION,
+        "source": "social",
+        "count": 3,
+        "user_ids": ["dave", "frank"],
+    }
+    assert by_id["i8"]["reasons"][0] == "people who liked Quiet River also liked this"
+
+
+@pytest.mark.parametrize(
+    ("blend", "social_shown"),
+    [
+        (None, True),  # no learned weight (no blend record): RECS_SOCIAL_WEIGHT (0.3)
+        ({"weights": {"ease": 1.0}, "candidates": ["ease"]}, True),  # trained without ties: the same
+        ({"weights": {"ease": 1.0}, "candidates": ["ease", "social"]}, False),  # learned: 0
+        ({"weights": {"ease": 0.4, "social": 0.6}, "candidates": ["ease", "social"]}, True),  # learned: 0.6
+    ],
+)
+def test_the_live_social_source_takes_the_weight_the_published_run_learned(
+    loaded, client, keys: Keys, blend, social_shown
+):
+    svc = services_of(client)
+    ranked = [("i1", 2.0, ""), ("i2", 1.5, ""), ("i3", 1.0, ""), ("i8", 0.5, "")]
+    publish_rankings(svc.store(), {"carol": ranked}, blend)
+    svc.recommender.invalidate()
+    # carol follows dave, who took horror items (i7, i10) she never saw
+    send(client, keys, [follow("carol", "dave", ts=NOW_MS - DAY_MS)])
+    body = get(client, keys, "/v1/users/carol/recommendations?k=10")
+    assert body["model_version"] == MODEL_VERSION
+    social = {i["item_id"] for i in body["items"] if any(e["kind"] == "social" for e in i["evidence"])}
+    assert (social >= {"i7", "i10"}) if social_shown else not social
+    learned = {i["item_id"] for i in body["items"] if any(e["kind"] == "learned" for e in i["evidence"])}
+    assert learned >= {"i1", "i2", "i3", "i8"}  # the learned blend answered
+
+
+def test_the_same_people_named_by_the_ranking_and_the_live_source_are_named_once(loaded, client, keys: Keys):
+    svc = services_of(client)
+    ranked = [("i10", 2.0, followed_because(1, ["dave"])), ("i1", 1.0, "")]
+    blend = {"weights": {"ease": 0.4, "social": 0.6}, "candidates": ["ease", "social"]}
+    publish_rankings(svc.store(), {"carol": ranked}, blend)
+    svc.recommender.invalidate()
+    send(client, keys, [follow("carol", "dave", ts=NOW_MS - DAY_MS)])
+    by_id = {i["item_id"]: i for i in get(client, keys, "/v1/users/carol/recommendations?k=5")["items"]}
+    # the live source gives i10 0.6 of 1.6 (over the 20 % that names a source), with the same words
+    assert by_id["i10"]["reasons"] == ["liked by dave, whom you follow"]
+    assert [e["kind"] for e in by_id["i10"]["evidence"]] == ["learned"]

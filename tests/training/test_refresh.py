@@ -10,6 +10,7 @@ import pytest
 pytest.importorskip("dgl")
 
 from graph_schema.rows import CatalogueItem, Interaction
+from graph_schema.store.social import RelationState
 from training.config import TrainConfig
 from training.gate import HOLDOUT_VERSION
 from training.refresh import RefreshOptions, run_refresh
@@ -173,6 +174,8 @@ def test_full_refresh_writes_each_users_learned_ranking_and_an_incremental_run_k
     blend = res.metrics["blend"]
     assert sum(blend["weights"].values()) == pytest.approx(1.0) and "blend" in blend["validation"]
     assert store.current_model()["metrics"]["blend"] == blend  # recorded with the model
+    # nobody follows anybody: no social component (the API keeps RECS_SOCIAL_WEIGHT)
+    assert "social" not in blend["candidates"] and blend["social_tau_days"] is None
     seen = {e.item_id for e in events() if e.user_id == "g0u0"}
     prof = store.profile("g0u0", anchors=5, seen_limit=100)
     ranked = [r.item_id for r in prof.ranking]
@@ -194,3 +197,18 @@ def test_a_full_refresh_takes_the_event_logs_exposures_as_negatives(loaded, trai
     exposures = [("g0u0", "g1i0"), ("g0u1", "g1i1"), ("nobody", "g0i0"), ("g0u0", "no-item")]
     res = run_refresh(loaded, training_settings, "full", options=OPTS, exposures=exposures)
     assert res.status == "published"
+
+
+def test_a_full_refresh_lets_the_ties_compete_in_the_blend_and_records_the_outcome(loaded, training_settings):
+    # each g0 user follows the next two g0 users (their taste group); a friendship, being
+    # two FOLLOWS edges, ties g1u0 and g1u1
+    ties = [RelationState(f"g0u{u}", f"g0u{(u + k) % 12}", "follow", True, T0, 1.0) for u in range(12) for k in (1, 2)]
+    ties += [RelationState(a, b, "friend", True, T0, 1.0) for a, b in (("g1u0", "g1u1"), ("g1u1", "g1u0"))]
+    loaded.apply_relations(ties)
+    res = run_refresh(loaded, training_settings, "full", options=OPTS)
+    assert res.status == "published"
+    blend = res.metrics["blend"]
+    assert "social" in blend["candidates"] and "social" in blend["validation"]
+    assert blend["social_tau_days"] == OPTS.social_tau_days
+    assert 0.0 <= blend["weights"].get("social", 0.0) <= 1.0
+    assert loaded.current_model()["metrics"]["blend"] == blend  # what the API reads the weight from
