@@ -137,6 +137,7 @@ class Gunicorn:
         threads: int,
         answer_cache: bool,
         workdir: Path,
+        extra_env: dict[str, str] | None = None,
     ) -> None:
         self.port = port
         self.answer_cache = answer_cache
@@ -148,6 +149,7 @@ class Gunicorn:
             "DATABASE_URL": settings.sql_url,
             "AUTH_DISABLED": "0",
             "RECS_ANSWER_CACHE": str(settings.recs_answer_cache if answer_cache else 0),
+            **(extra_env or {}),
         }
         with self.log.open("wb") as stderr:  # the child keeps its own descriptor
             self.proc = subprocess.Popen(

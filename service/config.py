@@ -22,6 +22,19 @@ class ApiSettings(Settings):
     max_batch_events: int = Field(10_000, ge=1, description="Most events accepted in one POST /v1/events.")
     max_batch_items: int = Field(10_000, ge=1, description="Most catalogue records in one POST /v1/items.")
 
+    # --- ingest -----------------------------------------------------------------
+    ingest_apply: Literal["inline", "background"] = Field(
+        "inline",
+        description="inline: POST /v1/events writes its events to the graph before answering (pending 0 when "
+        "the graph is up). background: it answers once they are in the event log, and a thread of each worker "
+        "applies the log to the graph in larger batches (pending > 0 until it has caught up).",
+    )
+    ingest_apply_batch: int = Field(
+        20_000,
+        ge=100,
+        description="INGEST_APPLY=background: most events per graph batch (aggregated per user and item first).",
+    )
+
     # --- auth -------------------------------------------------------------------
     auth_disabled: bool = Field(False, description="Local development only: every request acts as admin.")
     api_key_cache_s: float = Field(
