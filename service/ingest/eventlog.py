@@ -179,13 +179,14 @@ class EventLog:
             raise UnknownEventType(f"type: unknown event type {event.type!r} (known: {known})") from None
 
     # --- accept ---------------------------------------------------------------
-    def accept(self, events: Sequence[tuple[int, EventIn]]) -> AcceptReport:
+    def accept(self, events: Sequence[tuple[int, EventIn]], claim: bool = True) -> AcceptReport:
         """Store valid events; each event id counts once however often it is sent.
 
         INSERT ... ON CONFLICT DO NOTHING RETURNING: the returned ids are exactly
         the rows stored now, also against a concurrent request with the same ids.
-        The first graph batch of them is claimed for this log's writer (GraphWriter)."""
-        report, batch = self.accept_chunk(events)
+        The first graph batch of them is claimed for this log's writer (GraphWriter);
+        claim=False leaves them unclaimed, for whichever writer claims next."""
+        report, batch = self.accept_chunk(events, claim=claim)
         if batch is not None:
             with self._owned_lock:
                 self._owned.append(batch)
