@@ -88,13 +88,17 @@ def post_all(port: int, key: str, shares: list[list[bytes]]) -> tuple[float, lis
         conn = http.client.HTTPConnection(HOST, port, timeout=300)
         headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
         go.wait()
-        for body in share:
-            conn.request("POST", "/v1/events", body=body, headers=headers)
-            resp = conn.getresponse()
-            answer = resp.read()
-            if resp.status != 202 or json.loads(answer).get("accepted") != BATCH:
-                errors.append(f"{resp.status}: {answer[:200]!r}")
-        conn.close()
+        try:
+            for body in share:
+                conn.request("POST", "/v1/events", body=body, headers=headers)
+                resp = conn.getresponse()
+                answer = resp.read()
+                if resp.status != 202 or json.loads(answer).get("accepted") != BATCH:
+                    errors.append(f"{resp.status}: {answer[:200]!r}")
+        except OSError as exc:  # the server went away: reported, and this client stops
+            errors.append(f"{type(exc).__name__}: {exc}")
+        finally:
+            conn.close()
 
     threads = [threading.Thread(target=client, args=(s,)) for s in shares]
     for t in threads:
@@ -122,7 +126,7 @@ def measure(
     shares = [bodies(f"{run}-c{c}", share, impressions, seed=c) for c in range(clients)]
     seconds, errors = post_all(port, key, shares)
     t_accepted = time.perf_counter()
-    drained = wait_applied(EventLog(settings))
+    drained = not errors and wait_applied(EventLog(settings))
     applied_s = seconds + (time.perf_counter() - t_accepted)
     total = share * clients * BATCH
     return {
@@ -179,6 +183,8 @@ def run(a: argparse.Namespace, engine: Engine) -> None:
                             else "; NOT all applied within the timeout"
                         )
                         err = f"; {len(r['errors'])} errors, first: {r['errors'][0]}" if r["errors"] else ""
+                        if r["errors"]:
+                            print("the server's log ends with:\n" + server.log_tail(), flush=True)
                         print(
                             f"ingest API ({a.sql}, {clients} client{'s' if clients > 1 else ''}{what}, batches of "
                             f"{BATCH:,}): {r['events']:,} events accepted in {r['seconds']:.1f} s = "

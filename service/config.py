@@ -27,12 +27,8 @@ class ApiSettings(Settings):
         "inline",
         description="inline: POST /v1/events writes its events to the graph before answering (pending 0 when "
         "the graph is up). background: it answers once they are in the event log, and a thread of each worker "
-        "applies the log to the graph in larger batches (pending > 0 until it has caught up).",
-    )
-    ingest_apply_batch: int = Field(
-        20_000,
-        ge=100,
-        description="INGEST_APPLY=background: most events per graph batch (aggregated per user and item first).",
+        "applies the log to the graph in batches of BATCH_SIZE events taken across requests, aggregated per user and "
+        "item (pending > 0 until it has caught up; the log's total is /readyz's pending_events).",
     )
 
     # --- auth -------------------------------------------------------------------
