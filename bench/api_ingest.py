@@ -160,9 +160,7 @@ def run(a: argparse.Namespace, engine: Engine) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-api-ingest-"))
     try:
         with sql_database(a.sql, tmp) as (url, sql_name):
-            settings = engine.settings(
-                ApiSettings, data_dir=tmp / "data", graph_name="bench_ingest", database_url=url, ingest_apply=a.apply
-            )
+            settings = engine.settings(ApiSettings, data_dir=tmp / "data", graph_name="bench_ingest", database_url=url)
             with open_store(settings) as store:
                 store.migrate()
             key = create_key(session_factory(settings.sql_url), "admin", "bench")
