@@ -34,6 +34,19 @@ def _field(value: Any) -> str:
     return repr(value) if isinstance(value, float) else str(value)
 
 
+def _copy(cur: Any, table: str, columns: str, rows: Sequence[tuple[Any, ...]], numbered: bool) -> None:
+    buf = io.StringIO()
+    for n, row in enumerate(rows):
+        buf.write((f"{n}\t" if numbered else "") + "\t".join(_field(v) for v in row) + "\n")
+    buf.seek(0)
+    cur.copy_expert(f"COPY {table} ({'n,' if numbered else ''}{columns}) FROM STDIN", buf)
+
+
+def copy_rows(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
+    """COPY rows straight into `table` (rows that cannot conflict with stored ones)."""
+    _copy(conn.connection.dbapi_connection.cursor(), table.name, ",".join(columns), rows, numbered=False)  # type: ignore[union-attr]
+
+
 def insert_events(
     conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
 ) -> list[tuple[str, str | None]]:
@@ -46,11 +59,7 @@ def insert_events(
     # `n` keeps the rows' order, so the log's ids follow the request's order as with INSERT ... VALUES.
     cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} (n integer, {types}) ON COMMIT DELETE ROWS")
     cur.execute(f"DELETE FROM {STAGE}")  # empty, unless this transaction staged rows before
-    buf = io.StringIO()
-    for n, row in enumerate(rows):
-        buf.write(f"{n}\t" + "\t".join(_field(v) for v in row) + "\n")
-    buf.seek(0)
-    cur.copy_expert(f"COPY {STAGE} (n,{cols}) FROM STDIN", buf)
+    _copy(cur, STAGE, cols, rows, numbered=True)
     cur.execute(
         f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM {STAGE} ORDER BY n "
         "ON CONFLICT (event_id) DO NOTHING RETURNING event_id, batch_id"

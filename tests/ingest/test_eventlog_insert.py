@@ -9,8 +9,9 @@ import pytest
 from sqlalchemy import select
 
 from graph_schema.settings import Settings
-from records.tables import EventRecord, session_factory
+from records.tables import EventAttribution, EventRecord, session_factory
 from service.ingest.eventlog import EventLog
+from service.ingest.recid import Served, new_rec_id
 from service.ingest.schemas import EventIn, validate_each
 
 pytestmark = pytest.mark.sql_engines
@@ -72,3 +73,30 @@ def test_an_event_id_is_stored_once_across_requests(sql_url: str, tmp_path: Path
     assert (second.accepted, second.duplicates, second.accepted_ids) == (1, 1, ["id-z"])
     assert [r[0] for r in _rows(log)] == ["id-x", "id-y", "id-z"]
     assert {r[5] for r in _rows(log)} == {"pending"} and {r[6] for r in _rows(log)} == {None}
+
+
+def test_each_new_event_with_a_rec_id_gets_its_attribution_once(sql_url: str, tmp_path: Path) -> None:
+    log = _log(sql_url, tmp_path)
+    a = new_rec_id(Served("blend", "v1", "exp\\1", None))
+    b = new_rec_id(Served(None, None))
+    raw = [
+        {"event_id": "i1", "user_id": "u", "item_id": "x", "type": "impression", "ts": 1, "rec_id": a, "position": 1},
+        {"event_id": "i2", "user_id": "u", "item_id": "y", "type": "impression", "ts": 1, "rec_id": a, "position": 2},
+        {"event_id": "c1", "user_id": "u", "item_id": "x", "type": "click", "ts": 2, "rec_id": b},
+        {"event_id": "v1", "user_id": "u", "item_id": "z", "type": "view", "ts": 3},
+    ]
+    good, _ = validate_each(EventIn, raw)
+    assert log.accept(good).accepted == 4
+    assert log.accept(good[:2]).duplicates == 2  # resent: no second attribution (the primary key would refuse it)
+    t = EventAttribution
+    with log.sessions() as session:
+        rows = set(
+            session.execute(
+                select(t.event_id, t.rec_id, t.strategy, t.model_version, t.experiment_id, t.arm, t.position)
+            )
+        )
+    assert rows == {
+        ("i1", a, "blend", "v1", "exp\\1", None, 1),
+        ("i2", a, "blend", "v1", "exp\\1", None, 2),
+        ("c1", b, None, None, None, None, None),
+    }
