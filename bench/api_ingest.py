@@ -191,6 +191,8 @@ def run(a: argparse.Namespace, engine: Engine) -> None:
                         )
             finally:
                 server.stop()
+                if "Traceback" in server.log_tail(100_000):
+                    print("the server's log ends with:\n" + server.log_tail(4000), flush=True)
     finally:
         if engine.backend == "falkordb":
             with contextlib.suppress(Exception):
