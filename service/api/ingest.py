@@ -87,7 +87,8 @@ def _reindexed(good: list[tuple[int, Any]], bad: list[dict[str, Any]], index: li
 def _post_mixed(raw: list[Any], social: set[int]) -> tuple[dict[str, Any], int]:
     """A batch holding relation events (follow, unfollow, friend, unfriend): those are
     logged and folded into their registers, then written to the graph; the behaviour
-    events of the batch take their usual path."""
+    events of the batch take their usual path (inline: written to the graph here, whatever
+    INGEST_APPLY says, since the relations' registers are applied in the request too)."""
     svc = services()
     rel_index = sorted(social)
     ev_index = [n for n in range(len(raw)) if n not in social]
