@@ -35,6 +35,7 @@ from service.ingest import pg_copy, recid
 from service.ingest.schemas import EventIn
 
 STALE_CLAIM_MS = 60_000  # a claim older than this belongs to a crashed worker
+_CLAIM_LOCK = 0x1A7E_C1A1  # pg_advisory_xact_lock key of EventLog._claim (records.tables uses 0x1A7E_5C4E)
 EVENTS = EventRecord.__table__  # Core statements: no ORM bookkeeping on the hot path
 ATTRIBUTIONS = EventAttribution.__table__
 
@@ -314,16 +315,19 @@ class EventLog:
         ids = select(EVENTS.c.id).where(EVENTS.c.status == "pending", EVENTS.c.batch_id.is_(None))
         ids = ids.order_by(EVENTS.c.id).limit(limit).scalar_subquery()
         with self.sessions.begin() as session:
-            rows = (
-                session.connection()
-                .execute(
-                    update(EVENTS)
-                    .where(EVENTS.c.id.in_(ids), EVENTS.c.batch_id.is_(None))
-                    .values(batch_id=batch_id, claimed_at=now_ms())
-                    .returning(EVENTS.c.user_id, EVENTS.c.item_id, EVENTS.c.weight, EVENTS.c.ts)
-                )
-                .all()
-            )
+            conn = session.connection()
+            if conn.dialect.name == "postgresql":
+                # one claim at a time: two workers' claims (INGEST_APPLY=background runs one
+                # per worker) picked the same rows and locked them in different orders, and
+                # PostgreSQL aborted one as a deadlock (bench/api_ingest.py, 4 clients). Held
+                # to commit; the waiting claim then reads the rows left unclaimed.
+                conn.execute(select(func.pg_advisory_xact_lock(_CLAIM_LOCK)))
+            rows = conn.execute(
+                update(EVENTS)
+                .where(EVENTS.c.id.in_(ids), EVENTS.c.batch_id.is_(None))
+                .values(batch_id=batch_id, claimed_at=now_ms())
+                .returning(EVENTS.c.user_id, EVENTS.c.item_id, EVENTS.c.weight, EVENTS.c.ts)
+            ).all()
         return Batch(batch_id, _interactions(rows)) if rows else None
 
     def _retryable_batch(self, running: Collection[str] = ()) -> tuple[Batch | None, bool]:
