@@ -110,7 +110,7 @@ def _insert_events(session: Session, rows: Sequence[tuple[Any, ...]]) -> list[tu
     """Insert event rows (tuples in _EVENT_COLUMNS order) unless their event_id
     exists; returns (event_id, batch_id) of the rows stored now.
 
-    PostgreSQL (psycopg2): COPY through a temporary table (pg_copy: about half the
+    PostgreSQL (psycopg2): COPY through a temporary table (pg_copy: ~40 % less
     time, bench/eventlog.py). Otherwise multi-row INSERT ... VALUES statements with
     positional parameters, written here because SQLAlchemy's executemany/
     insertmanyvalues path builds a parameter dict per row (~1/3 of accept's time
