@@ -83,7 +83,8 @@ lint: dev
 
 # Benchmarks (not tests): each prints its numbers; see docs/benchmarks.md.
 bench: dev
-	for b in store ingest quality refresh api; do $(PY) bench/$$b.py || exit 1; done
+	for b in store ingest parse eventlog api_ingest quality refresh api; do $(PY) bench/$$b.py || exit 1; done
+	$(PY) bench/api_ingest.py --sql postgresql
 
 stop:
 	$(VENV)/bin/interest-graph store stop

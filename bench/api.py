@@ -16,7 +16,9 @@
    warmed by requesting every user 3 times, and with it off (every request computed).
    Each closed-loop run is followed by one paced at 300 req/s (the target rate) from the
    same 16 clients.
-4. Ingest: POST /v1/events in batches of 1,000 new events, one client and 4 clients -> events/s.
+4. Ingest: POST /v1/events in batches of 1,000 new events, one client and 4 clients -> events/s
+   (on this run's SQLite; bench/api_ingest.py measures ingest alone, on SQLite or PostgreSQL,
+   with INGEST_APPLY=inline or background).
 
 Every request goes to 127.0.0.1; the load is bounded in time and count and stops by itself.
 

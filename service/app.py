@@ -25,6 +25,7 @@ from service.api.deps import EXTENSION, Services
 from service.auth import SECURITY_SCHEMES, init_auth
 from service.config import ApiSettings, get_api_settings
 from service.console import init_console
+from service.ingest.applier import BackgroundApplier
 from service.ingest.eventlog import EventLog
 from service.ingest.schemas import EventIn, ItemIn, RelationIn
 from service.loop.experiments import Experiments
@@ -88,13 +89,16 @@ def create_app(settings: ApiSettings | None = None, **overrides: Any) -> Interes
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
     sessions = session_factory(s.sql_url)
+    eventlog = EventLog(s, sessions)
+    store_holder = StoreHolder(s)
     app.extensions[EXTENSION] = Services(
         settings=s,
         sessions=sessions,
-        store_holder=StoreHolder(s),
-        eventlog=EventLog(s, sessions),
+        store_holder=store_holder,
+        eventlog=eventlog,
         recommender=Recommender(s),
         experiments=Experiments(sessions),
+        applier=BackgroundApplier(eventlog, lambda: store_holder.get()),  # (the holder's get may be swapped)
     )
 
     register_error_handlers(app)

@@ -24,6 +24,15 @@ class ApiSettings(Settings):
     max_batch_events: int = Field(10_000, ge=1, description="Most events accepted in one POST /v1/events.")
     max_batch_items: int = Field(10_000, ge=1, description="Most catalogue records in one POST /v1/items.")
 
+    # --- ingest -----------------------------------------------------------------
+    ingest_apply: Literal["inline", "background"] = Field(
+        "inline",
+        description="inline: POST /v1/events writes its events to the graph before answering (pending 0 when "
+        "the graph is up). background: it answers once they are in the event log, and a thread of each worker "
+        "applies the log to the graph in batches of BATCH_SIZE events taken across requests, aggregated per user and "
+        "item (pending > 0 until it has caught up; the log's total is /readyz's pending_events).",
+    )
+
     # --- auth -------------------------------------------------------------------
     auth_disabled: bool = Field(False, description="Local development only: every request acts as admin.")
     api_key_cache_s: float = Field(

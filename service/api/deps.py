@@ -15,6 +15,7 @@ from sqlalchemy.orm import sessionmaker
 
 from graph_schema.store import GraphStore, StoreHolder
 from service.config import ApiSettings
+from service.ingest.applier import BackgroundApplier
 from service.ingest.eventlog import EventLog
 from service.loop.experiments import Experiments
 from service.recs.recommender import Recommender
@@ -32,6 +33,7 @@ class Services:
     eventlog: EventLog
     recommender: Recommender
     experiments: Experiments
+    applier: BackgroundApplier  # INGEST_APPLY=background: applies the log to the graph behind the requests
 
     def store(self) -> GraphStore:
         return self.store_holder.get()

@@ -16,7 +16,7 @@ from service.api.models import EventBatch, IngestReport, ItemBatch
 from service.auth import SECURITY, requires
 from service.ingest import catalogue, relations
 from service.ingest.graph_writer import GraphWriter
-from service.ingest.schemas import EventIn, ItemIn, RelationIn, is_relation, validate_each
+from service.ingest.schemas import EventIn, ItemIn, RelationIn, is_relation, validate_all, validate_each
 from service.metrics import EVENTS, ITEMS
 from service.problems import ApiProblem
 
@@ -53,14 +53,21 @@ def post_events(body: EventBatch) -> tuple[dict[str, Any], int]:
     social = [n for n, r in enumerate(raw) if is_relation(r)]
     if social:  # relation events (target_user_id): their own log, register and graph path
         return _post_mixed(raw, set(social))
-    good, bad = validate_each(EventIn, raw)
-    report = svc.eventlog.accept(good)
+    good, bad = validate_all(EventIn, raw)
+    background = svc.settings.ingest_apply == "background"
+    report = svc.eventlog.accept(good, claim=not background)
     rejected = sorted(bad + report.rejected, key=lambda r: r["index"])
     EVENTS.labels("accepted").inc(report.accepted)
     EVENTS.labels("duplicate").inc(report.duplicates)
     EVENTS.labels("rejected").inc(len(rejected))
     pending: int | None = 0
-    if report.accepted:
+    if background:
+        # durable in the log: the worker's applier thread writes them to the graph (service/ingest/applier.py);
+        # `pending` is this request's events, all still on their way (the log's total is in /readyz)
+        pending = report.accepted
+        if report.accepted:
+            svc.applier.notify()
+    elif report.accepted:
         try:
             applied = GraphWriter(svc.eventlog).apply_pending(svc.store())
             pending = applied.pending
@@ -80,7 +87,8 @@ def _reindexed(good: list[tuple[int, Any]], bad: list[dict[str, Any]], index: li
 def _post_mixed(raw: list[Any], social: set[int]) -> tuple[dict[str, Any], int]:
     """A batch holding relation events (follow, unfollow, friend, unfriend): those are
     logged and folded into their registers, then written to the graph; the behaviour
-    events of the batch take their usual path."""
+    events of the batch take their usual path (inline: written to the graph here, whatever
+    INGEST_APPLY says, since the relations' registers are applied in the request too)."""
     svc = services()
     rel_index = sorted(social)
     ev_index = [n for n in range(len(raw)) if n not in social]

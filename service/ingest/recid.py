@@ -12,6 +12,7 @@ import base64
 import json
 import uuid
 from dataclasses import dataclass
+from functools import lru_cache
 
 
 @dataclass(frozen=True)
@@ -36,13 +37,21 @@ def decode(rec_id: str) -> Served:
         if len(head) != 16:
             raise ValueError
         int(head, 16)
-        fields = json.loads(base64.urlsafe_b64decode(tail + "=" * (-len(tail) % 4)))
-        if not (isinstance(fields, list) and len(fields) == 4):
-            raise ValueError
-        if not all(f is None or isinstance(f, str) for f in fields):
-            raise ValueError
+        return _served(tail)
     except ValueError:
         raise ValueError("is not a rec_id this service issued (copy it from a recommendations answer)") from None
+
+
+@lru_cache(maxsize=4096)
+def _served(tail: str) -> Served:
+    """The decoded tail, cached: every answer of one strategy, model and arm has the
+    same tail, and impressions bring ~10 events per answer, each decoded twice
+    (validation, attribution)."""
+    fields = json.loads(base64.urlsafe_b64decode(tail + "=" * (-len(tail) % 4)))
+    if not (isinstance(fields, list) and len(fields) == 4):
+        raise ValueError
+    if not all(f is None or isinstance(f, str) for f in fields):
+        raise ValueError
     return Served(*fields)
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import math
 import re
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
 
 from service.ingest import recid
 
@@ -238,6 +239,22 @@ def describe(exc: ValidationError) -> str:
             msg = err["msg"].removeprefix("Value error, ")
         parts.append(f"{loc}: {msg}" if loc else msg)
     return "; ".join(dict.fromkeys(parts))
+
+
+@cache
+def _list_of(model: type[M]) -> TypeAdapter[list[M]]:
+    return TypeAdapter(list[model])  # type: ignore[valid-type]
+
+
+def validate_all(model: type[M], raw: list[Any]) -> tuple[list[tuple[int, M]], list[dict[str, Any]]]:
+    """validate_each's answer, with the usual case (every record valid) in one pydantic
+    call over the whole list: per-record calls cost about 40 % more (bench/parse.py).
+    When any record is bad, the records are validated one by one again, so that the
+    good ones go on and each refusal is worded by validate_each."""
+    try:
+        return list(enumerate(_list_of(model).validate_python(raw))), []
+    except ValidationError:
+        return validate_each(model, raw)
 
 
 def validate_each(model: type[M], raw: list[Any]) -> tuple[list[tuple[int, M]], list[dict[str, Any]]]:
