@@ -36,6 +36,10 @@ class RefreshOptions:
     list_size: int = _setting_default("refresh_list_size")  # the learned ranking per user (training.combiner)
     ease_max_items: int = _setting_default("refresh_ease_max_items")
     eval_users: int = _setting_default("refresh_eval_users")
+    text_features: bool = _setting_default("text_features")
+    text_tags: bool = _setting_default("text_tags")
+    text_tag_threshold: float | None = _setting_default("text_tag_threshold")
+    text_batch_size: int = _setting_default("text_batch_size")
     train: TrainConfig = field(default_factory=lambda: TrainConfig(progress=False))
 
     @classmethod
@@ -59,6 +63,10 @@ class RefreshOptions:
             list_size=settings.refresh_list_size,
             ease_max_items=settings.refresh_ease_max_items,
             eval_users=settings.refresh_eval_users,
+            text_features=settings.text_features,
+            text_tags=settings.text_tags,
+            text_tag_threshold=settings.text_tag_threshold,
+            text_batch_size=settings.text_batch_size,
             train=_with_social(
                 replace(
                     cls().train,

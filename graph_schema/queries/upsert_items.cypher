@@ -1,6 +1,8 @@
 // Catalogue upsert. $rows are unique per item_id (the store keeps the last).
 //   row: {item_id, props: {title, ...scalar attributes}, interests: [{id, name, kind, weight}]}
-// The record is the item's current state: tags not listed any more are removed.
+// The record is the item's current state: catalogue tags not listed any more are removed
+// (TAGGED {source: 'catalogue'}; a refresh's text tags, source 'text', are its own, but one
+// the catalogue now lists is removed with them: the pair is a catalogue tag from now on).
 // Catalogue.rev moves on with every upsert: ingestion caches the items' tags and
 // applies a batch only under the revision it read them at (apply_interactions.cypher).
 // Strictly increasing; microseconds with a random low part, so a wiped and rebuilt
@@ -14,12 +16,13 @@ MERGE (i:Item {id: row.item_id})
 SET i += row.props
 WITH i, row
 OPTIONAL MATCH (i)-[old:TAGGED]->(x:Interest)
-WHERE NOT x.id IN [tag IN row.interests | tag.id]
+WHERE CASE WHEN old.source = 'text' THEN x.id IN [tag IN row.interests | tag.id]
+           ELSE NOT x.id IN [tag IN row.interests | tag.id] END
 DELETE old
 WITH DISTINCT i, row
 UNWIND row.interests AS tag
 MERGE (t:Interest {id: tag.id})
 ON CREATE SET t.name = coalesce(tag.name, tag.id), t.kind = coalesce(tag.kind, 'tag')
-MERGE (i)-[r:TAGGED]->(t)
+MERGE (i)-[r:TAGGED {source: 'catalogue'}]->(t)
 SET r.weight = tag.weight
 RETURN count(r) AS tagged
