@@ -56,8 +56,9 @@ def loaded(graph_store, training_settings):
             {"interest_id": "hiking", "name": "hiking", "kind": "genre"},
         ]
     )
+    # each group of users takes its interest's first two items; the third has no interaction
     events = [
-        Interaction(f"u{u}", f"{interest}{k}", 1.0, T0 + (u + k) * DAY)
+        Interaction(f"{interest}-user{u}", f"{interest}{k}", 1.0, T0 + (u + k) * DAY)
         for u in range(6)
         for interest in DESCRIPTIONS
         for k in range(2)
@@ -155,3 +156,18 @@ def test_refresh_runs_without_text_when_turned_off(loaded, training_settings):
         "MATCH (i:Item) WHERE i.text_embedding IS NOT NULL RETURN count(i)", None, 5000, 1
     ).rows == [[0]]
     assert np.isfinite(res.metrics["ndcg@20"])
+
+
+def test_an_item_without_interactions_gets_a_vector_from_its_text(loaded, training_settings):
+    store = loaded
+    res = run_refresh(store, training_settings, "full", options=OPTS)
+    for interest, cold in UNTAGGED.items():
+        similar = store.read_named("item_similar", item_id=cold, model_version=res.model_version, k=2)
+        assert {r["item_id"] for r in similar} == {f"{interest}0", f"{interest}1"}, (cold, similar)
+    vectors = store.read_only_query(
+        "MATCH (i:Item) WHERE i.id IN ['jazz2', 'hiking2'] RETURN i.id, i.model_version, size(i.embedding)",
+        None,
+        5000,
+        10,
+    ).rows
+    assert sorted(vectors) == [["hiking2", res.model_version, 8], ["jazz2", res.model_version, 8]]
