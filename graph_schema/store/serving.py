@@ -125,7 +125,7 @@ class ServingReads(StoreBase):
         without any are left out."""
         rows = self._named_read("recs_similar", item_ids=list(item_ids), model_version=model_version, per_item=per_item)
         return {
-            str(a): tuple(Neighbour(str(b), float(s or 0.0)) for b, s in neighbours)
+            str(a): tuple(Neighbour(str(b), float(s or 0.0), *via[:1]) for b, s, *via in neighbours)
             for a, neighbours in (rows[0]["similar"] if rows else None) or []
         }
 

@@ -171,3 +171,7 @@ def test_an_item_without_interactions_gets_a_vector_from_its_text(loaded, traini
         10,
     ).rows
     assert sorted(vectors) == [["hiking2", res.model_version, 8], ["jazz2", res.model_version, 8]]
+    # what serving reads: a neighbour with a vector from text alone is marked, and explained so
+    lists = store.similar_lists(res.model_version, ["jazz0"], 5)["jazz0"]
+    via = {n.item_id: n.via for n in lists}
+    assert via["jazz2"] == "text" and via["jazz1"] is None, via
