@@ -22,6 +22,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# The encoder's libraries are imported with this module, that is when a refresh job loads
+# training.refresh, before it takes its lease: importing sentence-transformers holds the
+# interpreter for seconds at a time (1.8 s measured), starving the lease's heartbeat thread.
+if text.missing_dependency() is None:
+    import sentence_transformers  # noqa: F401
+
 
 def text_off_reason(opts: RefreshOptions) -> str | None:
     """Why this refresh runs without text (None: it runs with it)."""
