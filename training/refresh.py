@@ -91,8 +91,9 @@ def run_refresh(
     pulled = pull_training_set(store, run, cast(Mode, mode), touched_users, phases)
     if run.options.train.graph.social_weight > 0:  # user-user ties as their own relation type
         pulled = replace(pulled, data=pulled.data.with_social(store.relation_ties()))
-    if texts is not None and pulled.mode == "full":
+    if texts is not None and pulled.mode == "full" and not run.options.train.distributed:
         # the GNN's item input feature; items with text and no interaction join as cold items
+        # (distributed training has no text feature yet: its cold items would get no vector)
         pulled = replace(pulled, data=pulled.data.with_item_text(texts.items.by_id()))
     data = pulled.data
     if data.n_interactions == 0:

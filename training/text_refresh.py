@@ -57,7 +57,18 @@ def write_text_tags(
     store: RefreshStore, opts: RefreshOptions, texts: TextSync | None, data: TrainingData, model_version: str
 ) -> dict[str, int]:
     """After publishing: replace the items' text tags with this run's (TEXT_TAGS), or remove
-    them all (the catalogue opted out); counts for the run's record."""
+    them all (the catalogue opted out); counts for the run's record. The model is already
+    published and serving: a failure here is logged (and counted), never raised."""
+    try:
+        return _write_text_tags(store, opts, texts, data, model_version)
+    except Exception as exc:
+        log.warning("text tags of %s not written: %s", model_version, exc)
+        return {"text_tags_failed": 1}
+
+
+def _write_text_tags(
+    store: RefreshStore, opts: RefreshOptions, texts: TextSync | None, data: TrainingData, model_version: str
+) -> dict[str, int]:
     if not opts.text_tags:
         return {"text_tags_removed": store.remove_text_tags()}
     if texts is None or not texts.items.ids or not texts.interests.ids:
