@@ -42,7 +42,8 @@ def used_memory(store: Any) -> int | None:
 def show(title: str, res: RefreshResult, total: float) -> None:
     phases = "  ".join(f"{p} {res.phases.get(p, 0.0):.1f}s" for p in PHASES)
     text = {k: v for k, v in res.counts.items() if "text" in k}
-    print(f"{title}: {res.status} in {total:.1f} s  ({phases})  {text}", flush=True)
+    epochs = f"{len(res.history)} epochs (best {res.best_epoch})"
+    print(f"{title}: {res.status} in {total:.1f} s  ({phases})  {epochs}  {text}", flush=True)
 
 
 def main() -> int:

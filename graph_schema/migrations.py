@@ -106,15 +106,6 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX FOR (n:CommunityRegistry) ON (n.id)",
         ),
     ),
-    Migration(
-        8,
-        "TAGGED.source: existing tags are the catalogue's",
-        # Refreshes now write their own TAGGED {source: 'text'} edges beside the
-        # catalogue's, and upsert_items merges on {source: 'catalogue'}: an edge from
-        # before, without a source, would otherwise be kept beside a new duplicate.
-        neo4j=("MATCH ()-[t:TAGGED]->() WHERE t.source IS NULL SET t.source = 'catalogue'",),
-        falkordb=("MATCH ()-[t:TAGGED]->() WHERE t.source IS NULL SET t.source = 'catalogue'",),
-    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

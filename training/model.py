@@ -48,8 +48,10 @@ class LightGCN(nn.Module):
             self.text_proj = nn.Linear(item_text.shape[1], dim, bias=False)
             nn.init.normal_(self.text_proj.weight, std=init_std)
             learned = item_learned if item_learned is not None else torch.ones(num_nodes["item"], dtype=torch.bool)
-            self.register_buffer("item_text", item_text.float())
-            self.register_buffer("item_learned", learned.float()[:, None])
+            # inputs, not state: kept out of state_dict, so the best epoch's snapshot (train.py)
+            # does not copy items x 384 floats each time
+            self.register_buffer("item_text", item_text.float(), persistent=False)
+            self.register_buffer("item_learned", learned.float()[:, None], persistent=False)
 
     def base(self, nt: str, rows: torch.Tensor | None = None) -> torch.Tensor:
         """Layer-0 embeddings of node type `nt` (of its `rows`, if given)."""

@@ -15,8 +15,11 @@ UNWIND $rows AS row
 MERGE (i:Item {id: row.item_id})
 SET i += row.props
 WITH i, row
+// A tag from before sources were recorded (no source) is removed too, and re-created below
+// as source 'catalogue' if the record still lists it (readers take no source as 'catalogue').
 OPTIONAL MATCH (i)-[old:TAGGED]->(x:Interest)
 WHERE CASE WHEN old.source = 'text' THEN x.id IN [tag IN row.interests | tag.id]
+           WHEN old.source IS NULL THEN true
            ELSE NOT x.id IN [tag IN row.interests | tag.id] END
 DELETE old
 WITH DISTINCT i, row

@@ -175,3 +175,15 @@ def test_an_item_without_interactions_gets_a_vector_from_its_text(loaded, traini
     lists = store.similar_lists(res.model_version, ["jazz0"], 5)["jazz0"]
     via = {n.item_id: n.via for n in lists}
     assert via["jazz2"] == "text" and via["jazz1"] is None, via
+
+
+def test_a_tag_from_before_sources_counts_as_the_catalogues_and_is_upgraded_on_upsert(loaded):
+    store = loaded
+    # a graph written before TAGGED.source existed (the one ad-hoc write, to make such an edge)
+    store._write("MATCH (:Item {id: 'jazz0'})-[t:TAGGED]->() SET t.source = null", {})
+    assert {r["interest_id"] for r in store.read_named("pull_tags") if r["item_id"] == "jazz0"} == {"jazz"}
+    store.upsert_items(catalogue())
+    rows = store.read_only_query(
+        "MATCH (:Item {id: 'jazz0'})-[t:TAGGED]->(x:Interest) RETURN x.id, t.source", None, 5000, 10
+    ).rows
+    assert rows == [["jazz", "catalogue"]]
