@@ -150,6 +150,26 @@ class Settings(BaseSettings):
         3600.0, gt=0, description="Longest distributed training; then every process is stopped and the run fails."
     )
 
+    # --- item text (training/text.py, training/text_sync.py, training/text_tags.py) -----
+    text_features: bool = Field(
+        True,
+        description="Refresh: embed item and interest text (all-MiniLM-L6-v2) and feed it to the GNN; "
+        "without sentence-transformers installed the refresh runs without text and says so.",
+    )
+    text_tags: bool = Field(
+        True,
+        description="Refresh: write TAGGED {source: 'text'} edges proposed from text (needs TEXT_FEATURES); "
+        "false: the catalogue opts out and the refresh removes the text tags it wrote.",
+    )
+    text_tag_threshold: float | None = Field(
+        None,
+        ge=-1.0,
+        le=1.0,
+        description="Cosine an item's text must reach with an interest's to be tagged; unset: chosen each "
+        "refresh on the items whose catalogue tags are known (best F1).",
+    )
+    text_batch_size: int = Field(64, ge=1, description="Texts per batch of the text encoder.")
+
     # --- social graph (training/communities.py, training/social.py) ------------------
     communities_enabled: bool = Field(
         True, description="Detect interest communities after each published full refresh."

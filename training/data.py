@@ -68,6 +68,9 @@ class TrainingData:
     social_dst: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     social_weight: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float64))
     social_ts: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    # items' text vectors (training.text), rows in the item index's order, zeros where an
+    # item has no text: the GNN's input feature of item nodes (with_item_text); None: no text
+    item_text: np.ndarray | None = None
 
     @classmethod
     def from_rows(
@@ -191,7 +194,22 @@ class TrainingData:
             social_dst=self.social_dst,
             social_weight=self.social_weight,
             social_ts=self.social_ts,
+            item_text=self.item_text,
         )
+
+    def with_item_text(self, vectors: Mapping[str, np.ndarray]) -> TrainingData:
+        """The same data with the items' text vectors as a feature; an item with text but
+        no interaction or tag joins the item index (after the others, which keep their
+        positions), so it gets a vector from its text alone and enters SIMILAR_TO."""
+        if not vectors:
+            return self
+        cold = [item for item in vectors if item not in self.items.pos]
+        items = IdIndex.build([*self.items.ids, *cold]) if cold else self.items
+        dim = len(next(iter(vectors.values())))
+        table = np.zeros((len(items), dim), dtype=np.float32)
+        for item, vector in vectors.items():
+            table[items.pos[item]] = vector
+        return replace(self, items=items, item_text=table)
 
     def with_social(self, ties: Iterable[tuple[str, str, float, int]]) -> TrainingData:
         """The same data with user-user ties (follower, followed, weight, since ms); ties

@@ -1,5 +1,11 @@
 """LightGCN-style propagation over the user-item-interest graph.
 
+Item text (optional): an item's layer-0 embedding is its learned id embedding plus a
+learned linear projection of its text vector (training.text); an item no user took in the
+training data has no id embedding to learn (it would only ever be pushed down as a
+negative), so its vector comes from its text alone, and the projection maps text into the
+space the interactions shaped.
+
 No feature transforms and no non-linearities (LightGCN): each layer is a weighted sum of
 the neighbours' previous-layer embeddings over every edge type, with the pre-normalised
 edge weight "w" from training.graph; the output is the mean of all layers. Interest nodes
@@ -27,16 +33,39 @@ class LightGCN(nn.Module):
         layers: int = 2,
         init_std: float = 0.1,
         item_bias: bool = False,
+        item_text: torch.Tensor | None = None,
+        item_learned: torch.Tensor | None = None,
     ) -> None:
+        """`item_text`: (items, text dim) text vectors (zero rows: no text); `item_learned`:
+        which items have an id embedding (those with training interactions; default all)."""
         super().__init__()
         self.layers = layers
         self.emb = nn.ParameterDict({nt: nn.Parameter(torch.randn(n, dim) * init_std) for nt, n in num_nodes.items()})
         # optional per-item bias (score = u.i + b_i): absorbs popularity so the vectors model taste
         self.item_bias = nn.Parameter(torch.zeros(num_nodes["item"])) if item_bias else None
+        self.text_proj: nn.Linear | None = None
+        if item_text is not None:
+            self.text_proj = nn.Linear(item_text.shape[1], dim, bias=False)
+            nn.init.normal_(self.text_proj.weight, std=init_std)
+            learned = item_learned if item_learned is not None else torch.ones(num_nodes["item"], dtype=torch.bool)
+            # inputs, not state: kept out of state_dict, so the best epoch's snapshot (train.py)
+            # does not copy items x 384 floats each time
+            self.register_buffer("item_text", item_text.float(), persistent=False)
+            self.register_buffer("item_learned", learned.float()[:, None], persistent=False)
+
+    def base(self, nt: str, rows: torch.Tensor | None = None) -> torch.Tensor:
+        """Layer-0 embeddings of node type `nt` (of its `rows`, if given)."""
+        table = self.emb[nt] if rows is None else self.emb[nt].index_select(0, rows)
+        if nt != "item" or self.text_proj is None:
+            return table
+        text, learned = self.item_text, self.item_learned
+        if rows is not None:
+            text, learned = text.index_select(0, rows), learned.index_select(0, rows)
+        return table * learned + self.text_proj(text)
 
     def forward(self, pg: PropagationGraph) -> dict[str, torch.Tensor]:
         """Layer-mean embeddings for every node type."""
-        h = torch.cat([self.emb[nt] for nt in pg.ntypes])
+        h = torch.cat([self.base(nt) for nt in pg.ntypes])
         total = h
         for _ in range(self.layers):
             # one message-passing step over all edge types: h'[v] = sum_u w(u,v) * h[u]
@@ -51,7 +80,7 @@ class LightGCN(nn.Module):
         start = 0
         for nt, size in zip(pg.ntypes, pg.sizes, strict=True):
             mask = (nodes >= start) & (nodes < start + size)
-            out[mask] = self.emb[nt].index_select(0, nodes[mask] - start)
+            out[mask] = self.base(nt, nodes[mask] - start)
             start += size
         return out
 

@@ -38,6 +38,10 @@ class RefreshOptions:
     eval_users: int = _setting_default("refresh_eval_users")
     # the learned blend's social component decays like the API's social source
     social_tau_days: float = _setting_default("recs_social_tau_days")
+    text_features: bool = _setting_default("text_features")
+    text_tags: bool = _setting_default("text_tags")
+    text_tag_threshold: float | None = _setting_default("text_tag_threshold")
+    text_batch_size: int = _setting_default("text_batch_size")
     train: TrainConfig = field(default_factory=lambda: TrainConfig(progress=False))
 
     @classmethod
@@ -62,6 +66,10 @@ class RefreshOptions:
             ease_max_items=settings.refresh_ease_max_items,
             eval_users=settings.refresh_eval_users,
             social_tau_days=settings.recs_social_tau_days,
+            text_features=settings.text_features,
+            text_tags=settings.text_tags,
+            text_tag_threshold=settings.text_tag_threshold,
+            text_batch_size=settings.text_batch_size,
             train=_with_social(
                 replace(
                     cls().train,

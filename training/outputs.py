@@ -66,6 +66,14 @@ def _vecs(x: np.ndarray) -> list[list[float]]:
     return (np.round(a * scale) / scale).tolist()
 
 
+def text_only_items(data: TrainingData) -> np.ndarray:
+    """Items whose vector comes from their text alone: a text, and no interaction."""
+    if data.item_text is None:
+        return np.zeros(data.n_items, dtype=bool)
+    has_text = np.abs(data.item_text).sum(axis=1) > 0
+    return has_text & (np.bincount(data.item, minlength=data.n_items) == 0)
+
+
 def build_outputs(
     data: TrainingData,
     embeddings: Mapping[str, np.ndarray],
@@ -131,15 +139,19 @@ def build_outputs(
         if similar is None:  # an incremental run: the published lists stay
             return
         idx, score = similar
+        by_text = text_only_items(data)
         for a in range(idx.shape[0]):
             for b, s in zip(idx[a].tolist(), score[a].tolist(), strict=True):
                 if np.isfinite(s) and s > 0:  # an isolated item (no edges) has no meaningful neighbours
-                    yield {
+                    row = {
                         "item_id": data.items.ids[a],
                         "other_id": data.items.ids[b],
                         "score": round(float(s), 6),
                         "model_version": model_version,
                     }
+                    if by_text[a] or by_text[b]:  # explained as "similar in description"
+                        row["via"] = "text"
+                    yield row
 
     return Outputs(
         nodes={STORE_LABEL[label]: Counted(node_rows(label)) for label in index},

@@ -1,6 +1,8 @@
-"""The refresh job: pull -> build -> hold-out -> fit -> gate -> write and publish.
+"""The refresh job: text -> pull -> build -> hold-out -> fit -> gate -> write and publish.
 
-run_refresh runs the stages in that order, each from its own module: pull (what to train
+run_refresh runs the stages in that order, each from its own module: text (the changed
+item and interest texts embedded, training.text_refresh; its text tags are written after
+publishing), pull (what to train
 on, and whether an incremental run can stay incremental), holdout (what it is measured
 on), full / incremental (the fit), gate (publish or not, and the metrics recorded) and
 publish (write under a new model_version, then move the pointer). It times the phases
@@ -23,6 +25,7 @@ from training.options import RefreshOptions
 from training.publish import cleanup_old_versions, write_and_publish
 from training.pull import pull_training_set
 from training.run import MODES, Mode, Phases, RefreshPlan, new_model_version
+from training.text_refresh import embed_texts, write_text_tags
 
 if TYPE_CHECKING:
     from graph_schema.settings import Settings
@@ -33,7 +36,7 @@ log = logging.getLogger(__name__)
 # the job's entry points (service.jobs.refresh): the version is chosen before the run starts
 __all__ = ["PHASES", "RefreshOptions", "RefreshResult", "new_model_version", "run_refresh"]
 
-PHASES = ("pull", "build", "train", "evaluate", "write")
+PHASES = ("text", "pull", "build", "train", "evaluate", "write")
 
 
 @dataclass
@@ -81,6 +84,8 @@ def run_refresh(
         raise ValueError("mode must be full or incremental")
     run = RefreshPlan.start(store, settings, options, device, epochs, model_version)
     phases = Phases(on_phase)
+    # item and interest text vectors, only the changed texts embedded (None: text is off)
+    texts = phases.run("text", lambda: embed_texts(store, run.options))
 
     # the mode that actually runs is decided here: incremental may fall back to full
     pulled = pull_training_set(store, run, cast(Mode, mode), touched_users, phases)
@@ -88,6 +93,10 @@ def run_refresh(
     # with TRAIN_SOCIAL_WEIGHT > 0, the GNN's own relation type
     if pulled.mode == "full" or run.options.train.graph.social_weight > 0:
         pulled = replace(pulled, data=pulled.data.with_social(store.relation_ties()))
+    if texts is not None and pulled.mode == "full" and not run.options.train.distributed:
+        # the GNN's item input feature; items with text and no interaction join as cold items
+        # (distributed training has no text feature yet: its cold items would get no vector)
+        pulled = replace(pulled, data=pulled.data.with_item_text(texts.items.by_id()))
     data = pulled.data
     if data.n_interactions == 0:
         return _skipped(run, pulled.mode, phases)
@@ -99,13 +108,14 @@ def run_refresh(
     else:
         assert pulled.previous is not None
         fit = fit_incremental(data, split, pulled.previous, pulled.seeds, run.options, phases)
-    counts = {**split_counts(data, split), **fit.counts}
+    counts = {**split_counts(data, split), **fit.counts, **(texts.counts if texts else {})}
 
     verdict = judge(pulled.mode, fit, counts, t_ref, run.published, run.options.gate_margin, force)
     reason = verdict.reason
     if verdict.accepted:
         outputs = phases.run("write", lambda: write_and_publish(store, run, pulled, fit, t_ref, verdict.record))
         counts.update(outputs.counts())
+        counts.update(phases.run("write", lambda: write_text_tags(store, run.options, texts, data, run.version)))
         cleaned, failure = cleanup_old_versions(store, keep=run.version)
         counts.update(cleaned)
         if failure:

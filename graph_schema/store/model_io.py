@@ -236,18 +236,20 @@ class ModelIO(StoreBase):
         return self._write_unique("stage_interest_strengths", rows, ("user_id", "interest_id"))
 
     def write_similar_items(self, rows: Iterable[dict[str, Any]]) -> int:
-        """rows: {item_id, other_id, score, model_version}, unique per key (within a batch
-        the last wins). Visible at once, but only to readers asking for that model_version
-        (so a run writes them before publishing). Sent grouped by item and version
+        """rows: {item_id, other_id, score, model_version, via?}, unique per key (within a
+        batch the last wins); via 'text': the similarity comes from an item's text alone.
+        Visible at once, but only to readers asking for that model_version (so a run
+        writes them before publishing). Sent grouped by item and version
         (queries/set_similar_lists.cypher), about batch_size edges per query."""
         written = 0
         for batch in batches(rows, self.batch_size):
-            lists: dict[tuple[str, str], dict[str, float]] = {}
+            lists: dict[tuple[str, str], dict[str, list[Any]]] = {}
             for r in batch:
-                lists.setdefault((r["model_version"], r["item_id"]), {})[r["other_id"]] = r["score"]
+                edge = [r["score"], r["via"]] if r.get("via") else [r["score"]]
+                lists.setdefault((r["model_version"], r["item_id"]), {})[r["other_id"]] = edge
             by_version: dict[str, list[list[Any]]] = {}
             for (version, item_id), others in lists.items():
-                by_version.setdefault(version, []).append([item_id, [[o, s] for o, s in others.items()]])
+                by_version.setdefault(version, []).append([item_id, [[o, *e] for o, e in others.items()]])
             for version, grouped in by_version.items():
                 written += int(self._named_write("set_similar_lists", rows=grouped, model_version=version)[0]["n"])
         return written

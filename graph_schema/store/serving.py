@@ -153,7 +153,7 @@ class ServingReads(StoreBase):
         without any are left out."""
         rows = self._named_read("recs_similar", item_ids=list(item_ids), model_version=model_version, per_item=per_item)
         return {
-            str(a): tuple(Neighbour(str(b), float(s or 0.0)) for b, s in neighbours)
+            str(a): tuple(Neighbour(str(b), float(s or 0.0), *via[:1]) for b, s, *via in neighbours)
             for a, neighbours in (rows[0]["similar"] if rows else None) or []
         }
 
@@ -238,7 +238,7 @@ class ServingReads(StoreBase):
                 title=title,
                 interests=tuple(str(t) for t in interests or () if t is not None),
                 embedding=None if emb is None else tuple(float(x) for x in emb),
-                neighbours=tuple(Neighbour(str(n[0]), float(n[1] or 0.0)) for n in neighbours or () if n),
+                neighbours=tuple(Neighbour(str(n[0]), float(n[1] or 0.0), *n[2:3]) for n in neighbours or () if n),
             )
             for i, title, interests, emb, neighbours in (rows[0]["rows_json"] if rows else None) or []
         ]

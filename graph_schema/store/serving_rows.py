@@ -103,6 +103,7 @@ class Neighbour:
 
     item_id: str
     score: float
+    via: str | None = None  # 'text': the similarity comes from an item's text alone
 
 
 @dataclass(frozen=True, slots=True)

@@ -86,7 +86,16 @@ class RecsQuery(ApiModel):
 
 class Evidence(ApiModel):
     model_config = ConfigDict(extra="allow")
-    kind: Literal["learned", "similar_item", "co_interaction", "interest", "embedding", "trending", "social"]
+    kind: Literal[
+        "learned",
+        "similar_item",
+        "similar_description",
+        "co_interaction",
+        "interest",
+        "embedding",
+        "trending",
+        "social",
+    ]
 
 
 class RecommendedItem(ApiModel):

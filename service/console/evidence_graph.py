@@ -2,7 +2,7 @@
 (Cytoscape.js's {data: {...}} shape):
 
 - user -> item the user knows -> recommended item: the recommender's own evidence
-  (similar_item, learned with its `because` item), and the published SIMILAR_TO edges
+  (similar_item or similar_description, learned with its `because` item), and the published SIMILAR_TO edges
   between a recommended item and the user's items;
 - user -> interest <- recommended item: the recommended item's tags among the user's
   strongest interests.
@@ -53,7 +53,8 @@ def evidence_elements(
         rec_node = node(f"item:{rec_id}", rec.get("title") or rec_id, "recommended")
         stated = [ev for ev in rec.get("evidence") or [] if ev.get("item_id")]
         for ev in stated[:PATHS_PER_ITEM]:
-            via_item(str(ev["item_id"]), rec_node, "SIMILAR_TO" if ev.get("kind") == "similar_item" else "LIKED_ALSO")
+            similar = ev.get("kind") in {"similar_item", "similar_description"}
+            via_item(str(ev["item_id"]), rec_node, "SIMILAR_TO" if similar else "LIKED_ALSO")
         mine = sorted((i for i in neighbours.get(rec_id, ()) if i in known_rank), key=known_rank.__getitem__)
         for item_id in mine[: max(0, PATHS_PER_ITEM - len(stated))]:
             via_item(item_id, rec_node, "SIMILAR_TO")

@@ -17,13 +17,17 @@ from training.movielens import MovieLens, genre_id, load
 
 
 def catalogue_items(ml: MovieLens) -> list[ItemIn]:
-    """The movies as catalogue records: tagged with their genres, the year as an attribute."""
+    """The movies as catalogue records: tagged with their genres; the year and the genre
+    names as attributes (with the title, the item's text for the refresh's text encoder)."""
     return [
         ItemIn(
             item_id=m.item_id,
             title=m.title,
             interests=[genre_id(g) for g in m.genres],
-            attributes={"year": m.year} if m.year is not None else {},
+            attributes={
+                **({"year": m.year} if m.year is not None else {}),
+                **({"genres": list(m.genres)} if m.genres else {}),
+            },
         )
         for m in ml.items
     ]

@@ -28,6 +28,21 @@ class SimilarTo:
 
 
 @dataclass(frozen=True, slots=True)
+class SimilarInDescription:
+    """graph, with a model: a neighbour of this recent item of the user's whose vector
+    comes from its text alone (a new item no one took yet, training.text)."""
+
+    anchor: str
+    title: str | None
+
+    def reason(self) -> str:
+        return f"similar in description to {self.title or self.anchor}, which you interacted with"
+
+    def as_json(self) -> dict[str, Any]:
+        return {"kind": "similar_description", "item_id": self.anchor, "title": self.title}
+
+
+@dataclass(frozen=True, slots=True)
 class SharedTaste:
     """graph, before a model: liked by `peers` users who share the user's items."""
 

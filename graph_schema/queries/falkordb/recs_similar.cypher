@@ -9,5 +9,5 @@ UNWIND $item_ids AS anchor_id
 MATCH (a:Item {id: anchor_id})-[r:SIMILAR_TO]->(b:Item)
 WHERE r.model_version = similar_version AND b <> a
 WITH a, b, r ORDER BY r.score DESC
-WITH a, collect([b.id, r.score])[..$per_item] AS neighbours
+WITH a, collect([b.id, r.score, r.via])[..$per_item] AS neighbours
 RETURN toJSON(collect([a.id, neighbours])) AS similar

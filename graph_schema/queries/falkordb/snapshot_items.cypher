@@ -7,7 +7,7 @@ WITH i, collect(t.id) AS interests
 OPTIONAL MATCH (i)-[r:SIMILAR_TO]->(b:Item)
 WHERE r.model_version = $similar_version AND b <> i
 WITH i, interests, r, b ORDER BY i.id, r.score DESC
-WITH i, interests, collect(CASE WHEN b IS NULL THEN NULL ELSE [b.id, r.score] END)[..$per_item] AS neighbours
+WITH i, interests, collect(CASE WHEN b IS NULL THEN NULL ELSE [b.id, r.score, r.via] END)[..$per_item] AS neighbours
 ORDER BY i.id
 RETURN toJSON(collect([i.id, i.title, interests,
                 CASE WHEN i.model_version = $model_version THEN i.embedding ELSE NULL END,

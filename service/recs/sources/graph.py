@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 from service.recs.context import Context, Found
-from service.recs.evidence import SharedTaste, SimilarTo
+from service.recs.evidence import SharedTaste, SimilarInDescription, SimilarTo
 
 CO_INTERACTION_ITEMS = 300  # candidates read from co-interaction
 
@@ -34,6 +34,7 @@ def _neighbours(ctx: Context, model_version: str) -> Found:
     for anchor, neighbours in ctx.published.similar_lists(ctx.store, model_version, list(weights), ctx.model).items():
         wa = weights.get(anchor, 0.0)
         anchor_evidence = SimilarTo(anchor, titles.get(anchor))
+        by_text = SimilarInDescription(anchor, titles.get(anchor))
         for n in neighbours:
             item = n.item_id
             if item in ctx.excluded:
@@ -42,7 +43,7 @@ def _neighbours(ctx: Context, model_version: str) -> Found:
             scores[item] = scores.get(item, 0.0) + contribution
             if contribution > best.get(item, -1.0):
                 best[item] = contribution
-                evidence[item] = anchor_evidence
+                evidence[item] = by_text if n.via == "text" else anchor_evidence
     top = max(scores.values(), default=0.0)
     if top <= 0:
         return Found()

@@ -1,0 +1,189 @@
+"""Text in the refresh, on FalkorDB and on Neo4j, with the real all-MiniLM-L6-v2 (loaded
+once per process, offline): changed texts embedded and stored, unchanged ones not, text
+tags proposed on a tiny synthetic catalogue, kept apart from the catalogue's, and counted
+as live evidence only once their model version is published."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+pytest.importorskip("dgl")
+pytest.importorskip("sentence_transformers")
+
+from graph_schema.rows import CatalogueItem, Interaction
+from training import text
+from training.config import TrainConfig
+from training.refresh import RefreshOptions, run_refresh
+
+pytestmark = pytest.mark.graph_engines
+
+DAY = 86_400_000
+T0 = 1_700_000_000_000
+OPTS = RefreshOptions(
+    top_n_interests=2,
+    similar_k=3,
+    train=TrainConfig(dim=8, layers=2, lr=0.05, epochs=4, batch_size=256, progress=False, device="cpu", seed=3),
+)
+# two interests the catalogue uses, each with a few tagged items; the last item of each
+# kind is untagged and must be tagged from its text alone
+DESCRIPTIONS = {
+    "jazz": ["saxophone and piano jazz standards", "smooth jazz piano trio", "late night jazz club saxophone"],
+    "hiking": ["waterproof boots for mountain hiking trails", "a backpack for long mountain hikes", "trail map"],
+}
+UNTAGGED = {"jazz": "jazz2", "hiking": "hiking2"}
+
+
+def catalogue(changed: dict[str, str] | None = None) -> list[CatalogueItem]:
+    items = []
+    for interest, texts in DESCRIPTIONS.items():
+        for k, description in enumerate(texts):
+            item_id = f"{interest}{k}"
+            tags = () if item_id in UNTAGGED.values() else (interest,)
+            description = (changed or {}).get(item_id, description)
+            items.append(CatalogueItem(item_id, f"{interest} item {k}", tags, {"description": description}))
+    return items
+
+
+@pytest.fixture
+def loaded(graph_store, training_settings):
+    graph_store.upsert_items(catalogue())
+    graph_store.upsert_interests(
+        [
+            {"interest_id": "jazz", "name": "jazz music", "kind": "genre"},
+            {"interest_id": "hiking", "name": "hiking", "kind": "genre"},
+        ]
+    )
+    # each group of users takes its interest's first two items; the third has no interaction
+    events = [
+        Interaction(f"{interest}-user{u}", f"{interest}{k}", 1.0, T0 + (u + k) * DAY)
+        for u in range(6)
+        for interest in DESCRIPTIONS
+        for k in range(2)
+    ]
+    graph_store.apply_interactions(events, training_settings.evidence_tau_ms)
+    return graph_store
+
+
+def text_tags(store) -> dict[str, tuple[str, str]]:
+    rows = store.read_only_query(
+        "MATCH (i:Item)-[t:TAGGED]->(x:Interest) WHERE t.source = 'text' RETURN i.id, x.id, t.model_version",
+        None,
+        5000,
+        100,
+    ).rows
+    return {f"{r[0]}->{r[1]}": r[2] for r in rows}
+
+
+def test_refresh_stores_text_vectors_and_embeds_only_changed_texts(loaded, training_settings):
+    store = loaded
+    first = run_refresh(store, training_settings, "full", options=OPTS)
+    assert first.status == "published" and "text" in first.phases
+    assert first.counts["item_texts_embedded"] == 6 and first.counts["interest_texts_embedded"] == 2
+    rows = store.read_only_query(
+        "MATCH (n) WHERE n:Item OR n:Interest RETURN n.id, size(n.text_embedding), n.text_hash ORDER BY n.id",
+        None,
+        5000,
+        100,
+    ).rows
+    assert len(rows) == 8 and all(r[1] == text.DIMENSIONS and len(r[2]) == 32 for r in rows)
+
+    second = run_refresh(store, training_settings, "full", options=OPTS, force=True)
+    assert second.counts["item_texts_embedded"] == 0 and second.counts["item_texts_unchanged"] == 6
+    assert second.counts["interest_texts_embedded"] == 0
+
+    store.upsert_items(catalogue({"jazz0": "bebop saxophone jazz quartet"}))
+    third = run_refresh(store, training_settings, "full", options=OPTS, force=True)
+    assert third.counts["item_texts_embedded"] == 1 and third.counts["item_texts_unchanged"] == 5
+
+
+def test_untagged_items_get_the_right_text_tag_apart_from_the_catalogue(loaded, training_settings):
+    store = loaded
+    res = run_refresh(store, training_settings, "full", options=OPTS)
+    tags = text_tags(store)
+    for interest, item in UNTAGGED.items():
+        assert tags.get(f"{item}->{interest}") == res.model_version, tags
+    assert not any(t.split("->")[0].startswith("hiking") and t.endswith("jazz") for t in tags), tags
+    # the catalogue's own tags are marked as such, never proposed again as text tags
+    sources = store.read_only_query(
+        "MATCH (:Item {id: 'jazz0'})-[t:TAGGED]->(:Interest {id: 'jazz'}) RETURN t.source", None, 5000, 10
+    ).rows
+    assert sources == [["catalogue"]]
+    # a catalogue upsert keeps the text tags; one that now lists the pair takes it over
+    store.upsert_items(catalogue())
+    assert text_tags(store) == tags
+    store.upsert_items(
+        [CatalogueItem("jazz2", "jazz item 2", ("jazz",), {"description": "late night jazz club saxophone"})]
+    )
+    assert "jazz2->jazz" not in text_tags(store)
+    pairs = store.read_only_query(
+        "MATCH (:Item {id: 'jazz2'})-[t:TAGGED]->(:Interest {id: 'jazz'}) RETURN t.source", None, 5000, 10
+    ).rows
+    assert pairs == [["catalogue"]]
+
+
+def test_live_evidence_counts_text_tags_once_published(loaded, training_settings):
+    store = loaded
+    res = run_refresh(store, training_settings, "full", options=OPTS)
+    assert text_tags(store).get("hiking2->hiking") == res.model_version
+
+    def evidence(user: str) -> dict[str, float]:
+        return {r["interest_id"]: r["evidence"] for r in store.user_interests(user) if r.get("evidence")}
+
+    store.apply_interactions([Interaction("fresh", "hiking2", 1.0, T0 + 30 * DAY)], training_settings.evidence_tau_ms)
+    assert "hiking" in evidence("fresh")
+    # another version published (one that wrote no text tags): the tags no longer count
+    store.publish_model("not-the-tags-version", store.current_model()["metrics"])
+    store.apply_interactions([Interaction("other", "hiking2", 1.0, T0 + 30 * DAY)], training_settings.evidence_tau_ms)
+    assert "hiking" not in evidence("other")
+
+
+def test_catalogue_can_opt_out_of_text_tags(loaded, training_settings):
+    store = loaded
+    run_refresh(store, training_settings, "full", options=OPTS)
+    assert text_tags(store)
+    res = run_refresh(store, training_settings, "full", options=replace(OPTS, text_tags=False), force=True)
+    assert text_tags(store) == {} and res.counts["text_tags_removed"] > 0
+
+
+def test_refresh_runs_without_text_when_turned_off(loaded, training_settings):
+    store = loaded
+    res = run_refresh(store, training_settings, "full", options=replace(OPTS, text_features=False))
+    assert res.status == "published" and "item_texts_embedded" not in res.counts
+    assert store.read_only_query(
+        "MATCH (i:Item) WHERE i.text_embedding IS NOT NULL RETURN count(i)", None, 5000, 1
+    ).rows == [[0]]
+    assert np.isfinite(res.metrics["ndcg@20"])
+
+
+def test_an_item_without_interactions_gets_a_vector_from_its_text(loaded, training_settings):
+    store = loaded
+    res = run_refresh(store, training_settings, "full", options=OPTS)
+    for interest, cold in UNTAGGED.items():
+        similar = store.read_named("item_similar", item_id=cold, model_version=res.model_version, k=2)
+        assert {r["item_id"] for r in similar} == {f"{interest}0", f"{interest}1"}, (cold, similar)
+    vectors = store.read_only_query(
+        "MATCH (i:Item) WHERE i.id IN ['jazz2', 'hiking2'] RETURN i.id, i.model_version, size(i.embedding)",
+        None,
+        5000,
+        10,
+    ).rows
+    assert sorted(vectors) == [["hiking2", res.model_version, 8], ["jazz2", res.model_version, 8]]
+    # what serving reads: a neighbour with a vector from text alone is marked, and explained so
+    lists = store.similar_lists(res.model_version, ["jazz0"], 5)["jazz0"]
+    via = {n.item_id: n.via for n in lists}
+    assert via["jazz2"] == "text" and via["jazz1"] is None, via
+
+
+def test_a_tag_from_before_sources_counts_as_the_catalogues_and_is_upgraded_on_upsert(loaded):
+    store = loaded
+    # a graph written before TAGGED.source existed (the one ad-hoc write, to make such an edge)
+    store._write("MATCH (:Item {id: 'jazz0'})-[t:TAGGED]->() SET t.source = null", {})
+    assert {r["interest_id"] for r in store.read_named("pull_tags") if r["item_id"] == "jazz0"} == {"jazz"}
+    store.upsert_items(catalogue())
+    rows = store.read_only_query(
+        "MATCH (:Item {id: 'jazz0'})-[t:TAGGED]->(x:Interest) RETURN x.id, t.source", None, 5000, 10
+    ).rows
+    assert rows == [["jazz", "catalogue"]]

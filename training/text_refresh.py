@@ -1,0 +1,84 @@
+"""The refresh's text steps: embed the changed texts before the pull, write the text tags
+after publishing (training.refresh calls both; each is a no-op when text is off).
+
+Text tags are written only once the run has published, under its model_version, because
+live evidence counts a text tag only while its version is the published one: the tags of a
+run that is rejected never reach a user's evidence.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from training import text
+from training.data import TrainingData
+from training.options import RefreshOptions
+from training.text_sync import TextSync, sync_texts
+from training.text_tags import tag_rows, threshold_on_known
+
+if TYPE_CHECKING:
+    from training.store_protocol import RefreshStore
+
+log = logging.getLogger(__name__)
+
+# The encoder's libraries are imported with this module, that is when a refresh job loads
+# training.refresh, before it takes its lease: importing sentence-transformers holds the
+# interpreter for seconds at a time (1.8 s measured), starving the lease's heartbeat thread.
+if text.missing_dependency() is None:
+    import sentence_transformers  # noqa: F401
+
+
+def text_off_reason(opts: RefreshOptions) -> str | None:
+    """Why this refresh runs without text (None: it runs with it)."""
+    if not opts.text_features:
+        return "TEXT_FEATURES is off"
+    return text.missing_dependency()
+
+
+def embed_texts(store: RefreshStore, opts: RefreshOptions) -> TextSync | None:
+    """The text vectors of every item and interest, the changed ones embedded; None without text."""
+    reason = text_off_reason(opts)
+    if reason:
+        log.warning("refresh runs without text features: %s", reason)
+        return None
+    return sync_texts(store, text.encoder_device(opts.train.device), opts.text_batch_size)
+
+
+def catalogue_tags(data: TrainingData) -> dict[str, set[str]]:
+    """item id -> the interests the catalogue tags it with (the pulled tags are the catalogue's)."""
+    out: dict[str, set[str]] = {}
+    for item, interest in zip(data.tag_item.tolist(), data.tag_interest.tolist(), strict=True):
+        out.setdefault(data.items.ids[item], set()).add(data.interests.ids[interest])
+    return out
+
+
+def write_text_tags(
+    store: RefreshStore, opts: RefreshOptions, texts: TextSync | None, data: TrainingData, model_version: str
+) -> dict[str, int]:
+    """After publishing: replace the items' text tags with this run's (TEXT_TAGS), or remove
+    them all (the catalogue opted out); counts for the run's record. The model is already
+    published and serving: a failure here is logged (and counted), never raised."""
+    try:
+        return _write_text_tags(store, opts, texts, data, model_version)
+    except Exception as exc:
+        log.warning("text tags of %s not written: %s", model_version, exc)
+        return {"text_tags_failed": 1}
+
+
+def _write_text_tags(
+    store: RefreshStore, opts: RefreshOptions, texts: TextSync | None, data: TrainingData, model_version: str
+) -> dict[str, int]:
+    if not opts.text_tags:
+        return {"text_tags_removed": store.remove_text_tags()}
+    if texts is None or not texts.items.ids or not texts.interests.ids:
+        return {}
+    items, interests = texts.items, texts.interests
+    catalogue = catalogue_tags(data)
+    threshold = opts.text_tag_threshold
+    if threshold is None:
+        threshold = threshold_on_known(items.ids, items.vectors, interests.ids, interests.vectors, catalogue)
+    rows = tag_rows(items.ids, items.vectors, interests.ids, interests.vectors, threshold, catalogue)
+    written = store.write_text_tags(rows, model_version, text.MODEL_VERSION)
+    log.info("text tags: %d written at threshold %.2f", written, threshold)
+    return {"text_tags": written}

@@ -1,0 +1,95 @@
+"""Bring the stored text vectors up to date: the refresh's text phase.
+
+Every Item's text (title, description, string attributes) and every Interest's (name and
+description) is read from the graph with the hash and vector the last run stored beside
+it; only the texts whose hash changed are embedded (in batches, with a progress bar on a
+terminal), and written back at once as `text_embedding` / `text_hash`. They are not
+versioned with the model: a vector depends on the text and the encoder only, and the hash
+covers both, so a rejected run still leaves a valid cache for the next.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from training import text
+
+if TYPE_CHECKING:
+    from training.store_protocol import RefreshStore
+
+log = logging.getLogger(__name__)
+
+# properties of an Item that are the system's bookkeeping, not the catalogue's words
+_NOT_TEXT = frozenset({"id", "title", "description", "text_hash", "model_version"})
+_NOT_TEXT_PREFIXES = ("next_", "recs_")
+
+
+@dataclass(frozen=True)
+class TextVectors:
+    """Nodes with a text, and their unit-length text vectors (rows in `ids` order)."""
+
+    ids: list[str]
+    vectors: np.ndarray  # (len(ids), text.DIMENSIONS), float32
+
+    def by_id(self) -> dict[str, np.ndarray]:
+        return dict(zip(self.ids, self.vectors, strict=True))
+
+
+@dataclass(frozen=True)
+class TextSync:
+    items: TextVectors
+    interests: TextVectors
+    counts: dict[str, int]  # texts embedded this run and left unchanged, per label
+
+
+def item_node_text(props: Mapping[str, Any]) -> str:
+    """An Item node's text, as training.text.item_text joins a catalogue record's."""
+    attributes = {k: v for k, v in props.items() if k not in _NOT_TEXT and not k.startswith(_NOT_TEXT_PREFIXES)}
+    return text.item_text(props.get("title"), props.get("description"), attributes)
+
+
+def interest_node_text(props: Mapping[str, Any]) -> str:
+    """An Interest node's text: its name (its id when it has none) and description."""
+    return text.item_text(str(props.get("name") or props.get("id") or ""), props.get("description"))
+
+
+NODE_TEXT = {"Item": item_node_text, "Interest": interest_node_text}
+
+
+def sync_texts(store: RefreshStore, device: str = "cpu", batch_size: int = 64) -> TextSync:
+    """Embed the changed texts of every Item and Interest, write them, and return all text vectors."""
+    counts: dict[str, int] = {}
+    out: dict[str, TextVectors] = {}
+    for label, node_text in NODE_TEXT.items():
+        texts: dict[str, str] = {}
+        hashes: dict[str, str | None] = {}
+        stored: dict[str, list[float]] = {}
+        for row in store.pull_texts(label):
+            words = node_text(row["props"])
+            if not words:
+                continue
+            texts[row["id"]] = words
+            hashes[row["id"]] = row["props"].get("text_hash")
+            vector = row["props"].get("text_embedding")
+            if vector is not None and len(vector) == text.DIMENSIONS:
+                stored[row["id"]] = vector
+            else:  # a hash without its vector (never expected): embed it again
+                hashes[row["id"]] = None
+        update = text.embed_changed(texts, hashes, device=device, batch_size=batch_size, progress=sys.stderr.isatty())
+        store.write_text_embeddings(label, text.as_rows(update))
+        fresh = dict(zip(update.ids, update.vectors, strict=True))
+        ids = list(texts)
+        matrix = np.zeros((len(ids), text.DIMENSIONS), dtype=np.float32)
+        for row, key in enumerate(ids):
+            matrix[row] = fresh[key] if key in fresh else stored[key]
+        out[label] = TextVectors(ids, matrix)
+        counts[f"{label.lower()}_texts_embedded"] = len(update.ids)
+        counts[f"{label.lower()}_texts_unchanged"] = update.unchanged
+        log.info("text: %s embedded %d texts, %d unchanged", label, len(update.ids), update.unchanged)
+    return TextSync(out["Item"], out["Interest"], counts)
