@@ -249,6 +249,7 @@ class SharedSnapshots:
         self._current: ModelSnapshot | None = None
         self._looked: dict[str, float] = {}
         self._building = False
+        self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
     def get(self, store: ServingReads, version: str | None, published_at: int | None) -> ModelSnapshot | None:
@@ -293,7 +294,14 @@ class SharedSnapshots:
                 with self._lock:
                     self._building = False
 
-        threading.Thread(target=build, name="serving-snapshot", daemon=True).start()
+        self._thread = threading.Thread(target=build, name="serving-snapshot", daemon=True)
+        self._thread.start()
+
+    def join(self, timeout: float | None = None) -> None:
+        """Wait for a background build (before closing the store it reads)."""
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
 
     def drop(self) -> None:
         self._current = None

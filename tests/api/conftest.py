@@ -138,6 +138,8 @@ def make_app(
 
     yield make
     for app in apps:
+        # a serving snapshot being built in the background reads the store: let it finish
+        app.extensions["interest_graph"].recommender.published.shared.join(60)
         holder = app.extensions["interest_graph"].store_holder
         if holder.opened():
             drop_graph(holder.get())

@@ -124,6 +124,9 @@ def test_refresh_killed_in_each_phase_is_recovered(served: Any, phase: str, tmp_
     assert store.current_model_version() == nxt.result.model_version
 
 
+LEASE_S = 0.5
+
+
 def test_cli_refresh_renews_its_lease(served: Any) -> None:
     """A lease far shorter than the run: the CLI's heartbeat keeps it, no one can take it."""
     _client, _svc, settings = served
@@ -141,8 +144,11 @@ def test_cli_refresh_renews_its_lease(served: Any) -> None:
 
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
-    # beats every 0.25 s; more epochs so that the run outlives the lease several times
-    env = {**settings_env(settings), "REFRESH_LEASE_S": "1.0", "TRAIN_EPOCHS": "30"}
+    # beats every 0.125 s; a wider model and more epochs so that the run (about 1 s of
+    # training here, with torch and the text encoder imported before the lease is taken)
+    # outlives the lease several times
+    env = {**settings_env(settings), "REFRESH_LEASE_S": str(LEASE_S), "TRAIN_EPOCHS": "30", "TRAIN_DIM": "64",
+           "TRAIN_LAYERS": "2"}  # fmt: skip
     try:
         out = subprocess.run([sys.executable, "-m", "service", "refresh", "--full", "--force"], cwd=ROOT, env=env,
                              capture_output=True, text=True, timeout=300)  # fmt: skip
@@ -152,7 +158,7 @@ def test_cli_refresh_renews_its_lease(served: Any) -> None:
     assert out.returncode == 0, out.stderr
     run = list_runs(settings, 1)[0]
     assert run["status"] == "published"
-    assert run["duration_s"] > 2 * 1.0, "the run was too short to outlive its lease"
+    assert run["duration_s"] > 2 * LEASE_S, "the run was too short to outlive its lease"
     assert seen, "the lease was never observed"
     assert len({holder for holder, _, _ in seen}) == 1
     # renewed again and again, and never observed lapsed while the run held it

@@ -388,7 +388,7 @@ def test_titles_with_quotes_and_backslashes_reach_the_recommender_intact(store: 
     title = 'He said "hi" \\o/ \\u0041'
     store.upsert_items([CatalogueItem("i1", title=title, interests=("a",)), CatalogueItem("i2", title="plain")])
     store.apply_interactions([ev("u1", "i1", 1, 1000), ev("u1", "i2", 1, 2000)], TAU)
-    (row,) = store.read_named("recs_profile", user_id="u1", anchors=10, seen_limit=100)
+    (row,) = store.read_named("recs_profile", user_id="u1", anchors=10, seen_limit=100, social_rows=0)
     profile = json.loads(row["profile"]) if isinstance(row["profile"], str) else row["profile"]
     assert {r[0]: r[1] for r in profile["recent"]} == {"i1": title, "i2": "plain"}
 
