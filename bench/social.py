@@ -131,18 +131,23 @@ def run(a: argparse.Namespace, seed: int) -> dict:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_generator_arguments(p: argparse.ArgumentParser) -> None:
+    """The synthetic homophily population's options (and the runs'), shared by bench/social_blend.py."""
     p.add_argument("--users", type=int, default=3000)
     p.add_argument("--items", type=int, default=1500)
     p.add_argument("--clusters", type=int, default=12)
     p.add_argument("--purity", type=float, default=0.8)
     p.add_argument("--homophily", type=float, default=0.8)
     p.add_argument("--ties", type=float, default=6.0)
-    p.add_argument("--social-weight", type=float, default=1.0)
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--seeds", type=int, default=2)
     p.add_argument("--json", action="store_true")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_generator_arguments(p)
+    p.add_argument("--social-weight", type=float, default=1.0)
     a = p.parse_args(argv)
     runs = [run(a, seed) for seed in range(a.seeds)]
     print(

@@ -39,7 +39,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.social import generate, leave_last_out
+from bench.social import add_generator_arguments, generate, leave_last_out
 from training.combiner import BlendChoice, choose_blend, source_inputs
 from training.config import GraphConfig, TrainConfig
 from training.data import TrainingData
@@ -122,15 +122,7 @@ def run(a: argparse.Namespace, seed: int) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--users", type=int, default=3000)
-    p.add_argument("--items", type=int, default=1500)
-    p.add_argument("--clusters", type=int, default=12)
-    p.add_argument("--purity", type=float, default=0.8)
-    p.add_argument("--homophily", type=float, default=0.8)
-    p.add_argument("--ties", type=float, default=6.0)
-    p.add_argument("--epochs", type=int, default=30)
-    p.add_argument("--seeds", type=int, default=2)
-    p.add_argument("--json", action="store_true")
+    add_generator_arguments(p)
     a = p.parse_args(argv)
     runs = [run(a, seed) for seed in range(a.seeds)]
     names = ("without", "fixed_served", "learned_blend", "learned_served", "ranking_served")
