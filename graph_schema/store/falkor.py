@@ -91,6 +91,7 @@ JSON_COLUMNS = {
     "pull_neighbourhood_peers": "rows_json",
     "pull_user_evidence": "rows_json",
     "snapshot_items": "rows_json",
+    "snapshot_users": "rows_json",
     "recs_co_interaction": "items",
     "recs_embeddings": "embeddings",
     "recs_profile": "profile",

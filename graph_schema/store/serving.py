@@ -25,6 +25,7 @@ from graph_schema.store.serving_rows import (
     RecentItem,
     SimilarItem,
     SnapshotItem,
+    SnapshotUser,
     TrendingItem,
     UserInterest,
     UserProfile,
@@ -38,6 +39,14 @@ def _opt_float(value: Any) -> float | None:
 
 def _opt_int(value: Any) -> int | None:
     return None if value is None else int(value)
+
+
+def _ranking(items: Any, scores: Any, because: Any) -> tuple[RankedItem, ...]:
+    """User.recs_items / recs_scores / recs_because as one list, best first."""
+    return tuple(
+        RankedItem(str(i), float(sc), b or None)
+        for i, sc, b in zip(items or [], scores or [], because or [], strict=False)
+    )
 
 
 class ServingReads(StoreBase):
@@ -104,10 +113,7 @@ class ServingReads(StoreBase):
         embedding = p.get("embedding")
         published = [*(p.get("published") or []), None, None][:2]
         items, scores, because, at = (list(p.get("ranking") or []) + [None] * 4)[:4]
-        ranking = tuple(
-            RankedItem(str(i), float(sc), b or None)
-            for i, sc, b in zip(items or [], scores or [], because or [], strict=False)
-        )
+        ranking = _ranking(items, scores, because)
         return UserProfile(
             interactions=int(p.get("interactions") or 0),
             seen=tuple(str(s) for s in p.get("seen") or [] if s is not None),
@@ -241,4 +247,18 @@ class ServingReads(StoreBase):
                 neighbours=tuple(Neighbour(str(n[0]), float(n[1] or 0.0), *n[2:3]) for n in neighbours or () if n),
             )
             for i, title, interests, emb, neighbours in (rows[0]["rows_json"] if rows else None) or []
+        ]
+
+    def snapshot_user_page(self, model_version: str, after: str, page: int) -> list[SnapshotUser]:
+        """The next `page` users after `after` (id order) with a vector of `model_version`
+        or a learned ranking, as the graph holds them now; [] past the last one."""
+        rows = self._named_read("snapshot_users", model_version=model_version, after=after, page=page)
+        return [
+            SnapshotUser(
+                user_id=str(u),
+                embedding=None if emb is None else tuple(float(x) for x in emb),
+                ranking=_ranking(items, scores, because),
+                ranking_at=_opt_int(at),
+            )
+            for u, emb, items, scores, because, at in (rows[0]["rows_json"] if rows else None) or []
         ]

@@ -169,6 +169,16 @@ class SnapshotItem:
 
 
 @dataclass(frozen=True, slots=True)
+class SnapshotUser:
+    """One user of a model version's serving snapshot (queries/snapshot_users.cypher)."""
+
+    user_id: str
+    embedding: tuple[float, ...] | None  # None when the version wrote no vector for them
+    ranking: tuple[RankedItem, ...]  # best first
+    ranking_at: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class Published:
     """The published model (queries/current_model.cypher)."""
 

@@ -12,18 +12,34 @@ from service.api.models import ExperimentIn, ExperimentOut, ExperimentPath, Onli
 from service.auth import SECURITY, requires
 from service.loop import online
 from service.loop.experiments import HOLDOUT
-from service.problems import not_found
+from service.problems import ApiProblem, not_found
+from service.recs import model_snapshot
 
 bp = APIBlueprint("loop", __name__, url_prefix="/v1", abp_tags=[Tag(name="experiments")], abp_security=SECURITY)
 
 
-@bp.post("/experiments", responses=responses({201: ExperimentOut}, 400, *AUTH_ERRORS, 415, 422, 503))
+@bp.post("/experiments", responses=responses({201: ExperimentOut}, 400, *AUTH_ERRORS, 409, 415, 422, 503))
 @requires("admin")
 def create_experiment(body: ExperimentIn) -> tuple[dict[str, Any], int]:
-    """Start an experiment (stopping the running one): arms by strategy and blend setting, a holdout share.
+    """Start an experiment (stopping the running one): arms by strategy, blend setting or
+    pinned model version, a holdout share.
 
     A user's arm is fixed by a hash of (experiment id, user id); recommendations then
-    use the arm's strategy and name the arm in `experiment`."""
+    use the arm's strategy (and setting, and model version) and name the arm in
+    `experiment`. A pinned version must be one whose serving snapshot this host keeps
+    (a 409 lists them)."""
+    svc = services()
+    root = svc.settings.recs_snapshot_root
+    for arm in body.arms:
+        if arm.model_version is not None and not model_snapshot.pinnable(root, arm.model_version):
+            kept = [s["model_version"] for s in model_snapshot.readable(root) if s["pinnable"]]
+            raise ApiProblem(
+                409,
+                "version-not-kept",
+                "Model version not kept",
+                f"model version {arm.model_version!r} cannot be pinned: no serving snapshot of it is kept here "
+                f"(pinnable: {', '.join(kept) or 'none yet'})",
+            )
     arms: list[dict[str, Any]] = []
     for arm in body.arms:
         name, n = arm.name, 1
@@ -31,7 +47,12 @@ def create_experiment(body: ExperimentIn) -> tuple[dict[str, Any], int]:
             n += 1
             name = f"{arm.name}#{n}"
         arms.append({**arm.model_dump(exclude_none=True), "name": name})
-    exp = services().experiments.create(body.name, arms, body.holdout)
+    exp, stopped = svc.experiments.create(body.name, arms, body.holdout)
+    for experiment_id in stopped:
+        model_snapshot.unpin(root, experiment_id)
+    for arm_spec in arms:
+        if (version := arm_spec.get("model_version")) is not None:
+            model_snapshot.pin(root, version, exp.experiment_id)
     return exp.as_dict(), 201
 
 
@@ -54,6 +75,7 @@ def stop_experiment(path: ExperimentPath) -> dict[str, Any]:
     """Stop an experiment: recommendations go back to the requested strategy."""
     svc = services()
     svc.experiments.stop(path.experiment_id)
+    model_snapshot.unpin(svc.settings.recs_snapshot_root, path.experiment_id)
     exp = svc.experiments.get(path.experiment_id)
     if exp is None:
         raise not_found("experiment", path.experiment_id)

@@ -322,6 +322,15 @@ class ArmIn(ApiModel):
         description="A blend setting: these sources' weights replace the strategy's for this arm's users, "
         'e.g. {"social": 0.0} or {"graph": 1.0, "embedding": 0.5}; sources the strategy does not use stay unused.',
     )
+    model_version: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        pattern=NO_CONTROL,
+        description="Pin this arm to a published model version: its users are served that version's vectors, "
+        "learned rankings and similar items from its kept serving snapshot (the last RECS_SNAPSHOT_KEEP "
+        "publishes; a pinned one is kept while the experiment runs). Omitted: the published model.",
+    )
 
 
 class ExperimentIn(ApiModel):

@@ -69,6 +69,7 @@ def recommendations(path: UserPath, query: RecsQuery) -> Response:
             explain=query.explain,
             negative=negative,
             blend=arm.blend if arm is not None else (),
+            pin=arm.model_version if arm is not None else None,
         )
     except UnknownInterest:
         raise not_found("interest", query.interest or "") from None

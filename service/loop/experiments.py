@@ -33,10 +33,13 @@ class Arm:
     name: str
     strategy: str
     blend: tuple[tuple[str, float], ...] = ()  # source weights replacing the strategy's (sorted)
+    model_version: str | None = None  # a pinned publish served from its kept snapshot; None: the published one
 
 
 def _arm(spec: dict[str, Any]) -> Arm:
-    return Arm(spec["name"], spec["strategy"], tuple(sorted((spec.get("blend") or {}).items())))
+    return Arm(
+        spec["name"], spec["strategy"], tuple(sorted((spec.get("blend") or {}).items())), spec.get("model_version")
+    )
 
 
 @dataclass(frozen=True)
@@ -84,20 +87,21 @@ class Experiments:
         self._running: tuple[float, Experiment | None] | None = None
         self._lock = threading.Lock()
 
-    def create(self, name: str, arms: list[dict[str, Any]], holdout: float) -> Experiment:
-        """A new running experiment; a running one before it is stopped (one at a time)."""
+    def create(self, name: str, arms: list[dict[str, Any]], holdout: float) -> tuple[Experiment, list[str]]:
+        """A new running experiment, and the ids of the running ones it stopped (one at a time)."""
         row = ExperimentRecord(
             experiment_id=uuid.uuid4().hex[:12], name=name, arms=arms, holdout=holdout, status="running"
         )
         with self.sessions.begin() as session:
-            session.execute(
+            stopped = session.scalars(
                 update(ExperimentRecord)
                 .where(ExperimentRecord.status == "running")
                 .values(status="stopped", stopped_at=now_ms())
-            )
+                .returning(ExperimentRecord.experiment_id)
+            ).all()
             session.add(row)
         self.forget()
-        return _of(row)
+        return _of(row), list(stopped)
 
     def stop(self, experiment_id: str) -> bool:
         with self.sessions.begin() as session:
@@ -171,6 +175,7 @@ class Experiments:
                 "arm": name,
                 "strategy": next((a["strategy"] for a in experiment.arms if a["name"] == name), DEFAULT_STRATEGY),
                 "blend": next((a.get("blend") for a in experiment.arms if a["name"] == name), None),
+                "model_version": next((a.get("model_version") for a in experiment.arms if a["name"] == name), None),
                 "users": users.get(name, 0),
                 "impressions": shown,
                 "clicks": clicks,

@@ -36,6 +36,7 @@ class Context:
     pool: tuple[str, ...] = ()  # candidates to re-score (embedding)
     model: ModelSnapshot | None = None  # the published version's shared snapshot, once built
     blend: tuple[tuple[str, float], ...] = ()  # an experiment arm's source weights (blend.Scores.overrides)
+    pinned: bool = False  # model_version is an older publish an experiment arm pins (`model` is its snapshot)
 
     def meta(self, items: Iterable[str]) -> Meta:
         """Titles and interest ids of `items` (see Snapshot.meta)."""

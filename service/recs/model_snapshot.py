@@ -26,6 +26,20 @@ a reader sees a complete snapshot or none):
   neighbours.npy   int32 [items, per_item]: row indices, best first, -1 past the end
   scores.npy       float64 [items, per_item]
   by_text.npy      bool [items, per_item]: the similarity comes from an item's text alone (via 'text')
+and the user side, so that an experiment arm can pin this version after newer ones are
+published (service/loop/experiments.py; read only for such arms, opened lazily):
+  users.json       {ids, because}: the users in id order; `because` is the string table of
+                   ranking_because (graph_schema.because)
+  user_vectors.npy float64 [users, dim]; user_has_vector.npy bool [users]
+  ranking_items.npy   int32 [users, length]: item row indices of the learned ranking, -1 past the end
+  ranking_scores.npy  float64 [users, length]
+  ranking_because.npy int32 [users, length]: index into `because`, -1 for none
+  ranking_at.npy      int64 [users]: the newest interaction the ranking knew, -1 for none
+meta.json's `users` is the user count (absent in snapshots written before the user side)
+and `social_weight` the social weight the version's learned blend chose (null: none).
+
+Pinning: a `.pin-<experiment id>` file in a version's directory keeps it from pruning
+while that experiment runs (pin / unpin below).
 """
 
 from __future__ import annotations
@@ -40,19 +54,66 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import orjson
 
 from graph_schema.clock import now_ms
+from graph_schema.store.model_io import ModelIO
 from graph_schema.store.serving import ServingReads
-from graph_schema.store.serving_rows import Neighbour
+from graph_schema.store.serving_rows import Neighbour, RankedItem
 
 log = logging.getLogger(__name__)
 
 PAGE = 2000  # items per snapshot read
 RECHECK_S = 1.0  # how often a worker looks again for a snapshot another process builds
+PIN_PREFIX = ".pin-"
+
+
+@dataclass(frozen=True)
+class PinnedUser:
+    """A user as a pinned version served them: vector and learned ranking."""
+
+    embedding: tuple[float, ...] | None
+    ranking: tuple[RankedItem, ...]
+    ranking_at: int | None
+
+
+class UserSide:
+    """The users' vectors and learned rankings of one version (memory-mapped)."""
+
+    def __init__(self, path: Path, item_ids: list[str]) -> None:
+        users = orjson.loads((path / "users.json").read_bytes())
+        self.index = {u: n for n, u in enumerate(users["ids"])}
+        self.because: list[str] = users["because"]
+        self.item_ids = item_ids
+
+        def array(name: str) -> np.ndarray:
+            return np.load(path / name, mmap_mode="r")
+
+        self.vectors, self.has_vector = array("user_vectors.npy"), array("user_has_vector.npy")
+        self.items, self.scores = array("ranking_items.npy"), array("ranking_scores.npy")
+        self.because_rows, self.at = array("ranking_because.npy"), array("ranking_at.npy")
+
+    def user(self, user_id: str) -> PinnedUser | None:
+        row = self.index.get(user_id)
+        if row is None:
+            return None
+        items = [r for r in self.items[row].tolist() if r >= 0]
+        scores = self.scores[row, : len(items)].tolist()
+        because = self.because_rows[row, : len(items)].tolist()
+        at = int(self.at[row])
+        return PinnedUser(
+            embedding=tuple(self.vectors[row].tolist()) if self.has_vector[row] else None,
+            ranking=tuple(
+                RankedItem(self.item_ids[i], s, self.because[b] if b >= 0 else None)
+                for i, s, b in zip(items, scores, because, strict=True)
+            ),
+            ranking_at=None if at < 0 else at,
+        )
 
 
 @dataclass(frozen=True)
@@ -72,6 +133,8 @@ class ModelSnapshot:
     neighbour_rows: np.ndarray  # int32 [n, per_item]
     neighbour_scores: np.ndarray  # float64 [n, per_item]
     neighbour_by_text: np.ndarray  # bool [n, per_item]
+    social_weight: float | None = None  # what the version's learned blend chose for its social source
+    has_users: bool = False  # written with the user side (pinnable)
 
     @classmethod
     def open(cls, path: Path) -> ModelSnapshot:
@@ -96,7 +159,15 @@ class ModelSnapshot:
             neighbour_rows=array("neighbours.npy"),
             neighbour_scores=array("scores.npy"),
             neighbour_by_text=array("by_text.npy"),
+            social_weight=meta.get("social_weight"),
+            has_users=meta.get("users") is not None,
         )
+
+    @cached_property
+    def users(self) -> UserSide | None:
+        """The user side (opened on first use: only pinned arms read it); None in a
+        snapshot written without one."""
+        return UserSide(self.path, self.ids) if self.has_users else None
 
     def knows(self, item_id: str) -> bool:
         return item_id in self.index
@@ -179,8 +250,13 @@ def write(store: ServingReads, root: Path, per_item: int, keep: int = 3) -> Path
             nb[row, : len(known)] = [r for r, _, _ in known]
             sc[row, : len(known)] = [s for _, s, _ in known]
             tx[row, : len(known)] = [t for _, _, t in known]
+    user_side = _user_side(store, version, index)
+    model = cast(ModelIO, store).current_model() or {}
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=root))
     try:
+        for name, array in user_side.arrays.items():
+            np.save(tmp / name, array)
+        (tmp / "users.json").write_bytes(orjson.dumps({"ids": user_side.ids, "because": user_side.because}))
         np.save(tmp / "vectors.npy", vec)
         np.save(tmp / "has_vector.npy", has)
         np.save(tmp / "neighbours.npy", nb)
@@ -188,7 +264,10 @@ def write(store: ServingReads, root: Path, per_item: int, keep: int = 3) -> Path
         np.save(tmp / "by_text.npy", tx)
         (tmp / "items.json").write_bytes(orjson.dumps({"ids": ids, "titles": titles, "interests": interests}))
         meta = {"version": version, "published_at": published.published_at, "similar_version": similar_version,
-                "items": len(ids), "dim": dim, "per_item": per_item, "built_at": now_ms()}  # fmt: skip
+                "items": len(ids), "dim": dim, "per_item": per_item, "built_at": now_ms(),
+                "users": len(user_side.ids),
+                "social_weight": learned_social_weight(model.get("metrics") or {})
+                if model.get("model_version") == version else None}  # fmt: skip
         (tmp / "meta.json").write_bytes(orjson.dumps(meta))  # last: its presence means complete
         for f in tmp.iterdir():
             with f.open("rb") as fh:
@@ -209,10 +288,130 @@ def write(store: ServingReads, root: Path, per_item: int, keep: int = 3) -> Path
     return final
 
 
+@dataclass
+class _UserArrays:
+    ids: list[str]
+    because: list[str]
+    arrays: dict[str, np.ndarray]
+
+
+def _user_side(store: ServingReads, version: str, item_rows: dict[str, int]) -> _UserArrays:
+    """The users' vectors and rankings as the graph holds them at this publish, page by
+    page into arrays (no object per ranked item beyond one page)."""
+    ids: list[str] = []
+    because: dict[str, int] = {}
+    vectors: list[np.ndarray] = []
+    pages: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+    after = ""
+    while page := store.snapshot_user_page(version, after, PAGE):
+        length = max((len(u.ranking) for u in page), default=0)
+        dim = max((len(u.embedding or ()) for u in page), default=0)
+        items = np.full((len(page), length), -1, dtype=np.int32)
+        scores = np.zeros((len(page), length), dtype=np.float64)
+        reasons = np.full((len(page), length), -1, dtype=np.int32)
+        at = np.full(len(page), -1, dtype=np.int64)
+        vec = np.zeros((len(page), dim), dtype=np.float64)
+        has = np.zeros(len(page), dtype=bool)
+        for n, u in enumerate(page):
+            ids.append(u.user_id)
+            known = [r for r in u.ranking if r.item_id in item_rows]
+            items[n, : len(known)] = [item_rows[r.item_id] for r in known]
+            scores[n, : len(known)] = [r.score for r in known]
+            reasons[n, : len(known)] = [because.setdefault(r.because, len(because)) if r.because else -1 for r in known]
+            at[n] = -1 if u.ranking_at is None else u.ranking_at
+            if u.embedding is not None and len(u.embedding) == dim:
+                vec[n], has[n] = u.embedding, True
+        pages.append((items, scores, reasons, at, has))
+        vectors.append(vec)
+        after = page[-1].user_id
+    length = max((p[0].shape[1] for p in pages), default=0)
+    dim = max((v.shape[1] for v in vectors), default=0)
+
+    def padded(a: np.ndarray, width: int, fill: float) -> np.ndarray:
+        return np.pad(a, ((0, 0), (0, width - a.shape[1])), constant_values=fill)
+
+    def joined(parts: list[np.ndarray], shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+        return np.concatenate(parts) if parts else np.zeros(shape, dtype=dtype)
+
+    # a page whose vectors are all missing has width 0: it pads with zeros (has_vector False)
+    return _UserArrays(
+        ids=ids,
+        because=list(because),
+        arrays={
+            "user_vectors.npy": joined([padded(v, dim, 0.0) for v in vectors], (0, dim), np.float64),
+            "user_has_vector.npy": joined([p[4] for p in pages], (0,), bool),
+            "ranking_items.npy": joined([padded(p[0], length, -1) for p in pages], (0, length), np.int32),
+            "ranking_scores.npy": joined([padded(p[1], length, 0.0) for p in pages], (0, length), np.float64),
+            "ranking_because.npy": joined([padded(p[2], length, -1) for p in pages], (0, length), np.int32),
+            "ranking_at.npy": joined([p[3] for p in pages], (0,), np.int64),
+        },
+    )
+
+
+def learned_social_weight(metrics: dict[str, Any]) -> float | None:
+    """The `social` weight of a published run's blend record (training.combiner), if
+    social was among its candidates; None otherwise."""
+    blend = metrics.get("blend") or {}
+    if "social" not in (blend.get("candidates") or ()):
+        return None
+    return float((blend.get("weights") or {}).get("social", 0.0))
+
+
+def pinned(path: Path) -> bool:
+    return any(path.glob(PIN_PREFIX + "*"))
+
+
+def pinnable(root: Path, version: str) -> bool:
+    """Whether root keeps a snapshot of `version` with its user side."""
+    path = find(root, version)
+    return path is not None and orjson.loads((path / "meta.json").read_bytes()).get("users") is not None
+
+
+def pin(root: Path, version: str, experiment_id: str) -> bool:
+    """Keep `version`'s newest snapshot under root from pruning while the experiment runs;
+    False when there is none with a user side (the version cannot be served pinned)."""
+    path = find(root, version)
+    if path is None or not pinnable(root, version):
+        return False
+    (path / f"{PIN_PREFIX}{experiment_id}").touch()
+    return True
+
+
+def unpin(root: Path, experiment_id: str) -> None:
+    for marker in root.glob(f"*/{PIN_PREFIX}{experiment_id}"):
+        marker.unlink(missing_ok=True)
+
+
+def find(root: Path, version: str) -> Path | None:
+    """The newest complete snapshot of `version` under root (a version name reused by a
+    rebuilt graph has one per publish), or None."""
+    found = [p for p in root.glob(f"{glob_escape(version)}@*") if (p / "meta.json").exists()] if root.exists() else []
+    return max(found, key=lambda p: (p / "meta.json").stat().st_mtime, default=None)
+
+
+def glob_escape(text: str) -> str:
+    return "".join(f"[{c}]" if c in "*?[" else c for c in text)
+
+
+def readable(root: Path) -> list[dict[str, Any]]:
+    """The snapshots under root, newest first: version, published_at, whether pinnable."""
+    if not root.exists():
+        return []
+    out = []
+    for p in root.iterdir():
+        if p.is_dir() and (meta_file := p / "meta.json").exists():
+            meta = orjson.loads(meta_file.read_bytes())
+            pinnable = meta.get("users") is not None
+            entry = {"model_version": meta["version"], "published_at": meta.get("published_at"), "pinnable": pinnable}
+            out.append((meta_file.stat().st_mtime, entry))
+    return [m for _, m in sorted(out, key=lambda x: x[0], reverse=True)]
+
+
 def prune(root: Path, keep: int, current: str) -> None:
-    """Remove all but the `keep` newest snapshots (never `current`). A worker still
-    mapping a removed one keeps reading it: unlinked files live while mapped."""
-    done = [p for p in root.iterdir() if p.is_dir() and (p / "meta.json").exists()]
+    """Remove all but the `keep` newest snapshots (never `current`, nor one a running
+    experiment pins). A worker still mapping a removed one keeps reading it: unlinked
+    files live while mapped."""
+    done = [p for p in root.iterdir() if p.is_dir() and (p / "meta.json").exists() and not pinned(p)]
     done.sort(key=lambda p: (p / "meta.json").stat().st_mtime, reverse=True)
     for p in done[max(keep, 1) :]:
         if p.name != current:
@@ -249,6 +448,7 @@ class SharedSnapshots:
         self._current: ModelSnapshot | None = None
         self._looked: dict[str, float] = {}
         self._building = False
+        self._pinned: dict[str, ModelSnapshot] = {}
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
@@ -296,6 +496,26 @@ class SharedSnapshots:
 
         self._thread = threading.Thread(target=build, name="serving-snapshot", daemon=True)
         self._thread.start()
+
+    def of_version(self, version: str) -> ModelSnapshot | None:
+        """Version `version`'s snapshot with its user side (an experiment arm pinned to
+        it), opened once per worker; None when this host has none."""
+        snap = self._pinned.get(version)
+        if snap is not None and (snap.path / "meta.json").exists():
+            return snap
+        path = find(self.root, version)
+        try:
+            snap = ModelSnapshot.open(path) if path is not None else None
+        except (OSError, ValueError, KeyError) as exc:
+            log.warning("serving snapshot %s unreadable (%s)", path, exc)
+            snap = None
+        if snap is None or not snap.has_users:
+            self._pinned.pop(version, None)
+            return None
+        if len(self._pinned) >= 8:  # a few experiments' versions at most; forget the oldest
+            self._pinned.pop(next(iter(self._pinned)))
+        self._pinned[version] = snap
+        return snap
 
     def join(self, timeout: float | None = None) -> None:
         """Wait for a background build (before closing the store it reads)."""

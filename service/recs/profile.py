@@ -16,6 +16,7 @@ from graph_schema.decay import value_at
 from graph_schema.store.serving import ServingReads
 from graph_schema.store.serving_rows import InterestSignal, UserInterest, UserProfile
 from service.config import ApiSettings
+from service.recs.model_snapshot import PinnedUser
 
 # an unknown user: no history, so a cold start
 NO_PROFILE = UserProfile(
@@ -61,6 +62,20 @@ def lowered(profile: UserProfile, negative: dict[str, float], now_ms: int, tau_m
         for i in profile.interests
     )
     return dataclasses.replace(profile, interests=interests)
+
+
+def as_of(profile: UserProfile, version: str, user: PinnedUser | None) -> UserProfile:
+    """The profile with the model side of `version` (an experiment arm pinned to an older
+    publish): its vector and learned ranking of the user, none if it did not know them.
+    What the user did and the live evidence stay as they are now; the published strengths
+    are the current model's, so the interest source falls back to live evidence."""
+    return dataclasses.replace(
+        profile,
+        embedding=user.embedding if user else None,
+        model_version=version if user and user.embedding else None,
+        ranking=user.ranking if user else (),
+        ranking_at=user.ranking_at if user else None,
+    )
 
 
 def published_strength(strength: float | None, written_by: str | None, published: str | None) -> float | None:

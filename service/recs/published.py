@@ -19,7 +19,7 @@ from graph_schema.store.serving import ServingReads
 from graph_schema.store.serving_rows import Neighbour
 from service.config import ApiSettings
 from service.recs.caches import BoundedCache
-from service.recs.model_snapshot import ModelSnapshot, SharedSnapshots
+from service.recs.model_snapshot import ModelSnapshot, SharedSnapshots, learned_social_weight
 
 MODEL_VERSION_TTL_S = 5.0
 # dot products are rounded so that both paths (numpy over the snapshot, Python over
@@ -62,7 +62,7 @@ class PublishedModel:
             model = cast(ModelIO, store).current_model() or {}
             if model.get("model_version") != mv:  # another version was published meanwhile
                 return None
-            self._social = (mv, _social_weight(model.get("metrics") or {}))
+            self._social = (mv, learned_social_weight(model.get("metrics") or {}))
         return self._social[1]
 
     def forget_version(self) -> None:
@@ -127,11 +127,3 @@ class PublishedModel:
             for i, v in self.item_embeddings(store, mv, items).items()
             if v and len(v) == len(user)
         }
-
-
-def _social_weight(metrics: dict[str, Any]) -> float | None:
-    """The `social` weight of a published run's blend record, if social was among its candidates."""
-    blend = metrics.get("blend") or {}
-    if "social" not in (blend.get("candidates") or ()):
-        return None
-    return float((blend.get("weights") or {}).get("social", 0.0))

@@ -53,22 +53,35 @@ class Recommender:
         explain: bool = True,
         negative: Mapping[str, float] | None = None,
         blend: tuple[tuple[str, float], ...] = (),
+        pin: str | None = None,
     ) -> tuple[CachedAnswer, bool]:
         """`recommend` serialised by `dumps`, from the answer cache when nothing it
         depends on changed (see caches.py); returns (answer, cache hit)."""
         if not self.answers.enabled:
             result = self.recommend(
-                store, user_id, k, strategy, exclude, interest, explain, negative=negative, blend=blend
+                store, user_id, k, strategy, exclude, interest, explain, negative=negative, blend=blend, pin=pin
             )
             return CachedAnswer(dumps(result), result["strategy"], model_version=result["model_version"]), False
         state = store.user_state(user_id)
         exclude = tuple(exclude)
-        key = (user_id, state.known, state.rev, state.model_version, k, strategy, exclude, interest, explain, blend)
+        key = (
+            user_id,
+            state.known,
+            state.rev,
+            state.model_version,
+            k,
+            strategy,
+            exclude,
+            interest,
+            explain,
+            blend,
+            pin,
+        )
         hit = self.answers.get(key)
         if hit is not None:
             return hit, True
         result = self.recommend(
-            store, user_id, k, strategy, exclude, interest, explain, state.model_version, negative, blend
+            store, user_id, k, strategy, exclude, interest, explain, state.model_version, negative, blend, pin
         )
         answer = self.answers.put(key, dumps(result), result["strategy"], result["model_version"])
         return answer, False
@@ -85,9 +98,11 @@ class Recommender:
         model_version: Any = NOT_READ,
         negative: Mapping[str, float] | None = None,
         blend: tuple[tuple[str, float], ...] = (),
+        pin: str | None = None,
     ) -> dict[str, Any]:
         """Recommendations for a user, as the API answers them; UnknownInterest for an
-        `interest` the graph does not know."""
+        `interest` the graph does not know. `pin`: serve that model version (an
+        experiment arm) from its kept snapshot; the published one if this host has none."""
         snap = self.snapshot(store)
         if interest is not None and not snap.knows_interest(store, interest):
             raise UnknownInterest(interest)
@@ -97,6 +112,16 @@ class Recommender:
         mv = self.model_version(store, model_version)
         if negative:  # negative feedback lowers the live evidence (profile.negative_evidence)
             prof = profile.lowered(prof, dict(negative), now_ms(), self.settings.evidence_tau_ms)
+        # the snapshot of the publish the profile saw (a cache hit's version may be older)
+        model = (
+            self.published.snapshot(store, mv, prof.published_at)
+            if prof.read_published and prof.published == mv
+            else None
+        )
+        pinned = self.published.shared.of_version(pin) if pin is not None and pin != mv else None
+        if pinned is not None and pinned.users is not None:
+            prof = profile.as_of(prof, pinned.version, pinned.users.user(user_id))
+            mv, model = pinned.version, pinned
         ctx = Context(
             store=store,
             published=self.published,
@@ -109,10 +134,8 @@ class Recommender:
             n=k,
             interest=interest,
             blend=blend,
-            # the snapshot of the publish the profile saw (a cache hit's version may be older)
-            model=self.published.snapshot(store, mv, prof.published_at)
-            if prof.read_published and prof.published == mv
-            else None,
+            model=model,
+            pinned=pinned is not None,
         )
         return ranking.recommend(ctx, strategy, explain)
 

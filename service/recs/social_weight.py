@@ -13,5 +13,8 @@ from service.recs.context import Context
 
 
 def learned_blend_social_weight(ctx: Context) -> float:
-    learned = ctx.published.learned_social_weight(ctx.store, ctx.model_version)
+    if ctx.pinned and ctx.model is not None:  # an older publish: what it learned rides in its snapshot
+        learned = ctx.model.social_weight
+    else:
+        learned = ctx.published.learned_social_weight(ctx.store, ctx.model_version)
     return ctx.settings.recs_social_weight if learned is None else learned

@@ -1,0 +1,170 @@
+"""Experiment arms pinned to an older published model version (issue 16): the version's
+serving snapshot keeps its user side (vectors, learned rankings), the arm's users are
+served that version after newer ones are published, a pinned snapshot survives pruning
+while the experiment runs, and a version this host does not keep is a 409."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from graph_schema.because import followed_because
+from service.recs import model_snapshot
+from service.recs.model_snapshot import ModelSnapshot
+from tests.api.conftest import HISTORY, ITEMS, MODEL_VERSION, NOW_MS, Keys
+
+pytestmark = pytest.mark.stacks  # the user-side query on Neo4j too, UPDATE ... RETURNING on PostgreSQL
+
+LEARNED_ONLY = {"learned": 1, "graph": 0, "interest": 0, "embedding": 0, "trending": 0, "social": 0}
+
+
+def _svc(app: Any) -> Any:
+    return app.extensions["interest_graph"]
+
+
+def _unseen(user: str) -> list[str]:
+    seen = {item for item, _, _ in HISTORY[user]}
+    return sorted((i for i in ITEMS if i not in seen), key=lambda i: int(i[1:]))
+
+
+def _rankings(version: str) -> dict[str, list[str]]:
+    """Each user's learned ranking in `version`: two unseen items, different per version."""
+    pick = (lambda xs: xs[-2:][::-1]) if version == MODEL_VERSION else (lambda xs: xs[:2])
+    return {user: pick(_unseen(user)) for user in HISTORY}
+
+
+def _write_rankings(store: Any, version: str) -> None:
+    rows = []
+    for user, items in _rankings(version).items():
+        because = [followed_because(2, ["bob", "erin"]) if user == "alice" else items[0], ""]
+        props = {"recs_items": items, "recs_scores": [2.0, 1.0], "recs_because": because, "recs_at": NOW_MS,
+                 "embedding": [0.5, 0.5, 0.5, 0.5], "model_version": version}  # fmt: skip
+        rows.append({"id": user, "props": props})
+    store.write_node_properties("User", rows)
+
+
+def _publish(app: Any, version: str, keep: int = 3) -> ModelSnapshot:
+    """Publish `version` (rankings written first, as a refresh stages them) and write its snapshot."""
+    svc = _svc(app)
+    store = svc.store()
+    if version != MODEL_VERSION:
+        _write_rankings(store, version)
+        store.publish_model(version, {"blend": {"candidates": ["social"], "weights": {"social": 0.25}}})
+    path = model_snapshot.write(store, svc.settings.recs_snapshot_root, 20, keep=keep)
+    assert path is not None
+    svc.recommender.invalidate()
+    return ModelSnapshot.open(path)
+
+
+@pytest.fixture
+def two_versions(published: Any) -> Any:
+    """test-v1 (the `published` fixture's, with rankings) and then test-v2, each with a snapshot."""
+    _write_rankings(_svc(published).store(), MODEL_VERSION)
+    _publish(published, MODEL_VERSION)
+    _publish(published, "test-v2")
+    return published
+
+
+def test_the_snapshot_keeps_each_users_vector_and_ranking(published: Any) -> None:
+    _write_rankings(_svc(published).store(), MODEL_VERSION)
+    snap = _publish(published, MODEL_VERSION)
+    assert snap.has_users and snap.users is not None
+    for user, items in _rankings(MODEL_VERSION).items():
+        found = snap.users.user(user)
+        assert found is not None
+        assert [r.item_id for r in found.ranking] == items
+        assert [r.score for r in found.ranking] == [2.0, 1.0]
+        assert found.ranking_at == NOW_MS
+        assert found.embedding == (0.5, 0.5, 0.5, 0.5)
+        assert found.ranking[1].because is None
+    alice = snap.users.user("alice")
+    assert alice is not None and alice.ranking[0].because == followed_because(2, ["bob", "erin"])
+    assert snap.users.user("nobody") is None
+    assert snap.social_weight is None  # test-v1's metrics record no learned blend
+
+
+def _experiment(client: Any, keys: Keys, arms: list[dict[str, Any]]) -> dict[str, Any]:
+    r = client.post("/v1/experiments", json={"name": "pinned", "arms": arms}, headers=keys.header("admin"))
+    assert r.status_code == 201, r.get_json()
+    return r.get_json()
+
+
+def _answer(client: Any, keys: Keys, user: str) -> dict[str, Any]:
+    r = client.get(f"/v1/users/{user}/recommendations?k=5", headers=keys.header("read"))
+    assert r.status_code == 200, r.get_json()
+    return r.get_json()
+
+
+def test_a_pinned_arm_serves_the_older_version_after_a_newer_one_is_published(two_versions: Any, keys: Keys) -> None:
+    client = two_versions.test_client()
+    arms = [{"name": "current", "strategy": "blend", "blend": LEARNED_ONLY},
+            {"name": "v1", "strategy": "blend", "blend": LEARNED_ONLY, "model_version": MODEL_VERSION}]  # fmt: skip
+    by_arm: dict[str, set[str]] = {}
+    for _ in range(20):  # until the six users fall in both arms (each try: 62/64)
+        exp = _experiment(client, keys, arms)
+        by_arm = {"current": set(), "v1": set()}
+        for user in HISTORY:
+            by_arm[_answer(client, keys, user)["experiment"]["arm"]].add(user)
+        if all(by_arm.values()):
+            break
+    assert all(by_arm.values()), by_arm
+    assert exp["arms"][1]["model_version"] == MODEL_VERSION
+    for arm, version in (("current", "test-v2"), ("v1", MODEL_VERSION)):
+        for user in by_arm[arm]:
+            answer = _answer(client, keys, user)
+            assert answer["experiment"]["arm"] == arm  # a user stays in their arm
+            assert answer["model_version"] == version, (user, arm)
+            assert [i["item_id"] for i in answer["items"]][:2] == _rankings(version)[user], (user, arm)
+    report = client.get(f"/v1/experiments/{exp['experiment_id']}", headers=keys.header("analyst")).get_json()
+    assert {a["arm"]: a["model_version"] for a in report["results"]} == {"current": None, "v1": MODEL_VERSION}
+    # stopped: everyone gets the published version again
+    client.post(f"/v1/experiments/{exp['experiment_id']}/stop", headers=keys.header("admin"))
+    _svc(two_versions).experiments.forget()
+    for user in by_arm["v1"]:
+        assert _answer(client, keys, user)["model_version"] == "test-v2"
+
+
+def test_a_pinned_users_social_reason_and_weight_come_from_that_version(two_versions: Any) -> None:
+    svc = _svc(two_versions)
+    store = svc.store()
+    pinned = svc.recommender.recommend(
+        store, "alice", k=5, blend=tuple(sorted(LEARNED_ONLY.items())), pin=MODEL_VERSION
+    )
+    assert pinned["model_version"] == MODEL_VERSION
+    first = pinned["items"][0]
+    assert first["item_id"] == _rankings(MODEL_VERSION)["alice"][0]
+    assert any("2 people you follow" in r for r in first["reasons"]), first
+    # a pin to the published version, or to one this host does not keep, serves the published one
+    for pin in ("test-v2", "no-such-version"):
+        assert svc.recommender.recommend(store, "alice", k=5, pin=pin)["model_version"] == "test-v2"
+    snap = svc.recommender.published.shared.of_version("test-v2")
+    assert snap is not None and snap.social_weight == pytest.approx(0.25)
+
+
+def test_a_pinned_snapshot_is_kept_from_pruning_while_its_experiment_runs(two_versions: Any, keys: Keys) -> None:
+    svc = _svc(two_versions)
+    root = svc.settings.recs_snapshot_root
+    client = two_versions.test_client()
+    exp = _experiment(client, keys, [{"name": "now", "strategy": "blend"},
+                                     {"name": "v2", "strategy": "blend", "model_version": "test-v2"}])  # fmt: skip
+    for n in (3, 4):
+        _publish(two_versions, f"test-v{n}", keep=1)  # only the newest, and the pinned one
+    assert {s["model_version"] for s in model_snapshot.readable(root)} == {"test-v2", "test-v4"}
+    # a new experiment replaces the running one: its pins go, and the next publish prunes
+    _experiment(client, keys, [{"name": "a", "strategy": "blend"}, {"name": "b", "strategy": "graph"}])
+    assert not list(root.glob(f"*/{model_snapshot.PIN_PREFIX}{exp['experiment_id']}"))
+    _publish(two_versions, "test-v5", keep=1)
+    assert [s["model_version"] for s in model_snapshot.readable(root)] == ["test-v5"]
+
+
+def test_pinning_a_version_that_is_not_kept_is_a_409_that_lists_the_pinnable_ones(
+    two_versions: Any, keys: Keys
+) -> None:
+    client = two_versions.test_client()
+    arms = [{"name": "now", "strategy": "blend"}, {"name": "old", "strategy": "blend", "model_version": "test-v0"}]
+    r = client.post("/v1/experiments", json={"name": "x", "arms": arms}, headers=keys.header("admin"))
+    assert r.status_code == 409
+    detail = r.get_json()["detail"]
+    assert "'test-v0' cannot be pinned" in detail and "test-v2" in detail
+    assert _svc(two_versions).experiments.running() is None
