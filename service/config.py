@@ -76,6 +76,11 @@ class ApiSettings(Settings):
         "memory-mapped by every worker) is written; unset: DATA_DIR/serving-snapshots.",
     )
     recs_snapshot_keep: int = Field(3, ge=1, description="Serving snapshots of this many model versions are kept.")
+    recs_snapshot_users: bool = Field(
+        True,
+        description="Keep each user's vector and learned ranking in the serving snapshot, so that an experiment "
+        "arm can pin the version after newer publishes (~10 s per publish at 50k users); false: no pinned arms.",
+    )
     recs_cache_items: int = Field(200_000, ge=100, description="Per-worker cache size for similar lists/embeddings.")
     recs_answer_cache: int = Field(
         20_000, ge=0, description="Finished recommendation answers cached per worker (0 disables); see docs/api.md."

@@ -254,11 +254,6 @@ class ServingReads(StoreBase):
         or a learned ranking, as the graph holds them now; [] past the last one."""
         rows = self._named_read("snapshot_users", model_version=model_version, after=after, page=page)
         return [
-            SnapshotUser(
-                user_id=str(u),
-                embedding=None if emb is None else tuple(float(x) for x in emb),
-                ranking=_ranking(items, scores, because),
-                ranking_at=_opt_int(at),
-            )
+            SnapshotUser(str(u), emb, items or [], scores or [], because or [], _opt_int(at))
             for u, emb, items, scores, because, at in (rows[0]["rows_json"] if rows else None) or []
         ]

@@ -173,8 +173,10 @@ class SnapshotUser:
     """One user of a model version's serving snapshot (queries/snapshot_users.cypher)."""
 
     user_id: str
-    embedding: tuple[float, ...] | None  # None when the version wrote no vector for them
-    ranking: tuple[RankedItem, ...]  # best first
+    embedding: list[float] | None  # None when the version wrote no vector for them
+    items: list[str]  # the learned ranking, best first (plain lists: 100 per user, 50k users at 1M)
+    scores: list[float]
+    because: list[str | None]
     ranking_at: int | None
 
 

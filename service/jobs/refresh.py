@@ -136,7 +136,9 @@ def _write_serving_snapshot(graph: GraphStore, settings: Settings) -> None:
     a failure is logged (a worker then builds the snapshot itself), never raised."""
     api = settings if isinstance(settings, ApiSettings) else ApiSettings(**settings.model_dump())
     try:
-        model_snapshot.write(graph, api.recs_snapshot_root, api.recs_similar_per_item, api.recs_snapshot_keep)
+        model_snapshot.write(
+            graph, api.recs_snapshot_root, api.recs_similar_per_item, api.recs_snapshot_keep, api.recs_snapshot_users
+        )
     except Exception as exc:
         log.warning("serving snapshot not written: %s", exc)
 

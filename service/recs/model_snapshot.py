@@ -203,10 +203,11 @@ def dir_name(version: str, published_at: int | None) -> str:
     return f"{version}@{published_at or 0}"
 
 
-def write(store: ServingReads, root: Path, per_item: int, keep: int = 3) -> Path | None:
+def write(store: ServingReads, root: Path, per_item: int, keep: int = 3, users: bool = True) -> Path | None:
     """Build the published model's snapshot from the graph into root/<version>@<published_at>
     (idempotent: an existing one is kept) and remove all but the `keep` newest. None
-    before any model. Raises RuntimeError if another model was published meanwhile."""
+    before any model. `users`: with the user side (pinnable). Raises RuntimeError if
+    another model was published meanwhile."""
     published = store.published()
     if published is None:
         return None
@@ -250,13 +251,14 @@ def write(store: ServingReads, root: Path, per_item: int, keep: int = 3) -> Path
             nb[row, : len(known)] = [r for r, _, _ in known]
             sc[row, : len(known)] = [s for _, s, _ in known]
             tx[row, : len(known)] = [t for _, _, t in known]
-    user_side = _user_side(store, version, index)
+    user_side = _user_side(store, version, index) if users else None
     model = cast(ModelIO, store).current_model() or {}
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=root))
     try:
-        for name, array in user_side.arrays.items():
-            np.save(tmp / name, array)
-        (tmp / "users.json").write_bytes(orjson.dumps({"ids": user_side.ids, "because": user_side.because}))
+        if user_side is not None:
+            for name, array in user_side.arrays.items():
+                np.save(tmp / name, array)
+            (tmp / "users.json").write_bytes(orjson.dumps({"ids": user_side.ids, "because": user_side.because}))
         np.save(tmp / "vectors.npy", vec)
         np.save(tmp / "has_vector.npy", has)
         np.save(tmp / "neighbours.npy", nb)
@@ -265,7 +267,7 @@ def write(store: ServingReads, root: Path, per_item: int, keep: int = 3) -> Path
         (tmp / "items.json").write_bytes(orjson.dumps({"ids": ids, "titles": titles, "interests": interests}))
         meta = {"version": version, "published_at": published.published_at, "similar_version": similar_version,
                 "items": len(ids), "dim": dim, "per_item": per_item, "built_at": now_ms(),
-                "users": len(user_side.ids),
+                "users": len(user_side.ids) if user_side is not None else None,
                 "social_weight": learned_social_weight(model.get("metrics") or {})
                 if model.get("model_version") == version else None}  # fmt: skip
         (tmp / "meta.json").write_bytes(orjson.dumps(meta))  # last: its presence means complete
@@ -304,7 +306,7 @@ def _user_side(store: ServingReads, version: str, item_rows: dict[str, int]) -> 
     pages: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
     after = ""
     while page := store.snapshot_user_page(version, after, PAGE):
-        length = max((len(u.ranking) for u in page), default=0)
+        length = max((len(u.items) for u in page), default=0)
         dim = max((len(u.embedding or ()) for u in page), default=0)
         items = np.full((len(page), length), -1, dtype=np.int32)
         scores = np.zeros((len(page), length), dtype=np.float64)
@@ -314,10 +316,20 @@ def _user_side(store: ServingReads, version: str, item_rows: dict[str, int]) -> 
         has = np.zeros(len(page), dtype=bool)
         for n, u in enumerate(page):
             ids.append(u.user_id)
-            known = [r for r in u.ranking if r.item_id in item_rows]
-            items[n, : len(known)] = [item_rows[r.item_id] for r in known]
-            scores[n, : len(known)] = [r.score for r in known]
-            reasons[n, : len(known)] = [because.setdefault(r.because, len(because)) if r.because else -1 for r in known]
+            m = min(len(u.items), len(u.scores), len(u.because))  # as the profile's read zips them
+            rows = [item_rows.get(i, -1) for i in u.items[:m]]
+            if -1 in rows:  # an item created after the items were read: not in this version's lists
+                keep = [k for k, r in enumerate(rows) if r >= 0]
+                rows, u_scores, u_because = (
+                    [rows[k] for k in keep],
+                    [u.scores[k] for k in keep],
+                    [u.because[k] for k in keep],
+                )
+            else:
+                u_scores, u_because = u.scores, u.because
+            items[n, : len(rows)] = rows
+            scores[n, : len(rows)] = u_scores[: len(rows)]
+            reasons[n, : len(rows)] = [because.setdefault(b, len(because)) if b else -1 for b in u_because[: len(rows)]]
             at[n] = -1 if u.ranking_at is None else u.ranking_at
             if u.embedding is not None and len(u.embedding) == dim:
                 vec[n], has[n] = u.embedding, True
@@ -441,10 +453,11 @@ class SharedSnapshots:
     """A worker's view of the snapshots: the published model's, opened once; a missing
     one is built in the background (see the module notes)."""
 
-    def __init__(self, root: Path, per_item: int, keep: int) -> None:
+    def __init__(self, root: Path, per_item: int, keep: int, users: bool = True) -> None:
         self.root = root
         self.per_item = per_item
         self.keep = keep
+        self.users = users
         self._current: ModelSnapshot | None = None
         self._looked: dict[str, float] = {}
         self._building = False
@@ -487,7 +500,7 @@ class SharedSnapshots:
             try:
                 with _build_lock(self.root) as mine:
                     if mine:
-                        write(store, self.root, self.per_item, self.keep)
+                        write(store, self.root, self.per_item, self.keep, self.users)
             except Exception as exc:  # serving goes on from the graph; the next check retries
                 log.warning("serving snapshot not built: %s", exc)
             finally:

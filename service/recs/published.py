@@ -35,7 +35,10 @@ class PublishedModel:
         self._similar = BoundedCache(settings.recs_cache_items)
         self._embeddings = BoundedCache(settings.recs_cache_items)
         self.shared = SharedSnapshots(
-            settings.recs_snapshot_root, settings.recs_similar_per_item, settings.recs_snapshot_keep
+            settings.recs_snapshot_root,
+            settings.recs_similar_per_item,
+            settings.recs_snapshot_keep,
+            settings.recs_snapshot_users,
         )
         self._social: tuple[str | None, float | None] = (None, None)  # (version, its learned weight)
 

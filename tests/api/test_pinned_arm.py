@@ -168,3 +168,15 @@ def test_pinning_a_version_that_is_not_kept_is_a_409_that_lists_the_pinnable_one
     detail = r.get_json()["detail"]
     assert "'test-v0' cannot be pinned" in detail and "test-v2" in detail
     assert _svc(two_versions).experiments.running() is None
+
+
+def test_without_the_user_side_no_version_is_pinnable(published: Any) -> None:
+    svc = _svc(published)
+    root = svc.settings.recs_snapshot_root
+    path = model_snapshot.write(svc.store(), root, 20, users=False)
+    assert path is not None and not ModelSnapshot.open(path).has_users
+    assert not model_snapshot.pinnable(root, MODEL_VERSION)
+    published_at = svc.store().published().published_at
+    assert model_snapshot.readable(root)[0] == {
+        "model_version": MODEL_VERSION, "published_at": published_at, "pinnable": False}  # fmt: skip
+    assert svc.recommender.published.shared.of_version(MODEL_VERSION) is None
