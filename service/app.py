@@ -96,7 +96,7 @@ def create_app(settings: ApiSettings | None = None, **overrides: Any) -> Interes
         sessions=sessions,
         store_holder=store_holder,
         eventlog=eventlog,
-        recommender=Recommender(s),
+        recommender=Recommender(s, eventlog),
         experiments=Experiments(sessions),
         applier=BackgroundApplier(eventlog, lambda: store_holder.get()),  # (the holder's get may be swapped)
     )

@@ -89,6 +89,16 @@ class ApiSettings(Settings):
     online_metrics_every_s: float = Field(
         900.0, ge=0, description="The scheduler recomputes online metrics this often, s (0: never)."
     )
+    recs_freshness: Literal["feed", "check"] = Field(
+        "feed",
+        description="How a worker knows a cached answer is still good: feed = tail the event log every "
+        "RECS_FEED_POLL_MS (no store query on a hit; other workers' events seen within the interval); "
+        "check = ask the graph and the log on every request (exact, two round trips).",
+    )
+    recs_feed_poll_ms: float = Field(100.0, gt=0, le=60_000, description="feed: how often a worker reads the log.")
+    recs_feed_settle_ms: int = Field(
+        1000, ge=0, description="feed on PostgreSQL: how long a row may commit after a newer one (sequence ids)."
+    )
     recs_answer_ttl_s: float = Field(
         300.0, ge=0, description="Longest life of a cached answer, s (jittered to half..all; 0 disables)."
     )

@@ -74,7 +74,14 @@ def post_events(body: EventBatch) -> tuple[dict[str, Any], int]:
         except (StoreError, EmbeddedStoreError) as exc:
             log.warning("events accepted but not applied (graph unavailable): %s", exc)
             pending = svc.eventlog.pending_count()
+    if report.accepted:  # this worker's cached answers for them go now; others' at their next log poll
+        svc.recommender.touched(_changed_users(good))
     return {"accepted": report.accepted, "duplicates": report.duplicates, "rejected": rejected, "pending": pending}, 202
+
+
+def _changed_users(good: list[tuple[int, Any]]) -> set[str]:
+    """Users whose answers the events change (an impression changes none)."""
+    return {e.user_id for _, e in good if e.type != "impression"}
 
 
 def _reindexed(good: list[tuple[int, Any]], bad: list[dict[str, Any]], index: list[int]) -> None:
@@ -114,6 +121,7 @@ def _post_mixed(raw: list[Any], social: set[int]) -> tuple[dict[str, Any], int]:
     except (StoreError, EmbeddedStoreError) as exc:
         log.warning("events accepted but not applied (graph unavailable): %s", exc)
         pending = svc.eventlog.pending_count() + relations.pending_count(svc.eventlog.sessions)
+    svc.recommender.touched(_changed_users(ev_good) | {r.user_id for _, r in rel_good})
     return {"accepted": accepted, "duplicates": duplicates, "rejected": rejected, "pending": pending}, 202
 
 

@@ -29,7 +29,7 @@ from service.metrics import RECOMMENDATIONS
 from service.problems import not_found
 from service.recs.people import people as people_for
 from service.recs.profile import interest_levels, negative_evidence
-from service.recs.recommender import UnknownInterest
+from service.recs.recommender import Feedback, UnknownInterest
 
 users = APIBlueprint("users", __name__, url_prefix="/v1/users", abp_tags=[Tag(name="users")], abp_security=SECURITY)
 items = APIBlueprint("items", __name__, url_prefix="/v1/items", abp_tags=[Tag(name="items")], abp_security=SECURITY)
@@ -47,11 +47,14 @@ def recommendations(path: UserPath, query: RecsQuery) -> Response:
     """
     svc = services()
     exclude = [x.strip() for x in (query.exclude or "").split(",") if x.strip()]
-    # disliked / not-interested items: never again (part of the answer cache's key), and
-    # they lower the live evidence of their interests
-    negative_terms = svc.eventlog.negative_terms(path.user_id)
-    exclude += sorted({item for item, *_ in negative_terms})
-    negative = negative_evidence(negative_terms, now_ms(), svc.settings.evidence_tau_ms)
+
+    def feedback() -> Feedback:
+        # disliked / not-interested items: never again, and they lower the live evidence
+        # of their interests (read when the answer is computed, or checked: Recommender.answer)
+        terms = svc.eventlog.negative_terms(path.user_id)
+        rejected = tuple(sorted({item for item, *_ in terms}))
+        return Feedback(rejected, negative_evidence(terms, now_ms(), svc.settings.evidence_tau_ms))
+
     strategy: str = query.strategy
     experiment = svc.experiments.running()
     arm = experiment.assign(path.user_id) if experiment is not None else None
@@ -67,7 +70,7 @@ def recommendations(path: UserPath, query: RecsQuery) -> Response:
             exclude=exclude,
             interest=query.interest,
             explain=query.explain,
-            negative=negative,
+            feedback=feedback,
             blend=arm.blend if arm is not None else (),
             pin=arm.model_version if arm is not None else None,
         )
@@ -143,6 +146,7 @@ def delete_user(path: UserPath) -> dict[str, Any]:
     """
     svc = services()
     report = privacy.delete_user(svc.eventlog, svc.store(), path.user_id)
+    svc.recommender.touched([path.user_id])
     if not (report["graph_user_removed"] or report["events_removed"] or report["relation_events_removed"]):
         raise not_found("user", path.user_id)
     return report

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from graph_schema.clock import now_ms
 from graph_schema.rows import Interaction
 from graph_schema.settings import LOG_ONLY_TYPES, NEGATIVE_TYPES, Settings
-from records.tables import CatalogueRecord, EventAttribution, EventRecord, session_factory
+from records.tables import CatalogueRecord, DeletedUser, EventAttribution, EventRecord, session_factory
 from service.ingest import pg_copy, recid
 from service.ingest.schemas import EventIn
 
@@ -185,6 +185,18 @@ _NEGATIVE_TERMS = (
     .select_from(EVENTS.outerjoin(CatalogueRecord, CatalogueRecord.item_id == EVENTS.c.item_id))
     .where(EVENTS.c.user_id == bindparam("user_id"), EVENTS.c.type.in_(sorted(NEGATIVE_TYPES)))
 )
+
+
+# the answer cache's change feed (service/recs/freshness.py): what happened after a row;
+# impressions change no answer (they are log-only and counted elsewhere)
+_CHANGES = (
+    select(EVENTS.c.id, EVENTS.c.user_id, EVENTS.c.status, EVENTS.c.received_at)
+    .where(EVENTS.c.id > bindparam("after"), EVENTS.c.type != "impression")
+    .order_by(EVENTS.c.id)
+    .limit(bindparam("limit"))
+)
+_LAST_ID = select(func.max(EVENTS.c.id))
+_DELETED_SINCE = select(DeletedUser.user_id, DeletedUser.deleted_at).where(DeletedUser.deleted_at >= bindparam("since"))
 
 
 class EventLog:
@@ -461,6 +473,21 @@ class EventLog:
         with self.sessions.kw["bind"].connect() as conn:
             rows = conn.execute(_NEGATIVE_TERMS, {"user_id": user_id}).all()
         return [(i, abs(float(w)), int(t), list(tags or ())) for i, w, t, tags in rows]
+
+    def changes_after(self, after_id: int, limit: int) -> list[tuple[int, str, str, int]]:
+        """(row id, user, status, received_at) of the events after row `after_id` in row
+        order, impressions left out, at most `limit`."""
+        with self.sessions.kw["bind"].connect() as conn:
+            return [tuple(r) for r in conn.execute(_CHANGES, {"after": after_id, "limit": limit})]  # type: ignore[misc]
+
+    def last_row_id(self) -> int:
+        with self.sessions.kw["bind"].connect() as conn:
+            return int(conn.execute(_LAST_ID).scalar() or 0)
+
+    def deleted_since(self, since_ms: int) -> list[tuple[str, int]]:
+        """(user, deleted_at) of the privacy deletes at or after `since_ms`."""
+        with self.sessions.kw["bind"].connect() as conn:
+            return [(u, int(t)) for u, t in conn.execute(_DELETED_SINCE, {"since": since_ms})]
 
     def pending_count(self) -> int:
         with self.sessions() as session:

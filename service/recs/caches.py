@@ -3,10 +3,13 @@
 Computing an answer costs a profile query (the user's whole history) and a few
 hundred candidates scored in Python; most traffic asks again for the same user
 before anything about that user changed. So the answer is cached under
-everything it depends on, and each request first asks the graph one indexed
-question (GraphStore.user_state: the user's `rev` — the user node's incarnation
-and the user's interaction count, which every ingest batch touching the user
-raises — and the published model version):
+everything it depends on. With RECS_FRESHNESS=feed the key holds the user's
+generation in this worker and the model version the change feed last read
+(freshness.py: no store query on a hit). With `check` each request first asks the
+graph one indexed question (GraphStore.user_state: the user's `rev` — the user node's
+incarnation and the user's interaction count, which every ingest batch touching the
+user raises — and the published model version) and the log for the user's negative
+feedback:
 
 - the user acted (rev moved) or was deleted (no node)  -> miss, recomputed;
 - a new model was published (model_version moved)      -> miss;

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from graph_schema.clock import now_ms
 from graph_schema.store.serving import ServingReads
 from service.config import ApiSettings
+from service.ingest.eventlog import EventLog
 from service.recs import profile, ranking, similar
 from service.recs.caches import CachedAnswer, ResponseCache
 from service.recs.context import Context
+from service.recs.freshness import ChangeFeed
 from service.recs.published import NOT_READ, PublishedModel
 from service.recs.snapshot import Snapshot, SnapshotKeeper
 
@@ -19,14 +22,38 @@ class UnknownInterest(LookupError):
     pass
 
 
+@dataclass(frozen=True)
+class Feedback:
+    """The user's negative feedback: items never to show again, and the negative
+    evidence per interest (profile.negative_evidence)."""
+
+    rejected: tuple[str, ...] = ()
+    negative: Mapping[str, float] | None = None
+
+
+NO_FEEDBACK = Feedback()
+
+
 class Recommender:
-    def __init__(self, settings: ApiSettings) -> None:
+    def __init__(self, settings: ApiSettings, eventlog: EventLog | None = None) -> None:
         self.settings = settings
         self.published = PublishedModel(settings)
         self.snapshots = SnapshotKeeper(
             settings.recs_cache_s, settings.trending_tau_days * 86_400_000.0, settings.trending_limit
         )
         self.answers = ResponseCache(settings.recs_answer_cache, settings.recs_answer_ttl_s)
+        self.eventlog = eventlog
+        # RECS_FRESHNESS=feed: cached answers are checked against the tailed log (freshness.py)
+        self.feed = (
+            ChangeFeed(settings.recs_feed_poll_ms, settings.recs_feed_settle_ms, self.answers.clear)
+            if settings.recs_freshness == "feed" and eventlog is not None and self.answers.enabled
+            else None
+        )
+
+    def touched(self, users: Iterable[str]) -> None:
+        """This worker changed these users (events, a delete): their cached answers go."""
+        if self.feed is not None:
+            self.feed.touch(users)
 
     def model_version(self, store: ServingReads, known: Any = NOT_READ) -> str | None:
         """The published version: `known` when the caller just read it, else cached for 5 s."""
@@ -51,37 +78,42 @@ class Recommender:
         exclude: Iterable[str] = (),
         interest: str | None = None,
         explain: bool = True,
-        negative: Mapping[str, float] | None = None,
+        feedback: Callable[[], Feedback] = lambda: NO_FEEDBACK,
         blend: tuple[tuple[str, float], ...] = (),
         pin: str | None = None,
     ) -> tuple[CachedAnswer, bool]:
         """`recommend` serialised by `dumps`, from the answer cache when nothing it
-        depends on changed (see caches.py); returns (answer, cache hit)."""
-        if not self.answers.enabled:
-            result = self.recommend(
-                store, user_id, k, strategy, exclude, interest, explain, negative=negative, blend=blend, pin=pin
-            )
-            return CachedAnswer(dumps(result), result["strategy"], model_version=result["model_version"]), False
-        state = store.user_state(user_id)
+        depends on changed (see caches.py, freshness.py); returns (answer, cache hit).
+        `feedback` reads the user's negative feedback: on every request when the cache
+        checks the stores, only to compute an answer with the change feed."""
         exclude = tuple(exclude)
-        key = (
-            user_id,
-            state.known,
-            state.rev,
-            state.model_version,
-            k,
-            strategy,
-            exclude,
-            interest,
-            explain,
-            blend,
-            pin,
-        )
-        hit = self.answers.get(key)
-        if hit is not None:
-            return hit, True
+        params = (k, strategy, exclude, interest, explain, blend, pin)
+        if not self.answers.enabled:
+            fb = feedback()
+            result = self.recommend(
+                store, user_id, k, strategy, exclude + fb.rejected, interest, explain,
+                negative=fb.negative, blend=blend, pin=pin,
+            )  # fmt: skip
+            return CachedAnswer(dumps(result), result["strategy"], model_version=result["model_version"]), False
+        key: tuple[Any, ...]
+        if self.feed is not None and self.eventlog is not None:
+            self.feed.current(self.eventlog, store)
+            mv: Any = self.feed.model_version
+            key = (user_id, self.feed.generation(user_id), mv, *params)
+            hit = self.answers.get(key)
+            if hit is not None:
+                return hit, True
+            fb = feedback()
+        else:
+            state = store.user_state(user_id)
+            fb = feedback()  # log-only events: the graph's rev does not move with them
+            mv = state.model_version
+            key = (user_id, state.known, state.rev, mv, fb.rejected, *params)
+            hit = self.answers.get(key)
+            if hit is not None:
+                return hit, True
         result = self.recommend(
-            store, user_id, k, strategy, exclude, interest, explain, state.model_version, negative, blend, pin
+            store, user_id, k, strategy, exclude + fb.rejected, interest, explain, mv, fb.negative, blend, pin
         )
         answer = self.answers.put(key, dumps(result), result["strategy"], result["model_version"])
         return answer, False

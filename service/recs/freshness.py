@@ -1,0 +1,112 @@
+"""When a cached answer is still good: the change feed (RECS_FRESHNESS=feed).
+
+With RECS_FRESHNESS=check every request asks the graph for the user's `rev` and the
+event log for their negative feedback before it may use a cached answer: exact, but two
+store round trips on every hit. With `feed` (the default) a worker instead tails the
+event log, at most every RECS_FEED_POLL_MS, and forgets the cached answers of the users
+whose events it sees; a hit then costs no store query at all.
+
+- Each user has a generation number in the worker; it is part of the answer cache's key,
+  so raising it makes the user's entries unreachable (the LRU drops them).
+- The worker that takes an event batch or a privacy delete raises the users' generations
+  at once (touch): its own answers are exact. Other workers see the change at their next
+  poll, so an answer can lag the log by up to the poll interval (plus the graph apply
+  when INGEST_APPLY=background: a row is counted once it is no longer `pending`).
+- A poll reads the rows after a cursor: (id, user, status). The cursor stops before the
+  first `pending` row (applied to the graph later) and, on PostgreSQL, before rows younger
+  than RECS_FEED_SETTLE_MS: a sequence hands out ids before commit, so a lower id can
+  commit after a higher one was read. SQLite has one writer at a time: no settling.
+  Rows above the cursor that were already counted are remembered, so a user is
+  invalidated once per row.
+- Impressions change no answer and are not read; privacy deletes come from the
+  deleted-users table; the published model version is read by the same poll.
+A row left `pending` longer than STUCK_MS (a writer killed mid-batch) is counted and
+passed, so the feed never stops; the replay that applies it later invalidates nothing
+(the entry's time to live, RECS_ANSWER_TTL_S, bounds that case).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+
+from graph_schema.clock import now_ms
+from graph_schema.store.serving import ServingReads
+from service.ingest.eventlog import EventLog
+
+STUCK_MS = 60_000
+MAX_ROWS = 20_000  # per poll; a backlog is read over the next polls
+MAX_USERS = 1_000_000  # generations kept before they (and the answers) are forgotten
+
+
+class ChangeFeed:
+    def __init__(self, poll_ms: float, settle_ms: int, on_reset: Callable[[], None]) -> None:
+        self.poll_s = poll_ms / 1000.0
+        self.settle_ms = settle_ms
+        self.on_reset = on_reset  # forget every cached answer (generations are reset)
+        self.model_version: str | None = None
+        self._cursor: int | None = None
+        self._counted: set[int] = set()  # rows above the cursor already counted
+        self._deleted_since = 0
+        self._gen: dict[str, int] = {}
+        self._next = 0
+        self._polled_at = float("-inf")
+        self._lock = threading.Lock()
+
+    def generation(self, user_id: str) -> int:
+        return self._gen.get(user_id, 0)
+
+    def touch(self, users: Iterable[str]) -> None:
+        """These users' cached answers are stale (this worker changed them)."""
+        with self._lock:
+            self._bump(users)
+
+    def _bump(self, users: Iterable[str]) -> None:
+        for user in users:
+            self._next += 1
+            self._gen[user] = self._next
+        if len(self._gen) > MAX_USERS:
+            self._gen.clear()  # generation 0 again for everyone: the old entries must go too
+            self.on_reset()
+
+    def current(self, eventlog: EventLog, store: ServingReads) -> None:
+        """Poll if the last poll is older than the interval (one thread polls; the others
+        go on with what the last poll saw)."""
+        if time.monotonic() - self._polled_at < self.poll_s:
+            return
+        if not self._lock.acquire(blocking=False):
+            return
+        try:
+            self._poll(eventlog, store)
+        finally:
+            self._lock.release()
+
+    def _poll(self, eventlog: EventLog, store: ServingReads) -> None:
+        now = now_ms()
+        settle = self.settle_ms if eventlog.sessions.kw["bind"].dialect.name != "sqlite" else 0
+        if self._cursor is None:  # the cache starts empty: nothing before now matters
+            self._cursor, self._deleted_since = eventlog.last_row_id(), now - settle
+        changed: set[str] = set()
+        cursor, passing = self._cursor, True
+        for row_id, user, status, received in eventlog.changes_after(self._cursor, MAX_ROWS):
+            if status == "pending" and now - received < STUCK_MS:
+                passing = False
+                continue
+            if row_id not in self._counted:
+                changed.add(user)
+                self._counted.add(row_id)
+            if passing and now - received >= settle:
+                cursor = row_id
+            else:
+                passing = False
+        self._cursor = cursor
+        self._counted = {r for r in self._counted if r > cursor}
+        changed.update(user for user, _ in eventlog.deleted_since(self._deleted_since))
+        self._deleted_since = now - settle - 10_000  # re-read 10 s back: a delete that committed late
+        self._bump(changed)
+        self.model_version = store.current_model_version()
+        self._polled_at = time.monotonic()
+
+
+__all__ = ["ChangeFeed"]
