@@ -489,6 +489,12 @@ def main() -> int:
         default="both",
         help="measure with the per-worker answer cache (warmed), without it, or both (default)",
     )
+    p.add_argument(
+        "--freshness",
+        choices=("feed", "check"),
+        default="feed",
+        help="RECS_FRESHNESS of the API server: how a cached answer is known to hold (default feed)",
+    )
     p.add_argument("--epochs", type=int, default=None, help="training epochs for the refresh")
     p.add_argument(
         "--data-dir",
@@ -553,7 +559,8 @@ def run(a: argparse.Namespace, engine: Engine) -> int:
         def bench_state(label: str) -> None:
             nonlocal server
             for cached in modes:
-                server = Gunicorn(settings, engine, free_port(), a.workers, a.threads, cached, tmp)
+                server = Gunicorn(settings, engine, free_port(), a.workers, a.threads, cached, tmp,
+                                  {"RECS_FRESHNESS": a.freshness})  # fmt: skip
                 try:
                     server.wait_ready(key)
                     what = "answer cache on, warm" if cached else "answer cache off: every request computed"
@@ -581,7 +588,9 @@ def run(a: argparse.Namespace, engine: Engine) -> int:
         if has_model:
             bench_state("published model: similar + interests + embeddings")
 
-        server = Gunicorn(settings, engine, free_port(), a.workers, a.threads, True, tmp)
+        server = Gunicorn(
+            settings, engine, free_port(), a.workers, a.threads, True, tmp, {"RECS_FRESHNESS": a.freshness}
+        )
         server.wait_ready(key)
         bench_ingest(server.port, key, users, items, a.ingest_batches, 1)
         bench_ingest(server.port, key, users, items, a.ingest_batches, 4)
