@@ -135,6 +135,7 @@ def main() -> int:
     p.add_argument("--unloaded-seconds", type=float, default=20.0)
     p.add_argument("--data-dir", type=Path, default=None, help="reuse this DATA_DIR (MovieLens + a model)")
     p.add_argument("--ingest-apply", choices=("inline", "background"), default="inline", help="the API's INGEST_APPLY")
+    p.add_argument("--freshness", choices=("feed", "check"), default="feed", help="the API's RECS_FRESHNESS")
     a = p.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-mixed-"))
     with graph_engine("falkordb", wipe=False) as engine:
@@ -155,7 +156,8 @@ def main() -> int:
             items = [i.item_id for i in ml.items]
             key = create_key(session_factory(settings.sql_url), "admin", "bench-mixed")
             env = {"API_RUNS_REFRESH": "0", "QUEUED_POLL_S": "2", "REFRESH_INTERVAL_MINUTES": "0",
-                   "ONLINE_METRICS_EVERY_S": "0", "INGEST_APPLY": a.ingest_apply}  # fmt: skip
+                   "ONLINE_METRICS_EVERY_S": "0", "INGEST_APPLY": a.ingest_apply,
+                   "RECS_FRESHNESS": a.freshness}  # fmt: skip
             server = Gunicorn(settings, engine, free_port(), 2, 2, True, tmp, extra_env=env)
             server.wait_ready(key)
             sched_env = {**os.environ, **engine.env(), "DATA_DIR": str(settings.data_dir),
