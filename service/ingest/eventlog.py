@@ -480,6 +480,10 @@ class EventLog:
         with self.sessions.kw["bind"].connect() as conn:
             return [tuple(r) for r in conn.execute(_CHANGES, {"after": after_id, "limit": limit})]  # type: ignore[misc]
 
+    def dialect(self) -> str:
+        """The SQL database's dialect name (sqlite, postgresql)."""
+        return str(self.sessions.kw["bind"].dialect.name)
+
     def last_row_id(self) -> int:
         with self.sessions.kw["bind"].connect() as conn:
             return int(conn.execute(_LAST_ID).scalar() or 0)

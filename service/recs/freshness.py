@@ -30,14 +30,25 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable
+from typing import Protocol
 
 from graph_schema.clock import now_ms
 from graph_schema.store.serving import ServingReads
-from service.ingest.eventlog import EventLog
 
 STUCK_MS = 60_000
-MAX_ROWS = 20_000  # per poll; a backlog is read over the next polls
+# per poll (~7 ms on SQLite): behind a pending row the same rows are read again each poll,
+# so with INGEST_APPLY=background and a deep backlog, rows past this wait for the applier
+MAX_ROWS = 5_000
 MAX_USERS = 1_000_000  # generations kept before they (and the answers) are forgotten
+
+
+class ChangeLog(Protocol):
+    """What the feed reads of the event log (service.ingest.eventlog.EventLog)."""
+
+    def dialect(self) -> str: ...
+    def last_row_id(self) -> int: ...
+    def changes_after(self, after_id: int, limit: int) -> list[tuple[int, str, str, int]]: ...
+    def deleted_since(self, since_ms: int) -> list[tuple[str, int]]: ...
 
 
 class ChangeFeed:
@@ -70,7 +81,7 @@ class ChangeFeed:
             self._gen.clear()  # generation 0 again for everyone: the old entries must go too
             self.on_reset()
 
-    def current(self, eventlog: EventLog, store: ServingReads) -> None:
+    def current(self, eventlog: ChangeLog, store: ServingReads) -> None:
         """Poll if the last poll is older than the interval (one thread polls; the others
         go on with what the last poll saw)."""
         if time.monotonic() - self._polled_at < self.poll_s:
@@ -82,9 +93,9 @@ class ChangeFeed:
         finally:
             self._lock.release()
 
-    def _poll(self, eventlog: EventLog, store: ServingReads) -> None:
+    def _poll(self, eventlog: ChangeLog, store: ServingReads) -> None:
         now = now_ms()
-        settle = self.settle_ms if eventlog.sessions.kw["bind"].dialect.name != "sqlite" else 0
+        settle = self.settle_ms if eventlog.dialect() != "sqlite" else 0
         if self._cursor is None:  # the cache starts empty: nothing before now matters
             self._cursor, self._deleted_since = eventlog.last_row_id(), now - settle
         changed: set[str] = set()
@@ -109,4 +120,4 @@ class ChangeFeed:
         self._polled_at = time.monotonic()
 
 
-__all__ = ["ChangeFeed"]
+__all__ = ["ChangeFeed", "ChangeLog"]

@@ -397,7 +397,9 @@ def unpin(root: Path, experiment_id: str) -> None:
 def find(root: Path, version: str) -> Path | None:
     """The newest complete snapshot of `version` under root (a version name reused by a
     rebuilt graph has one per publish), or None."""
-    found = [p for p in root.glob(f"{glob_escape(version)}@*") if (p / "meta.json").exists()] if root.exists() else []
+    if not root.exists() or "/" in version or version.startswith("."):  # a name, never a path out of root
+        return None
+    found = [p for p in root.glob(f"{glob_escape(version)}@*") if (p / "meta.json").exists()]
     return max(found, key=lambda p: (p / "meta.json").stat().st_mtime, default=None)
 
 

@@ -9,11 +9,10 @@ from typing import Any
 from graph_schema.clock import now_ms
 from graph_schema.store.serving import ServingReads
 from service.config import ApiSettings
-from service.ingest.eventlog import EventLog
 from service.recs import profile, ranking, similar
 from service.recs.caches import CachedAnswer, ResponseCache
 from service.recs.context import Context
-from service.recs.freshness import ChangeFeed
+from service.recs.freshness import ChangeFeed, ChangeLog
 from service.recs.published import NOT_READ, PublishedModel
 from service.recs.snapshot import Snapshot, SnapshotKeeper
 
@@ -35,7 +34,7 @@ NO_FEEDBACK = Feedback()
 
 
 class Recommender:
-    def __init__(self, settings: ApiSettings, eventlog: EventLog | None = None) -> None:
+    def __init__(self, settings: ApiSettings, eventlog: ChangeLog | None = None) -> None:
         self.settings = settings
         self.published = PublishedModel(settings)
         self.snapshots = SnapshotKeeper(

@@ -167,6 +167,8 @@ def test_pinning_a_version_that_is_not_kept_is_a_409_that_lists_the_pinnable_one
     assert r.status_code == 409
     detail = r.get_json()["detail"]
     assert "'test-v0' cannot be pinned" in detail and "test-v2" in detail
+    for name in ("../test-v2", "test-v*", ".hidden"):  # a version is a name, never a path or a pattern
+        assert not model_snapshot.pinnable(_svc(two_versions).settings.recs_snapshot_root, name)
     assert _svc(two_versions).experiments.running() is None
 
 
