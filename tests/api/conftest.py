@@ -20,7 +20,7 @@ import contextlib
 import os
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -183,6 +183,29 @@ def load_graph(client: FlaskClient, keys: Keys) -> None:
     store = services_of(client).store()
     store.upsert_interests([{"interest_id": k, "name": v, "kind": "genre"} for k, v in INTERESTS.items()])
     services_of(client).recommender.invalidate()
+
+
+def experiment_with_every_arm(
+    client: FlaskClient, keys: Keys, body: dict[str, Any], users: Iterable[str]
+) -> tuple[dict[str, Any], dict[str, set[str]]]:
+    """Create the experiment until each of its arms holds at least one of `users`.
+
+    The split hashes the (random) experiment id with the user id, so a handful of users
+    all land in one arm now and then (six users, two arms: 1 in 32); a new experiment
+    replaces the old one and draws again. Returns the experiment and the users by arm."""
+    users = list(users)
+    for _ in range(20):
+        r = client.post("/v1/experiments", json=body, headers=keys.header("admin"))
+        assert r.status_code == 201, r.get_json()
+        exp = r.get_json()
+        by_arm: dict[str, set[str]] = {arm["name"]: set() for arm in body["arms"]}
+        for user in users:
+            r = client.get(f"/v1/users/{user}/recommendations?k=5", headers=keys.header("read"))
+            assert r.status_code == 200, r.get_json()
+            by_arm[r.get_json()["experiment"]["arm"]].add(user)
+        if all(by_arm.values()):
+            return exp, by_arm
+    raise AssertionError(f"20 experiments never split {users} over every arm: {by_arm}")
 
 
 def services_of(client: FlaskClient) -> Any:

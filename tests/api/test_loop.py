@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from service.loop.stats import compare
-from tests.api.conftest import DAY_MS, NOW_MS, Keys, services_of
+from tests.api.conftest import DAY_MS, NOW_MS, Keys, experiment_with_every_arm, services_of
 
 pytestmark = pytest.mark.stacks
 
@@ -281,19 +281,17 @@ def test_an_arm_can_be_a_blend_setting(published, keys: Keys):
         {"name": "trending", "strategy": "blend",
          "blend": {"learned": 0, "graph": 0, "interest": 0, "embedding": 0, "social": 0, "trending": 1}},
     ]}  # fmt: skip
-    r = client.post("/v1/experiments", json=body, headers=keys.header("admin"))
-    assert r.status_code == 201, r.get_json()
-    exp = r.get_json()
+    users = ("alice", "bob", "carol", "dave", "erin", "frank")
+    exp, by_arm = experiment_with_every_arm(client, keys, body, users)
     assert exp["arms"][1]["blend"]["trending"] == 1 and "blend" not in exp["arms"][0]
     reasons: dict[str, set[str]] = {"blend": set(), "trending": set()}
-    for user in ("alice", "bob", "carol", "dave", "erin", "frank"):
-        answer = client.get(f"/v1/users/{user}/recommendations?k=5", headers=keys.header("read")).get_json()
-        arm = answer["experiment"]["arm"]
-        assert answer["items"], user
-        for item in answer["items"]:
-            reasons[arm].update(item["reasons"])
-        again = client.get(f"/v1/users/{user}/recommendations?k=5", headers=keys.header("read")).get_json()
-        assert again["experiment"]["arm"] == arm  # a user stays in their arm
+    for arm, members in by_arm.items():
+        for user in members:
+            answer = client.get(f"/v1/users/{user}/recommendations?k=5", headers=keys.header("read")).get_json()
+            assert answer["experiment"]["arm"] == arm  # a user stays in their arm
+            assert answer["items"], user
+            for item in answer["items"]:
+                reasons[arm].update(item["reasons"])
     assert reasons["trending"] == {"trending"}, reasons
     assert any(r.startswith("similar to") or r.startswith("matches your interest") for r in reasons["blend"]), reasons
     report = client.get(f"/v1/experiments/{exp['experiment_id']}", headers=keys.header("analyst")).get_json()

@@ -12,7 +12,7 @@ import pytest
 from graph_schema.because import followed_because
 from service.recs import model_snapshot
 from service.recs.model_snapshot import ModelSnapshot
-from tests.api.conftest import HISTORY, ITEMS, MODEL_VERSION, NOW_MS, Keys
+from tests.api.conftest import HISTORY, ITEMS, MODEL_VERSION, NOW_MS, Keys, experiment_with_every_arm
 
 pytestmark = pytest.mark.stacks  # the user-side query on Neo4j too, UPDATE ... RETURNING on PostgreSQL
 
@@ -100,15 +100,7 @@ def test_a_pinned_arm_serves_the_older_version_after_a_newer_one_is_published(tw
     client = two_versions.test_client()
     arms = [{"name": "current", "strategy": "blend", "blend": LEARNED_ONLY},
             {"name": "v1", "strategy": "blend", "blend": LEARNED_ONLY, "model_version": MODEL_VERSION}]  # fmt: skip
-    by_arm: dict[str, set[str]] = {}
-    for _ in range(20):  # until the six users fall in both arms (each try: 62/64)
-        exp = _experiment(client, keys, arms)
-        by_arm = {"current": set(), "v1": set()}
-        for user in HISTORY:
-            by_arm[_answer(client, keys, user)["experiment"]["arm"]].add(user)
-        if all(by_arm.values()):
-            break
-    assert all(by_arm.values()), by_arm
+    exp, by_arm = experiment_with_every_arm(client, keys, {"name": "pinned", "arms": arms}, HISTORY)
     assert exp["arms"][1]["model_version"] == MODEL_VERSION
     for arm, version in (("current", "test-v2"), ("v1", MODEL_VERSION)):
         for user in by_arm[arm]:
