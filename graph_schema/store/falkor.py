@@ -79,6 +79,7 @@ def plain(value: Any) -> Any:
 # strings as they are, without escaping `"` or `\`: text holding a backslash, or
 # not parsing, cannot be trusted, and the shared query (plain lists) answers instead.
 JSON_COLUMNS = {
+    "community_user_interests": "rows_json",
     "pull_embeddings": "rows_json",
     "pull_embeddings_interest": "rows_json",
     "pull_embeddings_item": "rows_json",

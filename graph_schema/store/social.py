@@ -127,10 +127,10 @@ class SocialGraph(StoreBase):
 
     def user_interest_weights(self) -> list[tuple[str, str, str, float]]:
         """(user, interest, interest name, weight): strength if written, else evidence."""
-        return [
-            (r["user_id"], r["interest_id"], r["name"], float(r["weight"]))
-            for r in self._named_read("community_user_interests")
-        ]
+        rows = self._named_read("community_user_interests")
+        if rows and "rows_json" in rows[0]:  # a backend's one-value variant (FalkorDB)
+            return [(u, t, name, float(w)) for u, t, name, w in rows[0]["rows_json"] or []]
+        return [(r["user_id"], r["interest_id"], r["name"], float(r["weight"])) for r in rows]
 
     def community_members(self, version: str) -> dict[str, list[str]]:
         """Members of each community of `version`."""

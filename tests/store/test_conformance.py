@@ -384,6 +384,17 @@ def test_ids_with_quotes_and_backslashes_survive_the_training_pulls(store: Graph
     assert {r["item_id"] for r in hood.interactions} == {ODD_IDS[0]}
 
 
+def test_community_interest_weights_survive_quotes_and_backslashes(store: GraphStore) -> None:
+    """The FalkorDB one-JSON-value variant and the plain query give the same rows."""
+    store.upsert_items([CatalogueItem(i, interests=(f"x{i}",)) for i in ODD_IDS])
+    store.upsert_interests([{"interest_id": f"x{ODD_IDS[0]}", "name": 'say "hi" \\o/', "kind": "tag"}])
+    store.apply_interactions([ev(f"u{i}", i, 1, 1000) for i in ODD_IDS], TAU)
+    rows = {(u, t): (name, w) for u, t, name, w in store.user_interest_weights()}
+    assert set(rows) == {(f"u{i}", f"x{i}") for i in ODD_IDS}
+    assert rows[(f"u{ODD_IDS[0]}", f"x{ODD_IDS[0]}")][0] == 'say "hi" \\o/'
+    assert all(w == pytest.approx(1.0, rel=REL) for _, w in rows.values())
+
+
 def test_titles_with_quotes_and_backslashes_reach_the_recommender_intact(store: GraphStore) -> None:
     title = 'He said "hi" \\o/ \\u0041'
     store.upsert_items([CatalogueItem("i1", title=title, interests=("a",)), CatalogueItem("i2", title="plain")])
