@@ -6,7 +6,8 @@ from __future__ import annotations
 import math
 
 from service.recs.context import Context, Found
-from service.recs.evidence import SharedTaste, SimilarInDescription, SimilarTo
+from service.recs.evidence import Evidence, SharedTaste, SimilarInDescription, SimilarTo
+from service.recs.model_snapshot import NeighbourSums
 
 CO_INTERACTION_ITEMS = 300  # candidates read from co-interaction
 
@@ -30,6 +31,8 @@ def _neighbours(ctx: Context, model_version: str) -> Found:
     titles = {r.item_id: r.title for r in recent}
     out = Found()
     scores, evidence = out.scores, out.evidence
+    if ctx.model is not None:  # the shared snapshot: the same sums as below, as arrays
+        return _from_sums(ctx, ctx.model.neighbour_sums(weights, ctx.settings.recs_similar_per_item), titles)
     best: dict[str, float] = {}
     for anchor, neighbours in ctx.published.similar_lists(ctx.store, model_version, list(weights), ctx.model).items():
         wa = weights.get(anchor, 0.0)
@@ -49,6 +52,28 @@ def _neighbours(ctx: Context, model_version: str) -> Found:
         return Found()
     for item in scores:
         scores[item] /= top
+    return out
+
+
+def _from_sums(ctx: Context, found: NeighbourSums, titles: dict[str, str | None]) -> Found:
+    similar: list[Evidence] = [SimilarTo(a, titles.get(a)) for a in found.anchors]
+    described: list[Evidence] = [SimilarInDescription(a, titles.get(a)) for a in found.anchors]
+    excluded = ctx.excluded
+    kept = [
+        (item, total, best, text)
+        for item, total, best, text in zip(
+            found.items, found.sums.tolist(), found.best_anchor.tolist(), found.by_text.tolist(), strict=True
+        )
+        if item not in excluded
+    ]
+    top = max((total for _, total, _, _ in kept), default=0.0)
+    out = Found()
+    if top <= 0:
+        return out
+    for item, total, best, text in kept:
+        out.scores[item] = total / top
+        if best >= 0:
+            out.evidence[item] = (described if text else similar)[best]
     return out
 
 
