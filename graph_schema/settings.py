@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     train_layers: int | None = Field(None, description="Propagation layers.")
     train_epochs: int | None = Field(None, description="Most training epochs (early stopping may end sooner).")
     train_seed: int | None = Field(None, description="Random seed (runs are reproducible).")
+    train_patience: int | None = Field(
+        None, ge=1, description="Epochs without a better validation metric before training stops."
+    )
     refresh_window_days: float | None = Field(
         None, description="Train on interactions of the last N days (unset: all)."
     )

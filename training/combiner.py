@@ -85,6 +85,7 @@ class SourceInputs:
     item_vectors: np.ndarray | None = None  # sequence without EASE: item cosine similarity
     social: FolloweeTaste | None = None
     _item_side: dict[str, ItemSide] = field(default_factory=dict, repr=False)
+    _stacked: dict[tuple[str, ...], np.ndarray] = field(default_factory=dict, repr=False)
 
     def scores(self, users: np.ndarray, weights: dict[str, float]) -> dict[str, np.ndarray]:
         """Standardised scores of the sources with a weight, for `users` (one block each)."""
@@ -99,8 +100,8 @@ class SourceInputs:
 
     def blend(self, users: np.ndarray, weights: dict[str, float]) -> np.ndarray:
         """Σ weight × standardised source score, for `users` × every item."""
-        total = np.zeros((len(users), self.history.shape[1]), dtype=np.float32)
-        user_side, item_side = [], []
+        total: np.ndarray | None = None  # the full-rank sources' sum (0 + x is x: allocated at the first)
+        user_side, low_rank = [], []
         shift = np.zeros(len(users), dtype=np.float32)
         for name in SOURCES:
             weight = weights.get(name, 0.0)
@@ -110,7 +111,8 @@ class SourceInputs:
             if factors is None:
                 block = self._raw(name, users)
                 if block is not None:
-                    total += np.float32(weight) * standardise(block)
+                    part = np.float32(weight) * standardise(block)
+                    total = part if total is None else np.add(total, part, out=total)
                 continue
             u, (items, mean_item, gram) = factors
             mean = u @ mean_item
@@ -119,11 +121,17 @@ class SourceInputs:
             # a row whose scores are (numerically) all equal: no spread to standardise by
             scale = np.float32(weight) / np.where(std > 1e-6 * (np.abs(mean) + 1.0), std, 1.0)
             user_side.append(u * scale[:, None])
-            item_side.append(items)
+            low_rank.append(name)
             shift += scale * mean
-        if user_side:
-            total += np.hstack(user_side) @ np.hstack(item_side).T - shift[:, None]
-        return total
+        if not user_side:
+            return np.zeros((len(users), self.history.shape[1]), dtype=np.float32) if total is None else total
+        # one product for every low-rank source, the item side stacked once per source set
+        key = tuple(low_rank)
+        if key not in self._stacked:
+            self._stacked[key] = np.ascontiguousarray(np.hstack([self._item_side[n][0] for n in key]).T)
+        scores = np.hstack(user_side) @ self._stacked[key]
+        scores -= shift[:, None]
+        return scores if total is None else np.add(total, scores, out=total)
 
     def _factors(
         self, name: str, users: np.ndarray

@@ -24,12 +24,17 @@ DEFAULT_KS: tuple[int, ...] = (10, 20)
 REPORTED = ("recall@10", "recall@20", "ndcg@10", "ndcg@20", "hit@10", "mrr@10")
 
 
-def top_k(scores: np.ndarray, k: int, exclude: Sequence[np.ndarray] | None = None) -> np.ndarray:
+def top_k(
+    scores: np.ndarray, k: int, exclude: Sequence[np.ndarray] | None = None, overwrite: bool = False
+) -> np.ndarray:
     """Indices of the k best columns per row, best first; `exclude[r]` columns never appear
     (unless a row has fewer than k others). Equal scores: the lowest column first, so the
-    result is reproducible whatever the partition picks among ties."""
+    result is reproducible whatever the partition picks among ties. `overwrite`: a
+    float32 or float64 `scores` the caller no longer needs at the excluded columns is
+    written in place (-inf there) instead of copied."""
     raw = np.asarray(scores)
-    scores = np.array(raw, dtype=np.float32 if raw.dtype == np.float32 else np.float64, copy=True)
+    dtype = np.float32 if raw.dtype == np.float32 else np.float64
+    scores = raw if overwrite and raw.dtype == dtype else np.array(raw, dtype=dtype, copy=True)
     if exclude is not None:
         rows = np.repeat(np.arange(len(exclude)), [len(cols) for cols in exclude])
         if len(rows):

@@ -52,6 +52,7 @@ class RefreshOptions:
             "layers": settings.train_layers,
             "epochs": settings.train_epochs,
             "seed": settings.train_seed,
+            "patience": settings.train_patience,
         }
         return cls(
             window_days=settings.refresh_window_days,

@@ -42,16 +42,22 @@ def user_lists(
     )
     history, item_item = sources.history, sources.item_item
     size = min(size, data.n_items)
+    item_ids = np.array(data.items.ids, dtype=object)  # ids of many rows at once
+    indptr, indices = history.indptr, history.indices
     for start in range(0, data.n_users, CHUNK):
         users = np.arange(start, min(start + CHUNK, data.n_users))
         scores = sources.blend(users, blend.weights)
-        known = [history[u].indices for u in users]
-        ranked = top_k(scores, size, known)
+        # a row's columns straight from the CSR arrays (history[u] builds a matrix per user)
+        known = [indices[indptr[u] : indptr[u + 1]] for u in users.tolist()]
+        ranked = top_k(scores, size, known, overwrite=True)  # -inf at a user's own items, never ranked
+        # rounded once per chunk (what a user's list stores: 4 decimals)
+        rounded = np.round(np.take_along_axis(scores, ranked, axis=1).astype(np.float64), 4)
         social = _social_part(sources, users, blend.weights.get("social", 0.0))
         for row, u in enumerate(users.tolist()):
             if len(known[row]) == 0:
                 continue
-            top = ranked[row][: max(0, data.n_items - len(known[row]))]
+            n_top = min(ranked.shape[1], max(0, data.n_items - len(known[row])))
+            top = ranked[row][:n_top]
             because = [""] * len(top)
             if item_item is not None and len(top):
                 contribution = item_item[np.ix_(known[row], top)]
@@ -68,8 +74,8 @@ def user_lists(
             yield (
                 u,
                 {
-                    "recs_items": [data.items.ids[i] for i in top.tolist()],
-                    "recs_scores": [round(float(s), 4) for s in scores[row, top].tolist()],
+                    "recs_items": item_ids[top].tolist(),
+                    "recs_scores": rounded[row, :n_top].tolist(),
                     "recs_because": because,
                     "recs_at": t_ref,
                 },
