@@ -114,7 +114,7 @@ class SourceInputs:
                     part = np.float32(weight) * standardise(block)
                     total = part if total is None else np.add(total, part, out=total)
                 continue
-            u, (items, mean_item, gram) = factors
+            u, (_, mean_item, gram) = factors
             mean = u @ mean_item
             var = np.einsum("bd,de,be->b", u, gram, u) - mean**2
             std = np.sqrt(np.maximum(var, 0.0))
