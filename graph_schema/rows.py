@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +31,7 @@ class Subgraph:
 
     interactions: list[dict[str, Any]]  # user_id, item_id, weight, count, first_ts, last_ts
     tags: list[dict[str, Any]]  # item_id, interest_id, weight
-    embeddings: dict[str, dict[str, list[float]]]  # label -> id -> vector
+    embeddings: dict[str, Mapping[str, Sequence[float]]]  # label -> id -> vector (pull_neighbourhood: VectorTable)
     evidence: list[dict[str, Any]] = field(default_factory=list)  # user_id, interest_id, evidence, evidence_ts
 
 

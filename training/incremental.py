@@ -130,7 +130,7 @@ def fit_incremental(
 
 def previous_vectors(data: TrainingData) -> PreviousVectors | None:
     """The pulled previous vectors as arrays; None if there are none or their sizes differ."""
-    dims = {len(v) for label in LABELS for v in (data.previous.get(label) or {}).values() if v}
+    dims = {len(v) for label in LABELS for v in (data.previous.get(label) or {}).values() if len(v)}
     if len(dims) != 1:
         return None
     dim = dims.pop()
@@ -139,11 +139,16 @@ def previous_vectors(data: TrainingData) -> PreviousVectors | None:
     for label in LABELS:
         arr = np.zeros((len(index[label]), dim), dtype=np.float32)
         has = np.zeros(len(index[label]), dtype=bool)
-        for node_id, vec in (data.previous.get(label) or {}).items():
-            pos = index[label].pos.get(str(node_id))
-            if pos is not None and vec:
-                arr[pos] = vec
-                has[pos] = True
+        prev = data.previous.get(label) or {}
+        found = [
+            (pos, node_id)
+            for node_id, vec in prev.items()
+            if len(vec) and (pos := index[label].pos.get(str(node_id))) is not None
+        ]
+        if found:
+            at = np.fromiter((pos for pos, _ in found), np.int64, len(found))
+            arr[at] = np.stack([np.asarray(prev[node_id], dtype=np.float32) for _, node_id in found])
+            has[at] = True
         out[label] = (arr, has)
     if not out["item"][1].any():
         return None
