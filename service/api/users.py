@@ -29,7 +29,7 @@ from service.metrics import RECOMMENDATIONS
 from service.problems import not_found
 from service.recs.people import people as people_for
 from service.recs.profile import interest_levels, negative_evidence
-from service.recs.recommender import Feedback, UnknownInterest
+from service.recs.recommender import NegativeTerms, UnknownInterest
 
 users = APIBlueprint("users", __name__, url_prefix="/v1/users", abp_tags=[Tag(name="users")], abp_security=SECURITY)
 items = APIBlueprint("items", __name__, url_prefix="/v1/items", abp_tags=[Tag(name="items")], abp_security=SECURITY)
@@ -48,12 +48,10 @@ def recommendations(path: UserPath, query: RecsQuery) -> Response:
     svc = services()
     exclude = [x.strip() for x in (query.exclude or "").split(",") if x.strip()]
 
-    def feedback() -> Feedback:
+    def feedback() -> NegativeTerms:
         # disliked / not-interested items: never again, and they lower the live evidence
-        # of their interests (read when the answer is computed, or checked: Recommender.answer)
-        terms = svc.eventlog.negative_terms(path.user_id)
-        rejected = tuple(sorted({item for item, *_ in terms}))
-        return Feedback(rejected, negative_evidence(terms, now_ms(), svc.settings.evidence_tau_ms))
+        # of their interests (read when needed: Recommender.answer)
+        return svc.eventlog.negative_terms(path.user_id)
 
     strategy: str = query.strategy
     experiment = svc.experiments.running()

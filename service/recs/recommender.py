@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +23,10 @@ class UnknownInterest(LookupError):
     pass
 
 
+# a user's negative feedback as the event log holds it: (item, |weight|, ts, the item's interests)
+NegativeTerms = list[tuple[str, float, int, list[str]]]
+
+
 @dataclass(frozen=True)
 class Feedback:
     """The user's negative feedback: items never to show again, and the negative
@@ -33,6 +39,36 @@ class Feedback:
 NO_FEEDBACK = Feedback()
 
 
+class FeedbackTerms:
+    """Each user's negative feedback terms, kept by the worker under the user's change-feed
+    generation (freshness.py): a new event of the user, a delete or a reset of the feed
+    makes the entry unreachable, as it does the user's cached answers. So a computed answer
+    reads them from the event log only when something of the user's changed; the evidence
+    is decayed from the terms at each use, so it is the same as a fresh read's. Entries
+    live at most `ttl_s`; everything goes past `capacity` entries."""
+
+    def __init__(self, capacity: int, ttl_s: float) -> None:
+        self.capacity, self.ttl_s = capacity, ttl_s
+        self._data: dict[tuple[str, int], tuple[float, NegativeTerms]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, user_id: str, generation: int, read: Callable[[], NegativeTerms]) -> NegativeTerms:
+        key, now = (user_id, generation), time.monotonic()
+        found = self._data.get(key)
+        if found is not None and found[0] > now:
+            return found[1]
+        terms = read()
+        with self._lock:
+            if len(self._data) >= self.capacity:
+                self._data = {}
+            self._data[key] = (now + self.ttl_s, terms)
+        return terms
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data = {}
+
+
 class Recommender:
     def __init__(self, settings: ApiSettings, eventlog: ChangeLog | None = None) -> None:
         self.settings = settings
@@ -41,13 +77,19 @@ class Recommender:
             settings.recs_cache_s, settings.trending_tau_days * 86_400_000.0, settings.trending_limit
         )
         self.answers = ResponseCache(settings.recs_answer_cache, settings.recs_answer_ttl_s)
+        self.terms = FeedbackTerms(settings.recs_cache_items, settings.recs_answer_ttl_s)
         self.eventlog = eventlog
-        # RECS_FRESHNESS=feed: cached answers are checked against the tailed log (freshness.py)
+        # RECS_FRESHNESS=feed: cached answers and feedback terms are checked against the
+        # tailed log (freshness.py); with the answer cache off, the feed keeps the terms
         self.feed = (
-            ChangeFeed(settings.recs_feed_poll_ms, settings.recs_feed_settle_ms, self.answers.clear)
-            if settings.recs_freshness == "feed" and eventlog is not None and self.answers.enabled
+            ChangeFeed(settings.recs_feed_poll_ms, settings.recs_feed_settle_ms, self._forget_users)
+            if settings.recs_freshness == "feed" and eventlog is not None
             else None
         )
+
+    def _forget_users(self) -> None:
+        self.answers.clear()
+        self.terms.clear()
 
     def touched(self, users: Iterable[str]) -> None:
         """This worker changed these users (events, a delete): their cached answers go."""
@@ -77,35 +119,37 @@ class Recommender:
         exclude: Iterable[str] = (),
         interest: str | None = None,
         explain: bool = True,
-        feedback: Callable[[], Feedback] = lambda: NO_FEEDBACK,
+        feedback: Callable[[], NegativeTerms] = list,
         blend: tuple[tuple[str, float], ...] = (),
         pin: str | None = None,
     ) -> tuple[CachedAnswer, bool]:
         """`recommend` serialised by `dumps`, from the answer cache when nothing it
         depends on changed (see caches.py, freshness.py); returns (answer, cache hit).
-        `feedback` reads the user's negative feedback: on every request when the cache
-        checks the stores, only to compute an answer with the change feed."""
+        `feedback` reads the user's negative feedback terms from the event log: on every
+        request when the cache checks the stores; with the change feed, only when the
+        user changed since the worker last read them (FeedbackTerms)."""
         exclude = tuple(exclude)
         params = (k, strategy, exclude, interest, explain, blend, pin)
+        if self.feed is not None and self.eventlog is not None:
+            self.feed.current(self.eventlog, store)
         if not self.answers.enabled:
-            fb = feedback()
+            fb = self._feedback(user_id, feedback)
             result = self.recommend(
                 store, user_id, k, strategy, exclude + fb.rejected, interest, explain,
                 negative=fb.negative, blend=blend, pin=pin,
             )  # fmt: skip
             return CachedAnswer(dumps(result), result["strategy"], model_version=result["model_version"]), False
         key: tuple[Any, ...]
-        if self.feed is not None and self.eventlog is not None:
-            self.feed.current(self.eventlog, store)
+        if self.feed is not None:
             mv: Any = self.feed.model_version
             key = (user_id, self.feed.generation(user_id), mv, *params)
             hit = self.answers.get(key)
             if hit is not None:
                 return hit, True
-            fb = feedback()
+            fb = self._feedback(user_id, feedback)
         else:
             state = store.user_state(user_id)
-            fb = feedback()  # log-only events: the graph's rev does not move with them
+            fb = self._feedback(user_id, feedback)  # log-only events: the graph's rev does not move with them
             mv = state.model_version
             key = (user_id, state.known, state.rev, mv, fb.rejected, *params)
             hit = self.answers.get(key)
@@ -116,6 +160,13 @@ class Recommender:
         )
         answer = self.answers.put(key, dumps(result), result["strategy"], result["model_version"])
         return answer, False
+
+    def _feedback(self, user_id: str, read: Callable[[], NegativeTerms]) -> Feedback:
+        terms = read() if self.feed is None else self.terms.get(user_id, self.feed.generation(user_id), read)
+        if not terms:
+            return NO_FEEDBACK
+        rejected = tuple(sorted({item for item, *_ in terms}))
+        return Feedback(rejected, profile.negative_evidence(terms, now_ms(), self.settings.evidence_tau_ms))
 
     def recommend(
         self,
