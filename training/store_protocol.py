@@ -7,7 +7,7 @@ benches may hand in anything with these methods).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -40,6 +40,8 @@ class RefreshStore(Protocol):
     # --- item and interest text (training.text_sync) ------------------------------------
     # every Item / Interest as {id, props}, a page at a time
     def pull_texts(self, label: str, page: int | None = None) -> Iterable[dict[str, Any]]: ...
+
+    def pull_text_vectors(self, label: str, page: int | None = None) -> Mapping[str, Sequence[float]]: ...
 
     def write_text_embeddings(self, label: str, rows: Iterable[dict[str, Any]]) -> int: ...
 

@@ -69,18 +69,16 @@ def sync_texts(store: RefreshStore, device: str = "cpu", batch_size: int = 64) -
     for label, node_text in NODE_TEXT.items():
         texts: dict[str, str] = {}
         hashes: dict[str, str | None] = {}
-        stored: dict[str, list[float]] = {}
+        stored = store.pull_text_vectors(label)
         for row in store.pull_texts(label):
             words = node_text(row["props"])
             if not words:
                 continue
             texts[row["id"]] = words
-            hashes[row["id"]] = row["props"].get("text_hash")
-            vector = row["props"].get("text_embedding")
-            if vector is not None and len(vector) == text.DIMENSIONS:
-                stored[row["id"]] = vector
-            else:  # a hash without its vector (never expected): embed it again
-                hashes[row["id"]] = None
+            vector = stored.get(row["id"])
+            # a hash without its vector (never expected): embed it again
+            ok = vector is not None and len(vector) == text.DIMENSIONS
+            hashes[row["id"]] = row["props"].get("text_hash") if ok else None
         update = text.embed_changed(texts, hashes, device=device, batch_size=batch_size, progress=sys.stderr.isatty())
         store.write_text_embeddings(label, text.as_rows(update))
         fresh = dict(zip(update.ids, update.vectors, strict=True))

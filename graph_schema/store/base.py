@@ -17,7 +17,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Self
 
+import numpy as np
+
 from graph_schema import cypher
+from graph_schema.columns import VectorTable
 from graph_schema.migrations import Migration
 from graph_schema.rows import Interaction, QueryResult
 from graph_schema.store.batch import TagCache
@@ -130,6 +133,34 @@ class StoreBase(ABC):
 
     def _named_read(self, query_name: str, /, **params: Any) -> list[dict[str, Any]]:
         return self._read(cypher.query(query_name, self.backend), params)
+
+    def _pull_vectors(self, query_name: str, page: int) -> VectorTable:
+        """A keyset-paged vector pull (`query_name`: rows_json of [id, vector], the page
+        after $after in id order) as float32 arrays: no Python float per value kept."""
+        ids: list[str] = []
+        parts: list[np.ndarray] = []
+        ragged: list[np.ndarray] = []
+        after = ""
+        while True:
+            res = self._named_read(query_name, after=after, page=page)
+            rows = (res[0]["rows_json"] if res else None) or []
+            if not rows:
+                break
+            ids.extend(str(r[0]) for r in rows)
+            if len({len(r[1]) for r in rows}) == 1 and not ragged:
+                parts.append(np.asarray([r[1] for r in rows], dtype=np.float32))
+            else:  # vectors of mixed sizes (e.g. a dimension change between runs)
+                ragged.extend(row for part in parts for row in part)
+                parts = []
+                ragged.extend(np.asarray(r[1], dtype=np.float32) for r in rows)
+            after = str(rows[-1][0])
+            if len(rows) < page:
+                break
+        if ragged:
+            return VectorTable(ids, ragged)
+        if len({p.shape[1] for p in parts}) > 1:
+            return VectorTable(ids, [row for part in parts for row in part])
+        return VectorTable(ids, np.concatenate(parts) if parts else np.zeros((0, 0), dtype=np.float32))
 
 
 def to_jsonable(value: Any) -> Any:

@@ -90,6 +90,8 @@ JSON_COLUMNS = {
     "pull_interactions_page": "rows_json",
     "pull_neighbourhood": "rows_json",
     "pull_neighbourhood_peers": "rows_json",
+    "pull_text_vectors_interest": "rows_json",
+    "pull_text_vectors_item": "rows_json",
     "pull_user_evidence": "rows_json",
     "snapshot_items": "rows_json",
     "snapshot_users": "rows_json",

@@ -93,7 +93,7 @@ class ModelIO(StoreBase):
             interactions=InteractionTable(users.ids, items.ids, *inter.arrays()),
             tags=tags,
             evidence=EvidenceTable(ev_users.ids, interests.ids, *ev.arrays()),
-            embeddings={label: self._pull_vectors(label, size) for label in NODE_LABELS},
+            embeddings={label: self._pull_vectors(f"pull_embeddings_{label.lower()}", size) for label in NODE_LABELS},
         )
 
     def _pages(self, query_name: str, page: int, **params: Any) -> Iterator[list[list[Any]]]:
@@ -108,33 +108,6 @@ class ModelIO(StoreBase):
             if rows:
                 yield rows
             after = str(res[0]["last"])
-
-    def _pull_vectors(self, label: str, page: int) -> VectorTable:
-        """Every `label` node's embedding as float32, paged by id."""
-        ids: list[str] = []
-        parts: list[np.ndarray] = []
-        ragged: list[np.ndarray] = []
-        after = ""
-        while True:
-            res = self._named_read(f"pull_embeddings_{label.lower()}", after=after, page=page)
-            rows = (res[0]["rows_json"] if res else None) or []
-            if not rows:
-                break
-            ids.extend(str(r[0]) for r in rows)
-            if len({len(r[1]) for r in rows}) == 1 and not ragged:
-                parts.append(np.asarray([r[1] for r in rows], dtype=np.float32))
-            else:  # vectors of mixed sizes (e.g. a dimension change between runs)
-                ragged.extend(row for part in parts for row in part)
-                parts = []
-                ragged.extend(np.asarray(r[1], dtype=np.float32) for r in rows)
-            after = str(rows[-1][0])
-            if len(rows) < page:
-                break
-        if ragged:
-            return VectorTable(ids, ragged)
-        if len({p.shape[1] for p in parts}) > 1:
-            return VectorTable(ids, [row for part in parts for row in part])
-        return VectorTable(ids, np.concatenate(parts) if parts else np.zeros((0, 0), dtype=np.float32))
 
     def users_active_since(self, since_ts: int) -> list[str]:
         """Users with an interaction last touched at or after `since_ts` (epoch ms)."""
@@ -161,7 +134,9 @@ class ModelIO(StoreBase):
         tags = self._named_read("pull_tags")
         # every previous vector, paged straight into float32 arrays (as lists of Python
         # floats, 70k vectors took 9 s of a 1M-event graph's incremental run)
-        embeddings: dict[str, Any] = {label: self._pull_vectors(label, self.PULL_PAGE) for label in NODE_LABELS}
+        embeddings: dict[str, Any] = {
+            label: self._pull_vectors(f"pull_embeddings_{label.lower()}", self.PULL_PAGE) for label in NODE_LABELS
+        }
         if not seeds:
             return Subgraph(interactions=[], tags=tags, embeddings=embeddings, evidence=[])
         if len(seeds) > self.NEIGHBOURHOOD_SCAN_SHARE * len(embeddings["User"]):

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from graph_schema.columns import VectorTable
 from graph_schema.store.base import StoreBase, batches
 
 TEXT_LABELS = ("Item", "Interest")
@@ -20,17 +21,21 @@ class TextIO(StoreBase):
     TEXT_PAGE = 2000  # nodes per page of pull_texts
 
     def pull_texts(self, label: str, page: int | None = None) -> Iterator[dict[str, Any]]:
-        """Every `label` node as {id, props} (all its properties), in id order, a page at a time."""
+        """Every `label` node as {id, props} (its properties but the vectors), in id order, a page at a time."""
         name = _checked(label)
         size = int(page or self.TEXT_PAGE)
         after = ""
         while True:
             rows = self._named_read(f"pull_texts_{name}", after=after, page=size)
-            for row in rows:
-                yield {"id": str(row["id"]), "props": dict(row["props"] or {})}
+            for row in rows:  # the vectors come back null (pull_text_vectors has them)
+                yield {"id": str(row["id"]), "props": {k: v for k, v in (row["props"] or {}).items() if v is not None}}
             if len(rows) < size:
                 return
             after = str(rows[-1]["id"])
+
+    def pull_text_vectors(self, label: str, page: int | None = None) -> VectorTable:
+        """The text vectors stored on `label` nodes (id -> float32 vector)."""
+        return self._pull_vectors(f"pull_text_vectors_{_checked(label)}", int(page or self.TEXT_PAGE))
 
     def write_text_embeddings(self, label: str, rows: Iterable[dict[str, Any]]) -> int:
         """rows: {id, text_hash, text_embedding: [float]}, written in batches as they come."""

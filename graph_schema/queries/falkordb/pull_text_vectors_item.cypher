@@ -1,0 +1,5 @@
+// FalkorDB variant of pull_text_vectors_item: the page as one toJSON() string.
+MATCH (n:Item)
+WHERE n.id > $after AND n.text_embedding IS NOT NULL
+WITH n ORDER BY n.id LIMIT $page
+RETURN toJSON(collect([n.id, n.text_embedding])) AS rows_json
