@@ -376,17 +376,29 @@ def _train_note(data: Any, *args: Any, result: Any, **kwargs: Any) -> dict[str, 
     }
 
 
+# service/jobs/refresh.py's steps outside the run's phases -> their label
+OUTSIDE_STEPS = {
+    "touched_users": "touched users",
+    "_write_serving_snapshot": "serving snapshot",
+    "_detect_communities": "communities",
+    "_record_strength_history": "strength history",
+}
+
+
 def refresh_runner(mode: str, out: Path, device: str, epochs: int | None) -> int:
     """Child process: one refresh through run_job, as `interest-graph refresh` runs it, with
     the job's steps timed; the measurements go to `out` as JSON."""
     t0 = time.perf_counter()
+    import service.jobs.refresh as job
     import training.combiner
     import training.foldin
     import training.full
     import training.publish
+    import training.refresh
     import training.train
     from graph_schema.settings import get_settings
     from graph_schema.store import open_store
+    from service.ingest.eventlog import EventLog
     from service.jobs.refresh import run_job
 
     imports_s, imports_rss = time.perf_counter() - t0, peak_rss_mib()
@@ -408,6 +420,13 @@ def refresh_runner(mode: str, out: Path, device: str, epochs: int | None) -> int
     ):
         times.wrap(training.publish, name)
     times.wrap(training.publish, "build_outputs")
+    # what the job does outside the run's phases: before it (the log's exposures, the
+    # touched users) and after publishing (serving snapshot, communities, strength history)
+    times.wrap(EventLog, "exposures", "event log exposures")
+    for name, label in OUTSIDE_STEPS.items():
+        if hasattr(job, name):
+            times.wrap(job, name, label)
+    times.wrap(training.refresh, "write_text_tags", "text tags")
     settings = get_settings()
     memory = PhaseMemory()
     with open_store(settings) as store:
@@ -686,6 +705,12 @@ def show_refresh(title: str, run: dict[str, Any]) -> None:
         f"strengths {_step(run, 'user_strengths')['seconds']:.1f} s; build_outputs "
         f"{_step(run, 'build_outputs')['seconds']:.1f} s"
     )
+    outside = [
+        f"{label} {_step(run, label)['seconds']:.1f}s"
+        for label in ("event log exposures", *OUTSIDE_STEPS.values(), "text tags")
+        if _step(run, label)["calls"]
+    ]
+    print(f"  outside the phases: {'; '.join(outside)} (text tags: inside `write`)")
     calls = [
         f"{name.removeprefix('store.')} {s['seconds']:.1f}s" + (f" ({s['rows']:,.0f} rows)" if s.get("rows") else "")
         for name, s in run["steps"].items()

@@ -80,10 +80,11 @@ class Recommender:
         self.terms = FeedbackTerms(settings.recs_cache_items, settings.recs_answer_ttl_s)
         self.eventlog = eventlog
         # RECS_FRESHNESS=feed: cached answers and feedback terms are checked against the
-        # tailed log (freshness.py); with the answer cache off, the feed keeps the terms
+        # tailed log (freshness.py). With the answer cache off there is no feed (its polls
+        # cost more than the terms save when every answer is computed: bench/api.py)
         self.feed = (
             ChangeFeed(settings.recs_feed_poll_ms, settings.recs_feed_settle_ms, self._forget_users)
-            if settings.recs_freshness == "feed" and eventlog is not None
+            if settings.recs_freshness == "feed" and eventlog is not None and self.answers.enabled
             else None
         )
 
@@ -126,12 +127,12 @@ class Recommender:
         """`recommend` serialised by `dumps`, from the answer cache when nothing it
         depends on changed (see caches.py, freshness.py); returns (answer, cache hit).
         `feedback` reads the user's negative feedback terms from the event log: on every
-        request when the cache checks the stores; with the change feed, only when the
-        user changed since the worker last read them (FeedbackTerms)."""
+        request when the cache checks the stores (or is off); with the change feed, only
+        when the user changed since the worker last read them (FeedbackTerms): an answer
+        computed for other parameters, after a publish or after its entry expired reads
+        no log."""
         exclude = tuple(exclude)
         params = (k, strategy, exclude, interest, explain, blend, pin)
-        if self.feed is not None and self.eventlog is not None:
-            self.feed.current(self.eventlog, store)
         if not self.answers.enabled:
             fb = self._feedback(user_id, feedback)
             result = self.recommend(
@@ -140,7 +141,8 @@ class Recommender:
             )  # fmt: skip
             return CachedAnswer(dumps(result), result["strategy"], model_version=result["model_version"]), False
         key: tuple[Any, ...]
-        if self.feed is not None:
+        if self.feed is not None and self.eventlog is not None:
+            self.feed.current(self.eventlog, store)
             mv: Any = self.feed.model_version
             key = (user_id, self.feed.generation(user_id), mv, *params)
             hit = self.answers.get(key)
