@@ -88,8 +88,11 @@ def run_job(
         if run.abandoned:
             _clean_up_after(run.abandoned, graph, run)
         touched = touched_users(graph, settings) if mode == "incremental" else None
-        # items shown again and again and never taken, or disliked: harder negatives (issue 16)
-        exposures = [(u, i) for u, i, _ in EventLog(settings).exposures(settings.exposure_min_impressions)]
+
+        def exposures() -> list[tuple[str, str]]:
+            # items shown again and again and never taken, or disliked: harder negatives
+            # (issue 16) of a full run; asked for only when the run trains in full
+            return [(u, i) for u, i, _ in EventLog(settings).exposures(settings.exposure_min_impressions)]
 
         def phase(name: str) -> None:
             run.enter_phase(name)
