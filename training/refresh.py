@@ -55,9 +55,15 @@ class RefreshResult:
     reason: str = ""
     best_epoch: int = 0
     history: list[dict[str, float]] = field(default_factory=list)  # the training curve (Fit.history)
+    # an incremental run: the version it carried unchanged nodes from, and the users it
+    # re-fitted (the serving snapshot re-reads only those); not part of the run's record
+    carried_from: str | None = None
+    staged_users: tuple[str, ...] = field(default=(), repr=False)
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        del out["staged_users"]
+        return out
 
 
 def run_refresh(
@@ -137,6 +143,8 @@ def run_refresh(
         reason=reason,
         best_epoch=fit.best_epoch,
         history=[_curve_row(row) for row in fit.history],
+        carried_from=run.published.version if fit.staged is not None and run.published is not None else None,
+        staged_users=tuple(data.users.ids[u] for u in fit.staged["user"].tolist()) if fit.staged is not None else (),
     )
 
 

@@ -253,7 +253,21 @@ class ServingReads(StoreBase):
         """The next `page` users after `after` (id order) with a vector of `model_version`
         or a learned ranking, as the graph holds them now; [] past the last one."""
         rows = self._named_read("snapshot_users", model_version=model_version, after=after, page=page)
-        return [
-            SnapshotUser(str(u), emb, items or [], scores or [], because or [], _opt_int(at))
-            for u, emb, items, scores, because, at in (rows[0]["rows_json"] if rows else None) or []
-        ]
+        return _snapshot_users(rows)
+
+    def snapshot_users_of(self, model_version: str, user_ids: Sequence[str]) -> list[SnapshotUser]:
+        """snapshot_user_page's rows for `user_ids` only (those with a vector of the
+        version or a ranking), in no particular order."""
+        return _snapshot_users(self._named_read("snapshot_users_of", model_version=model_version, ids=list(user_ids)))
+
+    def snapshot_user_ids(self, model_version: str) -> list[str]:
+        """The ids of every user snapshot_user_page pages through."""
+        rows = self._named_read("snapshot_user_ids", model_version=model_version)
+        return [str(u) for u in (rows[0]["rows_json"] if rows else None) or []]
+
+
+def _snapshot_users(rows: list[dict[str, Any]]) -> list[SnapshotUser]:
+    return [
+        SnapshotUser(str(u), emb, items or [], scores or [], because or [], _opt_int(at))
+        for u, emb, items, scores, because, at in (rows[0]["rows_json"] if rows else None) or []
+    ]

@@ -52,7 +52,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -64,7 +64,7 @@ import orjson
 from graph_schema.clock import now_ms
 from graph_schema.store.model_io import ModelIO
 from graph_schema.store.serving import ServingReads
-from graph_schema.store.serving_rows import Neighbour, RankedItem
+from graph_schema.store.serving_rows import Neighbour, RankedItem, SnapshotUser
 
 log = logging.getLogger(__name__)
 
@@ -248,10 +248,20 @@ def dir_name(version: str, published_at: int | None) -> str:
     return f"{version}@{published_at or 0}"
 
 
-def write(store: ServingReads, root: Path, per_item: int, keep: int = 3, users: bool = True) -> Path | None:
+def write(
+    store: ServingReads,
+    root: Path,
+    per_item: int,
+    keep: int = 3,
+    users: bool = True,
+    carry: Carry | None = None,
+) -> Path | None:
     """Build the published model's snapshot from the graph into root/<version>@<published_at>
     (idempotent: an existing one is kept) and remove all but the `keep` newest. None
-    before any model. `users`: with the user side (pinnable). Raises RuntimeError if
+    before any model. `users`: with the user side (pinnable). `carry`: the publish was
+    incremental, and only `carry.changed` users differ from `carry.base`'s (the version
+    it carried the others from): their rows are read, the others' copied from the base's
+    snapshot when this root keeps it (else everything is read). Raises RuntimeError if
     another model was published meanwhile."""
     published = store.published()
     if published is None:
@@ -296,7 +306,14 @@ def write(store: ServingReads, root: Path, per_item: int, keep: int = 3, users: 
             nb[row, : len(known)] = [r for r, _, _ in known]
             sc[row, : len(known)] = [s for _, s, _ in known]
             tx[row, : len(known)] = [t for _, _, t in known]
-    user_side = _user_side(store, version, index) if users else None
+    user_side = None
+    if users and carry is not None and (base := find(root, carry.base)) is not None:
+        try:
+            user_side = _carried_user_side(store, version, index, base, carry.changed)
+        except Exception as exc:  # a damaged or odd base: read everything instead
+            log.warning("serving snapshot of %s: carrying users from %s failed (%s)", version, base.name, exc)
+    if users and user_side is None:
+        user_side = _user_side(store, version, index)
     model = cast(ModelIO, store).current_model() or {}
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=root))
     try:
@@ -342,15 +359,124 @@ class _UserArrays:
     arrays: dict[str, np.ndarray]
 
 
+@dataclass(frozen=True)
+class Carry:
+    """An incremental publish: the version it carried unchanged users from, and the users
+    it changed (re-fitted)."""
+
+    base: str
+    changed: Collection[str]
+
+
 def _user_side(store: ServingReads, version: str, item_rows: dict[str, int]) -> _UserArrays:
     """The users' vectors and rankings as the graph holds them at this publish, page by
     page into arrays (no object per ranked item beyond one page)."""
+
+    def pages() -> Iterator[list[SnapshotUser]]:
+        after = ""
+        while page := store.snapshot_user_page(version, after, PAGE):
+            yield page
+            after = page[-1].user_id
+
+    return _user_arrays(pages(), item_rows)
+
+
+def _carried_user_side(
+    store: ServingReads, version: str, item_rows: dict[str, int], base: Path, changed: Collection[str]
+) -> _UserArrays | None:
+    """The user side of an incremental publish: the users the graph holds now, the changed
+    ones (and new ones, and any whose ranking names an item this version lost) read from
+    the graph, every other copied from the base snapshot's arrays (item rows and "because"
+    strings renumbered). None when the base has no user side or other vector sizes."""
+    meta = orjson.loads((base / "meta.json").read_bytes())
+    if meta.get("users") is None:
+        return None
+    base_items: list[str] = orjson.loads((base / "items.json").read_bytes())["ids"]
+    old = UserSide(base, base_items)
+    now = sorted(store.snapshot_user_ids(version))
+    # base item row -> this version's row (-1: gone); the extra last entry maps padding (-1)
+    remap = np.array([item_rows.get(i, -1) for i in base_items] + [-1], dtype=np.int32)
+    mapped = remap[old.items]
+    lost = set(np.flatnonzero(((old.items >= 0) & (mapped < 0)).any(axis=1)).tolist())
+    reread = set(changed) | {old_id for old_id, row in old.index.items() if row in lost}
+    fresh_ids = [u for u in now if u in reread or u not in old.index]
+    fresh = _user_arrays(
+        (store.snapshot_users_of(version, fresh_ids[k : k + PAGE]) for k in range(0, len(fresh_ids), PAGE)), item_rows
+    )
+    old_dim, new_dim = old.vectors.shape[1], fresh.arrays["user_vectors.npy"].shape[1]
+    if old.has_vector.any() and fresh.arrays["user_has_vector.npy"].any() and old_dim != new_dim:
+        return None
+    dim = max(old_dim, new_dim)
+    width = max(old.items.shape[1], fresh.arrays["ranking_items.npy"].shape[1])
+    n = len(now)
+    items = np.full((n, width), -1, dtype=np.int32)
+    scores = np.zeros((n, width), dtype=np.float64)
+    because = np.full((n, width), -1, dtype=np.int32)
+    at = np.full(n, -1, dtype=np.int64)
+    vectors = np.zeros((n, dim), dtype=np.float64)
+    has = np.zeros(n, dtype=bool)
+    # the copied rows keep the base's string numbers; the read rows' follow them
+    table = list(old.because)
+    known = {b: k for k, b in enumerate(table)}
+    fresh_strings = np.array([known.setdefault(b, len(known)) for b in fresh.because] + [-1], dtype=np.int32)
+    table = list(known)
+    fresh_row = {u: k for k, u in enumerate(fresh.ids)}
+    carried = [k for k, u in enumerate(now) if u not in fresh_row]
+    if carried:
+        rows = [old.index[now[k]] for k in carried]
+        w = old.items.shape[1]
+        items[carried, :w] = mapped[rows]
+        scores[carried, :w] = old.scores[rows]
+        because[carried, :w] = old.because_rows[rows]
+        at[carried] = old.at[rows]
+        vectors[carried, :old_dim] = old.vectors[rows]
+        has[carried] = old.has_vector[rows]
+    read = [k for k, u in enumerate(now) if u in fresh_row]
+    if read:
+        rows = [fresh_row[now[k]] for k in read]
+        a = fresh.arrays
+        w = a["ranking_items.npy"].shape[1]
+        items[read, :w] = a["ranking_items.npy"][rows]
+        scores[read, :w] = a["ranking_scores.npy"][rows]
+        because[read, :w] = fresh_strings[a["ranking_because.npy"][rows]]
+        at[read] = a["ranking_at.npy"][rows]
+        vectors[read, :new_dim] = a["user_vectors.npy"][rows]
+        has[read] = a["user_has_vector.npy"][rows]
+    # keep only the strings still used, renumbered
+    used = np.unique(because[because >= 0])
+    renumber = np.full(len(table) + 1, -1, dtype=np.int32)
+    renumber[used] = np.arange(len(used), dtype=np.int32)
+    because = renumber[because]  # -1 indexes the extra last entry: stays -1
+    log.info(
+        "serving snapshot of %s: %d users read, %d carried from %s",
+        version,
+        len(fresh.ids),
+        n - len(fresh.ids),
+        base.name,
+    )
+    return _UserArrays(
+        ids=now,
+        because=[table[k] for k in used.tolist()],
+        arrays={
+            "user_vectors.npy": vectors,
+            "user_has_vector.npy": has,
+            "ranking_items.npy": items,
+            "ranking_scores.npy": scores,
+            "ranking_because.npy": because,
+            "ranking_at.npy": at,
+        },
+    )
+
+
+def _user_arrays(pages: Iterable[list[SnapshotUser]], item_rows: dict[str, int]) -> _UserArrays:
+    """Pages of users into the user side's arrays."""
     ids: list[str] = []
     because: dict[str, int] = {}
     vectors: list[np.ndarray] = []
-    pages: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
-    after = ""
-    while page := store.snapshot_user_page(version, after, PAGE):
+    pages_out: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+    for page in pages:
+        if not page:
+            continue
         length = max((len(u.items) for u in page), default=0)
         dim = max((len(u.embedding or ()) for u in page), default=0)
         items = np.full((len(page), length), -1, dtype=np.int32)
@@ -378,9 +504,9 @@ def _user_side(store: ServingReads, version: str, item_rows: dict[str, int]) -> 
             at[n] = -1 if u.ranking_at is None else u.ranking_at
             if u.embedding is not None and len(u.embedding) == dim:
                 vec[n], has[n] = u.embedding, True
-        pages.append((items, scores, reasons, at, has))
+        pages_out.append((items, scores, reasons, at, has))
         vectors.append(vec)
-        after = page[-1].user_id
+    pages = pages_out
     length = max((p[0].shape[1] for p in pages), default=0)
     dim = max((v.shape[1] for v in vectors), default=0)
 

@@ -134,6 +134,52 @@ def test_a_pinned_users_social_reason_and_weight_come_from_that_version(two_vers
     assert snap is not None and snap.social_weight == pytest.approx(0.25)
 
 
+def test_an_incremental_publish_reads_only_its_users_and_carries_the_others(
+    published: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After an incremental publish the snapshot re-reads the users the run staged and
+    copies the others from the previous snapshot: the same user side as reading them all."""
+    svc = _svc(published)
+    store = svc.store()
+    root = svc.settings.recs_snapshot_root
+    _write_rankings(store, MODEL_VERSION)
+    _publish(published, MODEL_VERSION)
+    changed = ["alice", "bob"]
+    unseen = {u: _unseen(u) for u in changed}
+    store.stage_node_properties("User", [
+        {"id": u, "props": {"recs_items": unseen[u][1:4], "recs_scores": [3.0, 2.5, 2.0],
+                            "recs_because": [f"new reason of {u}", "", unseen[u][0]], "recs_at": NOW_MS + 1,
+                            "embedding": [0.1, 0.2, 0.3, 0.4], "model_version": "test-v2"}}
+        for u in changed
+    ])  # fmt: skip
+    store.publish_model("test-v2", {}, carry_from=MODEL_VERSION)
+    read: list[str] = []
+    of = store.snapshot_users_of
+    monkeypatch.setattr(store, "snapshot_users_of", lambda v, ids: read.extend(ids) or of(v, ids))
+    page = store.snapshot_user_page
+
+    def no_full_read(*args: Any) -> Any:
+        raise AssertionError("the carried snapshot read every user")
+
+    monkeypatch.setattr(store, "snapshot_user_page", no_full_read)
+    carried = model_snapshot.write(store, root, 20, carry=model_snapshot.Carry(MODEL_VERSION, changed))
+    monkeypatch.setattr(store, "snapshot_user_page", page)
+    everything = model_snapshot.write(store, tmp_path / "all", 20)
+    assert carried is not None and everything is not None
+    assert sorted(read) == changed
+    a, b = ModelSnapshot.open(carried).users, ModelSnapshot.open(everything).users
+    assert a is not None and b is not None
+    assert sorted(a.index) == sorted(b.index) == sorted(HISTORY)
+    for user in HISTORY:
+        assert a.user(user) == b.user(user), user
+    alice = a.user("alice")
+    assert alice is not None and alice.ranking[0].because == "new reason of alice" and alice.ranking_at == NOW_MS + 1
+    assert alice.embedding == (0.1, 0.2, 0.3, 0.4)
+    carol = a.user("carol")
+    assert carol is not None and [r.item_id for r in carol.ranking] == _rankings(MODEL_VERSION)["carol"]
+    assert set(a.because) == set(b.because)  # no string left over from the base's changed users
+
+
 def test_a_pinned_snapshot_is_kept_from_pruning_while_its_experiment_runs(two_versions: Any, keys: Keys) -> None:
     svc = _svc(two_versions)
     root = svc.settings.recs_snapshot_root
