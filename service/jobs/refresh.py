@@ -105,8 +105,7 @@ def run_job(
             on_phase=phase, model_version=version, touched_users=touched, exposures=exposures,
         )  # fmt: skip
         if result.status == "published":  # the API workers' snapshot, before anything slower
-            carry = model_snapshot.Carry(result.carried_from, result.staged_users) if result.carried_from else None
-            _write_serving_snapshot(graph, settings, carry)
+            _write_serving_snapshot(graph, settings, result)
         if result.status == "published" and result.mode == "full":
             # communities follow the interest strengths of a full run; an incremental run
             # re-fits a few users and keeps the published ones (Louvain took 12.5 s of a
@@ -134,14 +133,16 @@ def yield_to_serving(nice: int) -> None:
             os.setpriority(os.PRIO_PROCESS, tid, min(19, nice))
 
 
-def _write_serving_snapshot(graph: GraphStore, settings: Settings, carry: model_snapshot.Carry | None = None) -> None:
+def _write_serving_snapshot(graph: GraphStore, settings: Settings, result: Any) -> None:
     """The published model's shared serving snapshot (service/recs/model_snapshot.py), so
     that the API workers map it instead of building it; after an incremental run
-    (`carry`), the users it did not re-fit are copied from the previous snapshot. The
+    (`result.carried_from`), the users it did not re-fit are copied from the previous snapshot. The
     model is already published: a failure is logged (a worker then builds the snapshot
     itself), never raised."""
     api = settings if isinstance(settings, ApiSettings) else ApiSettings(**settings.model_dump())
     try:
+        base = result.carried_from
+        carry = model_snapshot.Carry(base, result.staged_users) if base else None
         model_snapshot.write(
             graph,
             api.recs_snapshot_root,

@@ -36,6 +36,8 @@ class FakeResult:
     baseline: dict = field(default_factory=lambda: {"ndcg@20": 0.2})
     published_metric: float | None = None
     reason: str = ""
+    carried_from: str | None = None  # a full run carries nothing
+    staged_users: tuple[str, ...] = ()
 
 
 class FakeRefresh:
