@@ -113,18 +113,32 @@ def tag_rows(
     catalogue: Mapping[str, set[str]],
 ) -> list[dict[str, object]]:
     """Every item's text tags as store rows {item_id, tags: [{id, weight}]} (an item with
-    none gets an empty list, which removes the text tags it had)."""
+    none gets an empty list, which removes the text tags it had): the strongest
+    MAX_TAGS_PER_ITEM interests at or above the threshold that the catalogue does not tag
+    the item with already. Chosen per chunk with numpy (a Python loop over every item x
+    interest score took 6.6 s for 20,000 items and 300 interests)."""
+    column = {interest: k for k, interest in enumerate(interest_ids)}
+    keep = min(MAX_TAGS_PER_ITEM, len(interest_ids))
     rows: list[dict[str, object]] = []
     for start in range(0, len(item_ids), _CHUNK):
+        chunk = item_ids[start : start + _CHUNK]
         scores = item_vectors[start : start + _CHUNK] @ interest_vectors.T
-        for offset, row_scores in enumerate(scores):
-            item = item_ids[start + offset]
-            own = catalogue.get(item, set())
-            best = [k for k in np.argsort(-row_scores) if row_scores[k] >= threshold][: MAX_TAGS_PER_ITEM + len(own)]
+        eligible = np.where(scores >= threshold, scores, -np.inf)
+        for offset, item in enumerate(chunk):  # the catalogue's own tags are never proposed
+            own = [column[i] for i in catalogue.get(item, ()) if i in column]
+            eligible[offset, own] = -np.inf
+        if keep == 0:
+            rows.extend({"item_id": item, "tags": []} for item in chunk)
+            continue
+        top = np.argpartition(-eligible, keep - 1, axis=1)[:, :keep]
+        values = np.take_along_axis(eligible, top, axis=1)
+        order = np.argsort(-values, axis=1, kind="stable")
+        top, values = np.take_along_axis(top, order, axis=1), np.take_along_axis(values, order, axis=1)
+        for item, columns, weights in zip(chunk, top.tolist(), values.tolist(), strict=True):
             tags = [
-                {"id": interest_ids[k], "weight": round(float(row_scores[k]), 4)}
-                for k in best
-                if interest_ids[k] not in own
-            ][:MAX_TAGS_PER_ITEM]
+                {"id": interest_ids[k], "weight": round(w, 4)}
+                for k, w in zip(columns, weights, strict=True)
+                if w != -np.inf
+            ]
             rows.append({"item_id": item, "tags": tags})
     return rows

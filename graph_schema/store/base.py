@@ -137,30 +137,56 @@ class StoreBase(ABC):
     def _pull_vectors(self, query_name: str, page: int) -> VectorTable:
         """A keyset-paged vector pull (`query_name`: rows_json of [id, vector], the page
         after $after in id order) as float32 arrays: no Python float per value kept."""
-        ids: list[str] = []
-        parts: list[np.ndarray] = []
-        ragged: list[np.ndarray] = []
+        table = _VectorPages()
         after = ""
         while True:
             res = self._named_read(query_name, after=after, page=page)
             rows = (res[0]["rows_json"] if res else None) or []
             if not rows:
                 break
-            ids.extend(str(r[0]) for r in rows)
-            if len({len(r[1]) for r in rows}) == 1 and not ragged:
-                parts.append(np.asarray([r[1] for r in rows], dtype=np.float32))
-            else:  # vectors of mixed sizes (e.g. a dimension change between runs)
-                ragged.extend(row for part in parts for row in part)
-                parts = []
-                ragged.extend(np.asarray(r[1], dtype=np.float32) for r in rows)
+            table.add(rows)
             after = str(rows[-1][0])
             if len(rows) < page:
                 break
-        if ragged:
-            return VectorTable(ids, ragged)
-        if len({p.shape[1] for p in parts}) > 1:
-            return VectorTable(ids, [row for part in parts for row in part])
-        return VectorTable(ids, np.concatenate(parts) if parts else np.zeros((0, 0), dtype=np.float32))
+        return table.done()
+
+    def _pull_vectors_of(self, query_name: str, ids: Sequence[str], page: int) -> VectorTable:
+        """The vectors of `ids` (`query_name`: rows_json of [id, vector] for the $ids that
+        have one), `page` ids per query, as float32 arrays."""
+        table = _VectorPages()
+        wanted = sorted(set(ids))
+        for start in range(0, len(wanted), page):
+            res = self._named_read(query_name, ids=wanted[start : start + page])
+            rows = (res[0]["rows_json"] if res else None) or []
+            if rows:
+                table.add(rows)
+        return table.done()
+
+
+class _VectorPages:
+    """Pages of [id, vector] rows gathered into one VectorTable (float32 arrays; a list of
+    arrays when the vectors' sizes differ, e.g. after a dimension change between runs)."""
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+        self.parts: list[np.ndarray] = []
+        self.ragged: list[np.ndarray] = []
+
+    def add(self, rows: list[Any]) -> None:
+        self.ids.extend(str(r[0]) for r in rows)
+        if len({len(r[1]) for r in rows}) == 1 and not self.ragged:
+            self.parts.append(np.asarray([r[1] for r in rows], dtype=np.float32))
+        else:
+            self.ragged.extend(row for part in self.parts for row in part)
+            self.parts = []
+            self.ragged.extend(np.asarray(r[1], dtype=np.float32) for r in rows)
+
+    def done(self) -> VectorTable:
+        if self.ragged:
+            return VectorTable(self.ids, self.ragged)
+        if len({p.shape[1] for p in self.parts}) > 1:
+            return VectorTable(self.ids, [row for part in self.parts for row in part])
+        return VectorTable(self.ids, np.concatenate(self.parts) if self.parts else np.zeros((0, 0), dtype=np.float32))
 
 
 def to_jsonable(value: Any) -> Any:
