@@ -137,7 +137,8 @@ class ModelIO(StoreBase):
         # (as lists of Python floats, 70k vectors took 9 s of a 1M-event graph's incremental
         # run); the users' only for the users pulled, below
         embeddings: dict[str, Any] = {
-            label: self._pull_vectors(f"pull_embeddings_{label.lower()}", self.PULL_PAGE) for label in ("Item", "Interest")
+            label: self._pull_vectors(f"pull_embeddings_{label.lower()}", self.PULL_PAGE)
+            for label in ("Item", "Interest")
         }
         if not seeds:
             return Subgraph(interactions=[], tags=tags, embeddings={"User": {}, **embeddings}, evidence=[])
