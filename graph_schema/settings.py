@@ -6,6 +6,7 @@ Every field maps to an upper-case environment variable of the same name
 
 from __future__ import annotations
 
+import hashlib
 from functools import lru_cache
 from pathlib import Path
 
@@ -221,6 +222,19 @@ class Settings(BaseSettings):
         if uri and "://" not in uri:  # a plain local path
             return Path(uri).expanduser().resolve()
         return (self.data_dir / "falkordb").resolve()
+
+    @property
+    def graph_key(self) -> str:
+        """A short key of the graph this configuration names: local state kept per graph
+        (serving snapshots, the text vector cache) lives under it, so graphs sharing a
+        DATA_DIR never read each other's."""
+        graph = f"{self.backend}|{self.graph_uri or ''}|{self.neo4j_database}|{self.graph_name}"
+        return hashlib.sha1(graph.encode()).hexdigest()[:12]
+
+    @property
+    def text_cache_dir(self) -> Path:
+        """The refresh's text vectors by text hash (training/text_cache.py): a cache, safe to delete."""
+        return (self.data_dir / "text-vectors").resolve() / self.graph_key
 
     @property
     def sql_url(self) -> str:

@@ -6,7 +6,6 @@ Every field maps to the upper-case environment variable of the same name
 
 from __future__ import annotations
 
-import hashlib
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -128,9 +127,7 @@ class ApiSettings(Settings):
     def recs_snapshot_root(self) -> Path:
         """This graph's serving snapshots: one directory per graph, so graphs sharing a
         DATA_DIR (or a snapshot volume) never read each other's."""
-        graph = f"{self.backend}|{self.graph_uri or ''}|{self.neo4j_database}|{self.graph_name}"
-        key = hashlib.sha1(graph.encode()).hexdigest()[:12]
-        return (self.recs_snapshot_dir or self.data_dir / "serving-snapshots").resolve() / key
+        return (self.recs_snapshot_dir or self.data_dir / "serving-snapshots").resolve() / self.graph_key
 
     @field_validator("refresh_cron")
     @classmethod

@@ -25,6 +25,7 @@ from training.options import RefreshOptions
 from training.publish import cleanup_old_versions, write_and_publish
 from training.pull import pull_training_set
 from training.run import MODES, Mode, Phases, RefreshPlan, new_model_version
+from training.text_cache import TextVectorCache
 from training.text_refresh import embed_texts, write_text_tags
 
 if TYPE_CHECKING:
@@ -91,7 +92,7 @@ def run_refresh(
     run = RefreshPlan.start(store, settings, options, device, epochs, model_version)
     phases = Phases(on_phase)
     # item and interest text vectors, only the changed texts embedded (None: text is off)
-    texts = phases.run("text", lambda: embed_texts(store, run.options))
+    texts = phases.run("text", lambda: embed_texts(store, run.options, TextVectorCache(settings.text_cache_dir)))
 
     # the mode that actually runs is decided here: incremental may fall back to full
     pulled = pull_training_set(store, run, cast(Mode, mode), touched_users, phases)

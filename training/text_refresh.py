@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from training import text
 from training.data import TrainingData
 from training.options import RefreshOptions
+from training.text_cache import TextVectorCache
 from training.text_sync import TextSync, sync_texts
 from training.text_tags import tag_rows, threshold_on_known
 
@@ -36,13 +37,14 @@ def text_off_reason(opts: RefreshOptions) -> str | None:
     return text.missing_dependency()
 
 
-def embed_texts(store: RefreshStore, opts: RefreshOptions) -> TextSync | None:
-    """The text vectors of every item and interest, the changed ones embedded; None without text."""
+def embed_texts(store: RefreshStore, opts: RefreshOptions, cache: TextVectorCache | None = None) -> TextSync | None:
+    """The text vectors of every item and interest, the changed ones embedded (the others
+    from `cache` where it has them); None without text."""
     reason = text_off_reason(opts)
     if reason:
         log.warning("refresh runs without text features: %s", reason)
         return None
-    return sync_texts(store, text.encoder_device(opts.train.device), opts.text_batch_size)
+    return sync_texts(store, text.encoder_device(opts.train.device), opts.text_batch_size, cache)
 
 
 def catalogue_tags(data: TrainingData) -> dict[str, set[str]]:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from training import text
+from training.text_cache import TextVectorCache
 
 if TYPE_CHECKING:
     from training.store_protocol import RefreshStore
@@ -62,30 +63,59 @@ def interest_node_text(props: Mapping[str, Any]) -> str:
 NODE_TEXT = {"Item": item_node_text, "Interest": interest_node_text}
 
 
-def sync_texts(store: RefreshStore, device: str = "cpu", batch_size: int = 64) -> TextSync:
-    """Embed the changed texts of every Item and Interest, write them, and return all text vectors."""
+def sync_texts(
+    store: RefreshStore, device: str = "cpu", batch_size: int = 64, cache: TextVectorCache | None = None
+) -> TextSync:
+    """Embed the changed texts of every Item and Interest, write them, and return all text
+    vectors: an unchanged text's from `cache` when it holds its hash, else the graph's."""
+    cache = cache or TextVectorCache(None)
     counts: dict[str, int] = {}
     out: dict[str, TextVectors] = {}
     for label, node_text in NODE_TEXT.items():
         texts: dict[str, str] = {}
-        hashes: dict[str, str | None] = {}
-        stored = store.pull_text_vectors(label)
+        graph_hashes: dict[str, str | None] = {}
         for row in store.pull_texts(label):
             words = node_text(row["props"])
-            if not words:
+            if words:
+                texts[row["id"]] = words
+                graph_hashes[row["id"]] = row["props"].get("text_hash")
+        digests = {key: text.text_hash(words) for key, words in texts.items()}
+        cached = cache.load(label)
+        known = {key: cached[d] for key, d in digests.items() if d in cached and len(cached[d]) == text.DIMENSIONS}
+        # the graph's stored vectors are needed only for unchanged texts the cache lacks
+        unknown_unchanged = any(graph_hashes[k] == digests[k] for k in texts if k not in known)
+        stored = store.pull_text_vectors(label) if unknown_unchanged else {}
+        hashes: dict[str, str | None] = {}
+        for key in texts:
+            if key in known:
+                hashes[key] = digests[key]
                 continue
-            texts[row["id"]] = words
-            vector = stored.get(row["id"])
+            vector = stored.get(key)
             # a hash without its vector (never expected): embed it again
             ok = vector is not None and len(vector) == text.DIMENSIONS
-            hashes[row["id"]] = row["props"].get("text_hash") if ok else None
+            hashes[key] = graph_hashes[key] if ok else None
         update = text.embed_changed(texts, hashes, device=device, batch_size=batch_size, progress=sys.stderr.isatty())
-        store.write_text_embeddings(label, text.as_rows(update))
+        # texts the cache knows but the graph holds another hash for (the text changed back,
+        # or the graph lost the vector): written from the cache, not embedded again
+        restored = [k for k in known if graph_hashes[k] != digests[k]]
+        rewrite = text.EmbeddingUpdate(
+            [*update.ids, *restored],
+            [*update.hashes, *(digests[k] for k in restored)],
+            np.concatenate(
+                [
+                    update.vectors.reshape(-1, text.DIMENSIONS),
+                    np.asarray([known[k] for k in restored], dtype=np.float32).reshape(-1, text.DIMENSIONS),
+                ]
+            ),
+            unchanged=update.unchanged,
+        )
+        store.write_text_embeddings(label, text.as_rows(rewrite))
         fresh = dict(zip(update.ids, update.vectors, strict=True))
         ids = list(texts)
         matrix = np.zeros((len(ids), text.DIMENSIONS), dtype=np.float32)
         for row, key in enumerate(ids):
-            matrix[row] = fresh[key] if key in fresh else stored[key]
+            matrix[row] = fresh[key] if key in fresh else known[key] if key in known else stored[key]
+        cache.save(label, [digests[k] for k in ids], matrix)
         out[label] = TextVectors(ids, matrix)
         counts[f"{label.lower()}_texts_embedded"] = len(update.ids)
         counts[f"{label.lower()}_texts_unchanged"] = update.unchanged

@@ -3,6 +3,7 @@ test; modules marked `graph_engines` also run on the (emptied) test Neo4j."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 
 import pytest
@@ -28,6 +29,8 @@ def training_settings(
 
 @pytest.fixture
 def graph_store(training_settings: Settings) -> Iterator[GraphStore]:
+    # the graph is new (a new key, or the emptied Neo4j): so is its local text vector cache
+    shutil.rmtree(training_settings.text_cache_dir, ignore_errors=True)
     with open_store(training_settings) as store:
         try:
             store.migrate()

@@ -187,3 +187,45 @@ def test_a_tag_from_before_sources_counts_as_the_catalogues_and_is_upgraded_on_u
         "MATCH (:Item {id: 'jazz0'})-[t:TAGGED]->(x:Interest) RETURN x.id, t.source", None, 5000, 10
     ).rows
     assert rows == [["jazz", "catalogue"]]
+
+
+def test_unchanged_text_vectors_come_from_the_local_cache(loaded, training_settings, monkeypatch):
+    """A run reads the vectors of unchanged texts from DATA_DIR's cache, not the graph; without
+    the cache (or with a damaged one) it pulls them from the graph, embedding nothing again."""
+    store = loaded
+    pulls: list[str] = []
+    pull = store.pull_text_vectors
+
+    def counted(label, *args, **kwargs):
+        pulls.append(label)
+        return pull(label, *args, **kwargs)
+
+    monkeypatch.setattr(store, "pull_text_vectors", counted)
+    first = run_refresh(store, training_settings, "full", options=OPTS)
+    assert first.counts["item_texts_embedded"] == 6 and pulls == []  # nothing stored yet to pull
+    cache = training_settings.text_cache_dir / "item.npz"
+    with np.load(cache) as saved:
+        cached = dict(zip(saved["hashes"].tolist(), saved["vectors"], strict=True))
+    rows = store.read_only_query(
+        "MATCH (n:Item) RETURN n.id, n.text_hash, n.text_embedding ORDER BY n.id", None, 5000, 100
+    ).rows
+    assert len(cached) == len(rows) == 6
+    for _, digest, vector in rows:  # the cache holds exactly what the graph stores
+        np.testing.assert_allclose(cached[digest], np.asarray(vector, dtype=np.float32), atol=1e-6)
+
+    second = run_refresh(store, training_settings, "full", options=OPTS, force=True)
+    assert second.counts["item_texts_embedded"] == 0 and second.counts["item_texts_unchanged"] == 6
+    assert pulls == []
+
+    cache.write_bytes(b"not a numpy file")  # damaged: only a miss
+    third = run_refresh(store, training_settings, "full", options=OPTS, force=True)
+    assert third.counts["item_texts_embedded"] == 0 and pulls == ["Item"]
+    with np.load(cache) as saved:  # and written again
+        assert sorted(saved["hashes"].tolist()) == sorted(r[1] for r in rows)
+
+    store.upsert_items(catalogue({"jazz0": "bebop saxophone jazz quartet"}))
+    for f in training_settings.text_cache_dir.iterdir():
+        f.unlink()
+    fourth = run_refresh(store, training_settings, "full", options=OPTS, force=True)
+    assert fourth.counts["item_texts_embedded"] == 1 and fourth.counts["item_texts_unchanged"] == 5
+    assert pulls == ["Item", "Item", "Interest"]
