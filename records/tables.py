@@ -63,7 +63,12 @@ class EventRecord(Base):
     received_at: Mapped[int] = mapped_column(BigInteger, nullable=False, default=now_ms)
     applied_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
-    __table_args__ = (Index("ix_events_status_batch", "status", "batch_id"),)
+    __table_args__ = (
+        Index("ix_events_status_batch", "status", "batch_id"),
+        # an incremental refresh's users with events received since the published model:
+        # read from the index alone (a scan of the whole log took 1.9 s at 1M events)
+        Index("ix_events_received_user", "received_at", "user_id"),
+    )
 
 
 class CatalogueRecord(Base):
@@ -242,12 +247,16 @@ class OnlineMetricsRecord(Base):
 
 # (table, index) added to tables that existing databases already have:
 # create_all() creates missing tables, never a missing index of an existing table.
-_ADDED_INDEXES: tuple[tuple[str, str], ...] = (("deleted_users", "ix_deleted_users_deleted_at"),)
+# The events index is built once on an existing log (~1 s per million events, writes wait).
+_ADDED_INDEXES: tuple[tuple[str, str], ...] = (
+    ("deleted_users", "ix_deleted_users_deleted_at"),
+    ("events", "ix_events_received_user"),
+)
 
 
 def _add_indexes(engine: Engine) -> None:
     """Create the _ADDED_INDEXES a database lacks. Checked first because on PostgreSQL
-    even CREATE INDEX IF NOT EXISTS locks the table (briefly: these tables are small)."""
+    even CREATE INDEX IF NOT EXISTS locks the table against writes while it builds."""
     for table, name in _ADDED_INDEXES:
         if inspect(engine).has_index(table, name):
             continue

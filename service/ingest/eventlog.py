@@ -444,10 +444,11 @@ class EventLog:
     def users_since(self, received_ms: int) -> list[str]:
         """Users with events received (not: dated) since a time — what an incremental
         refresh must re-fit, even when the events carry old timestamps."""
+        # DISTINCT in Python: with it, SQLite's planner scans the whole log by user id
+        # instead of the range of ix_events_received_user (1.9 s against 4 ms at 1M events)
         with self.sessions() as session:
-            return list(
-                session.scalars(select(EventRecord.user_id).where(EventRecord.received_at >= received_ms).distinct())
-            )
+            users = session.scalars(select(EventRecord.user_id).where(EventRecord.received_at >= received_ms))
+            return list(dict.fromkeys(users))
 
     def exposures(self, min_impressions: int = 3) -> list[tuple[str, str, int]]:
         """(user, item, impressions) the user was shown at least `min_impressions` times

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from typing import Any
 
 import pytest
@@ -251,3 +252,20 @@ def test_accept_stores_the_weights_resolve_weight_gives_and_refuses_the_rest(set
     batch = log.take_owned()
     assert batch is not None
     assert sorted(e.weight for e in batch.events) == sorted(expected.values())
+
+
+def test_users_since_names_each_user_with_events_received_since_once(event_log: EventLog) -> None:
+    """What an incremental refresh re-fits: by receive time (not the events' own ts), each user once."""
+    accept(event_log, [ev("old1", user="u1"), ev("old2", user="u2")])
+    with event_log.sessions() as session:
+        received = session.scalars(select(EventRecord.received_at)).all()
+    since = max(received) + 1
+    with event_log.sessions.begin() as session:  # the first events were received before `since`
+        session.execute(EventRecord.__table__.update().values(received_at=since - 10))
+    while int(time.time() * 1000) <= since:  # the next events are received after it
+        time.sleep(0.001)
+    accept(event_log, [ev("n1", user="u3", ts=5), ev("n2", user="u2"), ev("n3", user="u3", item="i2")])
+    assert sorted(event_log.users_since(since)) == ["u2", "u3"]
+    assert len(event_log.users_since(since)) == 2
+    assert sorted(event_log.users_since(since - 10)) == ["u1", "u2", "u3"]
+    assert event_log.users_since(since + 10**9) == []
