@@ -225,19 +225,29 @@ class ServingReads(StoreBase):
         ]
 
     def snapshot_page(
-        self, model_version: str, similar_version: str, after: str, page: int, per_item: int
+        self,
+        model_version: str,
+        similar_version: str,
+        after: str,
+        page: int,
+        per_item: int,
+        neighbours: bool = True,
     ) -> list[SnapshotItem]:
         """The next `page` items after `after` (id order) as model `model_version` serves
         them: title, interests, its vector (None if that version wrote none) and its
-        neighbours of `similar_version`; [] past the last item."""
-        rows = self._named_read(
-            "snapshot_items",
-            model_version=model_version,
-            similar_version=similar_version,
-            after=after,
-            page=page,
-            per_item=per_item,
-        )
+        neighbours of `similar_version` (none read when `neighbours` is False); [] past
+        the last item."""
+        if neighbours:
+            rows = self._named_read(
+                "snapshot_items",
+                model_version=model_version,
+                similar_version=similar_version,
+                after=after,
+                page=page,
+                per_item=per_item,
+            )
+        else:
+            rows = self._named_read("snapshot_items_plain", model_version=model_version, after=after, page=page)
         return [
             SnapshotItem(
                 item_id=str(i),

@@ -261,8 +261,9 @@ def write(
     before any model. `users`: with the user side (pinnable). `carry`: the publish was
     incremental, and only `carry.changed` users differ from `carry.base`'s (the version
     it carried the others from): their rows are read, the others' copied from the base's
-    snapshot when this root keeps it (else everything is read). Raises RuntimeError if
-    another model was published meanwhile."""
+    snapshot when this root keeps it (else everything is read), and so are the
+    SIMILAR_TO lists when the publish serves the base's (an incremental one does).
+    Raises RuntimeError if another model was published meanwhile."""
     published = store.published()
     if published is None:
         return None
@@ -272,42 +273,21 @@ def write(
         return final
     root.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    ids: list[str] = []
-    titles: list[str | None] = []
-    interests: list[list[str]] = []
-    vectors: dict[int, tuple[float, ...]] = {}
-    neighbours: list[tuple[tuple[str, float, bool], ...]] = []
-    after = ""
-    while page := store.snapshot_page(version, similar_version, after, PAGE, per_item):
-        for it in page:
-            if it.embedding is not None:
-                vectors[len(ids)] = it.embedding
-            ids.append(it.item_id)
-            titles.append(it.title)
-            interests.append(list(it.interests))
-            neighbours.append(tuple((n.item_id, n.score, n.via == "text") for n in it.neighbours))
-        after = page[-1].item_id
+    base = find(root, carry.base) if carry is not None else None
+    # an incremental publish serves the lists its base served: copied, not read again
+    lists = _base_lists(base, similar_version, per_item) if base is not None else None
+    side = _read_items(store, version, similar_version, per_item, neighbours=lists is None)
+    arrays = lists.remapped(side.index, per_item) if lists is not None else None
+    if arrays is None and lists is not None:  # an item of the base is gone: read them all
+        side = _read_items(store, version, similar_version, per_item, neighbours=True)
     if store.published() != published:
         raise RuntimeError(f"model {version} is no longer the published one: its snapshot is not written")
-    index = {item: n for n, item in enumerate(ids)}
-    dim = len(next(iter(vectors.values()))) if vectors else 0
-    vec = np.zeros((len(ids), dim), dtype=np.float64)
-    has = np.zeros(len(ids), dtype=bool)
-    for row, v in vectors.items():
-        if len(v) == dim:
-            vec[row] = v
-            has[row] = True
-    nb = np.full((len(ids), per_item), -1, dtype=np.int32)
-    sc = np.zeros((len(ids), per_item), dtype=np.float64)  # as the graph stores them: answers match exactly
-    tx = np.zeros((len(ids), per_item), dtype=bool)
-    for row, lst in enumerate(neighbours):
-        known = [(index[i], s, t) for i, s, t in lst if i in index][:per_item]
-        if known:
-            nb[row, : len(known)] = [r for r, _, _ in known]
-            sc[row, : len(known)] = [s for _, s, _ in known]
-            tx[row, : len(known)] = [t for _, _, t in known]
+    ids, titles, interests, index = side.ids, side.titles, side.interests, side.index
+    vec, has = side.vector_arrays()
+    dim = vec.shape[1]
+    nb, sc, tx = arrays if arrays is not None else side.neighbour_arrays(per_item)
     user_side = None
-    if users and carry is not None and (base := find(root, carry.base)) is not None:
+    if users and carry is not None and base is not None:
         try:
             user_side = _carried_user_side(store, version, index, base, carry.changed)
         except Exception as exc:  # a damaged or odd base: read everything instead
@@ -350,6 +330,104 @@ def write(
         time.perf_counter() - started,
     )  # fmt: skip
     return final
+
+
+@dataclass
+class _ItemSide:
+    """The items as read from the graph for a snapshot, in id order."""
+
+    ids: list[str]
+    titles: list[str | None]
+    interests: list[list[str]]
+    vectors: dict[int, tuple[float, ...]]
+    neighbours: list[tuple[tuple[str, float, bool], ...]]
+
+    @property
+    def index(self) -> dict[str, int]:
+        return {item: n for n, item in enumerate(self.ids)}
+
+    def vector_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        dim = len(next(iter(self.vectors.values()))) if self.vectors else 0
+        vec = np.zeros((len(self.ids), dim), dtype=np.float64)
+        has = np.zeros(len(self.ids), dtype=bool)
+        for row, v in self.vectors.items():
+            if len(v) == dim:
+                vec[row] = v
+                has[row] = True
+        return vec, has
+
+    def neighbour_arrays(self, per_item: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        index = self.index
+        nb = np.full((len(self.ids), per_item), -1, dtype=np.int32)
+        sc = np.zeros((len(self.ids), per_item), dtype=np.float64)  # as the graph stores them: answers match exactly
+        tx = np.zeros((len(self.ids), per_item), dtype=bool)
+        for row, lst in enumerate(self.neighbours):
+            known = [(index[i], s, t) for i, s, t in lst if i in index][:per_item]
+            if known:
+                nb[row, : len(known)] = [r for r, _, _ in known]
+                sc[row, : len(known)] = [s for _, s, _ in known]
+                tx[row, : len(known)] = [t for _, _, t in known]
+        return nb, sc, tx
+
+
+def _read_items(store: ServingReads, version: str, similar_version: str, per_item: int, neighbours: bool) -> _ItemSide:
+    side = _ItemSide([], [], [], {}, [])
+    after = ""
+    while page := store.snapshot_page(version, similar_version, after, PAGE, per_item, neighbours=neighbours):
+        for it in page:
+            if it.embedding is not None:
+                side.vectors[len(side.ids)] = it.embedding
+            side.ids.append(it.item_id)
+            side.titles.append(it.title)
+            side.interests.append(list(it.interests))
+            side.neighbours.append(tuple((n.item_id, n.score, n.via == "text") for n in it.neighbours))
+        after = page[-1].item_id
+    return side
+
+
+@dataclass
+class _BaseLists:
+    """The similar-item arrays of the snapshot an incremental publish follows."""
+
+    ids: list[str]
+    neighbours: np.ndarray
+    scores: np.ndarray
+    by_text: np.ndarray
+
+    def remapped(self, index: dict[str, int], per_item: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """The arrays in this publish's item rows; None when an item of the base is gone
+        (its lists, and others' mentions of it, are then read again). Items new since
+        the base have no list of the base's version."""
+        rows = np.array([index.get(i, -1) for i in self.ids] + [-1], dtype=np.int64)
+        if (rows[:-1] < 0).any():
+            return None
+        n = len(index)
+        nb = np.full((n, per_item), -1, dtype=np.int32)
+        sc = np.zeros((n, per_item), dtype=np.float64)
+        tx = np.zeros((n, per_item), dtype=bool)
+        nb[rows[:-1]] = rows[self.neighbours]  # padding (-1) maps to the extra last entry, -1
+        sc[rows[:-1]] = self.scores
+        tx[rows[:-1]] = self.by_text
+        return nb, sc, tx
+
+
+def _base_lists(base: Path, similar_version: str, per_item: int) -> _BaseLists | None:
+    """The base snapshot's lists when they are the ones this publish serves (same
+    SIMILAR_TO version, same width); None otherwise or when they cannot be read."""
+    try:
+        meta = orjson.loads((base / "meta.json").read_bytes())
+        if meta.get("similar_version") != similar_version or meta.get("per_item") != per_item:
+            return None
+        ids = orjson.loads((base / "items.json").read_bytes())["ids"]
+        lists = _BaseLists(
+            ids, np.load(base / "neighbours.npy"), np.load(base / "scores.npy"), np.load(base / "by_text.npy")
+        )
+        if not (lists.neighbours.shape == lists.scores.shape == lists.by_text.shape == (len(ids), per_item)):
+            return None
+        return lists
+    except (OSError, ValueError, KeyError) as exc:
+        log.warning("serving snapshot: the lists of %s cannot be carried (%s): reading them", base.name, exc)
+        return None
 
 
 @dataclass

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pytest
 
 from graph_schema.because import followed_because
@@ -220,3 +221,53 @@ def test_without_the_user_side_no_version_is_pinnable(published: Any) -> None:
     assert model_snapshot.readable(root)[0] == {
         "model_version": MODEL_VERSION, "published_at": published_at, "pinnable": False}  # fmt: skip
     assert svc.recommender.published.shared.of_version(MODEL_VERSION) is None
+
+
+def test_an_incremental_publish_copies_the_similar_lists_it_keeps(
+    published: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An incremental publish serves its base's SIMILAR_TO lists: the snapshot copies them from
+    the base's arrays (renumbered for items added since) instead of reading them, and reads
+    titles, interests and vectors as the graph holds them now: the same as reading it all."""
+    from graph_schema.rows import CatalogueItem
+
+    svc = _svc(published)
+    store = svc.store()
+    root = svc.settings.recs_snapshot_root
+    _write_rankings(store, MODEL_VERSION)
+    base = _publish(published, MODEL_VERSION)
+    assert (base.neighbour_rows >= 0).any()  # the base serves lists: there is something to copy
+    kept = store.published().similar_version
+    # the catalogue moves on: an item sorted first is added, another retitled
+    store.upsert_items(
+        [CatalogueItem("a-new", "A new item", ()), CatalogueItem("i1", "Retitled", tuple(ITEMS["i1"][1]))]
+    )
+    store.publish_model("test-v2", {}, carry_from=MODEL_VERSION, similar_version=kept)
+    asked: list[bool] = []
+    page = store.snapshot_page
+
+    def recorded(*args: Any, neighbours: bool = True) -> Any:
+        asked.append(neighbours)
+        return page(*args, neighbours=neighbours)
+
+    monkeypatch.setattr(store, "snapshot_page", recorded)
+    carried = model_snapshot.write(store, root, 20, carry=model_snapshot.Carry(MODEL_VERSION, []))
+    assert asked and not any(asked)
+    everything = model_snapshot.write(store, tmp_path / "all", 20)
+    assert carried is not None and everything is not None and asked[-1] is True
+    assert (carried / "items.json").read_bytes() == (everything / "items.json").read_bytes()
+    for name in ("vectors", "has_vector", "neighbours", "scores", "by_text"):
+        a, b = np.load(carried / f"{name}.npy"), np.load(everything / f"{name}.npy")
+        assert a.shape == b.shape and (a == b).all(), name
+    snap = ModelSnapshot.open(carried)
+    assert snap.index["a-new"] == 0 and (snap.neighbour_rows[0] < 0).all()
+    assert snap.meta("i1") == ("Retitled", tuple(ITEMS["i1"][1]))
+
+
+def test_carried_lists_are_read_again_when_an_item_of_the_base_is_gone() -> None:
+    lists = model_snapshot._BaseLists(
+        ["a", "b"], np.array([[1, -1], [0, -1]]), np.array([[0.5, 0.0], [0.5, 0.0]]), np.zeros((2, 2), dtype=bool)
+    )
+    assert lists.remapped({"a": 0}, 2) is None
+    nb, sc, _ = lists.remapped({"new": 0, "a": 1, "b": 2}, 2)
+    assert nb.tolist() == [[-1, -1], [2, -1], [1, -1]] and sc[1, 0] == 0.5
