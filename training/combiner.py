@@ -33,7 +33,7 @@ import scipy.sparse as sp
 
 from training.data import TrainingData
 from training.ease import fit_ease, interaction_matrix
-from training.metrics import rank_metrics, top_k
+from training.metrics import hits_metrics, ranked_hits
 from training.social_source import FolloweeTaste, followee_taste
 
 log = logging.getLogger(__name__)
@@ -244,7 +244,7 @@ def choose_blend(
     seen = [train_hist[u].indices for u in users]
 
     def score(block: np.ndarray) -> float:
-        return rank_metrics(top_k(block, 20, seen), truth, (20,))[METRIC]
+        return hits_metrics(ranked_hits(block, truth, seen, 20), truth, (20,))[METRIC]
 
     validation: dict[str, float] = {}
     best_lambda: float | None = None

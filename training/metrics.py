@@ -61,23 +61,41 @@ def rank_metrics(ranked: np.ndarray, truth: Sequence[np.ndarray], ks: Sequence[i
     kmax = max(ks)
     if ranked.shape[1] < kmax:
         raise ValueError(f"ranked lists have {ranked.shape[1]} columns, need {kmax}")
+    return hits_metrics(_list_hits(ranked[:, :kmax], truth), truth, ks)
+
+
+def _list_hits(ranked: np.ndarray, truth: Sequence[np.ndarray]) -> np.ndarray:
+    """(rows, width) bool: whether each ranked item is one of its row's truth items."""
     n = len(truth)
+    lens = np.array([len(t) for t in truth], dtype=np.int64)
+    if not lens.any():
+        return np.zeros(ranked.shape, dtype=bool)
+    # one vectorised membership test: (row, item) keys of the ranked lists vs of the truth
+    items = np.concatenate([np.asarray(t, dtype=np.int64) for t in truth])
+    width = int(max(ranked.max(initial=0), items.max(initial=0))) + 1
+    truth_keys = np.repeat(np.arange(n, dtype=np.int64), lens) * width + items
+    ranked_keys = np.arange(n, dtype=np.int64)[:, None] * width + ranked
+    return np.isin(ranked_keys, truth_keys)
+
+
+def hits_metrics(hits: np.ndarray, truth: Sequence[np.ndarray], ks: Sequence[int] = DEFAULT_KS) -> dict[str, float]:
+    """The metrics of rows whose truth is non-empty, from `hits` (rows, >= max(ks)): whether
+    the item at each position of a row's ranking is one of its truth items."""
+    kmax = max(ks)
     lens = np.array([len(t) for t in truth], dtype=np.int64)
     keep = lens > 0
     out: dict[str, float] = {"users": float(keep.sum())}
     if not keep.any():
         return {**{f"{m}@{k}": 0.0 for k in ks for m in ("recall", "ndcg", "hit", "mrr")}, **out}
-    # one vectorised membership test: (row, item) keys of the ranked lists vs of the truth
-    items = np.concatenate([np.asarray(t, dtype=np.int64) for t in truth])
-    width = int(max(ranked.max(initial=0), items.max(initial=0))) + 1
-    truth_keys = np.repeat(np.arange(n, dtype=np.int64), lens) * width + items
-    ranked_keys = np.arange(n, dtype=np.int64)[:, None] * width + ranked[:, :kmax]
-    hits = np.isin(ranked_keys, truth_keys)[keep].astype(np.float64)
+    h_all = np.zeros((len(truth), kmax), dtype=np.float64)
+    width = min(kmax, hits.shape[1])
+    h_all[:, :width] = hits[:, :width]
+    h_all = h_all[keep]
     lens = lens[keep]
     discount = 1.0 / np.log2(np.arange(2, kmax + 2))
     ideal = np.cumsum(discount)
     for k in ks:
-        h = hits[:, :k]
+        h = h_all[:, :k]
         n_hit = h.sum(1)
         out[f"recall@{k}"] = float((n_hit / lens).mean())
         out[f"ndcg@{k}"] = float(((h @ discount[:k]) / ideal[np.minimum(lens, k) - 1]).mean())
@@ -85,6 +103,63 @@ def rank_metrics(ranked: np.ndarray, truth: Sequence[np.ndarray], ks: Sequence[i
         first = h.argmax(1)
         out[f"mrr@{k}"] = float(np.where(n_hit > 0, 1.0 / (first + 1), 0.0).mean())
     return out
+
+
+_RANK_ROWS = 512  # truth items whose score rows are compared at once (bounded memory)
+
+
+def ranked_hits(
+    scores: np.ndarray, truth: Sequence[np.ndarray], exclude: Sequence[np.ndarray] | None, width: int
+) -> np.ndarray:
+    """What `_list_hits(top_k(scores, width, exclude), truth)` gives, without ranking the
+    block: each truth item's position is the count of items before it (higher score, or the
+    same score and a lower column), less the excluded ones among them. Two comparisons per
+    score instead of a partition and a sort (~10x less at 20k items); the rows it cannot
+    place this way (a truth item excluded, or scored -inf or NaN) go through top_k."""
+    raw = np.asarray(scores)
+    dtype = np.float32 if raw.dtype == np.float32 else np.float64
+    block = raw.astype(dtype, copy=False)
+    n, m = block.shape
+    hits = np.zeros((n, width), dtype=bool)
+    lens = np.array([len(t) for t in truth], dtype=np.int64)
+    if not lens.any() or m == 0:
+        return hits
+    row = np.repeat(np.arange(n, dtype=np.int64), lens)
+    col = np.concatenate([np.asarray(t, dtype=np.int64) for t in truth])
+    ex_keys = np.zeros(0, dtype=np.int64)
+    if exclude is not None and len(exclude):
+        ex_lens = [len(e) for e in exclude]
+        if sum(ex_lens):
+            ex_row = np.repeat(np.arange(len(exclude), dtype=np.int64), ex_lens)
+            ex_keys = np.unique(ex_row * m + np.concatenate([np.asarray(e, dtype=np.int64) for e in exclude]))
+    value = block[row, col]
+    odd = np.isin(row * m + col, ex_keys) | ~np.isfinite(value)
+    if odd.any():
+        slow = np.unique(row[odd])
+        ranked = top_k(block[slow], width, [exclude[r] for r in slow] if exclude is not None else None)
+        hits[slow, : ranked.shape[1]] = _list_hits(ranked, [truth[r] for r in slow])
+        fast = ~np.isin(row, slow)
+        row, col, value = row[fast], col[fast], value[fast]
+    if not len(row):
+        return hits
+    position = np.zeros(len(row), dtype=np.int64)
+    columns = np.arange(m, dtype=np.int64)
+    for start in range(0, len(row), _RANK_ROWS):
+        part = slice(start, start + _RANK_ROWS)
+        rows, v, c = block[row[part]], value[part, None], col[part, None]
+        position[part] = (rows > v).sum(1) + ((rows == v) & (columns < c)).sum(1)
+    if len(ex_keys):  # the excluded items counted above: pair each truth item with its row's
+        ex_row, ex_col = ex_keys // m, ex_keys % m
+        ex_value = block[ex_row, ex_col]
+        first = np.searchsorted(ex_row, row)
+        count = np.searchsorted(ex_row, row, side="right") - first
+        pair = np.repeat(np.arange(len(row)), count)
+        at = np.arange(len(pair)) - np.repeat(np.cumsum(count) - count, count) + np.repeat(first, count)
+        before = (ex_value[at] > value[pair]) | ((ex_value[at] == value[pair]) & (ex_col[at] < col[pair]))
+        position -= np.bincount(pair, weights=before, minlength=len(row)).astype(np.int64)
+    shown = position < min(width, m)
+    hits[row[shown], position[shown]] = True
+    return hits
 
 
 def evaluate(
@@ -96,15 +171,16 @@ def evaluate(
 ) -> dict[str, float]:
     """Full-ranking evaluation; `score_rows(users)` returns a (len(users), n_items) score block.
 
-    Users are scored in chunks so memory stays bounded for large catalogues.
+    Users are scored in chunks so memory stays bounded for large catalogues; each truth
+    item's position is counted (ranked_hits), the block never sorted.
     """
     users = np.array([u for u, t in enumerate(truth) if len(t)], dtype=np.int64)
     kmax = max(ks)
-    ranked = np.zeros((len(truth), kmax), dtype=np.int64)
+    hits = np.zeros((len(truth), kmax), dtype=bool)
     for start in range(0, len(users), chunk):
         batch = users[start : start + chunk]
-        ranked[batch] = top_k(score_rows(batch), kmax, [seen[u] for u in batch])
-    return rank_metrics(ranked, truth, ks)
+        hits[batch] = ranked_hits(score_rows(batch), [truth[u] for u in batch], [seen[u] for u in batch], kmax)
+    return hits_metrics(hits, truth, ks)
 
 
 def popularity_scores(item: np.ndarray, n_items: int, weight: np.ndarray | None = None) -> np.ndarray:

@@ -141,6 +141,8 @@ class ExploreReads(StoreBase):
                 after=after,
                 limit=page,
             )
+            if rows and "rows_json" in rows[0]:  # a backend's one-value variant
+                rows = [dict(zip(("user_id", "interests", "strengths"), r, strict=True)) for r in rows[0]["rows_json"]]
             for r in rows:
                 pairs = zip(r.get("interests") or [], r.get("strengths") or [], strict=False)
                 yield str(r["user_id"]), {str(i): float(s) for i, s in pairs}

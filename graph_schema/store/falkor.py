@@ -96,6 +96,7 @@ JSON_COLUMNS = {
     "pull_text_vectors_item": "rows_json",
     "pull_user_evidence": "rows_json",
     "snapshot_items": "rows_json",
+    "published_user_strengths": "rows_json",
     "snapshot_items_plain": "rows_json",
     "snapshot_user_ids": "rows_json",
     "snapshot_users": "rows_json",
