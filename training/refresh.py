@@ -124,7 +124,9 @@ def run_refresh(
     if verdict.accepted:
         outputs = phases.run("write", lambda: write_and_publish(store, run, pulled, fit, t_ref, verdict.record))
         counts.update(outputs.counts())
-        counts.update(phases.run("write", lambda: write_text_tags(store, run.options, texts, data, run.version)))
+        previous = run.published.version if run.published is not None else None
+        tagged = phases.run("write", lambda: write_text_tags(store, run.options, texts, data, run.version, previous))
+        counts.update(tagged)
         cleaned, failure = cleanup_old_versions(store, keep=run.version)
         counts.update(cleaned)
         if failure:

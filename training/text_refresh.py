@@ -16,7 +16,7 @@ from training.data import TrainingData
 from training.options import RefreshOptions
 from training.text_cache import TextVectorCache
 from training.text_sync import TextSync, sync_texts
-from training.text_tags import tag_rows, threshold_on_known
+from training.text_tags import MAX_TAGS_PER_ITEM, tag_rows, threshold_on_known
 
 if TYPE_CHECKING:
     from training.store_protocol import RefreshStore
@@ -56,25 +56,47 @@ def catalogue_tags(data: TrainingData) -> dict[str, set[str]]:
 
 
 def write_text_tags(
-    store: RefreshStore, opts: RefreshOptions, texts: TextSync | None, data: TrainingData, model_version: str
+    store: RefreshStore,
+    opts: RefreshOptions,
+    texts: TextSync | None,
+    data: TrainingData,
+    model_version: str,
+    previous: str | None = None,
 ) -> dict[str, int]:
     """After publishing: replace the items' text tags with this run's (TEXT_TAGS), or remove
-    them all (the catalogue opted out); counts for the run's record. The model is already
-    published and serving: a failure here is logged (and counted), never raised."""
+    them all (the catalogue opted out); counts for the run's record. When they would come out
+    as `previous`'s (the version published before this run: no text embedded, the catalogue
+    unchanged since, the same settings), they are moved to this version instead of rewritten.
+    The model is already published and serving: a failure here is logged (and counted),
+    never raised."""
     try:
-        return _write_text_tags(store, opts, texts, data, model_version)
+        return _write_text_tags(store, opts, texts, data, model_version, previous)
     except Exception as exc:
         log.warning("text tags of %s not written: %s", model_version, exc)
         return {"text_tags_failed": 1}
 
 
 def _write_text_tags(
-    store: RefreshStore, opts: RefreshOptions, texts: TextSync | None, data: TrainingData, model_version: str
+    store: RefreshStore,
+    opts: RefreshOptions,
+    texts: TextSync | None,
+    data: TrainingData,
+    model_version: str,
+    previous: str | None,
 ) -> dict[str, int]:
     if not opts.text_tags:
         return {"text_tags_removed": store.remove_text_tags()}
     if texts is None or not texts.items.ids or not texts.interests.ids:
         return {}
+    # what the tags are chosen with besides the texts and the catalogue
+    key = f"{text.MODEL_VERSION}|{opts.text_tag_threshold}|{MAX_TAGS_PER_ITEM}"
+    unchanged = not texts.counts.get("item_texts_embedded") and not texts.counts.get("interest_texts_embedded")
+    if previous is not None and unchanged and store.text_tags_carryable(previous, key):
+        # the same texts, catalogue and settings give the same tags: 3.3 s of a 1M-event
+        # incremental run rewrote 24k identical edges
+        carried = store.retag_text_tags(previous, model_version)
+        log.info("text tags: %d carried from %s", carried, previous)
+        return {"text_tags_carried": carried}
     items, interests = texts.items, texts.interests
     catalogue = catalogue_tags(data)
     threshold = opts.text_tag_threshold
@@ -82,5 +104,6 @@ def _write_text_tags(
         threshold = threshold_on_known(items.ids, items.vectors, interests.ids, interests.vectors, catalogue)
     rows = tag_rows(items.ids, items.vectors, interests.ids, interests.vectors, threshold, catalogue)
     written = store.write_text_tags(rows, model_version, text.MODEL_VERSION)
+    store.mark_text_tags(model_version, key)
     log.info("text tags: %d written at threshold %.2f", written, threshold)
     return {"text_tags": written}

@@ -229,3 +229,34 @@ def test_unchanged_text_vectors_come_from_the_local_cache(loaded, training_setti
     fourth = run_refresh(store, training_settings, "full", options=OPTS, force=True)
     assert fourth.counts["item_texts_embedded"] == 1 and fourth.counts["item_texts_unchanged"] == 5
     assert pulls == ["Item", "Item", "Interest"]
+
+
+def test_unchanged_text_tags_are_carried_to_the_new_version(loaded, training_settings):
+    """A run with no text embedded and the catalogue unchanged moves the published text tags to
+    its version (live evidence keeps counting them); a catalogue change, or another version's
+    tags, or other settings make it write them again."""
+    store = loaded
+    first = run_refresh(store, training_settings, "full", options=OPTS)
+    written = text_tags(store)
+    assert written and set(written.values()) == {first.model_version} and "text_tags" in first.counts
+
+    second = run_refresh(store, training_settings, "full", options=OPTS, force=True)
+    assert second.counts["text_tags_carried"] == len(written) and "text_tags" not in second.counts
+    assert text_tags(store) == dict.fromkeys(written, second.model_version)  # the same tags, moved
+    store.apply_interactions([Interaction("late", "hiking2", 1.0, T0 + 30 * DAY)], training_settings.evidence_tau_ms)
+    assert any(r["interest_id"] == "hiking" and r.get("evidence") for r in store.user_interests("late"))
+
+    other = run_refresh(store, training_settings, "full", options=replace(OPTS, text_tag_threshold=0.2), force=True)
+    assert "text_tags" in other.counts and "text_tags_carried" not in other.counts  # other settings
+    again = run_refresh(store, training_settings, "full", options=replace(OPTS, text_tag_threshold=0.2), force=True)
+    assert "text_tags_carried" in again.counts
+
+    store.upsert_items(catalogue())  # the catalogue moved on (the same records: rev only)
+    fourth = run_refresh(store, training_settings, "full", options=replace(OPTS, text_tag_threshold=0.2), force=True)
+    assert "text_tags" in fourth.counts and "text_tags_carried" not in fourth.counts
+    assert set(text_tags(store).values()) == {fourth.model_version}
+
+    # a version published without writing tags: its successor writes them (not its own to carry)
+    store.publish_model("not-the-tags-version", store.current_model()["metrics"])
+    fifth = run_refresh(store, training_settings, "full", options=replace(OPTS, text_tag_threshold=0.2), force=True)
+    assert "text_tags" in fifth.counts and set(text_tags(store).values()) == {fifth.model_version}
