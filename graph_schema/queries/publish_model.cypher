@@ -36,7 +36,7 @@ WITH users, items, interests, count(r) AS strengths
 // and an incremental run stages only what it re-fitted, so every vector and strength
 // of $carry_from it did not replace joins the new version here, unchanged. Strengths
 // first, and only of users not promoted above: a re-fitted user's old strengths are
-// not carried (cleanup_strengths clears those its new top list dropped).
+// not carried (cleanup_strength_edges clears those its new top list dropped).
 OPTIONAL MATCH (cu:User)-[cr:INTERESTED_IN]->(:Interest)
 WHERE $carry_from IS NOT NULL AND cr.model_version = $carry_from AND cu.model_version = $carry_from
 SET cr.model_version = $model_version

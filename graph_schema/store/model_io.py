@@ -291,8 +291,12 @@ class ModelIO(StoreBase):
         current = self.current_model() or {}
         similar = current.get("similar_version") if current.get("model_version") == keep else None
         drain("cleanup_similar", "similar_deleted", "deleted", similar_version=similar or keep)
-        drain("cleanup_strengths", "strengths_cleared", "cleared")
-        drain("cleanup_staged_strengths", "staged_cleared", "cleared")
+        while True:  # both kinds of strength in one pass over the edges
+            row = self._named_write("cleanup_strength_edges", model_version=keep, limit=batch)[0]
+            out["strengths_cleared"] += int(row["cleared"] or 0)
+            out["staged_cleared"] += int(row["staged"] or 0)
+            if int(row["n"]) < batch:
+                break
         for label, props in STAGED_PROPS.items():
             cleared = {f"next_{p}": None for p in props}
             drain(f"cleanup_staged_{label.lower()}", "staged_cleared", "cleared", cleared=cleared)
