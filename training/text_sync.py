@@ -120,4 +120,6 @@ def sync_texts(
         counts[f"{label.lower()}_texts_embedded"] = len(update.ids)
         counts[f"{label.lower()}_texts_unchanged"] = update.unchanged
         log.info("text: %s embedded %d texts, %d unchanged", label, len(update.ids), update.unchanged)
+    if any(counts[f"{label.lower()}_texts_embedded"] for label in NODE_TEXT):
+        text.release_encoder()  # out of the way of the training that follows
     return TextSync(out["Item"], out["Interest"], counts)

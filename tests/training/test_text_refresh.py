@@ -82,6 +82,7 @@ def test_refresh_stores_text_vectors_and_embeds_only_changed_texts(loaded, train
     first = run_refresh(store, training_settings, "full", options=OPTS)
     assert first.status == "published" and "text" in first.phases
     assert first.counts["item_texts_embedded"] == 6 and first.counts["interest_texts_embedded"] == 2
+    assert text.load_encoder.cache_info().currsize == 0  # released once the texts are embedded
     rows = store.read_only_query(
         "MATCH (n) WHERE n:Item OR n:Interest RETURN n.id, size(n.text_embedding), n.text_hash ORDER BY n.id",
         None,
