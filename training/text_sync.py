@@ -95,8 +95,8 @@ def sync_texts(
             ok = vector is not None and len(vector) == text.DIMENSIONS
             hashes[key] = graph_hashes[key] if ok else None
         update = text.embed_changed(texts, hashes, device=device, batch_size=batch_size, progress=sys.stderr.isatty())
-        # texts the cache knows but the graph holds another hash for (the text changed back,
-        # or the graph lost the vector): written from the cache, not embedded again
+        # texts the cache knows but the graph holds another hash for (e.g. the text changed
+        # back to an earlier one): written from the cache, not embedded again
         restored = [k for k in known if graph_hashes[k] != digests[k]]
         rewrite = text.EmbeddingUpdate(
             [*update.ids, *restored],

@@ -134,6 +134,15 @@ class StoreBase(ABC):
     def _named_read(self, query_name: str, /, **params: Any) -> list[dict[str, Any]]:
         return self._read(cypher.query(query_name, self.backend), params)
 
+    def _pull(self, query_name: str, columns: tuple[str, ...], **params: Any) -> list[dict[str, Any]]:
+        """Rows of a pull query. A backend variant may return them as one value
+        (`rows_json`: a list of value lists in `columns` order, decoded from JSON by
+        the backend), which is much cheaper than per-value result parsing."""
+        rows = self._named_read(query_name, **params)
+        if rows and "rows_json" in rows[0]:
+            return [dict(zip(columns, r, strict=True)) for r in rows[0]["rows_json"] or []]
+        return rows
+
     def _pull_vectors(self, query_name: str, page: int) -> VectorTable:
         """A keyset-paged vector pull (`query_name`: rows_json of [id, vector], the page
         after $after in id order) as float32 arrays: no Python float per value kept."""

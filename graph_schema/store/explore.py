@@ -134,15 +134,14 @@ class ExploreReads(StoreBase):
         `refreshed_since`, in id order, read `page` users per query."""
         after = ""
         while True:
-            rows = self._named_read(
+            rows = self._pull(
                 "published_user_strengths",
+                ("user_id", "interests", "strengths"),
                 model_version=model_version,
                 refreshed_since=refreshed_since,
                 after=after,
                 limit=page,
             )
-            if rows and "rows_json" in rows[0]:  # a backend's one-value variant
-                rows = [dict(zip(("user_id", "interests", "strengths"), r, strict=True)) for r in rows[0]["rows_json"]]
             for r in rows:
                 pairs = zip(r.get("interests") or [], r.get("strengths") or [], strict=False)
                 yield str(r["user_id"]), {str(i): float(s) for i, s in pairs}

@@ -110,7 +110,7 @@ JSON_COLUMNS = {
 
 def _loads(text: str) -> Any:
     """JSON text as Python values: orjson (5x the standard library on a page of vectors),
-    the standard library for what orjson refuses (NaN, integers beyond 64 bits)."""
+    the standard library for what orjson refuses (NaN and infinities)."""
     try:
         return orjson.loads(text)
     except orjson.JSONDecodeError:

@@ -178,15 +178,6 @@ class ModelIO(StoreBase):
             if r["strength"] is not None
         }
 
-    def _pull(self, query_name: str, columns: tuple[str, ...], **params: Any) -> list[dict[str, Any]]:
-        """Rows of a pull query. A backend variant may return them as one value
-        (`rows_json`: a list of value lists in `columns` order, decoded from JSON by
-        the backend), which is much cheaper than per-value result parsing."""
-        rows = self._named_read(query_name, **params)
-        if rows and "rows_json" in rows[0]:
-            return [dict(zip(columns, r, strict=True)) for r in rows[0]["rows_json"] or []]
-        return rows
-
     def _pull_embeddings(self) -> dict[str, dict[str, list[float]]]:
         embeddings: dict[str, dict[str, list[float]]] = {label: {} for label in NODE_LABELS}
         for r in self._pull("pull_embeddings", ("label", "id", "embedding")):
