@@ -91,12 +91,14 @@ def _write_text_tags(
     # what the tags are chosen with besides the texts and the catalogue
     key = f"{text.MODEL_VERSION}|{opts.text_tag_threshold}|{MAX_TAGS_PER_ITEM}"
     unchanged = not texts.counts.get("item_texts_embedded") and not texts.counts.get("interest_texts_embedded")
-    if previous is not None and unchanged and store.text_tags_carryable(previous, key):
+    if previous is not None and unchanged:
         # the same texts, catalogue and settings give the same tags: 3.3 s of a 1M-event
-        # incremental run rewrote 24k identical edges
-        carried = store.retag_text_tags(previous, model_version)
-        log.info("text tags: %d carried from %s", carried, previous)
-        return {"text_tags_carried": carried}
+        # incremental run rewrote 24k identical edges. The store checks, in the write that
+        # moves them, that they are previous's and chosen at the catalogue this run read.
+        carried = store.retag_text_tags(previous, model_version, key, texts.catalogue_rev)
+        if carried is not None:
+            log.info("text tags: %d carried from %s", carried, previous)
+            return {"text_tags_carried": carried}
     items, interests = texts.items, texts.interests
     catalogue = catalogue_tags(data)
     threshold = opts.text_tag_threshold
@@ -104,6 +106,6 @@ def _write_text_tags(
         threshold = threshold_on_known(items.ids, items.vectors, interests.ids, interests.vectors, catalogue)
     rows = tag_rows(items.ids, items.vectors, interests.ids, interests.vectors, threshold, catalogue)
     written = store.write_text_tags(rows, model_version, text.MODEL_VERSION)
-    store.mark_text_tags(model_version, key)
+    store.mark_text_tags(model_version, key, texts.catalogue_rev)
     log.info("text tags: %d written at threshold %.2f", written, threshold)
     return {"text_tags": written}

@@ -47,6 +47,8 @@ class TextSync:
     items: TextVectors
     interests: TextVectors
     counts: dict[str, int]  # texts embedded this run and left unchanged, per label
+    # the catalogue revision read before the texts (the text tags chosen from them record it)
+    catalogue_rev: int = 0
 
 
 def item_node_text(props: Mapping[str, Any]) -> str:
@@ -69,6 +71,8 @@ def sync_texts(
     """Embed the changed texts of every Item and Interest, write them, and return all text
     vectors: an unchanged text's from `cache` when it holds its hash, else the graph's."""
     cache = cache or TextVectorCache(None)
+    # read first: an upsert after this is newer than the texts and catalogue tags this run uses
+    catalogue_rev = store.catalogue_items_rev()
     counts: dict[str, int] = {}
     out: dict[str, TextVectors] = {}
     for label, node_text in NODE_TEXT.items():
@@ -122,4 +126,4 @@ def sync_texts(
         log.info("text: %s embedded %d texts, %d unchanged", label, len(update.ids), update.unchanged)
     if any(counts[f"{label.lower()}_texts_embedded"] for label in NODE_TEXT):
         text.release_encoder()  # out of the way of the training that follows
-    return TextSync(out["Item"], out["Interest"], counts)
+    return TextSync(out["Item"], out["Interest"], counts, catalogue_rev)

@@ -10,6 +10,9 @@
 MERGE (c:Catalogue {id: 'catalogue'})
 SET c.rev = CASE WHEN c.rev IS NULL OR c.rev < timestamp() * 1000
                  THEN timestamp() * 1000 + toInteger(rand() * 1000) ELSE c.rev + 1 END
+// items_rev moves only here (text-tag writes move rev too): the catalogue's own revision,
+// which a refresh's text tags record they were chosen at (mark_text_tags.cypher)
+SET c.items_rev = c.rev
 WITH count(c) AS bumped
 UNWIND $rows AS row
 MERGE (i:Item {id: row.item_id})

@@ -54,27 +54,24 @@ class TextIO(StoreBase):
             written += int(res[0]["n"]) if res else 0
         return written
 
-    def mark_text_tags(self, model_version: str, key: str) -> None:
-        """Record that every item's text tags were just written by `model_version` with
-        settings `key`, at the catalogue's current revision."""
-        self._named_write("mark_text_tags", model_version=model_version, key=key)
-
-    def text_tags_carryable(self, from_version: str, key: str) -> bool:
-        """Whether the text tags in the graph are `from_version`'s, chosen with settings
-        `key`, and the catalogue has not changed since they were written."""
+    def catalogue_items_rev(self) -> int:
+        """The catalogue's revision: moved by every catalogue upsert (and nothing else)."""
         rows = self._named_read("text_tags_marker")
-        row = rows[0] if rows else {}
-        return (
-            row.get("rev") is not None
-            and row.get("rev") == row.get("tags_rev")
-            and row.get("version") == from_version
-            and row.get("key") == key
-        )
+        return int(rows[0]["items_rev"]) if rows else 0
 
-    def retag_text_tags(self, from_version: str, model_version: str) -> int:
-        """Move `from_version`'s text tags to `model_version` unchanged; returns the edges moved."""
-        res = self._named_write("retag_text_tags", from_version=from_version, model_version=model_version)
-        return int(res[0]["n"]) if res else 0
+    def mark_text_tags(self, model_version: str, key: str, items_rev: int) -> None:
+        """Record that every item's text tags were just written by `model_version` with
+        settings `key`, from the catalogue as it was at revision `items_rev`."""
+        self._named_write("mark_text_tags", model_version=model_version, key=key, items_rev=items_rev)
+
+    def retag_text_tags(self, from_version: str, model_version: str, key: str, items_rev: int) -> int | None:
+        """Move `from_version`'s text tags to `model_version` unchanged, if they are
+        `from_version`'s, chosen with settings `key` at catalogue revision `items_rev`
+        (checked in the same write); returns the edges moved, None when not carried."""
+        res = self._named_write(
+            "retag_text_tags", from_version=from_version, model_version=model_version, key=key, items_rev=items_rev
+        )
+        return int(res[0]["n"]) if res else None
 
     def remove_text_tags(self, batch: int = 10_000) -> int:
         """Remove every TAGGED {source: 'text'} edge (the catalogue opted out), in batches."""

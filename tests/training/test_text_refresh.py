@@ -261,3 +261,27 @@ def test_unchanged_text_tags_are_carried_to_the_new_version(loaded, training_set
     store.publish_model("not-the-tags-version", store.current_model()["metrics"])
     fifth = run_refresh(store, training_settings, "full", options=replace(OPTS, text_tag_threshold=0.2), force=True)
     assert "text_tags" in fifth.counts and set(text_tags(store).values()) == {fifth.model_version}
+
+
+def test_a_catalogue_change_during_a_run_is_not_carried_past(loaded, training_settings):
+    """The text tags record the catalogue revision their run read before its text phase: an
+    upsert while the run trains leaves them behind the catalogue, so the next run writes them
+    from the new catalogue instead of carrying the old ones (with the revision read at the
+    end, the next run carried tags that missed the removed catalogue tag)."""
+    store = loaded
+    opts = replace(OPTS, text_tag_threshold=0.2)
+    run_refresh(store, training_settings, "full", options=opts)
+    assert "jazz0->jazz" not in text_tags(store)  # a catalogue tag, never a text tag too
+
+    def untag_jazz0(phase: str) -> None:
+        if phase == "evaluate":  # after the pull: this run's tags come from the old catalogue
+            items = [i if i.item_id != "jazz0" else replace(i, interests=()) for i in catalogue()]
+            store.upsert_items(items)
+
+    during = run_refresh(store, training_settings, "full", options=opts, force=True, on_phase=untag_jazz0)
+    assert during.status == "published" and "jazz0->jazz" not in text_tags(store)
+    after = run_refresh(store, training_settings, "full", options=opts, force=True)
+    assert "text_tags" in after.counts and "text_tags_carried" not in after.counts
+    assert text_tags(store)["jazz0->jazz"] == after.model_version  # the catalogue no longer lists it
+    again = run_refresh(store, training_settings, "full", options=opts, force=True)
+    assert again.counts["text_tags_carried"] == len(text_tags(store))  # now current: carried
