@@ -424,8 +424,10 @@ def _base_lists(base: Path, similar_version: str, per_item: int) -> _BaseLists |
         )
         if not (lists.neighbours.shape == lists.scores.shape == lists.by_text.shape == (len(ids), per_item)):
             return None
+        if lists.neighbours.size and not (lists.neighbours.min() >= -1 and lists.neighbours.max() < len(ids)):
+            return None  # rows that name no item of the base: not its lists
         return lists
-    except (OSError, ValueError, KeyError) as exc:
+    except Exception as exc:  # a damaged file (EOFError, pickle, ...): the lists are only a shortcut
         log.warning("serving snapshot: the lists of %s cannot be carried (%s): reading them", base.name, exc)
         return None
 

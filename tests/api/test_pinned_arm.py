@@ -271,3 +271,38 @@ def test_carried_lists_are_read_again_when_an_item_of_the_base_is_gone() -> None
     assert lists.remapped({"a": 0}, 2) is None
     nb, sc, _ = lists.remapped({"new": 0, "a": 1, "b": 2}, 2)
     assert nb.tolist() == [[-1, -1], [2, -1], [1, -1]] and sc[1, 0] == 0.5
+
+
+@pytest.mark.parametrize("damage", ["empty", "out-of-range", "garbage"])
+def test_a_damaged_base_snapshot_is_read_from_the_graph_instead(published: Any, tmp_path: Any, damage: str) -> None:
+    """The base snapshot is only a shortcut: a truncated, garbled or inconsistent file in it
+    makes the incremental publish's snapshot read its lists and users from the graph, with
+    the same content as reading everything, never an error."""
+    svc = _svc(published)
+    store = svc.store()
+    root = svc.settings.recs_snapshot_root
+    _write_rankings(store, MODEL_VERSION)
+    base = _publish(published, MODEL_VERSION)
+    assert (base.neighbour_rows >= 0).any()
+    store.publish_model("test-v2", {}, carry_from=MODEL_VERSION, similar_version=store.published().similar_version)
+    base_dir = model_snapshot.find(root, MODEL_VERSION)
+    assert base_dir is not None
+    for name in ("neighbours.npy", next(f.name for f in base_dir.iterdir() if f.name.startswith("user"))):
+        path = base_dir / name
+        if damage == "empty":
+            path.write_bytes(b"")
+        elif damage == "garbage":
+            path.write_bytes(b"\x93NUMPY garbage")
+        else:
+            array = np.load(path)
+            np.save(path, np.full_like(array, 10**6) if array.dtype.kind in "iu" else array)
+    carried = model_snapshot.write(store, root, 20, carry=model_snapshot.Carry(MODEL_VERSION, ["alice"]))
+    everything = model_snapshot.write(store, tmp_path / "all", 20)
+    assert carried is not None and everything is not None
+    for name in ("vectors", "has_vector", "neighbours", "scores", "by_text"):
+        a, b = np.load(carried / f"{name}.npy"), np.load(everything / f"{name}.npy")
+        assert a.shape == b.shape and (a == b).all(), name
+    a_users, b_users = ModelSnapshot.open(carried).users, ModelSnapshot.open(everything).users
+    assert a_users is not None and b_users is not None
+    for user in HISTORY:
+        assert a_users.user(user) == b_users.user(user), user
