@@ -10,9 +10,10 @@ ground truth = the user's held-out items, averaged over users that have any.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -25,13 +26,20 @@ REPORTED = ("recall@10", "recall@20", "ndcg@10", "ndcg@20", "hit@10", "mrr@10")
 
 
 def top_k(
-    scores: np.ndarray, k: int, exclude: Sequence[np.ndarray] | None = None, overwrite: bool = False
+    scores: np.ndarray,
+    k: int,
+    exclude: Sequence[np.ndarray] | None = None,
+    overwrite: bool = False,
+    use_torch: bool | None = None,
 ) -> np.ndarray:
     """Indices of the k best columns per row, best first; `exclude[r]` columns never appear
     (unless a row has fewer than k others). Equal scores: the lowest column first, so the
     result is reproducible whatever the partition picks among ties. `overwrite`: a
     float32 or float64 `scores` the caller no longer needs at the excluded columns is
-    written in place (-inf there) instead of copied."""
+    written in place (-inf there, and at NaN scores, which rank as -inf) instead of copied.
+    `use_torch` (default: when the process has already imported torch, as training always
+    has and the API never does): select with torch.topk, the same result in a third of
+    np.partition's time."""
     raw = np.asarray(scores)
     dtype = np.float32 if raw.dtype == np.float32 else np.float64
     scores = raw if overwrite and raw.dtype == dtype else np.array(raw, dtype=dtype, copy=True)
@@ -43,6 +51,31 @@ def top_k(
     k = min(k, m)
     if k == 0:
         return np.zeros((n, 0), dtype=np.int64)
+    nan = np.isnan(scores)
+    if nan.any():  # a NaN score ranks as -inf: last, with the excluded columns
+        scores[nan] = -np.inf
+    torch = sys.modules.get("torch") if use_torch is None else _torch() if use_torch else None
+    if torch is None:
+        return _top_k_by_partition(scores, k)
+    values_t, cols_t = torch.topk(torch.from_numpy(np.ascontiguousarray(scores)), k, dim=1, sorted=False)
+    values, cols = values_t.numpy(), cols_t.numpy().astype(np.int64, copy=False)
+    # where more than k columns reach a row's k-th best value, which of the tied ones
+    # torch kept is not ours to leave to it: those rows (rare with float scores) go the exact way
+    tied = np.flatnonzero((scores >= values.min(axis=1, keepdims=True)).sum(axis=1) > k)
+    out = np.take_along_axis(cols, np.lexsort((cols, -values), axis=-1), axis=1)
+    if len(tied):
+        out[tied] = _top_k_by_partition(scores[tied], k)
+    return out
+
+
+def _torch() -> Any:
+    import torch  # only when asked for: the API must not load it
+
+    return torch
+
+
+def _top_k_by_partition(scores: np.ndarray, k: int) -> np.ndarray:
+    n, m = scores.shape
     # one partition pass for each row's k-th best value; only the few entries at or above
     # it are sorted (the whole block is never sorted or cumulated: ~4x faster at 20k items)
     thr = np.partition(scores, m - k, axis=1)[:, m - k : m - k + 1]

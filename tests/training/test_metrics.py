@@ -84,8 +84,36 @@ def test_top_k_is_a_stable_sort_by_score_then_column(case):
     values, excluded, k, single = case
     scores = np.array(values, dtype=np.float32 if single else np.float64)
     exclude = [np.array(sorted(e), dtype=np.int64) for e in excluded]
-    got = top_k(scores, k, exclude)
-    for row, cols, out in zip(scores, exclude, got, strict=True):
-        masked = np.where(np.isin(np.arange(len(row)), cols), -np.inf, row)
-        expected = sorted(range(len(row)), key=lambda c: (-masked[c], c))[: min(k, len(row))]
-        assert out.tolist() == expected
+    for use_torch in (False, True):  # np.partition, and torch.topk with the tied rows redone
+        got = top_k(scores, k, exclude, use_torch=use_torch)
+        for row, cols, out in zip(scores, exclude, got, strict=True):
+            masked = np.where(np.isin(np.arange(len(row)), cols), -np.inf, row)
+            expected = sorted(range(len(row)), key=lambda c: (-masked[c], c))[: min(k, len(row))]
+            assert out.tolist() == expected, use_torch
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.integers(1, 5).flatmap(
+        lambda n: st.tuples(
+            st.lists(
+                st.lists(
+                    st.sampled_from([0.0, 1.0, 0.5, float("nan"), -np.inf]) | st.floats(-1, 1), min_size=9, max_size=9
+                ),
+                min_size=n,
+                max_size=n,
+            ),
+            st.integers(1, 9),
+        )
+    )
+)
+def test_top_k_by_torch_is_top_k_by_partition(case):
+    """Both selections rank a NaN score as -inf, -inf and ties by the lowest column first."""
+    pytest.importorskip("torch")
+    values, k = case
+    scores = np.array(values, dtype=np.float32)
+    ranked = np.where(np.isnan(scores), -np.inf, scores)
+    expected = [sorted(range(len(row)), key=lambda c: (-row[c], c))[:k] for row in ranked]
+    assert top_k(scores, k, use_torch=True).tolist() == expected
+    assert top_k(scores, k, use_torch=False).tolist() == expected
+    assert np.isnan(scores).sum() == np.isnan(np.array(values, dtype=np.float32)).sum()  # not overwritten
