@@ -73,7 +73,14 @@ def sync_texts(
     cache = cache or TextVectorCache(None)
     # read first: an upsert after this is newer than the texts and catalogue tags this run uses
     catalogue_rev = store.catalogue_items_rev()
+    saved = cache.texts_at(catalogue_rev, text.MODEL_VERSION, list(NODE_TEXT))
     counts: dict[str, int] = {}
+    if saved:  # no item or interest upserted since the last run read every text: its answer stands
+        for label, (ids, _) in saved.items():
+            counts[f"{label.lower()}_texts_embedded"] = 0
+            counts[f"{label.lower()}_texts_unchanged"] = len(ids)
+        log.info("text: the catalogue is unchanged since the cached texts were read: none read")
+        return TextSync(TextVectors(*saved["Item"]), TextVectors(*saved["Interest"]), counts, catalogue_rev)
     out: dict[str, TextVectors] = {}
     for label, node_text in NODE_TEXT.items():
         texts: dict[str, str] = {}
@@ -119,11 +126,12 @@ def sync_texts(
         matrix = np.zeros((len(ids), text.DIMENSIONS), dtype=np.float32)
         for row, key in enumerate(ids):
             matrix[row] = fresh[key] if key in fresh else known[key] if key in known else stored[key]
-        cache.save(label, [digests[k] for k in ids], matrix)
+        cache.save(label, [digests[k] for k in ids], matrix, ids)
         out[label] = TextVectors(ids, matrix)
         counts[f"{label.lower()}_texts_embedded"] = len(update.ids)
         counts[f"{label.lower()}_texts_unchanged"] = update.unchanged
         log.info("text: %s embedded %d texts, %d unchanged", label, len(update.ids), update.unchanged)
+    cache.save_manifest(catalogue_rev, text.MODEL_VERSION)
     if any(counts[f"{label.lower()}_texts_embedded"] for label in NODE_TEXT):
         text.release_encoder()  # out of the way of the training that follows
     return TextSync(out["Item"], out["Interest"], counts, catalogue_rev)

@@ -10,9 +10,10 @@
 MERGE (c:Catalogue {id: 'catalogue'})
 SET c.rev = CASE WHEN c.rev IS NULL OR c.rev < timestamp() * 1000
                  THEN timestamp() * 1000 + toInteger(rand() * 1000) ELSE c.rev + 1 END
-// items_rev moves only here (text-tag writes move rev too): the catalogue's own revision,
-// which a refresh's text tags record they were chosen at (mark_text_tags.cypher)
-SET c.items_rev = c.rev
+// items_rev moves only here and in upsert_interests.cypher (text-tag writes move rev too):
+// the catalogue's own revision, which a refresh's text tags and its text vector cache record
+// they were made at (mark_text_tags.cypher, training/text_cache.py)
+SET c.items_rev = CASE WHEN c.items_rev IS NULL OR c.items_rev < c.rev THEN c.rev ELSE c.items_rev + 1 END
 WITH count(c) AS bumped
 UNWIND $rows AS row
 MERGE (i:Item {id: row.item_id})

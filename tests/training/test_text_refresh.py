@@ -285,3 +285,32 @@ def test_a_catalogue_change_during_a_run_is_not_carried_past(loaded, training_se
     assert text_tags(store)["jazz0->jazz"] == after.model_version  # the catalogue no longer lists it
     again = run_refresh(store, training_settings, "full", options=opts, force=True)
     assert again.counts["text_tags_carried"] == len(text_tags(store))  # now current: carried
+
+
+def test_a_run_reads_no_text_while_the_catalogue_stands(loaded, training_settings, monkeypatch):
+    """While no item or interest has been upserted since a run read every text, the next
+    run takes all text vectors from the cache without reading a text from the graph; an
+    interest renamed or an item changed makes it read them all again and embed the change."""
+    store = loaded
+    reads: list[str] = []
+    pull = store.pull_texts
+    monkeypatch.setattr(store, "pull_texts", lambda label, *a, **kw: reads.append(label) or pull(label, *a, **kw))
+    first = run_refresh(store, training_settings, "full", options=OPTS)
+    assert reads == ["Item", "Interest"] and first.counts["item_texts_embedded"] == 6
+    tags = text_tags(store)
+
+    second = run_refresh(store, training_settings, "full", options=OPTS, force=True)
+    assert reads == ["Item", "Interest"]  # none this time
+    assert second.counts["item_texts_unchanged"] == 6 and second.counts["interest_texts_unchanged"] == 2
+    assert second.counts["text_tags_carried"] == len(tags)
+
+    store.upsert_interests([{"interest_id": "hiking", "name": "mountain hiking and trekking", "kind": "genre"}])
+    third = run_refresh(store, training_settings, "full", options=OPTS, force=True)
+    assert reads[2:] == ["Item", "Interest"] and third.counts["interest_texts_embedded"] == 1
+    assert "text_tags" in third.counts  # a new interest text: the tags are chosen again
+
+    store.upsert_items(catalogue({"jazz1": "a cello suite"}))
+    fourth = run_refresh(store, training_settings, "full", options=OPTS, force=True)
+    assert reads[4:] == ["Item", "Interest"] and fourth.counts["item_texts_embedded"] == 1
+    run_refresh(store, training_settings, "full", options=OPTS, force=True)
+    assert len(reads) == 6
