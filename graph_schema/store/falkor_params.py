@@ -50,6 +50,12 @@ def cypher_literal(value: Any) -> str:
         return stringify_param_value(value)
     if '":' not in text:  # no map key anywhere (`":` ends every key)
         return text
+    maps = _flat_maps(value)
+    if maps is not None and text.count('":') == sum(map(len, maps)):
+        # the usual `$rows` of flat maps: every `":` is one of these maps' own keys (no nested
+        # map, no string holding `\":`), so a str.replace per key unquotes them all, without
+        # the per-match Python call of a regex substitution (23 ms per 5,000 rows before)
+        return _unquoted(text, set().union(*maps), value)
     # One pass unquotes every identifier key. `"name":` matches only a map key: inside a
     # JSON string every quote is escaped, and after a string value comes `,`, `]` or `}`.
     # When those keys are every `":` of the text (no other key, no string holding `\":`),
@@ -57,18 +63,17 @@ def cypher_literal(value: Any) -> str:
     unquoted, n = _IDENT_KEY.subn(r"\1:", text)
     if n == text.count('":'):
         return unquoted
-    maps = _flat_maps(value)
-    if maps is not None and text.count('":') == sum(map(len, maps)):
-        # every `":` is one of these maps' own keys: no nested maps, and no
-        # string holds `\":`, so the (cheap, C-level) union is the full key set
-        keys: set[Any] = set().union(*maps)
-    else:
-        # every JSON string token in order (outside strings there are no quotes, so the
-        # scan stays aligned); a token followed by `:` is a map key
-        keys = {m[1] for m in _STRING.finditer(text) if m[2]}
+    # every JSON string token in order (outside strings there are no quotes, so the
+    # scan stays aligned); a token followed by `:` is a map key
+    return _unquoted(text, {m[1] for m in _STRING.finditer(text) if m[2]}, value)
+
+
+def _unquoted(text: str, keys: set[Any], value: Any) -> str:
+    """`text` with every map key in `keys` unquoted (all identifiers, else the client's
+    serialiser). `"key":` can only occur as a map key: inside a JSON string every quote is
+    escaped."""
     if not all(isinstance(k, str) and _IDENT.match(k) for k in keys):
         return stringify_param_value(value)
-    # `"key":` can only occur as a map key: inside a JSON string every quote is escaped.
     for key in keys:
         text = text.replace(f'"{key}":', f"{key}:")
     return text
