@@ -230,7 +230,47 @@ def evaluate_popularity(
 ) -> dict[str, float]:
     """The popularity baseline under the same protocol."""
     pop = popularity_scores(train_item, n_items)
-    return evaluate(lambda users: np.broadcast_to(pop, (len(users), n_items)), seen, truth, ks)
+    return hits_metrics(shared_score_hits(pop, truth, seen, max(ks)), truth, ks)
+
+
+def shared_score_hits(
+    scores: np.ndarray, truth: Sequence[np.ndarray], exclude: Sequence[np.ndarray], width: int
+) -> np.ndarray:
+    """`ranked_hits` for one score vector every user shares (popularity): each truth item's
+    position is its place in the one global order less the user's excluded items before it,
+    so no (users x items) block is built (1.1 s of a 1M-event incremental run's evaluation).
+    Users with a truth item excluded or not finite go through ranked_hits."""
+    scores = np.asarray(scores, dtype=np.float64)
+    m, n = len(scores), len(truth)
+    hits = np.zeros((n, width), dtype=bool)
+    lens = np.array([len(t) for t in truth], dtype=np.int64)
+    if not lens.any() or m == 0:
+        return hits
+    rank = np.empty(m, dtype=np.int64)  # place in the order: higher score first, then lower column
+    rank[np.lexsort((np.arange(m), -scores))] = np.arange(m)
+    row = np.repeat(np.arange(n, dtype=np.int64), lens)
+    col = np.concatenate([np.asarray(t, dtype=np.int64) for t in truth])
+    ex_lens = np.array([len(e) for e in exclude], dtype=np.int64)
+    ex_row = np.repeat(np.arange(n, dtype=np.int64), ex_lens)
+    ex_col = np.concatenate([np.asarray(e, dtype=np.int64) for e in exclude]) if ex_lens.any() else ex_row
+    ex_keys = np.unique(ex_row * m + ex_col)
+    odd = np.isin(row * m + col, ex_keys) | ~np.isfinite(scores[col])
+    if not np.isfinite(scores).all():  # a non-finite score elsewhere: -inf/NaN rules are ranked_hits'
+        odd[:] = True
+    if odd.any():
+        slow = np.unique(row[odd])
+        hits[slow] = ranked_hits(
+            np.broadcast_to(scores, (len(slow), m)), [truth[r] for r in slow], [exclude[r] for r in slow], width
+        )
+        fast = ~np.isin(row, slow)
+        row, col = row[fast], col[fast]
+    # each excluded item as (its row, its place), sorted: how many of a row's come before a place
+    placed = np.sort((ex_keys // m) * m + rank[ex_keys % m])
+    at = row * m + rank[col]
+    position = rank[col] - (np.searchsorted(placed, at) - np.searchsorted(placed, row * m))
+    shown = position < min(width, m)
+    hits[row[shown], position[shown]] = True
+    return hits
 
 
 def group_by_user(user: np.ndarray, item: np.ndarray, n_users: int) -> list[np.ndarray]:

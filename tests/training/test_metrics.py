@@ -7,7 +7,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from training.metrics import evaluate, evaluate_popularity, group_by_user, popularity_scores, rank_metrics, top_k
+from training.metrics import (
+    evaluate,
+    evaluate_popularity,
+    group_by_user,
+    popularity_scores,
+    rank_metrics,
+    ranked_hits,
+    shared_score_hits,
+    top_k,
+)
 
 
 def test_top_k_orders_and_excludes():
@@ -117,3 +126,25 @@ def test_top_k_by_torch_is_top_k_by_partition(case):
     assert top_k(scores, k, use_torch=True).tolist() == expected
     assert top_k(scores, k, use_torch=False).tolist() == expected
     assert np.isnan(scores).sum() == np.isnan(np.array(values, dtype=np.float32)).sum()  # not overwritten
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(1, 6).flatmap(
+        lambda n: st.tuples(
+            st.lists(st.integers(0, 3), min_size=8, max_size=8),  # few values: ties
+            st.lists(st.sets(st.integers(0, 7), max_size=8), min_size=n, max_size=n),
+            st.lists(st.sets(st.integers(0, 7), max_size=4), min_size=n, max_size=n),
+            st.integers(1, 10),
+        )
+    )
+)
+def test_shared_score_hits_are_ranked_hits_of_the_broadcast_block(case):
+    """One score vector for every user (popularity): the same hits as ranking the block,
+    excluded truth items and rows with fewer items than the width included."""
+    values, excluded, truths, width = case
+    scores = np.array(values, dtype=np.float64)
+    exclude = [np.array(sorted(e), dtype=np.int64) for e in excluded]
+    truth = [np.array(sorted(t), dtype=np.int64) for t in truths]
+    block = np.broadcast_to(scores, (len(truth), len(scores)))
+    assert (shared_score_hits(scores, truth, exclude, width) == ranked_hits(block, truth, exclude, width)).all()
