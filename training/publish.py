@@ -16,6 +16,7 @@ exp(-(now - t_ref)/tau) cancels, and historical data sets do not underflow to 0.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from graph_schema.clock import now_ms
@@ -91,11 +92,14 @@ def pulled_evidence(pulled: TrainingSet, t_ref: int, tau_days: float) -> Evidenc
     return evidence_from_rows(sub.evidence, pulled.data, t_ref, tau_days) if sub.evidence else None
 
 
-def cleanup_old_versions(store: RefreshStore, keep: str) -> tuple[dict[str, int], str]:
+def cleanup_old_versions(
+    store: RefreshStore, keep: str, users: Sequence[str] | None = None
+) -> tuple[dict[str, int], str]:
     """Remove other versions' rows: (counts, "" or why it failed). The new version is already
-    published and complete, so a failure only leaves old rows behind for the next run."""
+    published and complete, so a failure only leaves old rows behind for the next run.
+    `users`: an incremental run's re-fitted users, the only ones whose strengths it changed."""
     try:
-        return store.cleanup_versions(keep=keep), ""
+        return store.cleanup_versions(keep=keep, users=users), ""
     except Exception as exc:
         log.warning("cleanup of old model versions failed: %s", exc)
         return {}, str(exc)

@@ -127,7 +127,8 @@ def run_refresh(
         previous = run.published.version if run.published is not None else None
         tagged = phases.run("write", lambda: write_text_tags(store, run.options, texts, data, run.version, previous))
         counts.update(tagged)
-        cleaned, failure = cleanup_old_versions(store, keep=run.version)
+        refitted = [data.users.ids[u] for u in fit.staged["user"].tolist()] if fit.staged is not None else None
+        cleaned, failure = cleanup_old_versions(store, keep=run.version, users=refitted)
         counts.update(cleaned)
         if failure:
             reason = f"published; cleanup of old versions failed: {failure}"

@@ -265,10 +265,11 @@ class ModelIO(StoreBase):
         row["metrics"] = json.loads(row["metrics"]) if row.get("metrics") else {}
         return row
 
-    def cleanup_versions(self, keep: str, batch: int = 10_000) -> dict[str, int]:
+    def cleanup_versions(self, keep: str, batch: int = 10_000, users: Sequence[str] | None = None) -> dict[str, int]:
         """Remove other versions' SIMILAR_TO edges (but the lists `keep` serves, when it is
         the published version) and strengths, and what runs that never published staged,
-        in bounded batches."""
+        in bounded batches. `users` (after an incremental publish: the users it re-fitted):
+        only their strengths are looked at, not every user's."""
         out = {"similar_deleted": 0, "strengths_cleared": 0, "staged_cleared": 0}
 
         def drain(name: str, key: str, col: str, **params: Any) -> None:
@@ -282,12 +283,18 @@ class ModelIO(StoreBase):
         current = self.current_model() or {}
         similar = current.get("similar_version") if current.get("model_version") == keep else None
         drain("cleanup_similar", "similar_deleted", "deleted", similar_version=similar or keep)
-        while True:  # both kinds of strength in one pass over the edges
-            row = self._named_write("cleanup_strength_edges", model_version=keep, limit=batch)[0]
+
+        def strengths(row: dict[str, Any]) -> int:
             out["strengths_cleared"] += int(row["cleared"] or 0)
             out["staged_cleared"] += int(row["staged"] or 0)
-            if int(row["n"]) < batch:
-                break
+            return int(row["n"])
+
+        if users is not None:
+            for chunk in batches(users, batch):
+                strengths(self._named_write("cleanup_strength_edges_of", model_version=keep, user_ids=chunk)[0])
+        else:  # both kinds of strength in one pass over the edges
+            while strengths(self._named_write("cleanup_strength_edges", model_version=keep, limit=batch)[0]) >= batch:
+                pass
         for label, props in STAGED_PROPS.items():
             cleared = {f"next_{p}": None for p in props}
             drain(f"cleanup_staged_{label.lower()}", "staged_cleared", "cleared", cleared=cleared)

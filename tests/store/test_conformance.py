@@ -980,6 +980,43 @@ def test_publish_carries_what_an_incremental_run_did_not_restage(store: GraphSto
     assert ro(store, users) == [["u1", [0.7, 0.7], "v3"], ["u2", [0.5, 0.5], "v2"]]
 
 
+def test_an_incremental_cleanup_clears_its_refitted_users_strengths_only(store: GraphStore) -> None:
+    """After an incremental publish the strengths to clear are the re-fitted users' (the
+    interests their new top lists dropped): cleanup_versions(users=...) clears exactly those,
+    as the full pass would, and leaves other users' edges alone (a full run's pass clears
+    what earlier runs left there)."""
+    store.upsert_items([CatalogueItem("i1", interests=("a", "b")), CatalogueItem("i2", interests=("a", "b"))])
+    store.apply_interactions([ev(u, "i1", 1, 100) for u in ("u1", "u2", "u3")], TAU)
+
+    def stage(version: str, rows: list[tuple[str, str]]) -> None:
+        store.stage_interest_strengths(
+            [{"user_id": u, "interest_id": t, "strength": 0.5, "updated_at": 5, "model_version": version}
+             for u, t in rows]
+        )  # fmt: skip
+
+    stage("v1", [("u1", "a"), ("u1", "b"), ("u2", "a"), ("u2", "b")])
+    store.stage_node_properties("User", [{"id": u, "props": {"model_version": "v1"}} for u in ("u1", "u2")])
+    store.publish_model("v1")
+    stage("v0-failed", [("u3", "a")])  # a run that never published left this on u3
+    stage("v2", [("u1", "a")])  # the incremental run re-fitted u1, whose top list dropped b
+    store.stage_node_properties("User", [{"id": "u1", "props": {"model_version": "v2"}}])
+    store.publish_model("v2", carry_from="v1")
+    edges = (
+        "MATCH (u:User)-[r:INTERESTED_IN]->(t:Interest) "
+        "RETURN u.id, t.id, r.model_version, r.next_model_version ORDER BY u.id, t.id"
+    )
+    before = ro(store, edges)
+    assert ["u1", "b", "v1", None] in before and ["u3", "a", None, "v0-failed"] in before
+    counts = store.cleanup_versions("v2", users=["u1"])
+    assert counts == {"similar_deleted": 0, "strengths_cleared": 1, "staged_cleared": 0}
+    assert ro(store, edges) == [
+        ["u1", "a", "v2", None], ["u1", "b", None, None], ["u2", "a", "v2", None], ["u2", "b", "v2", None],
+        ["u3", "a", None, "v0-failed"], ["u3", "b", None, None],  # (evidence edges)
+    ]  # fmt: skip
+    assert store.cleanup_versions("v2") == {"similar_deleted": 0, "strengths_cleared": 0, "staged_cleared": 1}
+    assert ["u3", "a", None, None] in ro(store, edges)
+
+
 def test_precomputed_lists_are_replaced_atomically_at_publish(store: GraphStore) -> None:
     """A user's precomputed top-N list (recs_*, what serving reads in its one profile
     query) stays the published model's until the next publish swaps it, with the
