@@ -107,19 +107,18 @@ def _fold_in(
     batch_size: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
-    # Whole tables as parameters, the gradient of every frozen row zeroed: Adam's moments
-    # of a row that never sees a gradient stay 0, so it never moves (and is copied back
-    # from the input at the end all the same).
-    tables = [torch.nn.Parameter(torch.as_tensor(x, dtype=torch.float32).clone()) for x in (user_init, item_init)]
-    masks = []
-    for rows, n_rows in ((users, user_init.shape[0]), (items, item_init.shape[0])):
-        mask = torch.zeros((n_rows, 1), dtype=torch.float32)
-        mask[torch.as_tensor(rows, dtype=torch.int64)] = 1.0
-        masks.append(mask)
-    u_tab, i_tab = tables
+    # Only the re-fitted rows are parameters (at 1M events, 8k users of a 28k-row pulled
+    # table, the items none): Adam updates, and each step's gradient tables, are that size.
+    # Adam treats every element on its own, so this is the same fit as the whole tables with
+    # the frozen rows' gradients zeroed (what it was before), which never moved them.
+    fitted = [
+        _Rows(torch.as_tensor(init, dtype=torch.float32), rows)
+        for init, rows in ((user_init, users), (item_init, items))
+    ]
+    u_rows, i_rows = fitted
     u_all, it_all = data.user[touches], data.item[touches]
     sampler = NegativeSampler(data, rng)
-    opt = torch.optim.Adam(tables, lr=lr)
+    opt = torch.optim.Adam([r.param for r in fitted if len(r.rows)], lr=lr)
     n = len(it_all) if batch_size <= 0 else min(batch_size, len(it_all))
     with torch.no_grad():
         for _ in range(steps):
@@ -130,15 +129,44 @@ def _fold_in(
                 u_glob, it = u_all, it_all
             u_idx, pos_idx = torch.as_tensor(u_glob), torch.as_tensor(it)
             neg_idx = torch.as_tensor(sampler.sample(u_glob, it, negatives).reshape(-1))
-            eu, ep, en = u_tab[u_idx], i_tab[pos_idx], i_tab[neg_idx].view(n, negatives, -1)
+            eu, ep, en = u_rows.get(u_idx), i_rows.get(pos_idx), i_rows.get(neg_idx).view(n, negatives, -1)
             g_eu, g_ep, g_en = bpr_grads(eu, ep, en, reg)
-            u_tab.grad = torch.zeros_like(u_tab).index_add_(0, u_idx, g_eu).mul_(masks[0])
-            i_grad = torch.zeros_like(i_tab).index_add_(0, pos_idx, g_ep)
-            i_tab.grad = i_grad.index_add_(0, neg_idx, g_en.reshape(n * negatives, -1)).mul_(masks[1])
+            u_rows.set_grad((u_idx, g_eu))
+            i_rows.set_grad((pos_idx, g_ep), (neg_idx, g_en.reshape(n * negatives, -1)))
             opt.step()
     out = []
-    for table, init, rows in ((u_tab, user_init, users), (i_tab, item_init, items)):
+    for fit, init in ((u_rows, user_init), (i_rows, item_init)):
         result = np.array(init, dtype=np.float32, copy=True)
-        result[rows] = table.detach().numpy()[rows]
+        result[fit.rows] = fit.param.detach().numpy()
         out.append(result)
     return out[0], out[1]
+
+
+class _Rows:
+    """A table whose `rows` are fitted (`param`) and every other row is a constant."""
+
+    def __init__(self, table: torch.Tensor, rows: np.ndarray) -> None:
+        self.table, self.rows = table, rows
+        self.param = torch.nn.Parameter(table[torch.as_tensor(rows, dtype=torch.int64)].clone())
+        # global row -> its row in param, -1 for a constant one
+        self.local = torch.full((table.shape[0],), -1, dtype=torch.int64)
+        self.local[torch.as_tensor(rows, dtype=torch.int64)] = torch.arange(len(rows))
+
+    def get(self, idx: torch.Tensor) -> torch.Tensor:
+        """The current vectors of the global rows `idx`."""
+        out = self.table[idx]
+        local = self.local[idx]
+        fit = local >= 0
+        if bool(fit.any()):
+            out[fit] = self.param[local[fit]]
+        return out
+
+    def set_grad(self, *parts: tuple[torch.Tensor, torch.Tensor]) -> None:
+        """param.grad = the sum of the row gradients `parts` ((global rows, gradients), added
+        in order) that fall on fitted rows."""
+        grad = torch.zeros_like(self.param)
+        for idx, g in parts:
+            local = self.local[idx]
+            fit = local >= 0
+            grad.index_add_(0, local[fit], g[fit])
+        self.param.grad = grad
