@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
-import uuid
+import os
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -24,10 +24,17 @@ class Served:
 
 
 def new_rec_id(served: Served) -> str:
+    # on every answer, the cached ones too: 64 random bits (os.urandom, ~1 us where uuid4 took
+    # ~4) and the tail encoded once per strategy, model and arm (24 us per answer before)
+    return f"{os.urandom(8).hex()}.{_tail(served)}"
+
+
+@lru_cache(maxsize=4096)
+def _tail(served: Served) -> str:
     payload = json.dumps(
         [served.strategy, served.model_version, served.experiment_id, served.arm], separators=(",", ":")
     ).encode()
-    return f"{uuid.uuid4().hex[:16]}.{base64.urlsafe_b64encode(payload).decode().rstrip('=')}"
+    return base64.urlsafe_b64encode(payload).decode().rstrip("=")
 
 
 def decode(rec_id: str) -> Served:
