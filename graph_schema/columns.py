@@ -3,7 +3,7 @@ values in numpy arrays (no Python object per row), filled page by page from the 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +42,15 @@ class InteractionTable:
     def __len__(self) -> int:
         return int(self.user.shape[0])
 
+    def sorted(self) -> InteractionTable:
+        """The rows in (user id, item id) order: node indexes, and so a run's initialisation
+        and data split, follow row order, and each engine returns rows in its own."""
+        order = np.lexsort((ranks(self.item_ids)[self.item], ranks(self.user_ids)[self.user]))
+        return InteractionTable(
+            self.user_ids, self.item_ids, *(a[order] for a in (self.user, self.item, self.weight, self.count,
+                                                               self.first_ts, self.last_ts))
+        )  # fmt: skip
+
     def rows(self) -> Iterator[dict[str, Any]]:
         """The rows as pull_subgraph's dicts (tests and small graphs only)."""
         for k in range(len(self)):
@@ -68,6 +77,32 @@ class EvidenceTable:
 
     def __len__(self) -> int:
         return int(self.user.shape[0])
+
+    def sorted(self) -> EvidenceTable:
+        """The rows in (user id, interest id) order (see InteractionTable.sorted)."""
+        order = np.lexsort((ranks(self.interest_ids)[self.interest], ranks(self.user_ids)[self.user]))
+        return EvidenceTable(
+            self.user_ids, self.interest_ids, *(a[order] for a in (self.user, self.interest, self.evidence,
+                                                                   self.evidence_ts))
+        )  # fmt: skip
+
+    def rows(self) -> Iterator[dict[str, Any]]:
+        """The rows as pull_subgraph's dicts (tests and small graphs only)."""
+        for k in range(len(self)):
+            yield {
+                "user_id": self.user_ids[self.user[k]],
+                "interest_id": self.interest_ids[self.interest[k]],
+                "evidence": float(self.evidence[k]),
+                "evidence_ts": int(self.evidence_ts[k]),
+            }
+
+
+def ranks(ids: Sequence[str]) -> np.ndarray:
+    """Each id's position in sorted order (Python string order)."""
+    order = sorted(range(len(ids)), key=ids.__getitem__)
+    out = np.empty(len(ids), dtype=np.int64)
+    out[np.asarray(order, dtype=np.int64)] = np.arange(len(ids))
+    return out
 
 
 class VectorTable(Mapping[str, np.ndarray]):
@@ -98,13 +133,54 @@ class VectorTable(Mapping[str, np.ndarray]):
 
 @dataclass
 class GraphColumns:
-    """A full pull: interactions, tags (small: one row per item tag), evidence, and the
-    previous vectors per store label."""
+    """A pull (a full run's, or an incremental run's neighbourhood): interactions, tags
+    (small: one row per item tag), evidence, and the previous vectors per store label."""
 
     interactions: InteractionTable
     tags: list[dict[str, Any]]
     evidence: EvidenceTable
     embeddings: dict[str, VectorTable] = field(default_factory=dict)
+
+
+def interaction_table(pages: Iterable[Sequence[Sequence[Any]]]) -> InteractionTable:
+    """Pages of [user_id, item_id, weight, count, first_ts, last_ts] rows as a table (a
+    missing weight is 1, count 1, first_ts the last_ts, last_ts 0)."""
+    users, items = Coder(), Coder()
+    inter = RowBuffer((np.int32, np.int32, np.float64, np.int64, np.int64, np.int64))
+    for rows in pages:
+        last = [_int(r[5], 0) for r in rows]
+        inter.add(
+            (
+                [users.code(r[0]) for r in rows],
+                [items.code(r[1]) for r in rows],
+                [1.0 if r[2] is None else float(r[2]) for r in rows],
+                [_int(r[3], 1) for r in rows],
+                [_int(r[4], lt) for r, lt in zip(rows, last, strict=True)],
+                last,
+            )
+        )
+    return InteractionTable(users.ids, items.ids, *inter.arrays())
+
+
+def evidence_table(pages: Iterable[Sequence[Sequence[Any]]], interests: Coder | None = None) -> EvidenceTable:
+    """Pages of [user_id, interest_id, evidence, evidence_ts] rows as a table (a missing
+    evidence is 0, evidence_ts -1)."""
+    users, interests = Coder(), interests or Coder()
+    ev = RowBuffer((np.int32, np.int32, np.float64, np.int64))
+    for rows in pages:
+        ev.add(
+            (
+                [users.code(r[0]) for r in rows],
+                [interests.code(r[1]) for r in rows],
+                [float(r[2] or 0.0) for r in rows],
+                [_int(r[3], -1) for r in rows],
+            )
+        )
+    return EvidenceTable(users.ids, interests.ids, *ev.arrays())
+
+
+def _int(value: Any, default: int) -> int:
+    return default if value is None else int(value)
 
 
 class RowBuffer:

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from graph_schema.columns import InteractionTable
+from graph_schema.columns import InteractionTable, ranks
 
 LABELS = ("user", "item", "interest")
 
@@ -120,13 +120,15 @@ class TrainingData:
         interactions: InteractionTable,
         tags: Iterable[Mapping[str, Any]] = (),
         previous: Mapping[str, Mapping[str, Sequence[float]]] | None = None,
+        extra_ids: Mapping[str, Iterable[str]] | None = None,
     ) -> TrainingData:
         """What from_rows builds from the same rows sorted by (user_id, item_id), from the
         pull's columns: node indexes in the same order (users sorted; items in order of
-        first appearance, then tagged-only items; interests in tag order), no row objects."""
+        first appearance, then tagged-only items; interests in tag order; then `extra_ids`),
+        no row objects."""
         t = interactions
-        user_rank = _ranks(t.user_ids)
-        item_rank = _ranks(t.item_ids)
+        user_rank = ranks(t.user_ids)
+        item_rank = ranks(t.item_ids)
         order = np.lexsort((item_rank[t.item], user_rank[t.user]))
         u_code, i_code = t.user[order], t.item[order]
         # users: sorted ids; items: first appearance in the sorted rows
@@ -135,9 +137,12 @@ class TrainingData:
         item_codes, first = np.unique(i_code, return_index=True)
         item_codes = item_codes[np.argsort(first, kind="stable")]
         tag_rows = list(tags)
-        users = IdIndex.build([t.user_ids[c] for c in user_codes.tolist()])
-        items = IdIndex.build([*(t.item_ids[c] for c in item_codes.tolist()), *(r["item_id"] for r in tag_rows)])
-        interests = IdIndex.build(r["interest_id"] for r in tag_rows)
+        extra = extra_ids or {}
+        users = IdIndex.build([*(t.user_ids[c] for c in user_codes.tolist()), *extra.get("user", ())])
+        items = IdIndex.build(
+            [*(t.item_ids[c] for c in item_codes.tolist()), *(r["item_id"] for r in tag_rows), *extra.get("item", ())]
+        )
+        interests = IdIndex.build([*(r["interest_id"] for r in tag_rows), *extra.get("interest", ())])
         user_pos = np.full(len(t.user_ids), -1, dtype=np.int64)
         user_pos[user_codes] = np.arange(len(user_codes))
         item_pos = np.full(len(t.item_ids), -1, dtype=np.int64)
@@ -238,14 +243,6 @@ class TrainingData:
         ti, tn = self.tag_item[order], self.tag_interest[order]
         bounds = np.searchsorted(ti, np.arange(self.n_items + 1))
         return [tn[bounds[k] : bounds[k + 1]] for k in range(self.n_items)]
-
-
-def _ranks(ids: Sequence[str]) -> np.ndarray:
-    """Each id's position in sorted order (Python string order, as from_rows' callers sort)."""
-    order = sorted(range(len(ids)), key=ids.__getitem__)
-    ranks = np.empty(len(ids), dtype=np.int64)
-    ranks[np.asarray(order, dtype=np.int64)] = np.arange(len(ids))
-    return ranks
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ class TrainingSet:
     """What was pulled and built, and the mode the run goes on in."""
 
     mode: Mode
-    subgraph: Subgraph | GraphColumns  # full runs: the paged pull's columns
+    subgraph: Subgraph | GraphColumns  # what was pulled (both modes pull columns)
     data: TrainingData
     seeds: list[str] = field(default_factory=list)  # incremental: U0, the users with new events
     previous: PreviousVectors | None = None  # incremental: the published vectors, as arrays
@@ -75,7 +75,7 @@ def _pull_neighbourhood(
 ) -> TrainingSet:
     assert run.published is not None
 
-    def pull() -> tuple[Subgraph, list[str]]:
+    def pull() -> tuple[GraphColumns, list[str]]:
         # without the caller's touched users: users with an interaction last touched at or
         # after the published run's publication
         seeds = (
@@ -88,9 +88,9 @@ def _pull_neighbourhood(
         sub = store.pull_neighbourhood(seeds, run.options.neighbours_per_item, run.since_ts, run.published.new_since)
         return sub, seeds
 
-    subgraph, seeds = phases.run("pull", pull)
-    data = phases.run("build", lambda: build(subgraph, every_vector=True))
-    return TrainingSet("incremental", subgraph, data, seeds=seeds, previous=previous_vectors(data))
+    columns, seeds = phases.run("pull", pull)
+    data = phases.run("build", lambda: build_columns(columns, every_vector=True))
+    return TrainingSet("incremental", columns, data, seeds=seeds, previous=previous_vectors(data))
 
 
 def build(subgraph: Subgraph, every_vector: bool = False) -> TrainingData:
@@ -105,10 +105,12 @@ def build(subgraph: Subgraph, every_vector: bool = False) -> TrainingData:
     return TrainingData.from_rows(subgraph.interactions, subgraph.tags, previous=previous, extra_ids=extra_ids)
 
 
-def build_columns(columns: GraphColumns) -> TrainingData:
-    """TrainingData of a full pull's columns, with the previous vectors (float32 tables)."""
+def build_columns(columns: GraphColumns, every_vector: bool = False) -> TrainingData:
+    """TrainingData of a pull's columns, with the previous vectors (float32 tables);
+    `every_vector` as in build."""
     previous = {label: columns.embeddings.get(STORE_LABEL[label], {}) for label in LABELS}
-    return TrainingData.from_columns(columns.interactions, columns.tags, previous=previous)
+    extra_ids = {"item": list(previous["item"]), "interest": list(previous["interest"])} if every_vector else None
+    return TrainingData.from_columns(columns.interactions, columns.tags, previous=previous, extra_ids=extra_ids)
 
 
 def previous_interest_strengths(store: RefreshStore) -> dict[str, float]:

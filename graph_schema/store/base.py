@@ -143,6 +143,13 @@ class StoreBase(ABC):
             return [dict(zip(columns, r, strict=True)) for r in rows[0]["rows_json"] or []]
         return rows
 
+    def _pull_lists(self, query_name: str, columns: tuple[str, ...], **params: Any) -> list[list[Any]]:
+        """_pull's rows as value lists in `columns` order (no dict per row)."""
+        rows = self._named_read(query_name, **params)
+        if rows and "rows_json" in rows[0]:
+            return list(rows[0]["rows_json"] or [])
+        return [[r[c] for c in columns] for r in rows]
+
     def _pull_vectors(self, query_name: str, page: int) -> VectorTable:
         """A keyset-paged vector pull (`query_name`: rows_json of [id, vector], the page
         after $after in id order) as float32 arrays: no Python float per value kept."""

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from graph_schema.clock import now_ms
-from graph_schema.columns import Coder, EvidenceTable, GraphColumns, InteractionTable, RowBuffer, VectorTable
+from graph_schema.columns import GraphColumns, VectorTable, evidence_table, interaction_table
 from graph_schema.rows import Subgraph
 from graph_schema.store.base import StoreBase, batches
 
@@ -63,38 +63,17 @@ class ModelIO(StoreBase):
         page at a time are Python objects, never the whole graph's."""
         size = int(page or self.PULL_PAGE)
         since = int(since_ts or 0)
-        users, items, interests = Coder(), Coder(), Coder()
-        inter = RowBuffer((np.int32, np.int32, np.float64, np.int64, np.int64, np.int64))
-        for rows in self._pages("pull_interactions_page", size, since=since):
-            last = [_int(r[5], 0) for r in rows]
-            inter.add(
-                (
-                    [users.code(r[0]) for r in rows],
-                    [items.code(r[1]) for r in rows],
-                    [1.0 if r[2] is None else float(r[2]) for r in rows],
-                    [_int(r[3], 1) for r in rows],
-                    [_int(r[4], lt) for r, lt in zip(rows, last, strict=True)],
-                    last,
-                )
-            )
-        ev_users, ev = Coder(), RowBuffer((np.int32, np.int32, np.float64, np.int64))
-        for rows in self._pages("pull_evidence_page", size):
-            ev.add(
-                (
-                    [ev_users.code(r[0]) for r in rows],
-                    [interests.code(r[1]) for r in rows],
-                    [float(r[2] or 0.0) for r in rows],
-                    [_int(r[3], -1) for r in rows],
-                )
-            )
-        tags = self._named_read("pull_tags")
-        tags.sort(key=lambda r: (str(r["item_id"]), str(r["interest_id"])))
         return GraphColumns(
-            interactions=InteractionTable(users.ids, items.ids, *inter.arrays()),
-            tags=tags,
-            evidence=EvidenceTable(ev_users.ids, interests.ids, *ev.arrays()),
+            interactions=interaction_table(self._pages("pull_interactions_page", size, since=since)),
+            tags=self._tags(),
+            evidence=evidence_table(self._pages("pull_evidence_page", size)),
             embeddings={label: self._pull_vectors(f"pull_embeddings_{label.lower()}", size) for label in NODE_LABELS},
         )
+
+    def _tags(self) -> list[dict[str, Any]]:
+        tags = self._named_read("pull_tags")
+        tags.sort(key=lambda r: (str(r["item_id"]), str(r["interest_id"])))
+        return tags
 
     def _pages(self, query_name: str, page: int, **params: Any) -> Iterator[list[list[Any]]]:
         """The rows of a keyset-paginated pull, a page at a time (each page's `last` is the
@@ -116,7 +95,7 @@ class ModelIO(StoreBase):
 
     def pull_neighbourhood(
         self, user_ids: Sequence[str], per_item: int, since_ts: int | None = None, new_since: int | None = None
-    ) -> Subgraph:
+    ) -> GraphColumns:
         """What an incremental refresh re-fits, and the context it fits new items against:
 
         - every interaction (last touched at or after `since_ts`) of the seed users, and
@@ -125,49 +104,53 @@ class ModelIO(StoreBase):
           `new_since`; any of theirs when None) that have no vector yet, the INTERACTED
           edges of their `per_item` most recent users (queries/pull_neighbourhood_peers.cypher):
           only those edges, not those users' other interactions;
-        - as in pull_subgraph, every tag and every item's and interest's previous embedding;
+        - as in pull_columns, every tag and every item's and interest's previous embedding;
           the users' of the users pulled (seeds and peers) only.
 
-        The pull grows with the seeds and the new items, not with the graph.
+        The pull grows with the seeds and the new items, not with the graph. As columns,
+        like a full run's (rows of dicts cost ~2 s more at 1M events, 250k interactions),
+        interactions sorted by (user, item) and evidence by (user, interest).
         """
         seeds = list(dict.fromkeys(str(u) for u in user_ids))
-        since = int(since_ts or 0)
-        tags = self._named_read("pull_tags")
+        since, per_item = int(since_ts or 0), int(per_item)
+        tags = self._tags()
         # every item's and interest's previous vector, paged straight into float32 arrays
         # (as lists of Python floats, 70k vectors took 9 s of a 1M-event graph's incremental
         # run); the users' only for the users pulled, below
-        embeddings: dict[str, Any] = {
+        embeddings: dict[str, VectorTable] = {
             label: self._pull_vectors(f"pull_embeddings_{label.lower()}", self.PULL_PAGE)
             for label in ("Item", "Interest")
         }
-        if not seeds:
-            return Subgraph(interactions=[], tags=tags, embeddings={"User": {}, **embeddings}, evidence=[])
-        with_vector = int(self._named_read("count_users_with_vector")[0]["n"])
-        if len(seeds) > self.NEIGHBOURHOOD_SCAN_SHARE * with_vector:
-            wanted = set(seeds)
-            everything = self._pull("pull_interactions", _INTERACTION_COLUMNS, since=since, user_ids=None)
-            own = [r for r in everything if str(r["user_id"]) in wanted]
-        else:
-            own = self._pull("pull_neighbourhood", _INTERACTION_COLUMNS, user_ids=seeds, since=since)
-        fresh = int(new_since) if new_since is not None else since
-        known = embeddings["Item"]
-        moved = sorted({str(r["item_id"]) for r in own if int(r["last_ts"]) >= fresh} - known.keys())
-        peers = []
-        if moved and per_item > 0:
-            seed_set = set(seeds)
-            found = self._pull(
-                "pull_neighbourhood_peers", _INTERACTION_COLUMNS, item_ids=moved, per_item=int(per_item), since=since
-            )
-            peers = [r for r in found if str(r["user_id"]) not in seed_set]
-        interactions = [*own, *peers]
-        for r in interactions:  # JSON writes 3.0 as 3
-            r["weight"] = float(r["weight"])
+        own: list[list[Any]] = []
+        peers: list[list[Any]] = []
+        if seeds:
+            with_vector = int(self._named_read("count_users_with_vector")[0]["n"])
+            if len(seeds) > self.NEIGHBOURHOOD_SCAN_SHARE * with_vector:
+                wanted = set(seeds)
+                everything = self._pull_lists("pull_interactions", _INTERACTION_COLUMNS, since=since, user_ids=None)
+                own = [r for r in everything if str(r[0]) in wanted]
+            else:
+                own = self._pull_lists("pull_neighbourhood", _INTERACTION_COLUMNS, user_ids=seeds, since=since)
+            fresh = int(new_since) if new_since is not None else since
+            known = embeddings["Item"]
+            moved = sorted({str(r[1]) for r in own if int(r[5]) >= fresh} - known.keys())
+            if moved and per_item > 0:
+                seed_set = set(seeds)
+                found = self._pull_lists(
+                    "pull_neighbourhood_peers", _INTERACTION_COLUMNS, item_ids=moved, per_item=per_item, since=since
+                )
+                peers = [r for r in found if str(r[0]) not in seed_set]
         # the vectors of the users pulled (seeds and peers): 8k of 50k users after 1 % new
         # events at 1M, where pulling every user's took 3 s
-        pulled_users = [*seeds, *(str(r["user_id"]) for r in peers)]
-        embeddings["User"] = self._pull_vectors_of("pull_embeddings_user_of", pulled_users, self.PULL_PAGE)
-        evidence = self._pull("pull_user_evidence", _EVIDENCE_COLUMNS, user_ids=seeds)
-        return _in_order(Subgraph(interactions=interactions, tags=tags, embeddings=embeddings, evidence=evidence))
+        pulled_users = [*seeds, *(str(r[0]) for r in peers)]
+        embeddings["User"] = _by_id(self._pull_vectors_of("pull_embeddings_user_of", pulled_users, self.PULL_PAGE))
+        evidence = self._pull_lists("pull_user_evidence", _EVIDENCE_COLUMNS, user_ids=seeds) if seeds else []
+        return GraphColumns(
+            interactions=interaction_table([own, peers]).sorted(),
+            tags=tags,
+            evidence=evidence_table([evidence]).sorted(),
+            embeddings=embeddings,
+        )
 
     def pull_interest_strengths(self) -> dict[str, float]:
         """Interest id -> the published population-level Interest.strength (for the
@@ -331,10 +314,6 @@ class ModelIO(StoreBase):
         return written
 
 
-def _int(value: Any, default: int) -> int:
-    return default if value is None else int(value)
-
-
 def _in_order(sub: Subgraph) -> Subgraph:
     """The pulled rows in one order whatever the engine returned: node indexes, and so
     the initialisation and the data split of a training run, follow row order, so the
@@ -343,12 +322,18 @@ def _in_order(sub: Subgraph) -> Subgraph:
     sub.tags.sort(key=lambda r: (str(r["item_id"]), str(r["interest_id"])))
     sub.evidence.sort(key=lambda r: (str(r["user_id"]), str(r["interest_id"])))
     for label, vectors in sub.embeddings.items():
-        if isinstance(vectors, VectorTable):  # the engine's id order may not be Python's
-            order = sorted(range(len(vectors.ids)), key=vectors.ids.__getitem__)
-            if order != list(range(len(order))):
-                rows = vectors.vectors
-                picked = rows[order] if isinstance(rows, np.ndarray) else [rows[k] for k in order]
-                sub.embeddings[label] = VectorTable([vectors.ids[k] for k in order], picked)
+        if isinstance(vectors, VectorTable):
+            sub.embeddings[label] = _by_id(vectors)
         else:
             sub.embeddings[label] = dict(sorted(vectors.items()))
     return sub
+
+
+def _by_id(vectors: VectorTable) -> VectorTable:
+    """The table in id order (the engine's id order may not be Python's)."""
+    order = sorted(range(len(vectors.ids)), key=vectors.ids.__getitem__)
+    if order == list(range(len(order))):
+        return vectors
+    rows = vectors.vectors
+    picked = rows[order] if isinstance(rows, np.ndarray) else [rows[k] for k in order]
+    return VectorTable([vectors.ids[k] for k in order], picked)

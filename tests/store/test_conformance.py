@@ -381,7 +381,8 @@ def test_ids_with_quotes_and_backslashes_survive_the_training_pulls(store: Graph
     assert {(r["user_id"], r["interest_id"]) for r in sub.evidence} == {(f"u{i}", f"x{i}") for i in ODD_IDS}
     assert {(r["item_id"], r["interest_id"]) for r in sub.tags} == {(i, f"x{i}") for i in ODD_IDS}
     hood = store.pull_neighbourhood([f"u{ODD_IDS[0]}"], per_item=5)
-    assert {r["item_id"] for r in hood.interactions} == {ODD_IDS[0]}
+    assert {r["item_id"] for r in hood.interactions.rows()} == {ODD_IDS[0]}
+    assert {r["interest_id"] for r in hood.evidence.rows()} == {f"x{ODD_IDS[0]}"}
 
 
 def test_community_interest_weights_survive_quotes_and_backslashes(store: GraphStore) -> None:
@@ -926,8 +927,8 @@ def test_pull_neighbourhood_samples_the_most_recent_users_of_the_seeds_new_items
             store.NEIGHBOURHOOD_SCAN_SHARE = share  # type: ignore[misc]
             sub = store.pull_neighbourhood(["s"], per_item, since, new_since)
             assert {r["item_id"] for r in sub.tags} == {"i1", "i2", "i3", "i9"}  # every tag, always
-            assert {r["user_id"] for r in sub.evidence} == {"s"}
-            found.append({(r["user_id"], r["item_id"]) for r in sub.interactions})
+            assert {r["user_id"] for r in sub.evidence.rows()} == {"s"}
+            found.append({(r["user_id"], r["item_id"]) for r in sub.interactions.rows()})
         del store.NEIGHBOURHOOD_SCAN_SHARE
         assert found[0] == found[1]
         return found[0]
@@ -946,7 +947,7 @@ def test_pull_neighbourhood_samples_the_most_recent_users_of_the_seeds_new_items
     # items with a vector are not new: no peers for them
     store.write_node_properties("Item", [{"id": "i1", "props": {"embedding": [1.0, 0.0], "model_version": "v"}}])
     assert pulled(3) == seed | {("p4", "i2")}
-    assert store.pull_neighbourhood([], 5).interactions == []
+    assert len(store.pull_neighbourhood([], 5).interactions) == 0
 
 
 def test_publish_carries_what_an_incremental_run_did_not_restage(store: GraphStore) -> None:

@@ -207,10 +207,14 @@ def test_training_pulls_come_in_one_order_on_either_engine(store: GraphStore) ->
     store.upsert_items([CatalogueItem(f"i{k}", interests=(f"t{k % 3}", f"t{k % 5}")) for k in range(30)])
     events = [ev(f"u{rng.randrange(20)}", f"i{rng.randrange(30)}", 1 + rng.randrange(5), 1000 + n) for n in range(300)]
     store.apply_interactions(events, TAU)
-    for sub in (store.pull_subgraph(), store.pull_neighbourhood(["u1", "u2"], per_item=5)):
-        pairs = [(r["user_id"], r["item_id"]) for r in sub.interactions]
+    sub, hood = store.pull_subgraph(), store.pull_neighbourhood(["u1", "u2"], per_item=5)
+    for interaction_rows, tag_rows, evidence_rows in (
+        (sub.interactions, sub.tags, sub.evidence),
+        (list(hood.interactions.rows()), hood.tags, list(hood.evidence.rows())),
+    ):
+        pairs = [(r["user_id"], r["item_id"]) for r in interaction_rows]
         assert pairs == sorted(pairs) and len(set(pairs)) == len(pairs)
-        tags = [(r["item_id"], r["interest_id"]) for r in sub.tags]
+        tags = [(r["item_id"], r["interest_id"]) for r in tag_rows]
         assert tags == sorted(tags) and len(tags) == sum(1 if k % 3 == k % 5 else 2 for k in range(30))
-        evidence = [(r["user_id"], r["interest_id"]) for r in sub.evidence]
+        evidence = [(r["user_id"], r["interest_id"]) for r in evidence_rows]
         assert evidence == sorted(evidence) and evidence

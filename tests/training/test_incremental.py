@@ -279,19 +279,19 @@ def test_pull_neighbourhood_pulls_the_seeds_and_the_recent_users_of_their_new_it
     for per_item, new_since in ((0, None), (1, None), (3, None), (100, None), (3, T0 + 8 * DAY), (3, T0 + 99 * DAY)):
         sg = store.pull_neighbourhood(["g1u3", "nobody"], per_item, new_since=new_since)
         _, neighbours, pulled = expected_neighbourhood(evs, {"g1u3"}, per_item, new_since or 0)
-        assert sorted((r["user_id"], r["item_id"]) for r in sg.interactions) == sorted(pulled)
-        assert {r["user_id"] for r in sg.interactions} == {"g1u3"} | neighbours
-        assert all(isinstance(r["weight"], float) for r in sg.interactions)
-        assert {r["user_id"] for r in sg.evidence} == {"g1u3"}  # the seeds' evidence only
+        assert sorted((r["user_id"], r["item_id"]) for r in sg.interactions.rows()) == sorted(pulled)
+        assert {r["user_id"] for r in sg.interactions.rows()} == {"g1u3"} | neighbours
+        assert all(isinstance(r["weight"], float) for r in sg.interactions.rows())
+        assert {r["user_id"] for r in sg.evidence.rows()} == {"g1u3"}  # the seeds' evidence only
     assert len(sg.tags) == len(GROUPS) * ITEMS
     # only interactions touched since `since_ts` count, for the sampling too
     since = T0 + 7 * DAY
     recent = [e for e in evs if e.ts >= since]
     _, _, pulled = expected_neighbourhood(recent, {"g1u3"}, 3)
     sg = store.pull_neighbourhood(["g1u3"], 3, since_ts=since)
-    assert {(r["user_id"], r["item_id"]) for r in sg.interactions} == pulled
-    assert len(sg.interactions) == len(pulled) and min(r["last_ts"] for r in sg.interactions) >= since
-    assert store.pull_neighbourhood([], 3).interactions == []
+    assert {(r["user_id"], r["item_id"]) for r in sg.interactions.rows()} == pulled
+    assert len(sg.interactions) == len(pulled) and min(r["last_ts"] for r in sg.interactions.rows()) >= since
+    assert len(store.pull_neighbourhood([], 3).interactions) == 0
 
 
 def test_fold_in_moves_only_the_trainable_rows_and_is_deterministic():

@@ -7,6 +7,7 @@ import random
 from typing import Any
 
 import numpy as np
+import pytest
 
 from graph_schema.columns import Coder, EvidenceTable, InteractionTable, VectorTable
 from training.data import TrainingData
@@ -67,13 +68,16 @@ def test_vectors_rounded_in_numpy_equal_the_formatted_ones() -> None:
     assert _vecs(x) == [_vec(row) for row in x]
 
 
-def test_from_columns_builds_what_from_rows_builds() -> None:
+@pytest.mark.parametrize("extra", [None, {"item": ["i1", "z-new", "i99"], "interest": ["x0", "y-new"]}])
+def test_from_columns_builds_what_from_rows_builds(extra: dict[str, list[str]] | None) -> None:
+    """The same node indexes and arrays, with the nodes an incremental pull adds that have
+    no edge (every item and interest with a vector: `extra_ids`) or without them."""
     inter, tags = _rows()
     prev = {"item": VectorTable.of(["i1"], [[1.0, 2.0]])}
-    a = TrainingData.from_rows(inter, tags, previous=prev)
-    b = TrainingData.from_columns(_table(inter), tags, previous=prev)
+    a = TrainingData.from_rows(inter, tags, previous=prev, extra_ids=extra)
+    b = TrainingData.from_columns(_table(inter), tags, previous=prev, extra_ids=extra)
     assert a.users.ids == b.users.ids and a.items.ids == b.items.ids and a.interests.ids == b.interests.ids
-    assert len(b.items) == 27 and len(b.users) == 40
+    assert len(b.items) == 27 + (2 if extra else 0) and len(b.users) == 40
     for name in ("user", "item", "weight", "count", "first_ts", "last_ts", "tag_item", "tag_interest", "tag_weight"):
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
     assert b.previous["item"]["i1"].tolist() == [1.0, 2.0]
