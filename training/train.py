@@ -12,6 +12,11 @@ from dataclasses import dataclass
 import dgl
 import numpy as np
 import torch
+
+# torch.optim's first optimizer imports torch._dynamo (0.75 s, sympy with it) inside the first
+# run that fits (an incremental run's fold-in); with torch instead, once per process (a
+# scheduler process imports training once and runs every refresh)
+import torch._dynamo
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
