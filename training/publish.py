@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from graph_schema.clock import now_ms
 from graph_schema.columns import GraphColumns
+from training.options import RefreshOptions
 from training.outputs import Outputs, build_outputs
 from training.pull import TrainingSet
 from training.run import Fit, RefreshPlan
@@ -78,10 +79,16 @@ def build_run_outputs(run: RefreshPlan, pulled: TrainingSet, fit: Fit, t_ref: in
     # the learned ranking rides on the user's staged row (promoted with it)
     lists = (
         user_lists(data, fit.blend, emb, opts.list_size, t_ref)
-        if fit.blend is not None and opts.list_size > 0
+        if fit.blend is not None and stages_lists(fit, opts)
         else None
     )
     return build_outputs(data, emb, strengths, population, similar, run.version, refreshed_at, fit.staged, lists)
+
+
+def stages_lists(fit: Fit, opts: RefreshOptions) -> bool:
+    """Whether the run writes learned rankings (a full run's blend; an incremental run keeps
+    every user's list)."""
+    return fit.blend is not None and opts.list_size > 0
 
 
 def pulled_evidence(pulled: TrainingSet, t_ref: int, tau_days: float) -> Evidence | None:

@@ -22,7 +22,7 @@ from training.gate import judge
 from training.holdout import holdout_split, split_counts
 from training.incremental import fit_incremental
 from training.options import RefreshOptions
-from training.publish import cleanup_old_versions, write_and_publish
+from training.publish import cleanup_old_versions, stages_lists, write_and_publish
 from training.pull import pull_training_set
 from training.run import MODES, Mode, Phases, RefreshPlan, new_model_version
 from training.text_cache import TextVectorCache
@@ -60,10 +60,12 @@ class RefreshResult:
     # re-fitted (the serving snapshot re-reads only those); not part of the run's record
     carried_from: str | None = None
     staged_users: tuple[str, ...] = field(default=(), repr=False)
+    # whether it staged learned rankings (User.recs_*): without, every user keeps its list
+    staged_lists: bool = field(default=False, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
-        del out["staged_users"]
+        del out["staged_users"], out["staged_lists"]
         return out
 
 
@@ -149,6 +151,7 @@ def run_refresh(
         history=[_curve_row(row) for row in fit.history],
         carried_from=run.published.version if fit.staged is not None and run.published is not None else None,
         staged_users=tuple(data.users.ids[u] for u in fit.staged["user"].tolist()) if fit.staged is not None else (),
+        staged_lists=verdict.accepted and stages_lists(fit, run.options),
     )
 
 

@@ -265,10 +265,12 @@ class ServingReads(StoreBase):
         rows = self._named_read("snapshot_users", model_version=model_version, after=after, page=page)
         return _snapshot_users(rows)
 
-    def snapshot_users_of(self, model_version: str, user_ids: Sequence[str]) -> list[SnapshotUser]:
+    def snapshot_users_of(self, model_version: str, user_ids: Sequence[str], lists: bool = True) -> list[SnapshotUser]:
         """snapshot_user_page's rows for `user_ids` only (those with a vector of the
-        version or a ranking), in no particular order."""
-        return _snapshot_users(self._named_read("snapshot_users_of", model_version=model_version, ids=list(user_ids)))
+        version or a ranking), in no particular order; without `lists`, their rankings
+        are left empty (recs_at still read)."""
+        rows = self._named_read("snapshot_users_of", model_version=model_version, ids=list(user_ids), lists=lists)
+        return _snapshot_users(rows)
 
     def snapshot_user_ids(self, model_version: str) -> list[str]:
         """The ids of every user snapshot_user_page pages through."""

@@ -142,7 +142,7 @@ def _write_serving_snapshot(graph: GraphStore, settings: Settings, result: Any) 
     api = settings if isinstance(settings, ApiSettings) else ApiSettings(**settings.model_dump())
     try:
         base = result.carried_from
-        carry = model_snapshot.Carry(base, result.staged_users) if base else None
+        carry = model_snapshot.Carry(base, result.staged_users, lists_kept=not result.staged_lists) if base else None
         model_snapshot.write(
             graph,
             api.recs_snapshot_root,

@@ -156,7 +156,7 @@ def test_an_incremental_publish_reads_only_its_users_and_carries_the_others(
     store.publish_model("test-v2", {}, carry_from=MODEL_VERSION)
     read: list[str] = []
     of = store.snapshot_users_of
-    monkeypatch.setattr(store, "snapshot_users_of", lambda v, ids: read.extend(ids) or of(v, ids))
+    monkeypatch.setattr(store, "snapshot_users_of", lambda v, ids, *a: read.extend(ids) or of(v, ids, *a))
     page = store.snapshot_user_page
 
     def no_full_read(*args: Any) -> Any:
@@ -179,6 +179,40 @@ def test_an_incremental_publish_reads_only_its_users_and_carries_the_others(
     carol = a.user("carol")
     assert carol is not None and [r.item_id for r in carol.ranking] == _rankings(MODEL_VERSION)["carol"]
     assert set(a.because) == set(b.because)  # no string left over from the base's changed users
+
+
+def test_an_incremental_publish_that_kept_every_list_reads_only_the_vectors_of_its_users(
+    published: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An incremental run stages vectors, no learned ranking (every user keeps its list):
+    the snapshot reads only the re-fitted users' vectors (no list) and copies their rankings
+    from the base: the same user side as reading them all."""
+    svc = _svc(published)
+    store = svc.store()
+    root = svc.settings.recs_snapshot_root
+    _write_rankings(store, MODEL_VERSION)
+    _publish(published, MODEL_VERSION)
+    changed = ["alice", "bob"]
+    store.stage_node_properties(
+        "User", [{"id": u, "props": {"embedding": [0.1, 0.2, 0.3, 0.4], "model_version": "test-v2"}} for u in changed]
+    )
+    store.publish_model("test-v2", {}, carry_from=MODEL_VERSION)
+    asked: list[tuple[tuple[str, ...], bool]] = []
+    of = store.snapshot_users_of
+    monkeypatch.setattr(
+        store, "snapshot_users_of", lambda v, ids, lists=True: asked.append((tuple(ids), lists)) or of(v, ids, lists)
+    )
+    carried = model_snapshot.write(store, root, 20, carry=model_snapshot.Carry(MODEL_VERSION, changed, lists_kept=True))
+    everything = model_snapshot.write(store, tmp_path / "all", 20)
+    assert carried is not None and everything is not None
+    assert asked == [(tuple(changed), False)]  # no user read whole
+    a, b = ModelSnapshot.open(carried).users, ModelSnapshot.open(everything).users
+    assert a is not None and b is not None and sorted(a.index) == sorted(b.index)
+    for user in HISTORY:
+        assert a.user(user) == b.user(user), user
+    alice = a.user("alice")
+    assert alice is not None and alice.embedding == (0.1, 0.2, 0.3, 0.4)
+    assert [r.item_id for r in alice.ranking] == _rankings(MODEL_VERSION)["alice"]
 
 
 def test_a_pinned_snapshot_is_kept_from_pruning_while_its_experiment_runs(two_versions: Any, keys: Keys) -> None:
