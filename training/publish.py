@@ -100,13 +100,14 @@ def pulled_evidence(pulled: TrainingSet, t_ref: int, tau_days: float) -> Evidenc
 
 
 def cleanup_old_versions(
-    store: RefreshStore, keep: str, users: Sequence[str] | None = None
+    store: RefreshStore, keep: str, users: Sequence[str] | None = None, base: str | None = None
 ) -> tuple[dict[str, int], str]:
     """Remove other versions' rows: (counts, "" or why it failed). The new version is already
     published and complete, so a failure only leaves old rows behind for the next run.
-    `users`: an incremental run's re-fitted users, the only ones whose strengths it changed."""
+    `users`: an incremental run's re-fitted users, the only ones whose strengths it changed
+    since `base`, the version it started from."""
     try:
-        return store.cleanup_versions(keep=keep, users=users), ""
+        return store.cleanup_versions(keep=keep, users=users, base=base), ""
     except Exception as exc:
         log.warning("cleanup of old model versions failed: %s", exc)
         return {}, str(exc)

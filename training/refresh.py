@@ -130,7 +130,7 @@ def run_refresh(
         tagged = phases.run("write", lambda: write_text_tags(store, run.options, texts, data, run.version, previous))
         counts.update(tagged)
         refitted = [data.users.ids[u] for u in fit.staged["user"].tolist()] if fit.staged is not None else None
-        cleaned, failure = cleanup_old_versions(store, keep=run.version, users=refitted)
+        cleaned, failure = cleanup_old_versions(store, run.version, refitted, previous)
         counts.update(cleaned)
         if failure:
             reason = f"published; cleanup of old versions failed: {failure}"

@@ -73,5 +73,5 @@ class RefreshStore(Protocol):
     ) -> dict[str, int]: ...
 
     def cleanup_versions(
-        self, keep: str, batch: int = 10_000, users: Sequence[str] | None = None
+        self, keep: str, batch: int = 10_000, users: Sequence[str] | None = None, base: str | None = None
     ) -> dict[str, int]: ...

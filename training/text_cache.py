@@ -49,16 +49,25 @@ class TextVectorCache:
             log.warning("text vector cache %s unreadable (%s): pulling from the graph", path, exc)
             return {}
 
-    def save(self, label: str, hashes: list[str], vectors: np.ndarray, ids: list[str] | None = None) -> None:
+    def save(self, label: str, hashes: list[str], vectors: np.ndarray, ids: list[str] | None = None) -> bool:
         """Replace the label's cache with these (the run's current texts, rows in `ids`
-        order); a failure is logged."""
+        order); a failure is logged and returns False."""
         path = self._path(label)
         if path is None:
-            return
+            return False
         arrays = {"hashes": np.array(hashes, dtype=str), "vectors": np.asarray(vectors, dtype=np.float32)}
         if ids is not None:
             arrays["ids"] = np.array(ids, dtype=str)
-        self._replace(path, lambda fh: np.savez(fh, **arrays))
+        return self._replace(path, lambda fh: np.savez(fh, **arrays))
+
+    def forget_manifest(self) -> None:
+        """Before the labels are saved again: until the new manifest is written (only once
+        every label is), no revision is claimed for files that may be half replaced."""
+        if self.root is not None:
+            try:
+                (self.root / "manifest.json").unlink(missing_ok=True)
+            except OSError as exc:
+                log.warning("text vector cache manifest in %s not removed: %s", self.root, exc)
 
     def save_manifest(self, catalogue_rev: int, encoder: str) -> None:
         """Record that the saved labels are every node text as of `catalogue_rev`."""
@@ -92,7 +101,7 @@ class TextVectorCache:
             log.warning("text vector cache %s unreadable (%s): reading the texts from the graph", self.root, exc)
             return {}
 
-    def _replace(self, path: Path, write: Callable[[BinaryIO], object]) -> None:
+    def _replace(self, path: Path, write: Callable[[BinaryIO], object]) -> bool:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
@@ -102,5 +111,7 @@ class TextVectorCache:
                 os.replace(tmp, path)
             finally:
                 Path(tmp).unlink(missing_ok=True)
+            return True
         except OSError as exc:
             log.warning("text vector cache %s not written: %s", path, exc)
+            return False

@@ -81,6 +81,8 @@ def sync_texts(
             counts[f"{label.lower()}_texts_unchanged"] = len(ids)
         log.info("text: the catalogue is unchanged since the cached texts were read: none read")
         return TextSync(TextVectors(*saved["Item"]), TextVectors(*saved["Interest"]), counts, catalogue_rev)
+    cache.forget_manifest()
+    complete = True  # every label's file saved: only then is the revision recorded
     out: dict[str, TextVectors] = {}
     for label, node_text in NODE_TEXT.items():
         texts: dict[str, str] = {}
@@ -126,12 +128,13 @@ def sync_texts(
         matrix = np.zeros((len(ids), text.DIMENSIONS), dtype=np.float32)
         for row, key in enumerate(ids):
             matrix[row] = fresh[key] if key in fresh else known[key] if key in known else stored[key]
-        cache.save(label, [digests[k] for k in ids], matrix, ids)
+        complete = cache.save(label, [digests[k] for k in ids], matrix, ids) and complete
         out[label] = TextVectors(ids, matrix)
         counts[f"{label.lower()}_texts_embedded"] = len(update.ids)
         counts[f"{label.lower()}_texts_unchanged"] = update.unchanged
         log.info("text: %s embedded %d texts, %d unchanged", label, len(update.ids), update.unchanged)
-    cache.save_manifest(catalogue_rev, text.MODEL_VERSION)
+    if complete:
+        cache.save_manifest(catalogue_rev, text.MODEL_VERSION)
     if any(counts[f"{label.lower()}_texts_embedded"] for label in NODE_TEXT):
         text.release_encoder()  # out of the way of the training that follows
     return TextSync(out["Item"], out["Interest"], counts, catalogue_rev)

@@ -118,7 +118,7 @@ class ModelIO(StoreBase):
         # (as lists of Python floats, 70k vectors took 9 s of a 1M-event graph's incremental
         # run); the users' only for the users pulled, below
         embeddings: dict[str, VectorTable] = {
-            label: self._pull_vectors(f"pull_embeddings_{label.lower()}", self.PULL_PAGE)
+            label: _by_id(self._pull_vectors(f"pull_embeddings_{label.lower()}", self.PULL_PAGE))
             for label in ("Item", "Interest")
         }
         own: list[list[Any]] = []
@@ -248,11 +248,15 @@ class ModelIO(StoreBase):
         row["metrics"] = json.loads(row["metrics"]) if row.get("metrics") else {}
         return row
 
-    def cleanup_versions(self, keep: str, batch: int = 10_000, users: Sequence[str] | None = None) -> dict[str, int]:
+    def cleanup_versions(
+        self, keep: str, batch: int = 10_000, users: Sequence[str] | None = None, base: str | None = None
+    ) -> dict[str, int]:
         """Remove other versions' SIMILAR_TO edges (but the lists `keep` serves, when it is
         the published version) and strengths, and what runs that never published staged,
-        in bounded batches. `users` (after an incremental publish: the users it re-fitted):
-        only their strengths are looked at, not every user's."""
+        in bounded batches. `users` (after an incremental publish from `base`: the users it
+        re-fitted): only their strengths are looked at, not every user's, when `base`'s own
+        cleanup completed (ModelRegistry.cleaned_version; else every edge is, so that what a
+        failed cleanup left is not left for good). Marks `keep` cleaned when done."""
         out = {"similar_deleted": 0, "strengths_cleared": 0, "staged_cleared": 0}
 
         def drain(name: str, key: str, col: str, **params: Any) -> None:
@@ -272,7 +276,7 @@ class ModelIO(StoreBase):
             out["staged_cleared"] += int(row["staged"] or 0)
             return int(row["n"])
 
-        if users is not None:
+        if users is not None and base is not None and current.get("cleaned_version") == base:
             for chunk in batches(users, batch):
                 strengths(self._named_write("cleanup_strength_edges_of", model_version=keep, user_ids=chunk)[0])
         else:  # both kinds of strength in one pass over the edges
@@ -281,6 +285,7 @@ class ModelIO(StoreBase):
         for label, props in STAGED_PROPS.items():
             cleared = {f"next_{p}": None for p in props}
             drain(f"cleanup_staged_{label.lower()}", "staged_cleared", "cleared", cleared=cleared)
+        self._named_write("mark_cleaned", model_version=keep)
         return out
 
     # --- direct writes: tests and benchmarks only ------------------------------------------

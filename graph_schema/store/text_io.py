@@ -71,7 +71,7 @@ class TextIO(StoreBase):
         res = self._named_write(
             "retag_text_tags", from_version=from_version, model_version=model_version, key=key, items_rev=items_rev
         )
-        return int(res[0]["n"]) if res else None
+        return int(res[0]["n"]) if res and res[0].get("carried") else None
 
     def remove_text_tags(self, batch: int = 10_000) -> int:
         """Remove every TAGGED {source: 'text'} edge (the catalogue opted out), in batches."""

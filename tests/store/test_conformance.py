@@ -983,39 +983,43 @@ def test_publish_carries_what_an_incremental_run_did_not_restage(store: GraphSto
 
 def test_an_incremental_cleanup_clears_its_refitted_users_strengths_only(store: GraphStore) -> None:
     """After an incremental publish the strengths to clear are the re-fitted users' (the
-    interests their new top lists dropped): cleanup_versions(users=...) clears exactly those,
-    as the full pass would, and leaves other users' edges alone (a full run's pass clears
-    what earlier runs left there)."""
+    interests their new top lists dropped): cleanup_versions(users=..., base=...) clears
+    exactly those and leaves other users' edges alone, when the base version's own cleanup
+    completed; after a cleanup that did not (a failure), it passes over every edge."""
     store.upsert_items([CatalogueItem("i1", interests=("a", "b")), CatalogueItem("i2", interests=("a", "b"))])
     store.apply_interactions([ev(u, "i1", 1, 100) for u in ("u1", "u2", "u3")], TAU)
 
-    def stage(version: str, rows: list[tuple[str, str]]) -> None:
+    def publish(version: str, rows: list[tuple[str, str]], carry_from: str | None = None) -> None:
         store.stage_interest_strengths(
             [{"user_id": u, "interest_id": t, "strength": 0.5, "updated_at": 5, "model_version": version}
              for u, t in rows]
         )  # fmt: skip
+        users = sorted({u for u, _ in rows})
+        store.stage_node_properties("User", [{"id": u, "props": {"model_version": version}} for u in users])
+        store.publish_model(version, carry_from=carry_from)
 
-    stage("v1", [("u1", "a"), ("u1", "b"), ("u2", "a"), ("u2", "b")])
-    store.stage_node_properties("User", [{"id": u, "props": {"model_version": "v1"}} for u in ("u1", "u2")])
-    store.publish_model("v1")
-    stage("v0-failed", [("u3", "a")])  # a run that never published left this on u3
-    stage("v2", [("u1", "a")])  # the incremental run re-fitted u1, whose top list dropped b
-    store.stage_node_properties("User", [{"id": "u1", "props": {"model_version": "v2"}}])
-    store.publish_model("v2", carry_from="v1")
     edges = (
         "MATCH (u:User)-[r:INTERESTED_IN]->(t:Interest) "
         "RETURN u.id, t.id, r.model_version, r.next_model_version ORDER BY u.id, t.id"
     )
-    before = ro(store, edges)
-    assert ["u1", "b", "v1", None] in before and ["u3", "a", None, "v0-failed"] in before
-    counts = store.cleanup_versions("v2", users=["u1"])
+    publish("v1", [("u1", "a"), ("u1", "b"), ("u2", "a"), ("u2", "b")])
+    assert store.cleanup_versions("v1") == {"similar_deleted": 0, "strengths_cleared": 0, "staged_cleared": 0}
+    store.stage_interest_strengths(  # a run that never published left this on u3
+        [{"user_id": "u3", "interest_id": "a", "strength": 0.1, "updated_at": 5, "model_version": "v0-failed"}]
+    )
+    publish("v2", [("u1", "a")], carry_from="v1")  # re-fitted u1, whose top list dropped b
+    assert ["u1", "b", "v1", None] in ro(store, edges)
+    counts = store.cleanup_versions("v2", users=["u1"], base="v1")
     assert counts == {"similar_deleted": 0, "strengths_cleared": 1, "staged_cleared": 0}
     assert ro(store, edges) == [
         ["u1", "a", "v2", None], ["u1", "b", None, None], ["u2", "a", "v2", None], ["u2", "b", "v2", None],
         ["u3", "a", None, "v0-failed"], ["u3", "b", None, None],  # (evidence edges)
     ]  # fmt: skip
-    assert store.cleanup_versions("v2") == {"similar_deleted": 0, "strengths_cleared": 0, "staged_cleared": 1}
-    assert ["u3", "a", None, None] in ro(store, edges)
+    publish("v3", [("u2", "a")], carry_from="v2")  # its cleanup fails: u2's b stays at v2
+    publish("v4", [("u1", "a")], carry_from="v3")
+    counts = store.cleanup_versions("v4", users=["u1"], base="v3")  # v3 was never cleaned: every edge
+    assert counts == {"similar_deleted": 0, "strengths_cleared": 1, "staged_cleared": 1}
+    assert ["u2", "b", None, None] in ro(store, edges) and ["u3", "a", None, None] in ro(store, edges)
 
 
 def test_precomputed_lists_are_replaced_atomically_at_publish(store: GraphStore) -> None:

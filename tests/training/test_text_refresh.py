@@ -17,6 +17,7 @@ from graph_schema.rows import CatalogueItem, Interaction
 from training import text
 from training.config import TrainConfig
 from training.refresh import RefreshOptions, run_refresh
+from training.text_cache import TextVectorCache
 
 pytestmark = pytest.mark.graph_engines
 
@@ -314,3 +315,19 @@ def test_a_run_reads_no_text_while_the_catalogue_stands(loaded, training_setting
     assert reads[4:] == ["Item", "Interest"] and fourth.counts["item_texts_embedded"] == 1
     run_refresh(store, training_settings, "full", options=OPTS, force=True)
     assert len(reads) == 6
+
+    # a cache file not written (disk full): no revision is claimed for the stale one
+    real_save, failing = TextVectorCache.save, {"Item"}
+    monkeypatch.setattr(
+        TextVectorCache,
+        "save",
+        lambda self, label, *a, **kw: False if label in failing else real_save(self, label, *a, **kw),
+    )
+    store.upsert_items(catalogue({"jazz1": "a violin sonata"}))
+    run_refresh(store, training_settings, "full", options=OPTS, force=True)
+    assert len(reads) == 8 and not (training_settings.text_cache_dir / "manifest.json").exists()
+    failing.clear()
+    run_refresh(store, training_settings, "full", options=OPTS, force=True)
+    assert len(reads) == 10  # read again, and the cache then complete
+    run_refresh(store, training_settings, "full", options=OPTS, force=True)
+    assert len(reads) == 10

@@ -6,13 +6,16 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from training.text_tags import MAX_TAGS_PER_ITEM, tag_rows
+from training.text_tags import _CHUNK, MAX_TAGS_PER_ITEM, tag_rows
 
 
 def by_hand(item_ids, item_vectors, interest_ids, interest_vectors, threshold, catalogue):
     rows = []
+    # the scores as tag_rows computes them (one product per chunk): a row's product alone can
+    # round its last float32 bit differently (BLAS kernels), and 4-decimal weights with it
+    products = [item_vectors[s : s + _CHUNK] @ interest_vectors.T for s in range(0, len(item_ids), _CHUNK)]
     for row, item in enumerate(item_ids):
-        scores = [float(x) for x in item_vectors[row] @ interest_vectors.T]
+        scores = [float(x) for x in products[row // _CHUNK][row % _CHUNK]]
         candidates = [
             (score, k)
             for k, score in enumerate(scores)
