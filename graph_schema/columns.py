@@ -162,10 +162,10 @@ def interaction_table(pages: Iterable[Sequence[Sequence[Any]]]) -> InteractionTa
     return InteractionTable(users.ids, items.ids, *inter.arrays())
 
 
-def evidence_table(pages: Iterable[Sequence[Sequence[Any]]], interests: Coder | None = None) -> EvidenceTable:
+def evidence_table(pages: Iterable[Sequence[Sequence[Any]]]) -> EvidenceTable:
     """Pages of [user_id, interest_id, evidence, evidence_ts] rows as a table (a missing
     evidence is 0, evidence_ts -1)."""
-    users, interests = Coder(), interests or Coder()
+    users, interests = Coder(), Coder()
     ev = RowBuffer((np.int32, np.int32, np.float64, np.int64))
     for rows in pages:
         ev.add(

@@ -56,7 +56,7 @@ class TextIO(StoreBase):
 
     def catalogue_items_rev(self) -> int:
         """The catalogue's revision: moved by every catalogue upsert (and nothing else)."""
-        rows = self._named_read("text_tags_marker")
+        rows = self._named_read("catalogue_items_rev")
         return int(rows[0]["items_rev"]) if rows else 0
 
     def mark_text_tags(self, model_version: str, key: str, items_rev: int) -> None:

@@ -5,6 +5,7 @@ while the experiment runs, and a version this host does not keep is a 409."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -65,6 +66,15 @@ def two_versions(published: Any) -> Any:
     _publish(published, MODEL_VERSION)
     _publish(published, "test-v2")
     return published
+
+
+def _ranked_base(app: Any) -> tuple[Any, Path, ModelSnapshot]:
+    """MODEL_VERSION published with every user's ranking, and its snapshot written: the base
+    an incremental publish carries from. (store, snapshot root, the base's snapshot)"""
+    svc = _svc(app)
+    store = svc.store()
+    _write_rankings(store, MODEL_VERSION)
+    return store, svc.settings.recs_snapshot_root, _publish(app, MODEL_VERSION)
 
 
 def test_the_snapshot_keeps_each_users_vector_and_ranking(published: Any) -> None:
@@ -140,11 +150,7 @@ def test_an_incremental_publish_reads_only_its_users_and_carries_the_others(
 ) -> None:
     """After an incremental publish the snapshot re-reads the users the run staged and
     copies the others from the previous snapshot: the same user side as reading them all."""
-    svc = _svc(published)
-    store = svc.store()
-    root = svc.settings.recs_snapshot_root
-    _write_rankings(store, MODEL_VERSION)
-    _publish(published, MODEL_VERSION)
+    store, root, _ = _ranked_base(published)
     changed = ["alice", "bob"]
     unseen = {u: _unseen(u) for u in changed}
     store.stage_node_properties("User", [
@@ -187,11 +193,7 @@ def test_an_incremental_publish_that_kept_every_list_reads_only_the_vectors_of_i
     """An incremental run stages vectors, no learned ranking (every user keeps its list):
     the snapshot reads only the re-fitted users' vectors (no list) and copies their rankings
     from the base: the same user side as reading them all."""
-    svc = _svc(published)
-    store = svc.store()
-    root = svc.settings.recs_snapshot_root
-    _write_rankings(store, MODEL_VERSION)
-    _publish(published, MODEL_VERSION)
+    store, root, _ = _ranked_base(published)
     changed = ["alice", "bob"]
     store.stage_node_properties(
         "User", [{"id": u, "props": {"embedding": [0.1, 0.2, 0.3, 0.4], "model_version": "test-v2"}} for u in changed]
@@ -265,11 +267,7 @@ def test_an_incremental_publish_copies_the_similar_lists_it_keeps(
     titles, interests and vectors as the graph holds them now: the same as reading it all."""
     from graph_schema.rows import CatalogueItem
 
-    svc = _svc(published)
-    store = svc.store()
-    root = svc.settings.recs_snapshot_root
-    _write_rankings(store, MODEL_VERSION)
-    base = _publish(published, MODEL_VERSION)
+    store, root, base = _ranked_base(published)
     assert (base.neighbour_rows >= 0).any()  # the base serves lists: there is something to copy
     kept = store.published().similar_version
     # the catalogue moves on: an item sorted first is added, another retitled
@@ -312,11 +310,7 @@ def test_a_damaged_base_snapshot_is_read_from_the_graph_instead(published: Any, 
     """The base snapshot is only a shortcut: a truncated, garbled or inconsistent file in it
     makes the incremental publish's snapshot read its lists and users from the graph, with
     the same content as reading everything, never an error."""
-    svc = _svc(published)
-    store = svc.store()
-    root = svc.settings.recs_snapshot_root
-    _write_rankings(store, MODEL_VERSION)
-    base = _publish(published, MODEL_VERSION)
+    store, root, base = _ranked_base(published)
     assert (base.neighbour_rows >= 0).any()
     store.publish_model("test-v2", {}, carry_from=MODEL_VERSION, similar_version=store.published().similar_version)
     base_dir = model_snapshot.find(root, MODEL_VERSION)
