@@ -144,11 +144,12 @@ def test_cli_refresh_renews_its_lease(served: Any) -> None:
 
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
-    # beats every 0.125 s; a wide model and more epochs so that the run (2-3 s of training
-    # here, with torch and the text encoder imported before the lease is taken) outlives the
-    # lease several times, however soon early stopping ends it (dim 64 once took 0.99 s)
-    env = {**settings_env(settings), "REFRESH_LEASE_S": str(LEASE_S), "TRAIN_EPOCHS": "30", "TRAIN_DIM": "256",
-           "TRAIN_LAYERS": "3"}  # fmt: skip
+    # beats every 0.125 s; a wide model and 600 epochs without early stopping (patience 600) so
+    # that the run (with torch and the text encoder imported before the lease is taken)
+    # outlives the lease several times (~2.8 s here; with early stopping
+    # at 30 epochs, 0.99-1.0 s, too close to the lease)
+    env = {**settings_env(settings), "REFRESH_LEASE_S": str(LEASE_S), "TRAIN_EPOCHS": "600", "TRAIN_DIM": "256",
+           "TRAIN_LAYERS": "3", "TRAIN_PATIENCE": "600"}  # fmt: skip
     try:
         out = subprocess.run([sys.executable, "-m", "service", "refresh", "--full", "--force"], cwd=ROOT, env=env,
                              capture_output=True, text=True, timeout=300)  # fmt: skip
