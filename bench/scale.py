@@ -55,6 +55,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import graph_schema  # noqa: F401  first: numpy's BLAS kernels (graph_schema.blas)
+
+# isort: split
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -13,6 +13,9 @@ from __future__ import annotations
 import argparse
 import time
 
+import graph_schema  # noqa: F401  first: numpy's BLAS kernels (graph_schema.blas)
+
+# isort: split
 import numpy as np
 
 from training.similar import EXACT_BLOCK_SCORES, approximate_similar, exact_similar

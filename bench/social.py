@@ -25,6 +25,9 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import graph_schema  # noqa: F401  first: numpy's BLAS kernels (graph_schema.blas)
+
+# isort: split
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))

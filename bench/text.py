@@ -25,6 +25,9 @@ from __future__ import annotations
 import argparse
 import time
 
+import graph_schema  # noqa: F401  first: numpy's BLAS kernels (graph_schema.blas)
+
+# isort: split
 import numpy as np
 
 from training import movielens, text

@@ -5,3 +5,5 @@ benchmark (and lazily inside full.fit_full and incremental.fit_incremental). Eve
 module, refresh and its stages included, imports with numpy alone (options and run also
 read graph_schema.settings for the knobs' defaults).
 """
+
+import graph_schema  # noqa: F401  numpy's BLAS kernels chosen before numpy loads (graph_schema.blas)
