@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from training.data import TrainingData
 from training.strengths import UserStrengths
+
+if TYPE_CHECKING:
+    from training.user_lists import RankedUsers
 
 STORE_LABEL = {"user": "User", "item": "Item", "interest": "Interest"}
 
@@ -42,6 +45,9 @@ class Outputs:
     nodes: dict[str, Counted]  # store label -> {id, props}
     strengths: Counted  # INTERESTED_IN rows
     similar: Counted  # SIMILAR_TO rows
+    # the users' written vectors and rankings as arrays (a run that stages rankings), once
+    # the user rows have been consumed
+    ranked: RankedUsers | None = None
 
     def counts(self) -> dict[str, int]:
         out = {f"{label.lower()}_nodes": rows.n for label, rows in self.nodes.items()}
@@ -57,13 +63,18 @@ def _vec(x: np.ndarray) -> list[float]:
     return [float(f"{v:.6g}") for v in x.tolist()]
 
 
-def _vecs(x: np.ndarray) -> list[list[float]]:
-    """_vec of every row, in numpy (7x faster): an integer over a power of ten is the
-    double nearest that decimal, so each value is the one `f"{v:.6g}"` parses to."""
+def written_vectors(x: np.ndarray) -> np.ndarray:
+    """The vectors as a run writes them (float64): _vec of every row, in numpy (7x faster):
+    an integer over a power of ten is the double nearest that decimal, so each value is the
+    one `f"{v:.6g}"` parses to."""
     a = np.asarray(x, dtype=np.float64)
     mag = np.floor(np.log10(np.abs(np.where(a == 0, 1.0, a))))
     scale = 10.0 ** (5 - mag)
-    return (np.round(a * scale) / scale).tolist()
+    return np.round(a * scale) / scale
+
+
+def _vecs(x: np.ndarray) -> list[list[float]]:
+    return written_vectors(x).tolist()
 
 
 def text_only_items(data: TrainingData) -> np.ndarray:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from graph_schema.clock import now_ms
 from graph_schema.columns import GraphColumns
 from training.options import RefreshOptions
-from training.outputs import Outputs, build_outputs
+from training.outputs import Outputs, build_outputs, written_vectors
 from training.pull import TrainingSet
 from training.run import Fit, RefreshPlan
 from training.similar import similar_items
@@ -34,7 +34,7 @@ from training.strengths import (
     interest_population,
     user_strengths,
 )
-from training.user_lists import user_lists
+from training.user_lists import RankedUsers, user_lists
 
 if TYPE_CHECKING:
     from training.store_protocol import RefreshStore
@@ -76,13 +76,16 @@ def build_run_outputs(run: RefreshPlan, pulled: TrainingSet, fit: Fit, t_ref: in
     # keeps the published lists (rewriting every item's list cost more than the fit)
     similar = similar_items(emb["item"], opts.similar_k, opts.similar_exact_max_items) if fit.staged is None else None
     refreshed_at = now_ms()
-    # the learned ranking rides on the user's staged row (promoted with it)
-    lists = (
-        user_lists(data, fit.blend, emb, opts.list_size, t_ref)
-        if fit.blend is not None and stages_lists(fit, opts)
-        else None
-    )
-    return build_outputs(data, emb, strengths, population, similar, run.version, refreshed_at, fit.staged, lists)
+    # the learned ranking rides on the user's staged row (promoted with it); a run that
+    # stages every user keeps them as arrays too (the serving snapshot's user side)
+    lists, ranked = None, None
+    if fit.blend is not None and stages_lists(fit, opts):
+        if fit.staged is None:
+            ranked = RankedUsers.empty(data, written_vectors(emb["user"]), opts.list_size)
+        lists = user_lists(data, fit.blend, emb, opts.list_size, t_ref, ranked)
+    outputs = build_outputs(data, emb, strengths, population, similar, run.version, refreshed_at, fit.staged, lists)
+    outputs.ranked = ranked
+    return outputs
 
 
 def stages_lists(fit: Fit, opts: RefreshOptions) -> bool:

@@ -12,9 +12,10 @@ published pointer.
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any, cast
 
 from training.full import fit_full
@@ -31,6 +32,7 @@ from training.text_refresh import embed_texts, write_text_tags
 if TYPE_CHECKING:
     from graph_schema.settings import Settings
     from training.store_protocol import RefreshStore
+    from training.user_lists import RankedUsers
 
 log = logging.getLogger(__name__)
 
@@ -62,11 +64,17 @@ class RefreshResult:
     staged_users: tuple[str, ...] = field(default=(), repr=False)
     # whether it staged learned rankings (User.recs_*): without, every user keeps its list
     staged_lists: bool = field(default=False, repr=False)
+    # a published run that staged every user's vector and ranking: them, as arrays (the
+    # serving snapshot's user side is built from them, not read back from the graph)
+    ranked_users: RankedUsers | None = field(default=None, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        del out["staged_users"], out["staged_lists"]
-        return out
+        """The run's record (what the run history keeps): every field but the ones above
+        that only the job reads after publishing."""
+        return {f.name: copy.deepcopy(getattr(self, f.name)) for f in fields(self) if f.name not in _NOT_RECORDED}
+
+
+_NOT_RECORDED = frozenset({"staged_users", "staged_lists", "ranked_users"})
 
 
 def run_refresh(
@@ -123,9 +131,11 @@ def run_refresh(
 
     verdict = judge(pulled.mode, fit, counts, t_ref, run.published, run.options.gate_margin, force)
     reason = verdict.reason
+    ranked = None
     if verdict.accepted:
         outputs = phases.run("write", lambda: write_and_publish(store, run, pulled, fit, t_ref, verdict.record))
         counts.update(outputs.counts())
+        ranked = outputs.ranked
         previous = run.published.version if run.published is not None else None
         tagged = phases.run("write", lambda: write_text_tags(store, run.options, texts, data, run.version, previous))
         counts.update(tagged)
@@ -152,6 +162,7 @@ def run_refresh(
         carried_from=run.published.version if fit.staged is not None and run.published is not None else None,
         staged_users=tuple(data.users.ids[u] for u in fit.staged["user"].tolist()) if fit.staged is not None else (),
         staged_lists=verdict.accepted and stages_lists(fit, run.options),
+        ranked_users=ranked,
     )
 
 

@@ -6,12 +6,15 @@ when the social component gives at least half of its blended score (SOCIAL_SHARE
 the known item that contributes most through the item-item weights; the API serves the
 list and adds what the user did after `recs_at` (service/recs).
 
-Users are scored in chunks, so memory stays bounded by chunk × items.
+Users are scored in chunks, so memory stays bounded by chunk × items. A RankedUsers
+passed in keeps what is written as arrays (the serving snapshot's user side is then built
+from the run's own lists instead of reading ~50k rankings back from the graph).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -26,10 +29,60 @@ CHUNK = 512
 SOCIAL_SHARE = 0.5
 
 
+@dataclass
+class RankedUsers:
+    """Each user's staged vector and learned ranking as the graph holds them once
+    published, in the run's user order: `vectors` as written (training.outputs.written_vectors),
+    `items` rows into `item_ids` (-1 past the end), `scores` the written 4-decimal ones,
+    `because_rows` indices into `because` (-1: none), `at` the ranking's recs_at (-1: no
+    ranking). Filled by user_lists as the rows stream to the store."""
+
+    ids: list[str]
+    item_ids: list[str]
+    vectors: np.ndarray  # float64 [users, dim]
+    items: np.ndarray  # int32 [users, size]
+    scores: np.ndarray  # float64 [users, size]
+    because_rows: np.ndarray  # int32 [users, size]
+    at: np.ndarray  # int64 [users]
+    _strings: dict[str, int] = field(default_factory=dict, repr=False)
+
+    @property
+    def because(self) -> list[str]:
+        """The explanations' strings, in the order of their indices."""
+        return list(self._strings)
+
+    @classmethod
+    def empty(cls, data: TrainingData, vectors: np.ndarray, size: int) -> RankedUsers:
+        n, size = data.n_users, min(size, data.n_items)
+        return cls(
+            list(data.users.ids),
+            list(data.items.ids),
+            vectors,
+            np.full((n, size), -1, dtype=np.int32),
+            np.zeros((n, size), dtype=np.float64),
+            np.full((n, size), -1, dtype=np.int32),
+            np.full(n, -1, dtype=np.int64),
+        )
+
+    def add(self, user: int, top: np.ndarray, scores: np.ndarray, because: list[str], at: int) -> None:
+        n = len(top)
+        self.items[user, :n] = top
+        self.scores[user, :n] = scores
+        strings = self._strings
+        self.because_rows[user, :n] = [strings.setdefault(b, len(strings)) if b else -1 for b in because]
+        self.at[user] = at
+
+
 def user_lists(
-    data: TrainingData, blend: BlendChoice, embeddings: Mapping[str, np.ndarray], size: int, t_ref: int
+    data: TrainingData,
+    blend: BlendChoice,
+    embeddings: Mapping[str, np.ndarray],
+    size: int,
+    t_ref: int,
+    record: RankedUsers | None = None,
 ) -> Iterator[tuple[int, dict[str, object]]]:
-    """(user index, the User properties of its list) for every user with a history."""
+    """(user index, the User properties of its list) for every user with a history; each
+    also kept in `record` when given."""
     users_vec, items_vec = embeddings["user"], embeddings["item"]
     sources = source_inputs(
         data,
@@ -71,6 +124,8 @@ def user_lists(
                 for k, (count, people) in zip(mostly.tolist(), sources.social.people(u, top[mostly]), strict=True):
                     if count:
                         because[k] = followed_because(count, [data.users.ids[p] for p in people])
+            if record is not None:
+                record.add(u, top, rounded[row, :n_top], because, t_ref)
             yield (
                 u,
                 {

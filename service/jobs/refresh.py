@@ -20,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+import numpy as np
+
 from graph_schema.clock import now_ms
 from graph_schema.settings import Settings
 from graph_schema.store import GraphStore
@@ -106,6 +108,7 @@ def run_job(
         )  # fmt: skip
         if result.status == "published":  # the API workers' snapshot, before anything slower
             _write_serving_snapshot(graph, settings, result)
+        result.ranked_users = None  # the snapshot's copy of the run's rankings: freed
         if result.status == "published" and result.mode == "full":
             # communities follow the interest strengths of a full run; an incremental run
             # re-fits a few users and keeps the published ones (Louvain took 12.5 s of a
@@ -150,9 +153,29 @@ def _write_serving_snapshot(graph: GraphStore, settings: Settings, result: Any) 
             api.recs_snapshot_keep,
             api.recs_snapshot_users,
             carry,
+            _staged_users(result.ranked_users),
         )
     except Exception as exc:
         log.warning("serving snapshot not written: %s", exc)
+
+
+def _staged_users(ranked: Any) -> model_snapshot.UserSide | None:
+    """A run's own users (training.user_lists.RankedUsers) as a snapshot's user side: those
+    it wrote a ranking for (the others keep what the graph holds: read)."""
+    if ranked is None:
+        return None
+    keep = np.flatnonzero(ranked.at >= 0)
+    return model_snapshot.UserSide.of_arrays(
+        [ranked.ids[k] for k in keep.tolist()],
+        ranked.item_ids,
+        ranked.because,
+        ranked.vectors[keep],
+        np.ones(len(keep), dtype=bool),
+        ranked.items[keep],
+        ranked.scores[keep],
+        ranked.because_rows[keep],
+        ranked.at[keep],
+    )
 
 
 def _record_strength_history(

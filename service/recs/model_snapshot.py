@@ -94,16 +94,51 @@ class UserSide:
 
     def __init__(self, path: Path, item_ids: list[str]) -> None:
         users = orjson.loads((path / "users.json").read_bytes())
-        self.index = {u: n for n, u in enumerate(users["ids"])}
-        self.because: list[str] = users["because"]
-        self.item_ids = item_ids
 
         def array(name: str) -> np.ndarray:
             return mapped(path / name)
 
-        self.vectors, self.has_vector = array("user_vectors.npy"), array("user_has_vector.npy")
-        self.items, self.scores = array("ranking_items.npy"), array("ranking_scores.npy")
-        self.because_rows, self.at = array("ranking_because.npy"), array("ranking_at.npy")
+        self._set(users["ids"], item_ids, users["because"], array("user_vectors.npy"), array("user_has_vector.npy"),
+                  array("ranking_items.npy"), array("ranking_scores.npy"), array("ranking_because.npy"),
+                  array("ranking_at.npy"))  # fmt: skip
+
+    @classmethod
+    def of_arrays(
+        cls,
+        ids: list[str],
+        item_ids: list[str],
+        because: list[str],
+        vectors: np.ndarray,
+        has_vector: np.ndarray,
+        items: np.ndarray,
+        scores: np.ndarray,
+        because_rows: np.ndarray,
+        at: np.ndarray,
+    ) -> UserSide:
+        """A user side in memory, in the files' layout: e.g. what a refresh run staged
+        (service/jobs/refresh.py), for the snapshot to copy instead of reading the graph."""
+        side = cls.__new__(cls)
+        side._set(ids, item_ids, because, vectors, has_vector, items, scores, because_rows, at)
+        return side
+
+    def _set(
+        self,
+        ids: list[str],
+        item_ids: list[str],
+        because: list[str],
+        vectors: np.ndarray,
+        has_vector: np.ndarray,
+        items: np.ndarray,
+        scores: np.ndarray,
+        because_rows: np.ndarray,
+        at: np.ndarray,
+    ) -> None:
+        self.index = {u: n for n, u in enumerate(ids)}
+        self.because = because
+        self.item_ids = item_ids
+        self.vectors, self.has_vector = vectors, has_vector
+        self.items, self.scores = items, scores
+        self.because_rows, self.at = because_rows, at
 
     def user(self, user_id: str) -> PinnedUser | None:
         row = self.index.get(user_id)
@@ -255,6 +290,7 @@ def write(
     keep: int = 3,
     users: bool = True,
     carry: Carry | None = None,
+    staged: UserSide | None = None,
 ) -> Path | None:
     """Build the published model's snapshot from the graph into root/<version>@<published_at>
     (idempotent: an existing one is kept) and remove all but the `keep` newest. None
@@ -263,6 +299,8 @@ def write(
     it carried the others from): their rows are read, the others' copied from the base's
     snapshot when this root keeps it (else everything is read), and so are the
     SIMILAR_TO lists when the publish serves the base's (an incremental one does).
+    `staged`: the users' vectors and rankings exactly as the publishing run wrote them
+    (a full run's): copied, and only the graph's other users read.
     Raises RuntimeError if another model was published meanwhile."""
     published = store.published()
     if published is None:
@@ -289,9 +327,16 @@ def write(
     user_side = None
     if users and carry is not None and base is not None:
         try:
-            user_side = _carried_user_side(store, version, index, base, carry.changed, carry.lists_kept)
+            old = _base_users(base)
+            if old is not None:
+                user_side = _merged_user_side(store, version, index, old, base.name, carry.changed, carry.lists_kept)
         except Exception as exc:  # a damaged or odd base: read everything instead
             log.warning("serving snapshot of %s: carrying users from %s failed (%s)", version, base.name, exc)
+    elif users and staged is not None:
+        try:
+            user_side = _merged_user_side(store, version, index, staged, "the run's own rows", ())
+        except Exception as exc:  # odd rows: read everything instead
+            log.warning("serving snapshot of %s: the run's own users could not be copied (%s)", version, exc)
     if users and user_side is None:
         user_side = _user_side(store, version, index)
     model = cast(ModelIO, store).current_model() or {}
@@ -464,25 +509,32 @@ def _user_side(store: ServingReads, version: str, item_rows: dict[str, int]) -> 
     return _user_arrays(pages(), item_rows)
 
 
-def _carried_user_side(
-    store: ServingReads,
-    version: str,
-    item_rows: dict[str, int],
-    base: Path,
-    changed: Collection[str],
-    lists_kept: bool = False,
-) -> _UserArrays | None:
-    """The user side of an incremental publish: the users the graph holds now, the changed
-    ones (and new ones, and any whose ranking names an item this version lost) read from
-    the graph, every other copied from the base snapshot's arrays (item rows and "because"
-    strings renumbered). With `lists_kept`, a changed user the base holds (ranking intact)
-    has only its vector read, its ranking copied (0.9 s of the snapshot of 8k re-fitted
-    users at 1M events). None when the base has no user side or other vector sizes."""
+def _base_users(base: Path) -> UserSide | None:
+    """The user side of the snapshot at `base`; None when it was written without one."""
     meta = orjson.loads((base / "meta.json").read_bytes())
     if meta.get("users") is None:
         return None
-    base_items: list[str] = orjson.loads((base / "items.json").read_bytes())["ids"]
-    old = UserSide(base, base_items)
+    return UserSide(base, orjson.loads((base / "items.json").read_bytes())["ids"])
+
+
+def _merged_user_side(
+    store: ServingReads,
+    version: str,
+    item_rows: dict[str, int],
+    old: UserSide,
+    source: str,
+    changed: Collection[str],
+    lists_kept: bool = False,
+) -> _UserArrays | None:
+    """The user side of a publish whose users `old` holds but for `changed`: the users the
+    graph holds now, the changed ones (and new ones, and any whose ranking names an item
+    this version lost) read from the graph, every other copied from `old`'s arrays (item
+    rows and "because" strings renumbered). `old` is the base snapshot of an incremental
+    publish, or a full run's own rows (`source` names it in the log). With `lists_kept`, a
+    changed user `old` holds (ranking intact) has only its vector read, its ranking copied
+    (0.9 s of the snapshot of 8k re-fitted users at 1M events). None when the vector sizes
+    differ."""
+    base_items = old.item_ids
     now = sorted(store.snapshot_user_ids(version))
     # base item row -> this version's row (-1: gone); the extra last entry maps padding (-1)
     remap = np.array([item_rows.get(i, -1) for i in base_items] + [-1], dtype=np.int32)
@@ -567,7 +619,7 @@ def _carried_user_side(
         version,
         len(fresh.ids) + len(revector),
         n - len(fresh.ids) - len(revector),
-        base.name,
+        source,
     )
     return _UserArrays(
         ids=now,

@@ -277,3 +277,45 @@ def test_a_published_refresh_writes_the_serving_snapshot(served: Any) -> None:
     inc = ModelSnapshot.open(api.recs_snapshot_root / dir_name(now.version, now.published_at))
     assert inc.similar_version == published.version
     assert inc.neighbours(items[0], 5) == snap.neighbours(items[0], 5)
+
+
+def test_a_full_runs_snapshot_takes_its_users_from_the_run(served: Any, tmp_path: Path) -> None:
+    """A full run's serving snapshot copies every user's vector and learned ranking from the
+    run's own rows instead of paging them back out of the graph: the same user side as
+    reading them all from the graph."""
+    from service.recs import model_snapshot
+    from service.recs.model_snapshot import ModelSnapshot, dir_name
+
+    _, svc, settings = served
+    store = svc.store()
+    paged: list[str] = []
+    page = store.snapshot_user_page
+
+    def counted(version: str, after: str, size: int) -> Any:
+        paged.append(after)
+        return page(version, after, size)
+
+    store.snapshot_user_page = counted  # the instance's, for this run only
+    try:
+        result = run_job(lambda: store, settings, "full", trigger="test", force=True).result
+    finally:
+        del store.snapshot_user_page
+    assert result.status == "published" and result.mode == "full"
+    assert paged == []  # no user read back page by page
+    now = store.published()
+    path = settings.recs_snapshot_root / dir_name(now.version, now.published_at)
+    copied = ModelSnapshot.open(path).users
+    everything = model_snapshot.write(store, tmp_path / "all", settings.recs_similar_per_item)
+    assert copied is not None and everything is not None
+    read = ModelSnapshot.open(everything).users
+    assert read is not None and sorted(copied.index) == sorted(read.index)
+    users = sorted(read.index)
+    assert len(users) == 20
+    ranked = 0
+    for user in users:
+        a, b = copied.user(user), read.user(user)
+        assert a == b, user
+        assert a is not None and a.embedding is not None
+        ranked += bool(a.ranking)
+    assert ranked == len(users)  # every user has the run's ranking
+    assert set(copied.because) == set(read.because)
