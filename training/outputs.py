@@ -46,8 +46,9 @@ class Outputs:
     strengths: Counted  # INTERESTED_IN rows
     similar: Counted  # SIMILAR_TO rows
     # the users' written vectors and rankings as arrays (a run that stages rankings), once
-    # the user rows have been consumed
+    # the user rows have been consumed; the SIMILAR_TO lists written (a full run)
     ranked: RankedUsers | None = None
+    similar_lists: SimilarLists | None = None
 
     def counts(self) -> dict[str, int]:
         out = {f"{label.lower()}_nodes": rows.n for label, rows in self.nodes.items()}
@@ -75,6 +76,34 @@ def written_vectors(x: np.ndarray) -> np.ndarray:
 
 def _vecs(x: np.ndarray) -> list[list[float]]:
     return written_vectors(x).tolist()
+
+
+@dataclass(frozen=True)
+class SimilarLists:
+    """Each item's SIMILAR_TO list as a run writes it, best first: `neighbours` item rows
+    (-1 past the end), `scores` rounded to 6 decimals, `by_text` via 'text'."""
+
+    item_ids: list[str]
+    neighbours: np.ndarray  # int32 [items, k]
+    scores: np.ndarray  # float64 [items, k]
+    by_text: np.ndarray  # bool [items, k]
+
+
+def similar_lists(data: TrainingData, similar: tuple[np.ndarray, np.ndarray]) -> SimilarLists:
+    """training.similar's (indices, scores) as written: only finite, positive similarities
+    (an isolated item, without edges, has no meaningful neighbours), kept in their order."""
+    idx, score = similar
+    score = np.asarray(score, dtype=np.float64)
+    keep = np.isfinite(score) & (score > 0)
+    order = np.argsort(~keep, axis=1, kind="stable")  # the kept first, in their order
+    keep = np.take_along_axis(keep, order, axis=1)
+    neighbours = np.where(keep, np.take_along_axis(np.asarray(idx, dtype=np.int64), order, axis=1), -1)
+    ordered = np.where(keep, np.take_along_axis(score, order, axis=1), 0.0)
+    # Python's round (correctly rounded), as the rows were always written; np.round can differ in the last bit
+    scores = np.array([round(v, 6) for v in ordered.ravel().tolist()], dtype=np.float64).reshape(ordered.shape)
+    text = text_only_items(data)
+    by_text = keep & (text[:, None] | text[np.maximum(neighbours, 0)])
+    return SimilarLists(list(data.items.ids), neighbours.astype(np.int32), scores, by_text)
 
 
 def text_only_items(data: TrainingData) -> np.ndarray:
@@ -146,26 +175,25 @@ def build_outputs(
                         "model_version": model_version,
                     }
 
+    lists = similar_lists(data, similar) if similar is not None else None
+
     def similar_rows() -> Iterator[Row]:
-        if similar is None:  # an incremental run: the published lists stay
+        if lists is None:  # an incremental run: the published lists stay
             return
-        idx, score = similar
-        by_text = text_only_items(data)
-        for a in range(idx.shape[0]):
-            for b, s in zip(idx[a].tolist(), score[a].tolist(), strict=True):
-                if np.isfinite(s) and s > 0:  # an isolated item (no edges) has no meaningful neighbours
-                    row = {
-                        "item_id": data.items.ids[a],
-                        "other_id": data.items.ids[b],
-                        "score": round(float(s), 6),
-                        "model_version": model_version,
-                    }
-                    if by_text[a] or by_text[b]:  # explained as "similar in description"
-                        row["via"] = "text"
-                    yield row
+        ids = data.items.ids
+        for a in range(lists.neighbours.shape[0]):
+            for b, s, t in zip(lists.neighbours[a].tolist(), lists.scores[a].tolist(), lists.by_text[a].tolist(),
+                               strict=True):  # fmt: skip
+                if b < 0:
+                    break
+                row = {"item_id": ids[a], "other_id": ids[b], "score": s, "model_version": model_version}
+                if t:  # explained as "similar in description"
+                    row["via"] = "text"
+                yield row
 
     return Outputs(
         nodes={STORE_LABEL[label]: Counted(node_rows(label)) for label in index},
         strengths=Counted(strength_rows()),
         similar=Counted(similar_rows()),
+        similar_lists=lists,
     )

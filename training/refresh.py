@@ -31,6 +31,7 @@ from training.text_refresh import embed_texts, write_text_tags
 
 if TYPE_CHECKING:
     from graph_schema.settings import Settings
+    from training.outputs import SimilarLists
     from training.store_protocol import RefreshStore
     from training.user_lists import RankedUsers
 
@@ -67,6 +68,7 @@ class RefreshResult:
     # a published run that staged every user's vector and ranking: them, as arrays (the
     # serving snapshot's user side is built from them, not read back from the graph)
     ranked_users: RankedUsers | None = field(default=None, repr=False)
+    similar_lists: SimilarLists | None = field(default=None, repr=False)  # the SIMILAR_TO lists it wrote
 
     def as_dict(self) -> dict[str, Any]:
         """The run's record (what the run history keeps): every field but the ones above
@@ -74,7 +76,7 @@ class RefreshResult:
         return {f.name: copy.deepcopy(getattr(self, f.name)) for f in fields(self) if f.name not in _NOT_RECORDED}
 
 
-_NOT_RECORDED = frozenset({"staged_users", "staged_lists", "ranked_users"})
+_NOT_RECORDED = frozenset({"staged_users", "staged_lists", "ranked_users", "similar_lists"})
 
 
 def run_refresh(
@@ -131,11 +133,11 @@ def run_refresh(
 
     verdict = judge(pulled.mode, fit, counts, t_ref, run.published, run.options.gate_margin, force)
     reason = verdict.reason
-    ranked = None
+    ranked, lists = None, None
     if verdict.accepted:
         outputs = phases.run("write", lambda: write_and_publish(store, run, pulled, fit, t_ref, verdict.record))
         counts.update(outputs.counts())
-        ranked = outputs.ranked
+        ranked, lists = outputs.ranked, outputs.similar_lists
         previous = run.published.version if run.published is not None else None
         tagged = phases.run("write", lambda: write_text_tags(store, run.options, texts, data, run.version, previous))
         counts.update(tagged)
@@ -163,6 +165,7 @@ def run_refresh(
         staged_users=tuple(data.users.ids[u] for u in fit.staged["user"].tolist()) if fit.staged is not None else (),
         staged_lists=verdict.accepted and stages_lists(fit, run.options),
         ranked_users=ranked,
+        similar_lists=lists,
     )
 
 

@@ -108,7 +108,7 @@ def run_job(
         )  # fmt: skip
         if result.status == "published":  # the API workers' snapshot, before anything slower
             _write_serving_snapshot(graph, settings, result)
-        result.ranked_users = None  # the snapshot's copy of the run's rankings: freed
+        result.ranked_users = result.similar_lists = None  # the snapshot's copies: freed
         if result.status == "published" and result.mode == "full":
             # communities follow the interest strengths of a full run; an incremental run
             # re-fits a few users and keeps the published ones (Louvain took 12.5 s of a
@@ -154,6 +154,7 @@ def _write_serving_snapshot(graph: GraphStore, settings: Settings, result: Any) 
             api.recs_snapshot_users,
             carry,
             _staged_users(result.ranked_users),
+            _staged_lists(result.similar_lists, api.recs_similar_per_item),
         )
     except Exception as exc:
         log.warning("serving snapshot not written: %s", exc)
@@ -176,6 +177,13 @@ def _staged_users(ranked: Any) -> model_snapshot.UserSide | None:
         ranked.because_rows[keep],
         ranked.at[keep],
     )
+
+
+def _staged_lists(lists: Any, per_item: int) -> model_snapshot.ItemLists | None:
+    """A full run's SIMILAR_TO lists (training.outputs.SimilarLists) as the snapshot's."""
+    if lists is None:
+        return None
+    return model_snapshot.ItemLists.of_width(lists.item_ids, lists.neighbours, lists.scores, lists.by_text, per_item)
 
 
 def _record_strength_history(

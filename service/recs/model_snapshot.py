@@ -291,6 +291,7 @@ def write(
     users: bool = True,
     carry: Carry | None = None,
     staged: UserSide | None = None,
+    staged_lists: ItemLists | None = None,
 ) -> Path | None:
     """Build the published model's snapshot from the graph into root/<version>@<published_at>
     (idempotent: an existing one is kept) and remove all but the `keep` newest. None
@@ -300,7 +301,8 @@ def write(
     snapshot when this root keeps it (else everything is read), and so are the
     SIMILAR_TO lists when the publish serves the base's (an incremental one does).
     `staged`: the users' vectors and rankings exactly as the publishing run wrote them
-    (a full run's): copied, and only the graph's other users read.
+    (a full run's): copied, and only the graph's other users read; `staged_lists`: the
+    SIMILAR_TO lists it wrote (of this version), copied instead of read.
     Raises RuntimeError if another model was published meanwhile."""
     published = store.published()
     if published is None:
@@ -314,6 +316,8 @@ def write(
     base = find(root, carry.base) if carry is not None else None
     # an incremental publish serves the lists its base served: copied, not read again
     lists = _base_lists(base, similar_version, per_item) if base is not None else None
+    if lists is None and staged_lists is not None and similar_version == version:
+        lists = staged_lists  # a full run's own lists: the ones this version serves
     side = _read_items(store, version, similar_version, per_item, neighbours=lists is None)
     arrays = lists.remapped(side.index, per_item) if lists is not None else None
     if arrays is None and lists is not None:  # an item of the base is gone: read them all
@@ -431,13 +435,26 @@ def _read_items(store: ServingReads, version: str, similar_version: str, per_ite
 
 
 @dataclass
-class _BaseLists:
-    """The similar-item arrays of the snapshot an incremental publish follows."""
+class ItemLists:
+    """Similar-item arrays in another item order: the snapshot an incremental publish
+    follows, or the lists a full run wrote (service/jobs/refresh.py)."""
 
     ids: list[str]
-    neighbours: np.ndarray
-    scores: np.ndarray
-    by_text: np.ndarray
+    neighbours: np.ndarray  # int32 [items, per_item]: rows into ids, -1 past the end
+    scores: np.ndarray  # float64
+    by_text: np.ndarray  # bool
+
+    @classmethod
+    def of_width(
+        cls, ids: list[str], neighbours: np.ndarray, scores: np.ndarray, by_text: np.ndarray, per_item: int
+    ) -> ItemLists:
+        """Lists of any width (best first) cut or padded to `per_item`."""
+        n, w = neighbours.shape[0], min(neighbours.shape[1], per_item)
+        nb = np.full((n, per_item), -1, dtype=np.int32)
+        sc = np.zeros((n, per_item), dtype=np.float64)
+        tx = np.zeros((n, per_item), dtype=bool)
+        nb[:, :w], sc[:, :w], tx[:, :w] = neighbours[:, :w], scores[:, :w], by_text[:, :w]
+        return cls(ids, nb, sc, tx)
 
     def remapped(self, index: dict[str, int], per_item: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """The arrays in this publish's item rows; None when an item of the base is gone
@@ -456,7 +473,7 @@ class _BaseLists:
         return nb, sc, tx
 
 
-def _base_lists(base: Path, similar_version: str, per_item: int) -> _BaseLists | None:
+def _base_lists(base: Path, similar_version: str, per_item: int) -> ItemLists | None:
     """The base snapshot's lists when they are the ones this publish serves (same
     SIMILAR_TO version, same width); None otherwise or when they cannot be read."""
     try:
@@ -464,7 +481,7 @@ def _base_lists(base: Path, similar_version: str, per_item: int) -> _BaseLists |
         if meta.get("similar_version") != similar_version or meta.get("per_item") != per_item:
             return None
         ids = orjson.loads((base / "items.json").read_bytes())["ids"]
-        lists = _BaseLists(
+        lists = ItemLists(
             ids, np.load(base / "neighbours.npy"), np.load(base / "scores.npy"), np.load(base / "by_text.npy")
         )
         if not (lists.neighbours.shape == lists.scores.shape == lists.by_text.shape == (len(ids), per_item)):

@@ -297,7 +297,7 @@ def test_an_incremental_publish_copies_the_similar_lists_it_keeps(
 
 
 def test_carried_lists_are_read_again_when_an_item_of_the_base_is_gone() -> None:
-    lists = model_snapshot._BaseLists(
+    lists = model_snapshot.ItemLists(
         ["a", "b"], np.array([[1, -1], [0, -1]]), np.array([[0.5, 0.0], [0.5, 0.0]]), np.zeros((2, 2), dtype=bool)
     )
     assert lists.remapped({"a": 0}, 2) is None

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 pytest.importorskip("dgl")
@@ -279,36 +280,54 @@ def test_a_published_refresh_writes_the_serving_snapshot(served: Any) -> None:
     assert inc.neighbours(items[0], 5) == snap.neighbours(items[0], 5)
 
 
-def test_a_full_runs_snapshot_takes_its_users_from_the_run(served: Any, tmp_path: Path) -> None:
-    """A full run's serving snapshot copies every user's vector and learned ranking from the
-    run's own rows instead of paging them back out of the graph: the same user side as
-    reading them all from the graph."""
+def test_a_full_runs_snapshot_takes_its_users_and_lists_from_the_run(served: Any, tmp_path: Path) -> None:
+    """A full run's serving snapshot copies every user's vector and learned ranking, and
+    the SIMILAR_TO lists, from the run's own rows instead of reading them back out of the
+    graph: the same snapshot as reading it all from the graph."""
     from service.recs import model_snapshot
     from service.recs.model_snapshot import ModelSnapshot, dir_name
 
     _, svc, settings = served
     store = svc.store()
     paged: list[str] = []
-    page = store.snapshot_user_page
+    with_lists: list[bool] = []
+    user_page, item_page = store.snapshot_user_page, store.snapshot_page
 
-    def counted(version: str, after: str, size: int) -> Any:
+    def users(version: str, after: str, size: int) -> Any:
         paged.append(after)
-        return page(version, after, size)
+        return user_page(version, after, size)
 
-    store.snapshot_user_page = counted  # the instance's, for this run only
+    def items(*args: Any, neighbours: bool = True, **kwargs: Any) -> Any:
+        with_lists.append(neighbours)
+        return item_page(*args, neighbours=neighbours, **kwargs)
+
+    store.snapshot_user_page, store.snapshot_page = users, items  # the instance's, for this run only
     try:
         result = run_job(lambda: store, settings, "full", trigger="test", force=True).result
     finally:
-        del store.snapshot_user_page
+        del store.snapshot_user_page, store.snapshot_page
     assert result.status == "published" and result.mode == "full"
     assert paged == []  # no user read back page by page
+    assert with_lists and not any(with_lists)  # the items' titles and vectors read, their lists not
     now = store.published()
     path = settings.recs_snapshot_root / dir_name(now.version, now.published_at)
-    copied = ModelSnapshot.open(path).users
-    everything = model_snapshot.write(store, tmp_path / "all", settings.recs_similar_per_item)
-    assert copied is not None and everything is not None
-    read = ModelSnapshot.open(everything).users
-    assert read is not None and sorted(copied.index) == sorted(read.index)
+    per_item = settings.recs_similar_per_item
+    copied_snap = ModelSnapshot.open(path)
+    everything = model_snapshot.write(store, tmp_path / "all", per_item)
+    assert everything is not None
+    read_snap = ModelSnapshot.open(everything)
+    assert copied_snap.ids == read_snap.ids and len(read_snap.ids) == 16
+    np.testing.assert_array_equal(copied_snap.vectors, read_snap.vectors)
+    listed = 0
+    for item in read_snap.ids:
+        a, b = copied_snap.neighbours(item, per_item), read_snap.neighbours(item, per_item)
+        # the graph orders equal scores as it likes: compared by score, then id
+        assert sorted(a, key=lambda n: (-n.score, n.item_id)) == sorted(b, key=lambda n: (-n.score, n.item_id)), item
+        assert [n.score for n in a] == [n.score for n in b]
+        listed += bool(a)
+    assert listed == 16
+    copied, read = copied_snap.users, read_snap.users
+    assert copied is not None and read is not None and sorted(copied.index) == sorted(read.index)
     users = sorted(read.index)
     assert len(users) == 20
     ranked = 0
