@@ -180,7 +180,13 @@ def ranked_hits(
     for start in range(0, len(row), _RANK_ROWS):
         part = slice(start, start + _RANK_ROWS)
         rows, v, c = block[row[part]], value[part, None], col[part, None]
-        position[part] = (rows > v).sum(1) + ((rows == v) & (columns < c)).sum(1)
+        greater, equal = _count(rows > v), _count(rows == v)
+        # another column with the same score (equal counts the truth item too) ranks first
+        # when its column is lower: looked at only in the rows that have one (rare)
+        tied = np.flatnonzero(equal > 1)
+        if len(tied):
+            greater[tied] += _count((rows[tied] == v[tied]) & (columns < c[tied]))
+        position[part] = greater
     if len(ex_keys):  # the excluded items counted above: pair each truth item with its row's
         ex_row, ex_col = ex_keys // m, ex_keys % m
         ex_value = block[ex_row, ex_col]
@@ -193,6 +199,11 @@ def ranked_hits(
     shown = position < min(width, m)
     hits[row[shown], position[shown]] = True
     return hits
+
+
+def _count(flags: np.ndarray) -> np.ndarray:
+    """True entries per row of a bool matrix: summed as bytes (half the time of a bool sum)."""
+    return flags.view(np.uint8).sum(1, dtype=np.int64)
 
 
 def evaluate(
