@@ -13,7 +13,8 @@ the project's test Neo4j, emptied, with SQLite in the DATA_DIR):
    (training.similar.similar_items) and written, the GNN's epochs, EASE, the user lists,
    the process's peak RSS (wait4) and which step raised it;
 4. 1 % new events (new event ids, the day after the data ends) through `interest-graph
-   ingest`, then an incremental refresh, the same way.
+   ingest`, then an incremental refresh, the same way; --incremental-rounds N repeats this N
+   times (each round a day later), and the 1M target is judged on the rounds' median.
 
 Then a table per size, the growth exponent log(t2/t1)/log(n2/n1) between consecutive sizes
 (ingest, full refresh and its phases, peak RSS) and the issue's targets, met or not. The
@@ -32,7 +33,7 @@ written in time order, generated and written in chunks.
 
     .venv/bin/python bench/scale.py [--events 100000 1000000] [--users-per-event 0.05]
         [--items-per-event 0.02] [--interests 300] [--seed 0] [--backend falkordb|neo4j]
-        [--device auto] [--epochs N] [--keep DIR] [--json FILE]
+        [--device auto] [--epochs N] [--incremental-rounds N] [--keep DIR] [--json FILE]
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ import math
 import os
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -252,9 +254,12 @@ def write_dataset(spec: Spec, directory: Path) -> tuple[World, GenStats]:
     return world, stats
 
 
-def write_new_events(world: World, path: Path, n: int) -> GenStats:
-    """`n` new events (ids n0.., another random stream), dated the day after the data ends."""
-    return world.write_events(path, n, END_MS, END_MS + DAY_MS, "n", 2)
+def write_new_events(world: World, path: Path, n: int, round_: int = 0) -> GenStats:
+    """`n` new events (ids n0.., another random stream), dated the day after the data ends;
+    round r > 0 (--incremental-rounds): ids r<r>n0.., its own stream, r days later."""
+    prefix = "n" if round_ == 0 else f"r{round_}n"
+    start = END_MS + round_ * DAY_MS
+    return world.write_events(path, n, start, start + DAY_MS, prefix, 2 + round_)
 
 
 def load_catalogue(settings: Any, store: Any, world: World, path: Path, chunk: int = 5000) -> int:
@@ -626,13 +631,18 @@ def run_size(spec: Spec, engine: Any, work: Path, a: argparse.Namespace) -> dict
         show_refresh("full refresh", res["full"])
 
         n_new = max(1, round(spec.events * a.new_share))
-        write_new_events(world, work / "new.jsonl", n_new)
-        res["ingest_new"] = measured(
-            lambda: ingest(work / "new.jsonl", env, work / "ingest-new.log", n_new), engine, settings
-        )
-        show_ingest(f"ingest of {n_new:,} new events ({a.new_share:.0%})", res["ingest_new"])
-        res["incremental"] = measured(lambda: refresh("incremental", env, work, a.device, a.epochs), engine, settings)
-        show_refresh(f"incremental refresh after {n_new:,} new events", res["incremental"])
+        rounds = []
+        for r in range(max(1, a.incremental_rounds)):
+            new = work / ("new.jsonl" if r == 0 else f"new-{r}.jsonl")
+            write_new_events(world, new, n_new, r)
+            got = measured(lambda new=new: ingest(new, env, work / "ingest-new.log", n_new), engine, settings)
+            show_ingest(f"ingest of {n_new:,} new events ({a.new_share:.0%}, round {r + 1})", got)
+            run = measured(lambda: refresh("incremental", env, work, a.device, a.epochs), engine, settings)
+            show_refresh(f"incremental refresh after {n_new:,} new events (round {r + 1})", run)
+            rounds.append({"ingest_new": got, "incremental": run})
+        # the first round is the table's; every round's time goes to the target's verdict
+        res["ingest_new"], res["incremental"] = rounds[0]["ingest_new"], rounds[0]["incremental"]
+        res["incremental_rounds"] = [r["incremental"]["job_s"] for r in rounds]
         with open_store(settings) as store:
             res["graph"] = store.counts()
     finally:
@@ -807,9 +817,11 @@ def targets(results: list[dict[str, Any]]) -> list[str]:
     if one_m:
         t = one_m["full"]["job_s"]
         out.append(f"  full refresh at 1M <= {FULL_1M_TARGET_S:.0f} s: {t:.1f} s, {verdict(t <= FULL_1M_TARGET_S)}")
-        t = one_m["incremental"]["job_s"]
+        times = one_m.get("incremental_rounds") or [one_m["incremental"]["job_s"]]
+        t = statistics.median(times)
+        each = f" (median of {len(times)} rounds: {', '.join(f'{x:.1f}' for x in times)} s)" if len(times) > 1 else ""
         out.append(
-            f"  incremental after 1 % new events at 1M <= {INCREMENTAL_1M_TARGET_S:.0f} s: {t:.1f} s, "
+            f"  incremental after 1 % new events at 1M <= {INCREMENTAL_1M_TARGET_S:.0f} s: {t:.1f} s{each}, "
             f"{verdict(t <= INCREMENTAL_1M_TARGET_S)}"
         )
     if one_m and hundred_k:
@@ -836,6 +848,13 @@ def main() -> int:
     p.add_argument("--items-per-event", type=float, default=0.02, help="items = events x this (default 0.02)")
     p.add_argument("--interests", type=int, default=300, help="interests in the catalogue (default 300)")
     p.add_argument("--new-share", type=float, default=0.01, help="new events before the incremental refresh")
+    p.add_argument(
+        "--incremental-rounds",
+        type=int,
+        default=1,
+        help="rounds of new events + incremental refresh after the full one, each a day later; the 1M "
+        "target is judged on their median (a single run's time moves by +-2 s on this machine)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
     p.add_argument("--epochs", type=int, default=None, help="most training epochs (default: the trainer's)")

@@ -53,13 +53,14 @@ def test_the_ingest_path_accepts_the_catalogue_and_every_event(tmp_path: Path) -
     spec = Spec.of(2_000, seed=1)
     world, stats = write_dataset(spec, tmp_path)
     new = write_new_events(world, tmp_path / "new.jsonl", 20)
+    later = write_new_events(world, tmp_path / "new-1.jsonl", 20, round_=1)  # --incremental-rounds 2
     log = EventLog(settings)
     rejected: list[dict[str, object]] = []
     try:
         with open_store(settings) as store:
             store.migrate()
             assert load_catalogue(settings, store, world, tmp_path / "catalogue.jsonl") == spec.items
-            for path in ("events.jsonl", "new.jsonl"):  # what `interest-graph ingest FILE` does
+            for path in ("events.jsonl", "new.jsonl", "new-1.jsonl"):  # what `interest-graph ingest FILE` does
                 with (tmp_path / path).open() as fh:
                     report, applied = GraphWriter(log).ingest(store, read_events(fh, rejected))
                 assert not report.rejected and applied.error is None
@@ -67,8 +68,11 @@ def test_the_ingest_path_accepts_the_catalogue_and_every_event(tmp_path: Path) -
     finally:
         embedded_server(settings).stop()
     assert not rejected
-    assert log.count() == stats.events + new.events == 2_020  # the new events have new ids
+    assert log.count() == stats.events + new.events + later.events == 2_040  # each round's events have new ids
+    first, second = ([json.loads(line)["ts"] for line in (tmp_path / f).open()] for f in ("new.jsonl", "new-1.jsonl"))
+    assert max(first) < min(second)  # a round is the day after the one before
     assert log.pending_count() == 0
     assert counts["nodes"]["Item"] == spec.items and counts["nodes"]["Interest"] == spec.interests
-    assert counts["nodes"]["User"] == len(set(stats.user_events.nonzero()[0]) | set(new.user_events.nonzero()[0]))
+    users = set().union(*(set(g.user_events.nonzero()[0]) for g in (stats, new, later)))
+    assert counts["nodes"]["User"] == len(users)
     assert counts["relationships"]["TAGGED"] == len(world.tag_item)

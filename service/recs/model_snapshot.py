@@ -11,7 +11,9 @@ request, nothing is mutated under a reader). <graph> tells apart the graphs shar
 a DATA_DIR; the publish time tells apart two publishes that reused a version name
 (a graph rebuilt from scratch).
 
-Who writes it: the refresh job right after it publishes (service/jobs/refresh.py),
+Who writes it: the refresh job right after it publishes (service/jobs/refresh.py; a
+full run's users and SIMILAR_TO lists copied from the run's own arrays, an incremental
+run's unchanged ones from the previous snapshot, the rest read from the graph),
 and otherwise the first worker that meets a version without one (another host, a
 version published before this code) — in a background thread, under a file lock so
 that one process of the host builds it. Until it exists a worker serves from the
