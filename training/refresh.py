@@ -63,6 +63,7 @@ class RefreshResult:
     # re-fitted (the serving snapshot re-reads only those); not part of the run's record
     carried_from: str | None = None
     staged_users: tuple[str, ...] = field(default=(), repr=False)
+    staged_items: tuple[str, ...] = field(default=(), repr=False)  # the items whose vectors it staged
     # whether it staged learned rankings (User.recs_*): without, every user keeps its list
     staged_lists: bool = field(default=False, repr=False)
     # a published run that staged every user's vector and ranking: them, as arrays (the
@@ -76,7 +77,7 @@ class RefreshResult:
         return {f.name: copy.deepcopy(getattr(self, f.name)) for f in fields(self) if f.name not in _NOT_RECORDED}
 
 
-_NOT_RECORDED = frozenset({"staged_users", "staged_lists", "ranked_users", "similar_lists"})
+_NOT_RECORDED = frozenset({"staged_users", "staged_items", "staged_lists", "ranked_users", "similar_lists"})
 
 
 def run_refresh(
@@ -163,6 +164,7 @@ def run_refresh(
         history=[_curve_row(row) for row in fit.history],
         carried_from=run.published.version if fit.staged is not None and run.published is not None else None,
         staged_users=tuple(data.users.ids[u] for u in fit.staged["user"].tolist()) if fit.staged is not None else (),
+        staged_items=tuple(data.items.ids[i] for i in fit.staged["item"].tolist()) if fit.staged is not None else (),
         staged_lists=verdict.accepted and stages_lists(fit, run.options),
         ranked_users=ranked,
         similar_lists=lists,

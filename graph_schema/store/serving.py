@@ -232,11 +232,12 @@ class ServingReads(StoreBase):
         page: int,
         per_item: int,
         neighbours: bool = True,
+        vectors: bool = True,
     ) -> list[SnapshotItem]:
         """The next `page` items after `after` (id order) as model `model_version` serves
         them: title, interests, its vector (None if that version wrote none) and its
-        neighbours of `similar_version` (none read when `neighbours` is False); [] past
-        the last item."""
+        neighbours of `similar_version` (none read when `neighbours` is False; without
+        neighbours, `vectors` False reads no vector either: all None); [] past the last item."""
         if neighbours:
             rows = self._named_read(
                 "snapshot_items",
@@ -247,7 +248,9 @@ class ServingReads(StoreBase):
                 per_item=per_item,
             )
         else:
-            rows = self._named_read("snapshot_items_plain", model_version=model_version, after=after, page=page)
+            rows = self._named_read(
+                "snapshot_items_plain", model_version=model_version, after=after, page=page, vectors=vectors
+            )
         return [
             SnapshotItem(
                 item_id=str(i),

@@ -145,7 +145,11 @@ def _write_serving_snapshot(graph: GraphStore, settings: Settings, result: Any) 
     api = settings if isinstance(settings, ApiSettings) else ApiSettings(**settings.model_dump())
     try:
         base = result.carried_from
-        carry = model_snapshot.Carry(base, result.staged_users, lists_kept=not result.staged_lists) if base else None
+        carry = (
+            model_snapshot.Carry(base, result.staged_users, not result.staged_lists, result.staged_items)
+            if base
+            else None
+        )
         model_snapshot.write(
             graph,
             api.recs_snapshot_root,

@@ -320,7 +320,12 @@ def write(
     lists = _base_lists(base, similar_version, per_item) if base is not None else None
     if lists is None and staged_lists is not None and similar_version == version:
         lists = staged_lists  # a full run's own lists: the ones this version serves
-    side = _read_items(store, version, similar_version, per_item, neighbours=lists is None)
+    # and keeps its base's item vectors but for those it staged: copied, only those read
+    staged_items = carry.items_staged if carry is not None and base is not None else None
+    side = _read_items(store, version, similar_version, per_item, neighbours=lists is None,
+                       vectors=staged_items is None)  # fmt: skip
+    if staged_items is not None and not _carry_item_vectors(store, version, side, base, staged_items):
+        side = _read_items(store, version, similar_version, per_item, neighbours=lists is None)
     arrays = lists.remapped(side.index, per_item) if lists is not None else None
     if arrays is None and lists is not None:  # an item of the base is gone: read them all
         side = _read_items(store, version, similar_version, per_item, neighbours=True)
@@ -392,12 +397,15 @@ class _ItemSide:
     interests: list[list[str]]
     vectors: dict[int, tuple[float, ...]]
     neighbours: list[tuple[tuple[str, float, bool], ...]]
+    carried: tuple[np.ndarray, np.ndarray] | None = None  # (vectors, has_vector) when not read
 
     @property
     def index(self) -> dict[str, int]:
         return {item: n for n, item in enumerate(self.ids)}
 
     def vector_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        if self.carried is not None:
+            return self.carried
         dim = len(next(iter(self.vectors.values()))) if self.vectors else 0
         vec = np.zeros((len(self.ids), dim), dtype=np.float64)
         has = np.zeros(len(self.ids), dtype=bool)
@@ -421,10 +429,14 @@ class _ItemSide:
         return nb, sc, tx
 
 
-def _read_items(store: ServingReads, version: str, similar_version: str, per_item: int, neighbours: bool) -> _ItemSide:
+def _read_items(
+    store: ServingReads, version: str, similar_version: str, per_item: int, neighbours: bool, vectors: bool = True
+) -> _ItemSide:
     side = _ItemSide([], [], [], {}, [])
     after = ""
-    while page := store.snapshot_page(version, similar_version, after, PAGE, per_item, neighbours=neighbours):
+    while page := store.snapshot_page(
+        version, similar_version, after, PAGE, per_item, neighbours=neighbours, vectors=vectors or neighbours
+    ):
         for it in page:
             if it.embedding is not None:
                 side.vectors[len(side.ids)] = it.embedding
@@ -434,6 +446,42 @@ def _read_items(store: ServingReads, version: str, similar_version: str, per_ite
             side.neighbours.append(tuple((n.item_id, n.score, n.via == "text") for n in it.neighbours))
         after = page[-1].item_id
     return side
+
+
+def _carry_item_vectors(
+    store: ServingReads, version: str, side: _ItemSide, base: Path, staged: Collection[str]
+) -> bool:
+    """Fill `side`'s vectors (read without) for an incremental publish: the items it staged
+    read from the graph, every other one's copied from the base snapshot (the version it
+    carried them from; an item the base does not have had no vector to carry). False when
+    the base's vectors cannot be used (damaged, or another size than the staged ones)."""
+    try:
+        base_ids: list[str] = orjson.loads((base / "items.json").read_bytes())["ids"]
+        base_vec, base_has = np.load(base / "vectors.npy"), np.load(base / "has_vector.npy")
+        if base_vec.ndim != 2 or base_vec.shape[0] != len(base_ids) or base_has.shape != (len(base_ids),):
+            return False
+    except Exception as exc:  # a damaged file: the vectors are read instead
+        log.warning("serving snapshot: the item vectors of %s cannot be carried (%s): reading them", base.name, exc)
+        return False
+    index = side.index
+    staged_rows = {index[i] for i in staged if i in index}
+    rows = np.array([index.get(i, -1) for i in base_ids], dtype=np.int64)
+    keep = (rows >= 0) & base_has
+    if staged_rows:
+        keep &= ~np.isin(rows, np.fromiter(staged_rows, np.int64, len(staged_rows)))
+    fresh = store.item_embeddings(version, [side.ids[r] for r in sorted(staged_rows)]) if staged_rows else {}
+    dims = {len(v) for v in fresh.values()} | ({base_vec.shape[1]} if keep.any() else set())
+    if len(dims) > 1:
+        return False
+    dim = dims.pop() if dims else base_vec.shape[1]
+    vec = np.zeros((len(side.ids), dim), dtype=np.float64)
+    has = np.zeros(len(side.ids), dtype=bool)
+    vec[rows[keep]] = base_vec[keep]
+    has[rows[keep]] = True
+    for item, v in fresh.items():
+        vec[index[item]], has[index[item]] = v, True
+    side.carried = (vec, has)
+    return True
 
 
 @dataclass
@@ -513,6 +561,9 @@ class Carry:
     base: str
     changed: Collection[str]
     lists_kept: bool = False
+    # the items whose vectors the publish staged (None: not known): every other item's
+    # vector is the base's, copied from its snapshot instead of read
+    items_staged: Collection[str] | None = None
 
 
 def _user_side(store: ServingReads, version: str, item_rows: dict[str, int]) -> _UserArrays:

@@ -278,9 +278,9 @@ def test_an_incremental_publish_copies_the_similar_lists_it_keeps(
     asked: list[bool] = []
     page = store.snapshot_page
 
-    def recorded(*args: Any, neighbours: bool = True) -> Any:
+    def recorded(*args: Any, neighbours: bool = True, **kwargs: Any) -> Any:
         asked.append(neighbours)
-        return page(*args, neighbours=neighbours)
+        return page(*args, neighbours=neighbours, **kwargs)
 
     monkeypatch.setattr(store, "snapshot_page", recorded)
     carried = model_snapshot.write(store, root, 20, carry=model_snapshot.Carry(MODEL_VERSION, []))
@@ -308,14 +308,15 @@ def test_carried_lists_are_read_again_when_an_item_of_the_base_is_gone() -> None
 @pytest.mark.parametrize("damage", ["empty", "out-of-range", "garbage"])
 def test_a_damaged_base_snapshot_is_read_from_the_graph_instead(published: Any, tmp_path: Any, damage: str) -> None:
     """The base snapshot is only a shortcut: a truncated, garbled or inconsistent file in it
-    makes the incremental publish's snapshot read its lists and users from the graph, with
+    makes the incremental publish's snapshot read its lists, vectors and users from the graph, with
     the same content as reading everything, never an error."""
     store, root, base = _ranked_base(published)
     assert (base.neighbour_rows >= 0).any()
     store.publish_model("test-v2", {}, carry_from=MODEL_VERSION, similar_version=store.published().similar_version)
     base_dir = model_snapshot.find(root, MODEL_VERSION)
     assert base_dir is not None
-    for name in ("neighbours.npy", "ranking_items.npy"):  # the item side's lists and the user side's
+    # the item side's lists and vectors, and the user side's rankings
+    for name in ("neighbours.npy", "vectors.npy", "ranking_items.npy"):
         path = base_dir / name
         if damage == "empty":
             path.write_bytes(b"")
@@ -324,7 +325,8 @@ def test_a_damaged_base_snapshot_is_read_from_the_graph_instead(published: Any, 
         else:
             array = np.load(path)
             np.save(path, np.full_like(array, 10**6) if array.dtype.kind in "iu" else array)
-    carried = model_snapshot.write(store, root, 20, carry=model_snapshot.Carry(MODEL_VERSION, ["alice"]))
+    carry = model_snapshot.Carry(MODEL_VERSION, ["alice"], items_staged=())  # every item vector carried
+    carried = model_snapshot.write(store, root, 20, carry=carry)
     everything = model_snapshot.write(store, tmp_path / "all", 20)
     assert carried is not None and everything is not None
     for name in ("vectors", "has_vector", "neighbours", "scores", "by_text"):

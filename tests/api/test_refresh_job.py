@@ -338,3 +338,48 @@ def test_a_full_runs_snapshot_takes_its_users_and_lists_from_the_run(served: Any
         ranked += bool(a.ranking)
     assert ranked == len(users)  # every user has the run's ranking
     assert set(copied.because) == set(read.because)
+
+
+def test_an_incremental_snapshot_reads_only_the_vectors_of_the_items_it_staged(served: Any, tmp_path: Path) -> None:
+    """After an incremental publish the snapshot copies every item vector the run carried
+    from the previous snapshot and reads only the staged ones (a new item's): the same
+    vectors as reading them all from the graph."""
+    from service.recs import model_snapshot
+    from service.recs.model_snapshot import ModelSnapshot, dir_name
+
+    client, svc, settings = served
+    store = svc.store()
+    events = [("new-1", "g1u2", "g1i7", "purchase"), ("new-2", "g0u3", "brand-new", "purchase"),
+              ("new-3", "g0u4", "brand-new", "click")]  # fmt: skip
+    r = client.post("/v1/events", json={"events": [
+        {"event_id": e, "user_id": u, "item_id": i, "type": t, "ts": now_ms()} for e, u, i, t in events]})  # fmt: skip
+    assert r.status_code == 202 and r.get_json()["rejected"] == []
+    with_vectors: list[bool] = []
+    asked: list[str] = []
+    item_page, embeddings = store.snapshot_page, store.item_embeddings
+
+    def items(*args: Any, vectors: bool = True, **kwargs: Any) -> Any:
+        with_vectors.append(vectors)
+        return item_page(*args, vectors=vectors, **kwargs)
+
+    def vectors_of(version: str, ids: Any) -> Any:
+        asked.extend(ids)
+        return embeddings(version, ids)
+
+    store.snapshot_page, store.item_embeddings = items, vectors_of
+    try:
+        result = run_job(lambda: store, settings, "incremental", trigger="test", force=True).result
+    finally:
+        del store.snapshot_page, store.item_embeddings
+    assert result.status == "published" and result.mode == "incremental"
+    assert result.staged_items == ("brand-new",) and asked == ["brand-new"]
+    assert with_vectors and not any(with_vectors)  # no page read with vectors
+    now = store.published()
+    carried = ModelSnapshot.open(settings.recs_snapshot_root / dir_name(now.version, now.published_at))
+    everything = model_snapshot.write(store, tmp_path / "all", settings.recs_similar_per_item)
+    assert everything is not None
+    read = ModelSnapshot.open(everything)
+    assert carried.ids == read.ids and "brand-new" in read.ids and len(read.ids) == 17
+    np.testing.assert_array_equal(carried.has_vector, read.has_vector)
+    np.testing.assert_array_equal(carried.vectors, read.vectors)
+    assert read.has_vector[read.index["brand-new"]] and int(read.has_vector.sum()) == 17

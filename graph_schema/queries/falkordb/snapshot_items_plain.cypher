@@ -6,5 +6,5 @@ OPTIONAL MATCH (i)-[:TAGGED]->(t:Interest)
 WITH i, collect(t.id) AS interests
 ORDER BY i.id
 RETURN toJSON(collect([i.id, i.title, interests,
-                CASE WHEN i.model_version = $model_version THEN i.embedding ELSE NULL END,
+                CASE WHEN $vectors AND i.model_version = $model_version THEN i.embedding ELSE NULL END,
                 []])) AS rows_json
