@@ -17,12 +17,12 @@ import itertools
 import sys
 from pathlib import Path
 
-import graph_schema  # noqa: F401  first: numpy's BLAS kernels (graph_schema.blas)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import graph_schema  # noqa: F401  before numpy: its BLAS kernels (graph_schema.blas)
 
 # isort: split
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from service.evaluation import random_split
 from training import combiner

@@ -25,12 +25,12 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import graph_schema  # noqa: F401  first: numpy's BLAS kernels (graph_schema.blas)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import graph_schema  # noqa: F401  before numpy: its BLAS kernels (graph_schema.blas)
 
 # isort: split
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from training.config import GraphConfig, TrainConfig
 from training.data import TrainingData

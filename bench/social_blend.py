@@ -35,12 +35,12 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-import graph_schema  # noqa: F401  first: numpy's BLAS kernels (graph_schema.blas)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import graph_schema  # noqa: F401  before numpy: its BLAS kernels (graph_schema.blas)
 
 # isort: split
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.social import add_generator_arguments, generate, leave_last_out
 from training.combiner import BlendChoice, choose_blend, source_inputs

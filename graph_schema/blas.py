@@ -9,7 +9,10 @@ chose them by itself). OpenBLAS reads OPENBLAS_CORETYPE once, when it loads, so 
 before numpy is first imported (graph_schema/__init__.py; service and training import
 graph_schema first) and names the kernel family the CPU's own flags allow. An
 OPENBLAS_CORETYPE already set wins (an operator's choice); a process that imported numpy
-earlier keeps what OpenBLAS chose. Child processes inherit the variable.
+earlier keeps what OpenBLAS chose. Child processes inherit the variable, and it steers
+every OpenBLAS in the process (scipy's, faiss's). On a CPU OpenBLAS knows, the family
+named may be a little less tuned than its own choice (its Zen and Sapphire Rapids targets
+build mostly on the Haswell and SkylakeX kernels); set OPENBLAS_CORETYPE to keep it.
 """
 
 from __future__ import annotations
@@ -48,8 +51,8 @@ def prefer_cpu_kernels() -> str | None:
     if sys.platform != "linux" or platform.machine() != "x86_64":
         return None
     try:
-        kernel = kernel_for(cpu_flags(Path("/proc/cpuinfo").read_text()))
-    except OSError:
+        kernel = kernel_for(cpu_flags(Path("/proc/cpuinfo").read_text(errors="replace")))
+    except (OSError, ValueError):  # no /proc, or anything odd in it: OpenBLAS decides
         return None
     if kernel is not None:
         os.environ["OPENBLAS_CORETYPE"] = kernel

@@ -45,8 +45,8 @@ class Outputs:
     nodes: dict[str, Counted]  # store label -> {id, props}
     strengths: Counted  # INTERESTED_IN rows
     similar: Counted  # SIMILAR_TO rows
-    # the users' written vectors and rankings as arrays (a run that stages rankings), once
-    # the user rows have been consumed; the SIMILAR_TO lists written (a full run)
+    # a full run's: the users' written vectors and rankings as arrays, once the user rows
+    # have been consumed (training.publish sets it), and the SIMILAR_TO lists written
     ranked: RankedUsers | None = None
     similar_lists: SimilarLists | None = None
 

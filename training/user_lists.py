@@ -31,11 +31,12 @@ SOCIAL_SHARE = 0.5
 
 @dataclass
 class RankedUsers:
-    """Each user's staged vector and learned ranking as the graph holds them once
+    """A full run's staged user vectors and learned rankings as the graph holds them once
     published, in the run's user order: `vectors` as written (training.outputs.written_vectors),
     `items` rows into `item_ids` (-1 past the end), `scores` the written 4-decimal ones,
-    `because_rows` indices into `because` (-1: none), `at` the ranking's recs_at (-1: no
-    ranking). Filled by user_lists as the rows stream to the store."""
+    `because_rows` indices into `because` (-1: none), `at` the ranking's recs_at. A user
+    with `at` -1 got no ranking from the run (the graph keeps what it had: not this row's).
+    Filled by user_lists as the rows stream to the store."""
 
     ids: list[str]
     item_ids: list[str]

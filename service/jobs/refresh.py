@@ -157,8 +157,9 @@ def _write_serving_snapshot(graph: GraphStore, settings: Settings, result: Any) 
             api.recs_snapshot_keep,
             api.recs_snapshot_users,
             carry,
-            _staged_users(result.ranked_users),
+            _staged_users(result.ranked_users) if api.recs_snapshot_users else None,
             _staged_lists(result.similar_lists, api.recs_similar_per_item),
+            result.model_version,
         )
     except Exception as exc:
         log.warning("serving snapshot not written: %s", exc)
@@ -169,7 +170,13 @@ def _staged_users(ranked: Any) -> model_snapshot.UserSide | None:
     it wrote a ranking for (the others keep what the graph holds: read)."""
     if ranked is None:
         return None
-    keep = np.flatnonzero(ranked.at >= 0)
+    listed = ranked.at >= 0
+    if listed.all():  # every user (a full run's usual case): the arrays as they are, no copy
+        return model_snapshot.UserSide.of_arrays(
+            ranked.ids, ranked.item_ids, ranked.because, ranked.vectors, np.ones(len(ranked.ids), dtype=bool),
+            ranked.items, ranked.scores, ranked.because_rows, ranked.at,
+        )  # fmt: skip
+    keep = np.flatnonzero(listed)
     return model_snapshot.UserSide.of_arrays(
         [ranked.ids[k] for k in keep.tolist()],
         ranked.item_ids,

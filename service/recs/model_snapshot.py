@@ -92,7 +92,8 @@ def mapped(path: Path) -> np.ndarray:
 
 
 class UserSide:
-    """The users' vectors and learned rankings of one version (memory-mapped)."""
+    """The users' vectors and learned rankings of one version (memory-mapped from a
+    snapshot's files, or arrays in memory: of_arrays)."""
 
     def __init__(self, path: Path, item_ids: list[str]) -> None:
         users = orjson.loads((path / "users.json").read_bytes())
@@ -294,8 +295,9 @@ def write(
     carry: Carry | None = None,
     staged: UserSide | None = None,
     staged_lists: ItemLists | None = None,
+    staged_version: str | None = None,
 ) -> Path | None:
-    """Build the published model's snapshot from the graph into root/<version>@<published_at>
+    """Build the published model's snapshot into root/<version>@<published_at>
     (idempotent: an existing one is kept) and remove all but the `keep` newest. None
     before any model. `users`: with the user side (pinnable). `carry`: the publish was
     incremental, and only `carry.changed` users differ from `carry.base`'s (the version
@@ -304,12 +306,16 @@ def write(
     SIMILAR_TO lists when the publish serves the base's (an incremental one does).
     `staged`: the users' vectors and rankings exactly as the publishing run wrote them
     (a full run's): copied, and only the graph's other users read; `staged_lists`: the
-    SIMILAR_TO lists it wrote (of this version), copied instead of read.
+    SIMILAR_TO lists it wrote, copied instead of read (cut to `per_item` in the run's
+    order: at a tie on the cut the graph may keep the other one). Both only while
+    `staged_version`, the run's, is the published version.
     Raises RuntimeError if another model was published meanwhile."""
     published = store.published()
     if published is None:
         return None
     version, similar_version = published.version, published.similar_version
+    if staged_version != version:  # another publish since the run's: its rows are not this one's
+        staged, staged_lists = None, None
     final = root / dir_name(version, published.published_at)
     if (final / "meta.json").exists():
         return final

@@ -22,6 +22,7 @@ pytest.importorskip("dgl")
 
 from graph_schema.clock import now_ms
 from graph_schema.store import GraphStore
+from graph_schema.store.social import RelationState
 from records.runs import list_runs
 from records.strength_history import user_history
 from records.tables import NamedLock, StrengthHistoryRecord, session_factory
@@ -289,25 +290,37 @@ def test_a_full_runs_snapshot_takes_its_users_and_lists_from_the_run(served: Any
 
     _, svc, settings = served
     store = svc.store()
+    # a user the run does not rank (no interaction, a follow only) with an older ranking the
+    # graph keeps: the snapshot must read it from the graph
+    store.apply_relations([RelationState("ghost", "g0u1", "follow", True, now_ms(), 1.0)])
+    old = {"recs_items": ["g0i1", "g1i2"], "recs_scores": [2.0, 1.0], "recs_because": ["", "g0i3"], "recs_at": 7}
+    assert store.write_node_properties("User", [{"id": "ghost", "props": old}]) == 1
     paged: list[str] = []
+    read_of: list[str] = []
     with_lists: list[bool] = []
-    user_page, item_page = store.snapshot_user_page, store.snapshot_page
+    user_page, users_of, item_page = store.snapshot_user_page, store.snapshot_users_of, store.snapshot_page
 
     def users(version: str, after: str, size: int) -> Any:
         paged.append(after)
         return user_page(version, after, size)
 
+    def users_by_id(version: str, ids: Any, *args: Any) -> Any:
+        read_of.extend(ids)
+        return users_of(version, ids, *args)
+
     def items(*args: Any, neighbours: bool = True, **kwargs: Any) -> Any:
         with_lists.append(neighbours)
         return item_page(*args, neighbours=neighbours, **kwargs)
 
-    store.snapshot_user_page, store.snapshot_page = users, items  # the instance's, for this run only
+    # the instance's, for this run only
+    store.snapshot_user_page, store.snapshot_users_of, store.snapshot_page = users, users_by_id, items
     try:
         result = run_job(lambda: store, settings, "full", trigger="test", force=True).result
     finally:
-        del store.snapshot_user_page, store.snapshot_page
+        del store.snapshot_user_page, store.snapshot_users_of, store.snapshot_page
     assert result.status == "published" and result.mode == "full"
     assert paged == []  # no user read back page by page
+    assert read_of == ["ghost"]  # only the user the run has no ranking of
     assert with_lists and not any(with_lists)  # the items' titles and vectors read, their lists not
     now = store.published()
     path = settings.recs_snapshot_root / dir_name(now.version, now.published_at)
@@ -329,14 +342,15 @@ def test_a_full_runs_snapshot_takes_its_users_and_lists_from_the_run(served: Any
     copied, read = copied_snap.users, read_snap.users
     assert copied is not None and read is not None and sorted(copied.index) == sorted(read.index)
     users = sorted(read.index)
-    assert len(users) == 20
-    ranked = 0
+    assert len(users) == 21 and "ghost" in users
     for user in users:
         a, b = copied.user(user), read.user(user)
         assert a == b, user
-        assert a is not None and a.embedding is not None
-        ranked += bool(a.ranking)
-    assert ranked == len(users)  # every user has the run's ranking
+        assert a is not None and a.ranking, user
+        if user != "ghost":
+            assert a.embedding is not None and a.ranking_at != 7  # the run's vector and ranking
+    ghost = copied.user("ghost")
+    assert ghost is not None and [r.item_id for r in ghost.ranking] == old["recs_items"] and ghost.ranking_at == 7
     assert set(copied.because) == set(read.because)
 
 
