@@ -171,23 +171,13 @@ def _staged_users(ranked: Any) -> model_snapshot.UserSide | None:
     if ranked is None:
         return None
     listed = ranked.at >= 0
-    if listed.all():  # every user (a full run's usual case): the arrays as they are, no copy
-        return model_snapshot.UserSide.of_arrays(
-            ranked.ids, ranked.item_ids, ranked.because, ranked.vectors, np.ones(len(ranked.ids), dtype=bool),
-            ranked.items, ranked.scores, ranked.because_rows, ranked.at,
-        )  # fmt: skip
-    keep = np.flatnonzero(listed)
-    return model_snapshot.UserSide.of_arrays(
-        [ranked.ids[k] for k in keep.tolist()],
-        ranked.item_ids,
-        ranked.because,
-        ranked.vectors[keep],
-        np.ones(len(keep), dtype=bool),
-        ranked.items[keep],
-        ranked.scores[keep],
-        ranked.because_rows[keep],
-        ranked.at[keep],
-    )
+    # every user listed (a full run's usual case): the arrays as they are, no copy
+    keep = slice(None) if listed.all() else np.flatnonzero(listed)
+    ids = ranked.ids if listed.all() else [ranked.ids[k] for k in keep.tolist()]
+    return model_snapshot.UserSide(
+        ids, ranked.item_ids, ranked.because, ranked.vectors[keep], np.ones(len(ids), dtype=bool),
+        ranked.items[keep], ranked.scores[keep], ranked.because_rows[keep], ranked.at[keep],
+    )  # fmt: skip
 
 
 def _staged_lists(lists: Any, per_item: int) -> model_snapshot.ItemLists | None:

@@ -92,39 +92,11 @@ def mapped(path: Path) -> np.ndarray:
 
 
 class UserSide:
-    """The users' vectors and learned rankings of one version (memory-mapped from a
-    snapshot's files, or arrays in memory: of_arrays)."""
+    """The users' vectors and learned rankings of one version: memory-mapped from a
+    snapshot's files (open), or arrays in memory in the files' layout (e.g. what a refresh
+    run staged, service/jobs/refresh.py, for the snapshot to copy instead of reading the graph)."""
 
-    def __init__(self, path: Path, item_ids: list[str]) -> None:
-        users = orjson.loads((path / "users.json").read_bytes())
-
-        def array(name: str) -> np.ndarray:
-            return mapped(path / name)
-
-        self._set(users["ids"], item_ids, users["because"], array("user_vectors.npy"), array("user_has_vector.npy"),
-                  array("ranking_items.npy"), array("ranking_scores.npy"), array("ranking_because.npy"),
-                  array("ranking_at.npy"))  # fmt: skip
-
-    @classmethod
-    def of_arrays(
-        cls,
-        ids: list[str],
-        item_ids: list[str],
-        because: list[str],
-        vectors: np.ndarray,
-        has_vector: np.ndarray,
-        items: np.ndarray,
-        scores: np.ndarray,
-        because_rows: np.ndarray,
-        at: np.ndarray,
-    ) -> UserSide:
-        """A user side in memory, in the files' layout: e.g. what a refresh run staged
-        (service/jobs/refresh.py), for the snapshot to copy instead of reading the graph."""
-        side = cls.__new__(cls)
-        side._set(ids, item_ids, because, vectors, has_vector, items, scores, because_rows, at)
-        return side
-
-    def _set(
+    def __init__(
         self,
         ids: list[str],
         item_ids: list[str],
@@ -142,6 +114,12 @@ class UserSide:
         self.vectors, self.has_vector = vectors, has_vector
         self.items, self.scores = items, scores
         self.because_rows, self.at = because_rows, at
+
+    @classmethod
+    def open(cls, path: Path, item_ids: list[str]) -> UserSide:
+        users = orjson.loads((path / "users.json").read_bytes())
+        names = ("user_vectors", "user_has_vector", "ranking_items", "ranking_scores", "ranking_because", "ranking_at")
+        return cls(users["ids"], item_ids, users["because"], *(mapped(path / f"{n}.npy") for n in names))
 
     def user(self, user_id: str) -> PinnedUser | None:
         row = self.index.get(user_id)
@@ -225,7 +203,7 @@ class ModelSnapshot:
     def users(self) -> UserSide | None:
         """The user side (opened on first use: only pinned arms read it); None in a
         snapshot written without one."""
-        return UserSide(self.path, self.ids) if self.has_users else None
+        return UserSide.open(self.path, self.ids) if self.has_users else None
 
     def knows(self, item_id: str) -> bool:
         return item_id in self.index
@@ -590,7 +568,7 @@ def _base_users(base: Path) -> UserSide | None:
     meta = orjson.loads((base / "meta.json").read_bytes())
     if meta.get("users") is None:
         return None
-    return UserSide(base, orjson.loads((base / "items.json").read_bytes())["ids"])
+    return UserSide.open(base, orjson.loads((base / "items.json").read_bytes())["ids"])
 
 
 def _merged_user_side(
