@@ -23,7 +23,7 @@
 Every request goes to 127.0.0.1; the load is bounded in time and count and stops by itself.
 
     .venv/bin/python bench/api.py [--backend falkordb|neo4j] [--duration 20] [--users 16] [--no-refresh]
-                                  [--answer-cache both|on|off]
+                                  [--answer-cache both|on|off] [--profile-cache both|on|off]
 """
 
 from __future__ import annotations
@@ -490,6 +490,13 @@ def main() -> int:
         help="measure with the per-worker answer cache (warmed), without it, or both (default)",
     )
     p.add_argument(
+        "--profile-cache",
+        choices=("both", "on", "off"),
+        default="both",
+        help="with the answer cache off: measure with the workers' kept profiles (RECS_PROFILE_CACHE, warmed), "
+        "with every profile read from the graph (RECS_PROFILE_CACHE=0), or both (default)",
+    )
+    p.add_argument(
         "--freshness",
         choices=("feed", "check"),
         default="feed",
@@ -554,16 +561,20 @@ def run(a: argparse.Namespace, engine: Engine) -> int:
         key = create_key(session_factory(settings.sql_url), "admin", "bench")
 
         store_pid = engine.server_pid(settings)
-        modes = {"both": (True, False), "on": (True,), "off": (False,)}[a.answer_cache]
+        answer_modes = {"both": (True, False), "on": (True,), "off": (False,)}[a.answer_cache]
+        profile_modes = {"both": (True, False), "on": (True,), "off": (False,)}[a.profile_cache]
+        modes = [(cached, kept) for cached in answer_modes for kept in ((True,) if cached else profile_modes)]
 
         def bench_state(label: str) -> None:
             nonlocal server
-            for cached in modes:
-                server = Gunicorn(settings, engine, free_port(), a.workers, a.threads, cached, tmp,
-                                  {"RECS_FRESHNESS": a.freshness})  # fmt: skip
+            for cached, kept in modes:
+                env = {"RECS_FRESHNESS": a.freshness, **({} if kept else {"RECS_PROFILE_CACHE": "0"})}
+                server = Gunicorn(settings, engine, free_port(), a.workers, a.threads, cached, tmp, env)
                 try:
                     server.wait_ready(key)
                     what = "answer cache on, warm" if cached else "answer cache off: every request computed"
+                    if not cached:
+                        what += ", profiles kept (warm)" if kept else ", each profile read from the graph"
                     if a.console:
                         what += f"; console open: {a.console}"
                     with console_open(server.port, key, a):

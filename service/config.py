@@ -80,6 +80,13 @@ class ApiSettings(Settings):
         description="Keep each user's vector and learned ranking in the serving snapshot, so that an experiment "
         "arm can pin the version after newer publishes (~10 s per publish at 50k users); false: no pinned arms.",
     )
+    recs_profile_cache: int = Field(
+        5_000,
+        ge=0,
+        description="Users' profiles (the graph's one read per computed answer) kept per worker while the "
+        "change feed sees the user unchanged (RECS_FRESHNESS=feed; 0 disables): a computed answer for such a "
+        "user asks no store.",
+    )
     recs_cache_items: int = Field(200_000, ge=100, description="Per-worker cache size for similar lists/embeddings.")
     recs_answer_cache: int = Field(
         20_000, ge=0, description="Finished recommendation answers cached per worker (0 disables); see docs/api.md."

@@ -34,9 +34,10 @@ import time
 from collections import OrderedDict
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 _MISSING = object()
+T = TypeVar("T")
 
 
 class BoundedCache:
@@ -65,6 +66,45 @@ class BoundedCache:
 
     def clear(self) -> None:
         self._data = {}
+
+
+class KeptPerUser(Generic[T]):
+    """What a worker keeps of each user under the user's change-feed generation
+    (freshness.py): a new event of the user, a delete or a reset of the feed raises the
+    generation, which makes the entry unreachable, as it does the user's cached answers.
+    Entries live at most `ttl_s`; everything goes past `capacity` entries (cheap on the
+    hot path). Read the generation before reading the value from the stores, so that a
+    change during the read leaves the entry under the old generation."""
+
+    def __init__(self, capacity: int, ttl_s: float) -> None:
+        self.capacity, self.ttl_s = capacity, ttl_s
+        self._data: dict[tuple[str, int], tuple[float, T]] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def enabled(self) -> bool:
+        return self.capacity > 0 and self.ttl_s > 0
+
+    def get(self, user_id: str, generation: int) -> T | None:
+        found = self._data.get((user_id, generation))
+        if found is None or found[0] <= time.monotonic():
+            return None
+        return found[1]
+
+    def put(self, user_id: str, generation: int, value: T) -> None:
+        if not self.enabled:
+            return
+        with self._lock:
+            if len(self._data) >= self.capacity:
+                self._data = {}
+            self._data[(user_id, generation)] = (time.monotonic() + self.ttl_s, value)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data = {}
+
+    def __len__(self) -> int:
+        return len(self._data)
 
 
 @dataclass(frozen=True)

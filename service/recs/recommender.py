@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import threading
-import time
+import dataclasses
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from graph_schema.clock import now_ms
 from graph_schema.store.serving import ServingReads
+from graph_schema.store.serving_rows import UserProfile
 from service.config import ApiSettings
 from service.recs import profile, ranking, similar
-from service.recs.caches import CachedAnswer, ResponseCache
+from service.recs.caches import CachedAnswer, KeptPerUser, ResponseCache
 from service.recs.context import Context
 from service.recs.freshness import ChangeFeed, ChangeLog
 from service.recs.published import NOT_READ, PublishedModel
@@ -39,34 +39,15 @@ class Feedback:
 NO_FEEDBACK = Feedback()
 
 
-class FeedbackTerms:
-    """Each user's negative feedback terms, kept by the worker under the user's change-feed
-    generation (freshness.py): a new event of the user, a delete or a reset of the feed
-    makes the entry unreachable, as it does the user's cached answers. So a computed answer
-    reads them from the event log only when something of the user's changed; the evidence
-    is decayed from the terms at each use, so it is the same as a fresh read's. Entries
-    live at most `ttl_s`; everything goes past `capacity` entries."""
+@dataclass(frozen=True)
+class KeptProfile:
+    """A user's profile as the worker keeps it (Recommender._profile). `model_side`: its
+    vector and learned ranking were dropped because the published version's snapshot
+    holds the same ones (compared when kept), and are taken from there at each use: a
+    profile without them is a few KB instead of ~40."""
 
-    def __init__(self, capacity: int, ttl_s: float) -> None:
-        self.capacity, self.ttl_s = capacity, ttl_s
-        self._data: dict[tuple[str, int], tuple[float, NegativeTerms]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, user_id: str, generation: int, read: Callable[[], NegativeTerms]) -> NegativeTerms:
-        key, now = (user_id, generation), time.monotonic()
-        found = self._data.get(key)
-        if found is not None and found[0] > now:
-            return found[1]
-        terms = read()
-        with self._lock:
-            if len(self._data) >= self.capacity:
-                self._data = {}
-            self._data[key] = (now + self.ttl_s, terms)
-        return terms
-
-    def clear(self) -> None:
-        with self._lock:
-            self._data = {}
+    profile: UserProfile
+    model_side: bool = False
 
 
 class Recommender:
@@ -77,20 +58,26 @@ class Recommender:
             settings.recs_cache_s, settings.trending_tau_days * 86_400_000.0, settings.trending_limit
         )
         self.answers = ResponseCache(settings.recs_answer_cache, settings.recs_answer_ttl_s)
-        self.terms = FeedbackTerms(settings.recs_cache_items, settings.recs_answer_ttl_s)
+        # each user's negative feedback terms and profile, while the change feed sees the
+        # user unchanged: a computed answer then asks no store (see _profile)
+        self.terms: KeptPerUser[NegativeTerms] = KeptPerUser(settings.recs_cache_items, settings.recs_answer_ttl_s)
+        self.profiles: KeptPerUser[KeptProfile] = KeptPerUser(settings.recs_profile_cache, settings.recs_answer_ttl_s)
         self.eventlog = eventlog
-        # RECS_FRESHNESS=feed: cached answers and feedback terms are checked against the
-        # tailed log (freshness.py). With the answer cache off there is no feed (its polls
-        # cost more than the terms save when every answer is computed: bench/api.py)
+        # RECS_FRESHNESS=feed: cached answers, feedback terms and profiles are checked
+        # against the tailed log (freshness.py). With neither answers nor profiles kept
+        # there is no feed (its polls would cost more than the terms save: bench/api.py)
         self.feed = (
             ChangeFeed(settings.recs_feed_poll_ms, settings.recs_feed_settle_ms, self._forget_users)
-            if settings.recs_freshness == "feed" and eventlog is not None and self.answers.enabled
+            if settings.recs_freshness == "feed"
+            and eventlog is not None
+            and (self.answers.enabled or self.profiles.enabled)
             else None
         )
 
     def _forget_users(self) -> None:
         self.answers.clear()
         self.terms.clear()
+        self.profiles.clear()
 
     def touched(self, users: Iterable[str]) -> None:
         """This worker changed these users (events, a delete): their cached answers go."""
@@ -109,6 +96,7 @@ class Recommender:
         self.published.forget_version()
         self.snapshots.drop()
         self.answers.clear()
+        self.profiles.clear()
 
     def answer(
         self,
@@ -128,11 +116,13 @@ class Recommender:
         depends on changed (see caches.py, freshness.py); returns (answer, cache hit).
         `feedback` reads the user's negative feedback terms from the event log: on every
         request when the cache checks the stores (or is off); with the change feed, only
-        when the user changed since the worker last read them (FeedbackTerms): an answer
+        when the user changed since the worker last read them (KeptPerUser): an answer
         computed for other parameters, after a publish or after its entry expired reads
         no log."""
         exclude = tuple(exclude)
         params = (k, strategy, exclude, interest, explain, blend, pin)
+        if self.feed is not None and self.eventlog is not None:
+            self.feed.current(self.eventlog, store)
         if not self.answers.enabled:
             fb = self._feedback(user_id, feedback)
             result = self.recommend(
@@ -141,8 +131,7 @@ class Recommender:
             )  # fmt: skip
             return CachedAnswer(dumps(result), result["strategy"], model_version=result["model_version"]), False
         key: tuple[Any, ...]
-        if self.feed is not None and self.eventlog is not None:
-            self.feed.current(self.eventlog, store)
+        if self.feed is not None:
             mv: Any = self.feed.model_version
             key = (user_id, self.feed.generation(user_id), mv, *params)
             hit = self.answers.get(key)
@@ -164,7 +153,15 @@ class Recommender:
         return answer, False
 
     def _feedback(self, user_id: str, read: Callable[[], NegativeTerms]) -> Feedback:
-        terms = read() if self.feed is None else self.terms.get(user_id, self.feed.generation(user_id), read)
+        if self.feed is None:
+            terms = read()
+        else:
+            generation = self.feed.generation(user_id)
+            found = self.terms.get(user_id, generation)
+            if found is None:
+                found = read()
+                self.terms.put(user_id, generation, found)
+            terms = found
         if not terms:
             return NO_FEEDBACK
         rejected = tuple(sorted({item for item, *_ in terms}))
@@ -190,7 +187,7 @@ class Recommender:
         snap = self.snapshot(store)
         if interest is not None and not snap.knows_interest(store, interest):
             raise UnknownInterest(interest)
-        prof = profile.load(store, user_id, self.settings)
+        prof = self._profile(store, user_id)
         if model_version is NOT_READ and prof.read_published:  # read with the profile
             model_version = prof.published
         mv = self.model_version(store, model_version)
@@ -222,6 +219,62 @@ class Recommender:
             pinned=pinned is not None,
         )
         return ranking.recommend(ctx, strategy, explain)
+
+    def _profile(self, store: ServingReads, user_id: str) -> UserProfile:
+        """The user's profile: read from the graph (one round trip), or, with the change
+        feed, the one this worker read last while the feed has seen no change of the user
+        and the published version is the one it was read with. The live parts are
+        recomputed from it at each use (evidence decayed to now, negative feedback, the
+        fresh anchors after the learned ranking), so a computed answer from a kept
+        profile is the answer a fresh read gives. What it does not see is bounded by
+        RECS_ANSWER_TTL_S, as for cached answers: the people a user follows acting
+        (social rows), a catalogue title changing."""
+        feed = self.feed
+        if feed is None or not self.profiles.enabled:
+            return profile.load(store, user_id, self.settings)
+        generation = feed.generation(user_id)  # before the read (KeptPerUser)
+        kept = self.profiles.get(user_id, generation)
+        # (an unknown user's profile names no version: a cold start does not depend on one)
+        if kept is not None and (kept.profile.published == feed.model_version or not kept.profile.read_published):
+            found = self._whole(store, user_id, kept)
+            if found is not None:
+                return found
+        prof = profile.load(store, user_id, self.settings)
+        self.profiles.put(user_id, generation, self._kept(store, user_id, prof))
+        return prof
+
+    def _model_side(self, store: ServingReads, user_id: str, prof: UserProfile) -> Any:
+        """The user's vector and ranking in the snapshot of the publish `prof` was read
+        with (a PinnedUser; None without one)."""
+        if not prof.read_published or prof.published is None:
+            return None
+        model = self.published.snapshot(store, prof.published, prof.published_at)
+        if model is None or model.users is None or model.version != prof.published:
+            return None
+        return model.users.user(user_id)
+
+    def _kept(self, store: ServingReads, user_id: str, prof: UserProfile) -> KeptProfile:
+        if not prof.ranking and prof.embedding is None:
+            return KeptProfile(prof)
+        side = self._model_side(store, user_id, prof)
+        if side is None or (side.embedding, side.ranking, side.ranking_at) != (
+            prof.embedding,
+            prof.ranking,
+            prof.ranking_at,
+        ):
+            return KeptProfile(prof)
+        return KeptProfile(dataclasses.replace(prof, embedding=None, ranking=(), ranking_at=None), model_side=True)
+
+    def _whole(self, store: ServingReads, user_id: str, kept: KeptProfile) -> UserProfile | None:
+        """The kept profile with its model side back (None if the snapshot is gone)."""
+        if not kept.model_side:
+            return kept.profile
+        side = self._model_side(store, user_id, kept.profile)
+        if side is None:
+            return None
+        return dataclasses.replace(
+            kept.profile, embedding=side.embedding, ranking=side.ranking, ranking_at=side.ranking_at
+        )
 
     def similar_items(self, store: ServingReads, item_id: str, k: int) -> dict[str, Any]:
         return similar.similar_items(store, item_id, k, self.model_version(store))
