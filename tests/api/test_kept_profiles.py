@@ -103,28 +103,29 @@ def test_an_unchanged_user_is_answered_without_a_store_query(make_app: Any) -> N
         assert len(reads.graph) == 1 and reads.profiles == [user] and reads.log == [user]
 
 
-def test_the_kept_profile_leaves_its_model_side_to_the_snapshot(make_app: Any) -> None:
+def test_the_kept_profile_shares_the_snapshots_objects(make_app: Any) -> None:
     client, keys = _client(make_app)
     _publish(client)
     svc = services_of(client)
     rec, store = svc.recommender, svc.store()
     first = _items(client, keys, "alice")
     assert first[0][0] == "i8" and "Star Voyage" in first[0][2][0]  # the learned ranking (because i1)
-    generation = rec.feed.generation("alice")
-    kept = rec.profiles.get("alice", generation)
-    assert kept is not None and kept.model_side
-    assert kept.profile.ranking == () and kept.profile.embedding is None
-    whole = rec._whole(store, "alice", kept)
-    assert whole == load(store, "alice", svc.settings)  # as the graph has it
-    assert [r.item_id for r in whole.ranking] == ["i8", "i3", "i6"] and whole.embedding is not None
+    kept = rec.profiles.get("alice", rec.feed.generation("alice"))
+    assert kept == load(store, "alice", svc.settings)  # what the graph has ...
+    model = rec.published.snapshot(store, MODEL_VERSION, kept.published_at)
+    assert model is not None and model.users is not None
+    ids = {id(i) for i in model.ids}
+    assert kept.seen and all(id(i) in ids for i in kept.seen)  # ... in the snapshot's strings
+    assert [r.item_id for r in kept.ranking] == ["i8", "i3", "i6"]
+    assert all(id(r.item_id) in ids for r in kept.ranking) and kept.embedding is not None
     assert _items(client, keys, "alice") == first
-    # a snapshot that does not match the graph (here: none for the version) keeps it whole
+    # without a snapshot for the version the profile is kept as read
     rec.profiles.clear()
     rec.published.shared._current = None
     rec.published.shared._build_later = lambda store: None
-    _items(client, keys, "alice")
-    kept = rec.profiles.get("alice", generation)
-    assert kept is not None and not kept.model_side and kept.profile.ranking
+    assert _items(client, keys, "alice") == first
+    kept = rec.profiles.get("alice", rec.feed.generation("alice"))
+    assert kept == load(store, "alice", svc.settings) and not any(id(i) in ids for i in kept.seen)
 
 
 def test_the_users_changes_make_the_next_answer_read_the_graph(make_app: Any) -> None:
@@ -172,7 +173,7 @@ def test_a_new_publish_is_read_at_the_next_poll(make_app: Any) -> None:
     assert r.get_json()["model_version"] == MODEL_VERSION
     rec = services_of(client).recommender
     kept = rec.profiles.get("alice", rec.feed.generation("alice"))
-    assert kept is not None and kept.profile.published == MODEL_VERSION
+    assert kept is not None and kept.published == MODEL_VERSION
 
 
 def test_kept_per_user_is_keyed_by_generation_bounded_and_expires(monkeypatch: pytest.MonkeyPatch) -> None:
