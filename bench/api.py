@@ -562,7 +562,10 @@ def run(a: argparse.Namespace, engine: Engine) -> int:
 
         store_pid = engine.server_pid(settings)
         answer_modes = {"both": (True, False), "on": (True,), "off": (False,)}[a.answer_cache]
+        # profiles are kept only with the change feed
         profile_modes = {"both": (True, False), "on": (True,), "off": (False,)}[a.profile_cache]
+        if a.freshness != "feed":
+            profile_modes = (False,)
         modes = [(cached, kept) for cached in answer_modes for kept in ((True,) if cached else profile_modes)]
 
         def bench_state(label: str) -> None:

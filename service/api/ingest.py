@@ -121,7 +121,7 @@ def _post_mixed(raw: list[Any], social: set[int]) -> tuple[dict[str, Any], int]:
     except (StoreError, EmbeddedStoreError) as exc:
         log.warning("events accepted but not applied (graph unavailable): %s", exc)
         pending = svc.eventlog.pending_count() + relations.pending_count(svc.eventlog.sessions)
-    svc.recommender.touched(_changed_users(ev_good) | {r.user_id for _, r in rel_good})
+    svc.recommender.touched(_changed_users(ev_good) | relations.changed_users(r for _, r in rel_good))
     return {"accepted": accepted, "duplicates": duplicates, "rejected": rejected, "pending": pending}, 202
 
 

@@ -30,7 +30,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from graph_schema.clock import now_ms
 from graph_schema.rows import Interaction
 from graph_schema.settings import LOG_ONLY_TYPES, NEGATIVE_TYPES, Settings
-from records.tables import CatalogueRecord, DeletedUser, EventAttribution, EventRecord, session_factory
+from records.tables import (
+    CatalogueRecord,
+    DeletedUser,
+    EventAttribution,
+    EventRecord,
+    RelationEventRecord,
+    session_factory,
+)
 from service.ingest import pg_copy, recid
 from service.ingest.schemas import EventIn
 
@@ -196,6 +203,20 @@ _CHANGES = (
     .limit(bindparam("limit"))
 )
 _LAST_ID = select(func.max(EVENTS.c.id))
+_RELATION_EVENTS = RelationEventRecord.__table__
+_RELATIONS_AFTER = (
+    select(
+        _RELATION_EVENTS.c.id,
+        _RELATION_EVENTS.c.user_id,
+        _RELATION_EVENTS.c.target_user_id,
+        _RELATION_EVENTS.c.type,
+        _RELATION_EVENTS.c.received_at,
+    )
+    .where(_RELATION_EVENTS.c.id > bindparam("after"))
+    .order_by(_RELATION_EVENTS.c.id)
+    .limit(bindparam("limit"))
+)
+_LAST_RELATION_ID = select(func.max(_RELATION_EVENTS.c.id))
 _DELETED_SINCE = select(DeletedUser.user_id, DeletedUser.deleted_at).where(DeletedUser.deleted_at >= bindparam("since"))
 
 
@@ -488,6 +509,16 @@ class EventLog:
     def last_row_id(self) -> int:
         with self.sessions.kw["bind"].connect() as conn:
             return int(conn.execute(_LAST_ID).scalar() or 0)
+
+    def relations_after(self, after_id: int, limit: int) -> list[tuple[int, str, str, str, int]]:
+        """(row id, user, target user, type, received_at) of the relation events (follow,
+        unfollow, friend, unfriend) after row `after_id` in row order, at most `limit`."""
+        with self.sessions.kw["bind"].connect() as conn:
+            return [tuple(r) for r in conn.execute(_RELATIONS_AFTER, {"after": after_id, "limit": limit})]  # type: ignore[misc]
+
+    def last_relation_id(self) -> int:
+        with self.sessions.kw["bind"].connect() as conn:
+            return int(conn.execute(_LAST_RELATION_ID).scalar() or 0)
 
     def deleted_since(self, since_ms: int) -> list[tuple[str, int]]:
         """(user, deleted_at) of the privacy deletes at or after `since_ms`."""

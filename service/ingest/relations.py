@@ -15,7 +15,7 @@ a write that fails leaves them pending for the next apply.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +41,16 @@ class RelationApplyReport:
     removed: int = 0
     pending: int = 0
     error: str | None = None
+
+
+def changed_by(type_: str, user_id: str, target_user_id: str) -> tuple[str, ...]:
+    """The users whose FOLLOWS edges a relation event changes: its user, and for a friend
+    or unfriend event the target too (both directions are written)."""
+    return (user_id, target_user_id) if _KIND[type_][0] == "friend" else (user_id,)
+
+
+def changed_users(events: Iterable[RelationIn]) -> set[str]:
+    return {u for e in events for u in changed_by(e.type, e.user_id, e.target_user_id)}
 
 
 def _register_rows(event: RelationIn) -> list[dict[str, Any]]:

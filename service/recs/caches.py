@@ -72,9 +72,11 @@ class KeptPerUser(Generic[T]):
     """What a worker keeps of each user under the user's change-feed generation
     (freshness.py): a new event of the user, a delete or a reset of the feed raises the
     generation, which makes the entry unreachable, as it does the user's cached answers.
-    Entries live at most `ttl_s`; everything goes past `capacity` entries (cheap on the
-    hot path). Read the generation before reading the value from the stores, so that a
-    change during the read leaves the entry under the old generation."""
+    Entries live at most `ttl_s` (each between half and all of it, as cached answers, so
+    values read together do not expire together); everything goes past `capacity`
+    entries (cheap on the hot path). Read the generation before reading the value from
+    the stores, so that a change during the read leaves the entry under the old
+    generation."""
 
     def __init__(self, capacity: int, ttl_s: float) -> None:
         self.capacity, self.ttl_s = capacity, ttl_s
@@ -97,7 +99,7 @@ class KeptPerUser(Generic[T]):
         with self._lock:
             if len(self._data) >= self.capacity:
                 self._data = {}
-            self._data[(user_id, generation)] = (time.monotonic() + self.ttl_s, value)
+            self._data[(user_id, generation)] = (time.monotonic() + self.ttl_s * random.uniform(0.5, 1.0), value)
 
     def clear(self) -> None:
         with self._lock:

@@ -20,6 +20,11 @@ whose events it sees; a hit then costs no store query at all.
   invalidated once per row.
 - Impressions change no answer and are not read; privacy deletes come from the
   deleted-users table; the published model version is read by the same poll.
+- Relation events (follow, unfollow, friend, unfriend) have their own table and cursor:
+  each changes its user (and, for friend / unfriend, the target too: both directions are
+  written). They are written to the graph in the request that logs them, just after the
+  row commits, so a row is counted at every poll until it is RELATION_SETTLE_MS old: a
+  poll that saw it before the graph write counts it again after.
 A row left `pending` longer than STUCK_MS (a writer killed mid-batch) is counted and
 passed, so the feed never stops; the replay that applies it later invalidates nothing
 (the entry's time to live, RECS_ANSWER_TTL_S, bounds that case).
@@ -34,12 +39,14 @@ from typing import Protocol
 
 from graph_schema.clock import now_ms
 from graph_schema.store.serving import ServingReads
+from service.ingest.relations import changed_by
 
 STUCK_MS = 60_000
 # per poll (~7 ms on SQLite): behind a pending row the same rows are read again each poll,
 # so with INGEST_APPLY=background and a deep backlog, rows past this wait for the applier
 MAX_ROWS = 5_000
 MAX_USERS = 1_000_000  # generations kept before they (and the answers) are forgotten
+RELATION_SETTLE_MS = 1_000
 
 
 class ChangeLog(Protocol):
@@ -48,6 +55,8 @@ class ChangeLog(Protocol):
     def dialect(self) -> str: ...
     def last_row_id(self) -> int: ...
     def changes_after(self, after_id: int, limit: int) -> list[tuple[int, str, str, int]]: ...
+    def last_relation_id(self) -> int: ...
+    def relations_after(self, after_id: int, limit: int) -> list[tuple[int, str, str, str, int]]: ...
     def deleted_since(self, since_ms: int) -> list[tuple[str, int]]: ...
 
 
@@ -58,6 +67,7 @@ class ChangeFeed:
         self.on_reset = on_reset  # forget every cached answer (generations are reset)
         self.model_version: str | None = None
         self._cursor: int | None = None
+        self._relation_cursor: int | None = None
         self._counted: set[int] = set()  # rows above the cursor already counted
         self._deleted_since = 0
         self._gen: dict[str, int] = {}
@@ -113,11 +123,28 @@ class ChangeFeed:
                 passing = False
         self._cursor = cursor
         self._counted = {r for r in self._counted if r > cursor}
+        changed.update(self._relations(eventlog, now, settle))
         changed.update(user for user, _ in eventlog.deleted_since(self._deleted_since))
         self._deleted_since = now - settle - 10_000  # re-read 10 s back: a delete that committed late
         self._bump(changed)
         self.model_version = store.current_model_version()
         self._polled_at = time.monotonic()
+
+    def _relations(self, eventlog: ChangeLog, now: int, settle: int) -> set[str]:
+        """The users whose relations changed: every row after the relation cursor, which
+        passes a row once it is RELATION_SETTLE_MS (or the settle time) old."""
+        if self._relation_cursor is None:
+            self._relation_cursor = eventlog.last_relation_id()
+        changed: set[str] = set()
+        cursor, passing = self._relation_cursor, True
+        for row_id, user, target, type_, received in eventlog.relations_after(self._relation_cursor, MAX_ROWS):
+            changed.update(changed_by(type_, user, target))
+            if passing and now - received >= max(RELATION_SETTLE_MS, settle):
+                cursor = row_id
+            else:
+                passing = False
+        self._relation_cursor = cursor
+        return changed
 
 
 __all__ = ["ChangeFeed", "ChangeLog"]

@@ -201,8 +201,8 @@ class ModelSnapshot:
 
     @cached_property
     def users(self) -> UserSide | None:
-        """The user side (opened on first use: only pinned arms read it); None in a
-        snapshot written without one."""
+        """The user side (opened on first use: by pinned arms, and by kept profiles to
+        share the ranking's item ids); None in a snapshot written without one."""
         return UserSide.open(self.path, self.ids) if self.has_users else None
 
     def knows(self, item_id: str) -> bool:

@@ -104,10 +104,10 @@ class Recommender:
         """`recommend` serialised by `dumps`, from the answer cache when nothing it
         depends on changed (see caches.py, freshness.py); returns (answer, cache hit).
         `feedback` reads the user's negative feedback terms from the event log: on every
-        request when the cache checks the stores (or is off); with the change feed, only
-        when the user changed since the worker last read them (KeptPerUser): an answer
-        computed for other parameters, after a publish or after its entry expired reads
-        no log."""
+        request without the change feed (RECS_FRESHNESS=check, or neither answers nor
+        profiles kept); with it, only when the user changed since the worker last read
+        them (KeptPerUser): an answer computed for other parameters, after a publish or
+        after its entry expired reads no log."""
         exclude = tuple(exclude)
         params = (k, strategy, exclude, interest, explain, blend, pin)
         if self.feed is not None and self.eventlog is not None:
@@ -219,8 +219,9 @@ class Recommender:
         RECS_ANSWER_TTL_S, as for cached answers: the people a user follows acting
         (social rows), a catalogue title changing."""
         feed = self.feed
-        if feed is None or not self.profiles.enabled:
+        if feed is None or self.eventlog is None or not self.profiles.enabled:
             return profile.load(store, user_id, self.settings)
+        feed.current(self.eventlog, store)  # (answer() polled already; the console calls recommend())
         generation = feed.generation(user_id)  # before the read (KeptPerUser)
         kept = self.profiles.get(user_id, generation)
         # (an unknown user's profile names no version: a cold start does not depend on one)
@@ -231,9 +232,9 @@ class Recommender:
         return prof
 
     def _kept(self, store: ServingReads, user_id: str, prof: UserProfile) -> UserProfile:
-        """`prof` as the worker keeps it: the same values, with its learned ranking and
-        vector the snapshot's objects when the version's snapshot holds the same ones, and
-        its seen ids the snapshot's strings: these are shared with the snapshot (~15 KB a
+        """`prof` as the worker keeps it: the same values, its item ids (seen, and the
+        learned ranking's when the version's snapshot holds the same ranking) the
+        snapshot's strings, shared instead of one copy per profile (~16 KB a MovieLens
         profile instead of ~40 as parsed)."""
         if not prof.read_published or prof.published is None:
             return prof
@@ -243,13 +244,9 @@ class Recommender:
         ids, index = model.ids, model.index
         seen = tuple(ids[row] if (row := index.get(i)) is not None else i for i in prof.seen)
         side = model.users.user(user_id) if model.users is not None and prof.ranking else None
-        if side is None or (side.embedding, side.ranking, side.ranking_at) != (
-            prof.embedding,
-            prof.ranking,
-            prof.ranking_at,
-        ):
+        if side is None or (side.ranking, side.ranking_at) != (prof.ranking, prof.ranking_at):
             return dataclasses.replace(prof, seen=seen)
-        return dataclasses.replace(prof, seen=seen, ranking=side.ranking, embedding=side.embedding)
+        return dataclasses.replace(prof, seen=seen, ranking=side.ranking)
 
     def similar_items(self, store: ServingReads, item_id: str, k: int) -> dict[str, Any]:
         return similar.similar_items(store, item_id, k, self.model_version(store))

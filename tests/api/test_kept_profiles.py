@@ -121,9 +121,12 @@ def test_the_kept_profile_shares_the_snapshots_objects(make_app: Any) -> None:
     assert _items(client, keys, "alice") == first
     # without a snapshot for the version the profile is kept as read
     rec.profiles.clear()
-    rec.published.shared._current = None
-    rec.published.shared._build_later = lambda store: None
-    assert _items(client, keys, "alice") == first
+    snapshot = rec.published.snapshot
+    rec.published.snapshot = lambda *args: None
+    try:
+        assert _items(client, keys, "alice") == first
+    finally:
+        rec.published.snapshot = snapshot
     kept = rec.profiles.get("alice", rec.feed.generation("alice"))
     assert kept == load(store, "alice", svc.settings) and not any(id(i) in ids for i in kept.seen)
 
@@ -159,6 +162,46 @@ def test_the_users_changes_make_the_next_answer_read_the_graph(make_app: Any) ->
         time.sleep(0.1)
         r = other.get("/v1/users/bob/recommendations?k=5", headers=keys.header("read"))
         assert r.get_json()["strategy"] == "trending"
+    finally:
+        other_app.extensions["interest_graph"].store_holder.close()
+
+
+def test_relation_events_make_both_workers_read_the_profiles_again(make_app: Any) -> None:
+    """A follow changes its user's profile (the followed rows), a friend event both ends':
+    the worker taking them reads those profiles again at once, another worker at its next
+    poll, and again at each poll while the row is under a second old (its graph write
+    follows the row)."""
+    client, keys = _client(make_app, recs_feed_poll_ms=50)
+    other_app = create_app(services_of(client).settings)
+    other_app.config["TESTING"] = True
+    other = other_app.test_client()
+    try:
+        _publish(client, ranking=False)
+        users = ("bob", "carol", "dave", "erin")
+        for worker in (client, other):
+            for user in users:
+                _items(worker, keys, user)
+        here, there = Reads(client), Reads(other)
+        relations = [
+            {"event_id": "r1", "user_id": "bob", "target_user_id": "carol", "type": "follow", "ts": NOW_MS},
+            {"event_id": "r2", "user_id": "dave", "target_user_id": "erin", "type": "friend", "ts": NOW_MS},
+        ]
+        r = client.post("/v1/events", json={"events": relations}, headers=keys.header("ingest"))
+        assert r.status_code == 202 and r.get_json()["accepted"] == 2, r.get_json()
+        here.clear()
+        for user in users:
+            _items(client, keys, user)
+        assert sorted(here.profiles) == ["bob", "dave", "erin"]  # carol follows no one new
+        time.sleep(0.1)
+        there.clear()
+        for user in users:
+            _items(other, keys, user)
+        assert sorted(there.profiles) == ["bob", "dave", "erin"]
+        feed = services_of(other).recommender.feed
+        before = feed.generation("bob")
+        time.sleep(0.1)
+        _items(other, keys, "carol")  # the next poll counts the young rows again
+        assert feed.generation("bob") > before
     finally:
         other_app.extensions["interest_graph"].store_holder.close()
 
