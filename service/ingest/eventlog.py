@@ -203,6 +203,7 @@ _CHANGES = (
     .limit(bindparam("limit"))
 )
 _LAST_ID = select(func.max(EVENTS.c.id))
+_FIRST_PENDING_ID = select(func.min(EVENTS.c.id)).where(EVENTS.c.status == "pending")
 _RELATION_EVENTS = RelationEventRecord.__table__
 _RELATIONS_AFTER = (
     select(
@@ -509,6 +510,12 @@ class EventLog:
     def last_row_id(self) -> int:
         with self.sessions.kw["bind"].connect() as conn:
             return int(conn.execute(_LAST_ID).scalar() or 0)
+
+    def first_pending_id(self) -> int | None:
+        """The lowest row id still `pending` (accepted, not yet in the graph), if any."""
+        with self.sessions.kw["bind"].connect() as conn:
+            found = conn.execute(_FIRST_PENDING_ID).scalar()
+            return None if found is None else int(found)
 
     def relations_after(self, after_id: int, limit: int) -> list[tuple[int, str, str, str, int]]:
         """(row id, user, target user, type, received_at) of the relation events (follow,

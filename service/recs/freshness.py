@@ -25,6 +25,9 @@ whose events it sees; a hit then costs no store query at all.
   written). They are written to the graph in the request that logs them, just after the
   row commits, so a row is counted at every poll until it is RELATION_SETTLE_MS old: a
   poll that saw it before the graph write counts it again after.
+The first poll starts the cursor at the log's end, or just before its first `pending` row
+(a backlog of INGEST_APPLY=background, a graph outage): an answer computed before that
+row's apply must be forgotten when it is applied.
 A row left `pending` longer than STUCK_MS (a writer killed mid-batch) is counted and
 passed, so the feed never stops; the replay that applies it later invalidates nothing
 (the entry's time to live, RECS_ANSWER_TTL_S, bounds that case).
@@ -54,6 +57,7 @@ class ChangeLog(Protocol):
 
     def dialect(self) -> str: ...
     def last_row_id(self) -> int: ...
+    def first_pending_id(self) -> int | None: ...
     def changes_after(self, after_id: int, limit: int) -> list[tuple[int, str, str, int]]: ...
     def last_relation_id(self) -> int: ...
     def relations_after(self, after_id: int, limit: int) -> list[tuple[int, str, str, str, int]]: ...
@@ -106,8 +110,11 @@ class ChangeFeed:
     def _poll(self, eventlog: ChangeLog, store: ServingReads) -> None:
         now = now_ms()
         settle = self.settle_ms if eventlog.dialect() != "sqlite" else 0
-        if self._cursor is None:  # the cache starts empty: nothing before now matters
+        if self._cursor is None:  # the cache starts empty: nothing before now matters ...
             self._cursor, self._deleted_since = eventlog.last_row_id(), now - settle
+            pending = eventlog.first_pending_id()
+            if pending is not None:  # ... but a row the graph does not have yet: its apply will
+                self._cursor = min(self._cursor, pending - 1)
         changed: set[str] = set()
         cursor, passing = self._cursor, True
         for row_id, user, status, received in eventlog.changes_after(self._cursor, MAX_ROWS):

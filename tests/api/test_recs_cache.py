@@ -246,3 +246,20 @@ def test_the_feed_waits_for_a_pending_row_and_counts_each_row_once(make_app):
     feed._poll(log, store)
     assert feed.generation("new1") > g_new2 and feed.generation("new2") == g_new2
     assert feed._cursor > start and not feed._counted
+
+
+def test_the_feed_starts_before_a_row_the_graph_does_not_have_yet(make_app):
+    """A worker starting while a row is still `pending` (accepted, not yet applied): its
+    feed starts before that row, so the apply that comes later invalidates the user."""
+    client, _ = loaded_client(make_app, recs_freshness="feed")
+    svc = services_of(client)
+    store, log = svc.store(), svc.eventlog
+    log.accept([(0, EventIn(**_event("e-early", "early", "i1", "view")))])  # claimed, not applied
+    log.accept([(0, EventIn(**_event("e-after", "later", "i2", "view")))])
+    feed = svc.recommender.feed
+    assert feed is not None and feed._cursor is None
+    feed._poll(log, store)  # the worker's first poll
+    assert feed.generation("early") == 0
+    assert GraphWriter(log).apply_pending(store).pending == 0
+    feed._poll(log, store)
+    assert feed.generation("early") > 0 and feed.generation("later") > 0
