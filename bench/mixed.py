@@ -15,7 +15,7 @@ REFRESH_NICE (the training threads yield the CPU to the API).
    (target <= 3x); ingest events/s and its share of the unloaded rate (target >= 50 %);
    refreshes published; non-2xx answers; every event sent is in the log, once.
 
-    .venv/bin/python bench/mixed.py [--minutes 3] [--refresh-every 60] [--data-dir DIR]
+    .venv/bin/python bench/mixed.py [--minutes 3] [--refresh-every 60] [--data-dir DIR] [--batch-size N]
 """
 
 from __future__ import annotations
@@ -136,6 +136,13 @@ def main() -> int:
     p.add_argument("--data-dir", type=Path, default=None, help="reuse this DATA_DIR (MovieLens + a model)")
     p.add_argument("--ingest-apply", choices=("inline", "background"), default="inline", help="the API's INGEST_APPLY")
     p.add_argument("--freshness", choices=("feed", "check"), default="feed", help="the API's RECS_FRESHNESS")
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help="the API's BATCH_SIZE (events per graph write; default the setting's 5,000, so one write per "
+        "request of 1,000): smaller writes hold FalkorDB's single writer for less time",
+    )
     a = p.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-mixed-"))
     with graph_engine("falkordb", wipe=False) as engine:
@@ -157,7 +164,8 @@ def main() -> int:
             key = create_key(session_factory(settings.sql_url), "admin", "bench-mixed")
             env = {"API_RUNS_REFRESH": "0", "QUEUED_POLL_S": "2", "REFRESH_INTERVAL_MINUTES": "0",
                    "ONLINE_METRICS_EVERY_S": "0", "INGEST_APPLY": a.ingest_apply,
-                   "RECS_FRESHNESS": a.freshness}  # fmt: skip
+                   "RECS_FRESHNESS": a.freshness,
+                   **({"BATCH_SIZE": str(a.batch_size)} if a.batch_size else {})}  # fmt: skip
             server = Gunicorn(settings, engine, free_port(), 2, 2, True, tmp, extra_env=env)
             server.wait_ready(key)
             sched_env = {**os.environ, **engine.env(), "DATA_DIR": str(settings.data_dir),
