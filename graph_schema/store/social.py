@@ -15,6 +15,13 @@ from graph_schema.store.base import StoreBase, chunks
 from graph_schema.store.serving_rows import FollowedTook
 
 
+def changed_by(event_type: str, user_id: str, target_user_id: str) -> tuple[str, ...]:
+    """The users whose FOLLOWS edges a relation event (follow, unfollow, friend, unfriend)
+    changes: its user, and for a friend or unfriend event the target too (a friend
+    relation is written in both directions)."""
+    return (user_id, target_user_id) if event_type in ("friend", "unfriend") else (user_id,)
+
+
 @dataclass(frozen=True, slots=True)
 class RelationState:
     """One register's state, as the graph should hold it."""

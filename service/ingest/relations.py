@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from graph_schema.clock import now_ms
 from graph_schema.store import GraphStore, StoreError
-from graph_schema.store.social import RelationState
+from graph_schema.store.social import RelationState, changed_by
 from records.tables import RelationEventRecord, RelationRecord
 from service.ingest.eventlog import AcceptReport, dialect_insert
 from service.ingest.schemas import RelationIn
@@ -41,12 +41,6 @@ class RelationApplyReport:
     removed: int = 0
     pending: int = 0
     error: str | None = None
-
-
-def changed_by(type_: str, user_id: str, target_user_id: str) -> tuple[str, ...]:
-    """The users whose FOLLOWS edges a relation event changes: its user, and for a friend
-    or unfriend event the target too (both directions are written)."""
-    return (user_id, target_user_id) if _KIND[type_][0] == "friend" else (user_id,)
 
 
 def changed_users(events: Iterable[RelationIn]) -> set[str]:

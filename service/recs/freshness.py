@@ -42,7 +42,7 @@ from typing import Protocol
 
 from graph_schema.clock import now_ms
 from graph_schema.store.serving import ServingReads
-from service.ingest.relations import changed_by
+from graph_schema.store.social import changed_by
 
 STUCK_MS = 60_000
 # per poll (~7 ms on SQLite): behind a pending row the same rows are read again each poll,
