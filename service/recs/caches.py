@@ -32,7 +32,7 @@ import random
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -92,6 +92,14 @@ class KeptPerUser(Generic[T]):
         if found is None or found[0] <= time.monotonic():
             return None
         return found[1]
+
+    def get_or_read(self, user_id: str, generation: int, read: Callable[[], T]) -> T:
+        """The kept value, or `read()` kept now."""
+        found = self.get(user_id, generation)
+        if found is None:
+            found = read()
+            self.put(user_id, generation, found)
+        return found
 
     def put(self, user_id: str, generation: int, value: T) -> None:
         if not self.enabled:

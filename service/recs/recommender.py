@@ -142,15 +142,7 @@ class Recommender:
         return answer, False
 
     def _feedback(self, user_id: str, read: Callable[[], NegativeTerms]) -> Feedback:
-        if self.feed is None:
-            terms = read()
-        else:
-            generation = self.feed.generation(user_id)
-            found = self.terms.get(user_id, generation)
-            if found is None:
-                found = read()
-                self.terms.put(user_id, generation, found)
-            terms = found
+        terms = read() if self.feed is None else self.terms.get_or_read(user_id, self.feed.generation(user_id), read)
         if not terms:
             return NO_FEEDBACK
         rejected = tuple(sorted({item for item, *_ in terms}))
