@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -173,6 +174,11 @@ class Settings(BaseSettings):
         "refresh on the items whose catalogue tags are known (best F1).",
     )
     text_batch_size: int = Field(64, ge=1, description="Texts per batch of the text encoder.")
+    text_precision: Literal["auto", "float32", "bfloat16"] = Field(
+        "auto",
+        description="The text encoder's arithmetic: auto is bfloat16 on a CPU with native bfloat16 "
+        "(AVX512-BF16 or AMX; ~2x faster, cosine 0.9999 to float32's vectors), float32 elsewhere.",
+    )
 
     # --- social graph (training/communities.py, training/social.py) ------------------
     communities_enabled: bool = Field(

@@ -42,6 +42,7 @@ class RefreshOptions:
     text_tags: bool = _setting_default("text_tags")
     text_tag_threshold: float | None = _setting_default("text_tag_threshold")
     text_batch_size: int = _setting_default("text_batch_size")
+    text_precision: str = _setting_default("text_precision")
     train: TrainConfig = field(default_factory=lambda: TrainConfig(progress=False))
 
     @classmethod
@@ -71,6 +72,7 @@ class RefreshOptions:
             text_tags=settings.text_tags,
             text_tag_threshold=settings.text_tag_threshold,
             text_batch_size=settings.text_batch_size,
+            text_precision=settings.text_precision,
             train=_with_social(
                 replace(
                     cls().train,

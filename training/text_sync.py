@@ -66,7 +66,12 @@ NODE_TEXT = {"Item": item_node_text, "Interest": interest_node_text}
 
 
 def sync_texts(
-    store: RefreshStore, device: str = "cpu", batch_size: int = 64, cache: TextVectorCache | None = None
+    store: RefreshStore,
+    device: str = "cpu",
+    batch_size: int = 64,
+    cache: TextVectorCache | None = None,
+    *,
+    precision: str = "auto",
 ) -> TextSync:
     """Embed the changed texts of every Item and Interest, write them, and return all text
     vectors: an unchanged text's from `cache` when it holds its hash, else the graph's."""
@@ -107,7 +112,9 @@ def sync_texts(
             # a hash without its vector (never expected): embed it again
             ok = vector is not None and len(vector) == text.DIMENSIONS
             hashes[key] = graph_hashes[key] if ok else None
-        update = text.embed_changed(texts, hashes, device=device, batch_size=batch_size, progress=sys.stderr.isatty())
+        update = text.embed_changed(
+            texts, hashes, device=device, batch_size=batch_size, progress=sys.stderr.isatty(), precision=precision
+        )
         # texts the cache knows but the graph holds another hash for (e.g. the text changed
         # back to an earlier one): written from the cache, not embedded again
         restored = [k for k in known if graph_hashes[k] != digests[k]]

@@ -4,6 +4,7 @@ early stopping on a validation hold-out, warm start, fixed seeds, device choice.
 from __future__ import annotations
 
 import logging
+import math
 import random
 import time
 from collections.abc import Mapping, Sequence
@@ -141,17 +142,17 @@ def train(
         *_item_text(data),
     ).to(device)
     warmed = warm_start(model, data, data.previous)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    step = _Step(model, g, cfg, device)
+    n = data.n_interactions
+    batch = step.batch_size(n)
+    opt = torch.optim.Adam(model.parameters(), lr=step.learning_rate(batch))
     sampler = NegativeSampler(
         data, rng, cfg.hard_negative_frac, exposures=exposures, exposed_frac=cfg.exposed_negative_frac
     )
     seen = data.user_items()
-    step = _Step(model, g, cfg, device)
     valid_limit = min(cfg.valid_users, max(1, cfg.valid_scores // max(data.n_items, 1)))
     valid_truth = _valid_sample(valid_truth, valid_limit, cfg.seed)
 
-    n = data.n_interactions
-    batch = step.batch_size(n)
     sample_p = None
     if cfg.recency_sampling > 0 and n:
         w = interaction_weights(data, now_ms, cfg.graph)
@@ -172,11 +173,10 @@ def train(
             idx = perm[lo : lo + batch]
             u_np, i_np = data.user[idx], data.item[idx]
             j_np = sampler.sample(u_np, i_np, cfg.negatives * cfg.negative_candidates)
-            loss = step(u_np, i_np, j_np)
             opt.zero_grad()
-            loss.backward()
+            loss = step.backward(u_np, i_np, j_np)
             opt.step()
-            total += float(loss) * len(idx)
+            total += loss * len(idx)
         row = {
             "epoch": float(epoch),
             "loss": total / max(n, 1),
@@ -245,25 +245,63 @@ class _Step:
             return self.cfg.sampled_batch_size
         return max(self.cfg.batch_size, -(-n // max(self.cfg.steps_per_epoch, 1)))
 
-    def __call__(self, u_np: np.ndarray, i_np: np.ndarray, j_np: np.ndarray) -> torch.Tensor:
+    def learning_rate(self, batch: int) -> float:
+        """cfg.lr, scaled by sqrt(batch / batch_size) (at most lr_scale_max x) for a full
+        step's batch grown with the graph; a graph of at most batch_size x steps_per_epoch
+        positives (MovieLens-100K) trains at cfg.lr."""
+        if self.blocks is not None or batch <= self.cfg.batch_size:
+            return self.cfg.lr
+        return self.cfg.lr * min(math.sqrt(batch / self.cfg.batch_size), self.cfg.lr_scale_max)
+
+    def backward(self, u_np: np.ndarray, i_np: np.ndarray, j_np: np.ndarray) -> float:
+        """The step's mean loss over the batch, its gradients accumulated into the model."""
+        if self.blocks is not None:
+            loss = self._sampled_loss(u_np, i_np, j_np)
+            loss.backward()
+            return float(loss)
+        return self._full_backward(u_np, i_np, j_np)
+
+    def _full_backward(self, u_np: np.ndarray, i_np: np.ndarray, j_np: np.ndarray) -> float:
+        """One propagation over the whole graph, the loss in chunks of `cfg.batch_size`
+        positives: each chunk's gradient with respect to the propagated vectors is summed
+        into `grad`, then one backward pass carries it through the propagation. The same
+        gradients as one batch (the loss is a mean: each chunk counts by its share), but
+        the gathered rows (positives x negative candidates x dim) are a chunk's, not the
+        batch's, so memory stays flat as the batch grows with the graph (70k positives
+        at 1M events: ~150 MiB of candidates per gather)."""
+        cfg, dev = self.cfg, self.device
+        out = self.model(self.pg)
+        self.edges += cfg.layers * self.pg.graph.num_edges()
+        eu = out["user"].detach().requires_grad_()
+        items = out["item"].detach().requires_grad_()
+        b, total = len(u_np), 0.0
+        for lo in range(0, b, cfg.batch_size):
+            part = slice(lo, lo + cfg.batch_size)
+            u = torch.as_tensor(u_np[part], device=dev)
+            i = torch.as_tensor(i_np[part], device=dev)
+            j = torch.as_tensor(j_np[part], device=dev)
+            if cfg.negative_candidates > 1:
+                j = j.gather(1, hardest(eu, items, u, j, cfg.negatives))
+            loss = bpr_loss(self.model, eu, items, u, i, j, u, i, j, cfg.reg) * (len(u) / b)
+            loss.backward()
+            total += float(loss)
+        torch.autograd.backward([out["user"], out["item"]], [eu.grad, items.grad])
+        return total
+
+    def _sampled_loss(self, u_np: np.ndarray, i_np: np.ndarray, j_np: np.ndarray) -> torch.Tensor:
         cfg, dev = self.cfg, self.device
         u = torch.as_tensor(u_np, device=dev)
         i = torch.as_tensor(i_np, device=dev)
         j = torch.as_tensor(j_np, device=dev)
-        if self.blocks is None:
-            out = self.model(self.pg)
-            self.edges += cfg.layers * self.pg.graph.num_edges()
-            eu, items = out["user"], out["item"]
-            u_rows, i_rows, j_rows = u, i, j
-        else:
-            # seeds: the batch's users and items (candidates included), as homogeneous ids
-            users, u_rows = torch.unique(u + self.offset["user"], return_inverse=True)
-            item_ids, inverse = torch.unique(torch.cat([i, j.reshape(-1)]) + self.offset["item"], return_inverse=True)
-            blocks = self.blocks.sample(torch.cat([users, item_ids]))
-            self.edges += block_edges(blocks)
-            h = self.model.forward_blocks(self.pg, blocks)
-            eu, items = h[: len(users)], h[len(users) :]
-            i_rows, j_rows = inverse[: len(i)], inverse[len(i) :].view(j.shape)
+        assert self.blocks is not None
+        # seeds: the batch's users and items (candidates included), as homogeneous ids
+        users, u_rows = torch.unique(u + self.offset["user"], return_inverse=True)
+        item_ids, inverse = torch.unique(torch.cat([i, j.reshape(-1)]) + self.offset["item"], return_inverse=True)
+        blocks = self.blocks.sample(torch.cat([users, item_ids]))
+        self.edges += block_edges(blocks)
+        h = self.model.forward_blocks(self.pg, blocks)
+        eu, items = h[: len(users)], h[len(users) :]
+        i_rows, j_rows = inverse[: len(i)], inverse[len(i) :].view(j.shape)
         if cfg.negative_candidates > 1:
             keep = hardest(eu, items, u_rows, j_rows, cfg.negatives)
             j, j_rows = j.gather(1, keep), j_rows.gather(1, keep)

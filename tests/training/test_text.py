@@ -115,3 +115,30 @@ def test_without_the_encoder_package_the_refresh_runs_without_text_and_says_so(m
     with caplog.at_level("WARNING"):
         assert embed_texts(None, RefreshOptions()) is None  # type: ignore[arg-type]
     assert "refresh runs without text features: sentence-transformers is not installed" in caplog.text
+
+
+def test_bfloat16_vectors_agree_with_float32_and_stay_unit_length() -> None:
+    """bfloat16 (what `auto` picks on a CPU with native bfloat16) changes the vectors within
+    rounding: each text's vector points the same way, and the nearest neighbours hold."""
+    texts = [text.item_text(t, d) for t, d in CATALOGUE.values()]
+    exact = text.embed(texts, precision="float32")
+    fast = text.embed(texts, precision="bfloat16")
+    assert fast.dtype == np.float32 and fast.shape == exact.shape
+    np.testing.assert_allclose(np.linalg.norm(fast, axis=1), 1.0, atol=1e-5)
+    assert (fast * exact).sum(1).min() > 0.999
+    np.testing.assert_array_equal(text.nearest(fast, 1), text.nearest(exact, 1))
+
+
+def test_auto_precision_follows_the_cpu_flags(monkeypatch) -> None:
+    with_amx = "processor\t: 0\nflags\t\t: fpu sse avx2 avx512f amx_bf16 amx_tile\n"
+    without = "processor\t: 0\nflags\t\t: fpu sse avx2 avx512f avx512_vnni\n"
+    assert text.cpu_has_bf16(with_amx) and not text.cpu_has_bf16(without)
+    monkeypatch.setattr(text, "cpu_has_bf16", lambda: True)
+    assert text.resolve_precision("auto", "cpu") == "bfloat16"
+    assert text.resolve_precision("auto", "cuda") == "float32"
+    assert text.resolve_precision("float32", "cpu") == "float32"
+    monkeypatch.setattr(text, "cpu_has_bf16", lambda: False)
+    assert text.resolve_precision("auto", "cpu") == "float32"
+    assert text.resolve_precision("bfloat16", "cpu") == "bfloat16"
+    with pytest.raises(ValueError, match="precision must be one of"):
+        text.resolve_precision("int8", "cpu")

@@ -1,5 +1,7 @@
 """Real DGL on small planted graphs: learning, determinism, warm start, device choice."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -195,3 +197,50 @@ def test_hardest_picks_highest_scoring_candidates():
     users, items = torch.tensor([[1.0, 0.0]]), torch.tensor([[0.1, 0], [0.9, 0], [0.5, 0], [0.7, 0]])
     picked = hardest(users, items, torch.tensor([0]), torch.tensor([[3, 2, 1, 0]]), k=2)
     assert sorted(picked[0].tolist()) == [0, 2]  # positions of candidates 3 and 1
+
+
+def _step_gradients(data: TrainingData, cfg: TrainConfig, u, i, j) -> tuple[float, dict[str, np.ndarray]]:
+    import torch
+
+    from training.graph import homogeneous_view
+    from training.model import LightGCN
+    from training.train import _Step, seed_everything
+
+    seed_everything(cfg.seed)
+    g = homogeneous_view(build_graph(data, NOW, cfg.graph))
+    model = LightGCN({"user": data.n_users, "item": data.n_items, "interest": data.n_interests}, cfg.dim, cfg.layers)
+    model.emb["item"].data += 0.01 * torch.arange(data.n_items, dtype=torch.float32)[:, None]  # distinct rows
+    loss = _Step(model, g, cfg, "cpu").backward(u, i, j)
+    return loss, {name: p.grad.numpy().copy() for name, p in model.named_parameters()}
+
+
+def test_a_full_step_in_chunks_gives_the_gradients_of_one_batch():
+    """The loss of a full-propagation step is computed `batch_size` positives at a time (memory
+    flat in the batch), and its gradients equal those of the whole batch at once."""
+    d, _ = planted(users_per_group=30, items_per_group=25)
+    rng = np.random.default_rng(3)
+    rows = rng.permutation(d.n_interactions)[:250]
+    u, i = d.user[rows], d.item[rows]
+    j = rng.integers(0, d.n_items, size=(len(rows), 8))
+    whole, g_whole = _step_gradients(d, replace(FAST, batch_size=10_000, reg=1e-2), u, i, j)
+    chunked, g_chunked = _step_gradients(d, replace(FAST, batch_size=64, reg=1e-2), u, i, j)
+    assert chunked == pytest.approx(whole, rel=1e-5)
+    assert set(g_whole) == set(g_chunked) == {"emb.user", "emb.item", "emb.interest"}
+    for name in g_whole:
+        assert np.abs(g_whole[name]).max() > 0, name  # every table takes part (interests by propagation)
+        np.testing.assert_allclose(g_chunked[name], g_whole[name], rtol=1e-4, atol=1e-7)
+
+
+def test_a_batch_grown_with_the_graph_takes_a_square_root_scaled_learning_rate():
+    from training.train import _Step
+
+    d, _ = planted()
+    cfg = replace(FAST, lr=0.02, batch_size=100, steps_per_epoch=1, lr_scale_max=3.0)
+    step = _Step.__new__(_Step)
+    step.cfg, step.blocks = cfg, None
+    assert step.batch_size(d.n_interactions) == d.n_interactions == 400  # one step an epoch
+    assert step.learning_rate(100) == 0.02  # a batch of batch_size: the configured rate
+    assert step.learning_rate(400) == pytest.approx(0.04)  # 4x the positives: 2x the rate
+    assert step.learning_rate(10_000) == pytest.approx(0.06)  # capped at lr_scale_max
+    step.blocks = object()  # sampled steps keep their fixed batch and rate
+    assert step.learning_rate(400) == 0.02
