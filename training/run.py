@@ -14,6 +14,7 @@ import numpy as np
 
 from graph_schema.clock import now_ms
 from training.combiner import BlendChoice
+from training.heap import release_freed
 from training.options import RefreshOptions
 
 if TYPE_CHECKING:
@@ -107,6 +108,8 @@ class Phases:
         try:
             return fn()
         finally:
+            # the next phase starts from what is in use, not from this one's high-water mark
+            release_freed()
             self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
 
 

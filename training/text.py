@@ -7,9 +7,6 @@ the items whose text changed since the last run (the caller passes the stored ha
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import gc
 import hashlib
 import importlib.util
 import os
@@ -20,6 +17,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+
+from training.heap import release_freed
 
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 MODEL_VERSION = "all-MiniLM-L6-v2@gt-0.1.0"
@@ -84,10 +83,7 @@ def release_encoder() -> None:
     texts grows the process by ~240 MiB, which would otherwise stay under the training that
     follows (the refresh's peak). The next run that embeds loads it again (~0.3 s)."""
     load_encoder.cache_clear()
-    gc.collect()
-    # glibc only: free() keeps small freed blocks in the process unless trimmed
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    release_freed(collect=True)
 
 
 def cpu_has_bf16(cpuinfo: str | None = None) -> bool:

@@ -262,7 +262,7 @@ class _Step:
         return self._full_backward(u_np, i_np, j_np)
 
     def _full_backward(self, u_np: np.ndarray, i_np: np.ndarray, j_np: np.ndarray) -> float:
-        """One propagation over the whole graph, the loss in chunks of `cfg.batch_size`
+        """One propagation over the whole graph, the loss in chunks of `cfg.loss_chunk`
         positives: each chunk's gradient with respect to the propagated vectors is summed
         into `grad`, then one backward pass carries it through the propagation. The same
         gradients as one batch (the loss is a mean: each chunk counts by its share), but
@@ -275,8 +275,8 @@ class _Step:
         eu = out["user"].detach().requires_grad_()
         items = out["item"].detach().requires_grad_()
         b, total = len(u_np), 0.0
-        for lo in range(0, b, cfg.batch_size):
-            part = slice(lo, lo + cfg.batch_size)
+        for lo in range(0, b, cfg.loss_chunk):
+            part = slice(lo, lo + cfg.loss_chunk)
             u = torch.as_tensor(u_np[part], device=dev)
             i = torch.as_tensor(i_np[part], device=dev)
             j = torch.as_tensor(j_np[part], device=dev)

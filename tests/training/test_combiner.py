@@ -75,3 +75,23 @@ def test_low_rank_blend_equals_the_sum_of_standardised_blocks() -> None:
     blocks = sources.scores(users, weights)
     expected = sum(np.float32(w) * blocks[name] for name, w in weights.items())
     np.testing.assert_allclose(sources.blend(users, weights), expected, rtol=1e-4, atol=1e-4)
+
+
+def test_a_blend_scored_in_parts_of_users_scores_as_the_whole_block(monkeypatch):
+    """choose_blend ranks each candidate blend a few users at a time (memory), with exactly
+    the metric of the whole block; a source held as one shared row counts as that row for all."""
+    import training.combiner as combiner
+    from training.metrics import hits_metrics, ranked_hits
+
+    rng = np.random.default_rng(5)
+    users, items = 23, 40
+    block = rng.standard_normal((users, items)).astype(np.float32)
+    block[3, :] = 0.0  # ties throughout a row
+    truth = [rng.choice(items, size=int(rng.integers(0, 4)), replace=False) for _ in range(users)]
+    seen = [rng.choice(items, size=int(rng.integers(0, 6)), replace=False) for _ in range(users)]
+    whole = hits_metrics(ranked_hits(block, truth, seen, 20), truth, (20,))[combiner.METRIC]
+    monkeypatch.setattr(combiner, "SCORE_CHUNK_USERS", 5)
+    assert combiner.chunked_score(lambda part: block[part], truth, seen, items) == whole
+    row = block[:1]
+    shared = hits_metrics(ranked_hits(np.repeat(row, users, 0), truth, seen, 20), truth, (20,))[combiner.METRIC]
+    assert combiner.chunked_score(lambda part: row, truth, seen, items) == shared

@@ -215,15 +215,15 @@ def _step_gradients(data: TrainingData, cfg: TrainConfig, u, i, j) -> tuple[floa
 
 
 def test_a_full_step_in_chunks_gives_the_gradients_of_one_batch():
-    """The loss of a full-propagation step is computed `batch_size` positives at a time (memory
+    """The loss of a full-propagation step is computed `loss_chunk` positives at a time (memory
     flat in the batch), and its gradients equal those of the whole batch at once."""
     d, _ = planted(users_per_group=30, items_per_group=25)
     rng = np.random.default_rng(3)
     rows = rng.permutation(d.n_interactions)[:250]
     u, i = d.user[rows], d.item[rows]
     j = rng.integers(0, d.n_items, size=(len(rows), 8))
-    whole, g_whole = _step_gradients(d, replace(FAST, batch_size=10_000, reg=1e-2), u, i, j)
-    chunked, g_chunked = _step_gradients(d, replace(FAST, batch_size=64, reg=1e-2), u, i, j)
+    whole, g_whole = _step_gradients(d, replace(FAST, loss_chunk=10_000, reg=1e-2), u, i, j)
+    chunked, g_chunked = _step_gradients(d, replace(FAST, loss_chunk=64, reg=1e-2), u, i, j)
     assert chunked == pytest.approx(whole, rel=1e-5)
     assert set(g_whole) == set(g_chunked) == {"emb.user", "emb.item", "emb.interest"}
     for name in g_whole:
