@@ -151,16 +151,47 @@ def tagging(ml: movielens.MovieLens, seed: int) -> dict[str, float]:
     }
 
 
+def compare_precisions(texts: list[str], k: int = 20) -> int:
+    """The encoder in float32 and in bfloat16 on the same texts: time (best of 3), how far
+    the vectors move, and how many of each text's k nearest texts stay."""
+    text.load_encoder()
+    text.embed(texts[:64])  # warm-up
+    runs: dict[str, tuple[float, np.ndarray]] = {}
+    for precision in ("float32", "bfloat16"):
+        times = []
+        for _ in range(3):
+            start = time.perf_counter()
+            vectors = text.embed(texts, precision=precision)
+            times.append(time.perf_counter() - start)
+        runs[precision] = (min(times), vectors)
+    (t32, v32), (t16, v16) = runs["float32"], runs["bfloat16"]
+    cosine = (v32 * v16).sum(1)
+    near32, near16 = text.nearest(v32, k), text.nearest(v16, k)
+    kept = np.mean([len(set(a) & set(b)) / k for a, b in zip(near32.tolist(), near16.tolist(), strict=True)])
+    print(f"{len(texts)} texts; native bfloat16 on this CPU: {text.cpu_has_bf16()}; "
+          f"auto picks {text.resolve_precision('auto', 'cpu')}")  # fmt: skip
+    print(f"float32 {t32:.2f} s ({len(texts) / t32:.0f} texts/s); "
+          f"bfloat16 {t16:.2f} s ({len(texts) / t16:.0f} texts/s), {t32 / t16:.2f}x")  # fmt: skip
+    print(f"cosine(float32, bfloat16) mean {cosine.mean():.5f} min {cosine.min():.5f}; "
+          f"{k} nearest texts kept {kept:.1%}")  # fmt: skip
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--epochs", type=int, default=30, help="GNN training epochs (TrainConfig's default)")
+    parser.add_argument(
+        "--precision", action="store_true", help="only compare the encoder in float32 and bfloat16 (TEXT_PRECISION)"
+    )
     a = parser.parse_args(argv)
     ml = movielens.load()
     texts = {
         m.item_id: text.item_text(m.title, None, {"year": str(m.year or ""), "genres": list(m.genres)})
         for m in ml.items
     }
+    if a.precision:
+        return compare_precisions(list(texts.values()))
 
     start = time.perf_counter()
     text.load_encoder()

@@ -23,7 +23,7 @@ from training.graph import PropagationGraph
 
 class WeightedBlockSampler:
     def __init__(self, pg: PropagationGraph, fanouts: Sequence[int]) -> None:
-        g = pg.graph
+        g = pg.dgl_graph()
         self.graph = g
         self.sampler = dgl.dataloading.NeighborSampler(list(fanouts), prob="w")
         w = g.edata["w"]

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from graph_schema.clock import now_ms
 from graph_schema.columns import GraphColumns
+from training.heap import release_freed
 from training.options import RefreshOptions
 from training.outputs import Outputs, build_outputs, written_vectors
 from training.pull import TrainingSet
@@ -75,6 +76,7 @@ def build_run_outputs(run: RefreshPlan, pulled: TrainingSet, fit: Fit, t_ref: in
     # SIMILAR_TO lists are a full run's: an incremental run moves a few items a little and
     # keeps the published lists (rewriting every item's list cost more than the fit)
     similar = similar_items(emb["item"], opts.similar_k, opts.similar_exact_max_items) if fit.staged is None else None
+    release_freed()  # the similarity blocks' heap: the user lists and the rows come next
     refreshed_at = now_ms()
     # the learned ranking rides on the user's staged row (promoted with it); a run that
     # stages every user keeps them as arrays too (the serving snapshot's user side)

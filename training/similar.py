@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from training.metrics import top_k
+
 # scores held at once while ranking exact neighbours (float32: 64 MB), whatever the catalogue
 EXACT_BLOCK_SCORES = 16_000_000
 # HNSW: links per node, and the candidate lists of construction and search. Recall@20
@@ -51,12 +53,11 @@ def exact_similar(item_emb: np.ndarray, k: int = 20, chunk: int | None = None) -
         hi = min(lo + chunk, n)
         sim = unit[lo:hi] @ unit.T
         sim[np.arange(hi - lo), np.arange(lo, hi)] = -np.inf
-        np.negative(sim, out=sim)  # in place: argpartition ranks ascending
-        part = np.argpartition(sim, k - 1, axis=1)[:, :k]
-        ps = -np.take_along_axis(sim, part, axis=1)
-        order = np.lexsort((part, -ps), axis=1)
-        idx[lo:hi] = np.take_along_axis(part, order, axis=1)
-        score[lo:hi] = np.take_along_axis(ps, order, axis=1)
+        # top_k selects without a block-sized index array (argpartition's was int64: twice
+        # the block), and keeps the lower index among ties at the k-th place too
+        top = top_k(sim, k, overwrite=True)
+        idx[lo:hi] = top
+        score[lo:hi] = np.take_along_axis(sim, top, axis=1)
     return idx, score
 
 

@@ -132,7 +132,7 @@ def train(
     rng = np.random.default_rng(cfg.seed)
     device = resolve_device(cfg.device)
 
-    g = homogeneous_view(build_graph(data, now_ms, cfg.graph, device))
+    g = homogeneous_view(build_graph(data, now_ms, cfg.graph, device), keep_graph=cfg.propagation == "sampled")
     model = LightGCN(
         {"user": data.n_users, "item": data.n_items, "interest": data.n_interests},
         cfg.dim,
@@ -271,7 +271,7 @@ class _Step:
         at 1M events: ~150 MiB of candidates per gather)."""
         cfg, dev = self.cfg, self.device
         out = self.model(self.pg)
-        self.edges += cfg.layers * self.pg.graph.num_edges()
+        self.edges += cfg.layers * self.pg.num_edges
         eu = out["user"].detach().requires_grad_()
         items = out["item"].detach().requires_grad_()
         b, total = len(u_np), 0.0
@@ -401,4 +401,4 @@ def embed_graph(
     """Propagate trained base embeddings over the graph of `data` (e.g. every interaction,
     hold-out included), so the published vectors reflect the newest events without retraining.
     `data` must share the node indexes the model was trained with."""
-    return embed(model, homogeneous_view(build_graph(data, now_ms, graph_cfg, device)))
+    return embed(model, homogeneous_view(build_graph(data, now_ms, graph_cfg, device), keep_graph=False))

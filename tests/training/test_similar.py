@@ -91,3 +91,19 @@ def test_zero_vectors_have_no_meaningful_neighbours() -> None:
     emb[7] = 0.0  # an item no edge reached
     for _, score in (exact_similar(emb, 5), approximate_similar(emb, 5)):
         assert not (score[7] > 0).any()  # the write-back keeps only positive scores
+
+
+def test_exact_lists_break_ties_by_the_lower_index_at_every_place():
+    """Vectors with many equal cosines: each list is the k best by score, then by index,
+    also where the tied items straddle the k-th place."""
+    rng = np.random.default_rng(4)
+    vectors = np.round(rng.standard_normal((60, 3))).astype(np.float32)
+    vectors[vectors.sum(1) == 0] = 1.0  # no zero vectors
+    idx, score = exact_similar(vectors, 7, chunk=13)
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    sim = unit @ unit.T
+    for row in range(len(vectors)):
+        others = [j for j in range(len(vectors)) if j != row]
+        expected = sorted(others, key=lambda j: (-sim[row, j], j))[:7]
+        assert idx[row].tolist() == expected, row
+        np.testing.assert_allclose(score[row], sim[row, expected], rtol=1e-6)
