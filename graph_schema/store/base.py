@@ -14,9 +14,8 @@ import math
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Self, TypeVar
+from typing import Any, Self
 
 import numpy as np
 
@@ -25,8 +24,6 @@ from graph_schema.columns import VectorTable
 from graph_schema.migrations import Migration
 from graph_schema.rows import Interaction, QueryResult
 from graph_schema.store.batch import TagCache
-
-T = TypeVar("T")
 
 
 @dataclass
@@ -76,25 +73,6 @@ def batches(rows: Iterable[Any], size: int) -> Iterator[list[Any]]:
     it = iter(rows)
     while batch := list(itertools.islice(it, size)):
         yield batch
-
-
-_END = object()
-
-
-def ahead(items: Iterable[T]) -> Iterator[T]:
-    """`items`, each produced by a worker thread while the caller uses the one before.
-
-    A refresh's write-back streams rows that take work to make (a user's learned list, a
-    vector's floats) into queries the graph server then works on; with the next batch made
-    while the server runs the last one, the two overlap instead of taking turns (the
-    server is another process; numpy and the socket wait release the GIL). At most one
-    item is made ahead; an error in making one is raised here, at that item."""
-    it = iter(items)
-    with ThreadPoolExecutor(1, thread_name_prefix="ahead") as pool:
-        pending = pool.submit(next, it, _END)
-        while (item := pending.result()) is not _END:
-            pending = pool.submit(next, it, _END)
-            yield item
 
 
 class StoreBase(ABC):
