@@ -213,7 +213,9 @@ def _detect_communities(graph: GraphStore, settings: Settings, result: Any) -> N
         return
     try:
         from training.communities import detect_and_write
+        from training.heap import release_freed
 
+        release_freed()  # the run's arrays are gone: the graph of users starts on a trimmed heap
         result.counts.update(detect_and_write(graph, settings, result.model_version))
     except Exception as exc:
         log.warning("communities of %s not detected: %s", result.model_version, exc)
