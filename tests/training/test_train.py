@@ -242,5 +242,7 @@ def test_a_batch_grown_with_the_graph_takes_a_square_root_scaled_learning_rate()
     assert step.learning_rate(100) == 0.02  # a batch of batch_size: the configured rate
     assert step.learning_rate(400) == pytest.approx(0.04)  # 4x the positives: 2x the rate
     assert step.learning_rate(10_000) == pytest.approx(0.06)  # capped at lr_scale_max
-    step.blocks = object()  # sampled steps keep their fixed batch and rate
+    step.cfg = replace(cfg, lr_scale_max=FAST.lr_scale_max)  # the default: off
+    assert FAST.lr_scale_max == 1.0 and step.learning_rate(10_000) == 0.02
+    step.cfg, step.blocks = cfg, object()  # sampled steps keep their fixed batch and rate
     assert step.learning_rate(400) == 0.02
