@@ -280,7 +280,10 @@ def choose_blend(
     available = [s for s in SOURCES if base._raw(s, users[:1]) is not None]
     blocks = base.scores(users, dict.fromkeys((s for s in available if s != "popularity"), 1.0))
     if "popularity" in available:  # every user's row is the same: held as one row
-        blocks["popularity"] = standardise(popularity[None, :])
+        # standardised as a (2, items) block, not (1, items): numpy reduces a single row
+        # pairwise and several rows otherwise, and the last digits would differ from the
+        # users × items block this row stands for
+        blocks["popularity"] = standardise(np.broadcast_to(popularity, (2, len(popularity))))[:1]
     for name in available:
         if name != "ease":
             validation[name] = score_of(lambda part, b=blocks[name]: _rows(b, part))

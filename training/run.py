@@ -108,9 +108,9 @@ class Phases:
         try:
             return fn()
         finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
             # the next phase starts from what is in use, not from this one's high-water mark
             release_freed()
-            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
 
 
 @dataclass(frozen=True)

@@ -87,15 +87,20 @@ def release_encoder() -> None:
 
 
 def cpu_has_bf16(cpuinfo: str | None = None) -> bool:
-    """Whether the CPU computes bfloat16 natively (the first processor's flags in /proc/cpuinfo)."""
+    """Whether the CPU computes bfloat16 natively (the first processor's flags in /proc/cpuinfo,
+    read once per process)."""
     from graph_schema.blas import cpu_flags
 
-    if cpuinfo is None:
-        try:
-            cpuinfo = Path("/proc/cpuinfo").read_text(errors="replace")
-        except OSError:
-            return False
-    return bool(cpu_flags(cpuinfo) & BF16_FLAGS)
+    text = _cpuinfo() if cpuinfo is None else cpuinfo
+    return bool(cpu_flags(text) & BF16_FLAGS)
+
+
+@lru_cache(maxsize=1)
+def _cpuinfo() -> str:
+    try:
+        return Path("/proc/cpuinfo").read_text(errors="replace")
+    except OSError:
+        return ""
 
 
 def resolve_precision(precision: str, device: str) -> str:

@@ -251,7 +251,7 @@ class _Step:
         positives (MovieLens-100K) trains at cfg.lr."""
         if self.blocks is not None or batch <= self.cfg.batch_size:
             return self.cfg.lr
-        return self.cfg.lr * min(math.sqrt(batch / self.cfg.batch_size), self.cfg.lr_scale_max)
+        return self.cfg.lr * min(math.sqrt(batch / self.cfg.batch_size), max(1.0, self.cfg.lr_scale_max))
 
     def backward(self, u_np: np.ndarray, i_np: np.ndarray, j_np: np.ndarray) -> float:
         """The step's mean loss over the batch, its gradients accumulated into the model."""
@@ -270,13 +270,15 @@ class _Step:
         batch's, so memory stays flat as the batch grows with the graph (70k positives
         at 1M events: ~150 MiB of candidates per gather)."""
         cfg, dev = self.cfg, self.device
+        b, total, chunk = len(u_np), 0.0, max(1, cfg.loss_chunk)
+        if b == 0:
+            return 0.0
         out = self.model(self.pg)
         self.edges += cfg.layers * self.pg.num_edges
         eu = out["user"].detach().requires_grad_()
         items = out["item"].detach().requires_grad_()
-        b, total = len(u_np), 0.0
-        for lo in range(0, b, cfg.loss_chunk):
-            part = slice(lo, lo + cfg.loss_chunk)
+        for lo in range(0, b, chunk):
+            part = slice(lo, lo + chunk)
             u = torch.as_tensor(u_np[part], device=dev)
             i = torch.as_tensor(i_np[part], device=dev)
             j = torch.as_tensor(j_np[part], device=dev)

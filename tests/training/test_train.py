@@ -211,7 +211,10 @@ def _step_gradients(data: TrainingData, cfg: TrainConfig, u, i, j) -> tuple[floa
     model = LightGCN({"user": data.n_users, "item": data.n_items, "interest": data.n_interests}, cfg.dim, cfg.layers)
     model.emb["item"].data += 0.01 * torch.arange(data.n_items, dtype=torch.float32)[:, None]  # distinct rows
     loss = _Step(model, g, cfg, "cpu").backward(u, i, j)
-    return loss, {name: p.grad.numpy().copy() for name, p in model.named_parameters()}
+    return loss, {
+        name: p.grad.numpy().copy() if p.grad is not None else np.zeros(tuple(p.shape), dtype=np.float32)
+        for name, p in model.named_parameters()
+    }
 
 
 def test_a_full_step_in_chunks_gives_the_gradients_of_one_batch():
@@ -246,3 +249,11 @@ def test_a_batch_grown_with_the_graph_takes_a_square_root_scaled_learning_rate()
     assert FAST.lr_scale_max == 1.0 and step.learning_rate(10_000) == 0.02
     step.cfg, step.blocks = cfg, object()  # sampled steps keep their fixed batch and rate
     assert step.learning_rate(400) == 0.02
+
+
+def test_an_empty_full_step_changes_nothing():
+    empty = np.zeros(0, dtype=np.int64)
+    d, _ = planted()
+    loss, grads = _step_gradients(d, replace(FAST, loss_chunk=0), empty, empty, np.zeros((0, 8), dtype=np.int64))
+    assert loss == 0.0
+    assert all(not np.any(g) for g in grads.values())
