@@ -143,6 +143,7 @@ class Gunicorn:
         answer_cache: bool,
         workdir: Path,
         extra_env: dict[str, str] | None = None,
+        nice: int = 0,
     ) -> None:
         self.port = port
         self.answer_cache = answer_cache
@@ -158,7 +159,8 @@ class Gunicorn:
         }
         with self.log.open("wb") as stderr:  # the child keeps its own descriptor
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "-w", str(workers), "-k", "gthread", "--threads", str(threads),
+                [*(["nice", "-n", str(nice)] if nice else []), sys.executable, "-m", "gunicorn",
+                 "-w", str(workers), "-k", "gthread", "--threads", str(threads),
                  "--backlog", "256", "-b", f"{HOST}:{port}", "--log-level", "warning", "service.app:create_app()"],
                 env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=stderr,
             )  # fmt: skip

@@ -27,6 +27,7 @@ from service.config import ApiSettings, get_api_settings
 from service.console import init_console
 from service.ingest.applier import BackgroundApplier
 from service.ingest.eventlog import EventLog
+from service.ingest.pool import IngestPool
 from service.ingest.schemas import EventIn, ItemIn, RelationIn
 from service.loop.experiments import Experiments
 from service.metrics import init_metrics
@@ -99,6 +100,7 @@ def create_app(settings: ApiSettings | None = None, **overrides: Any) -> Interes
         recommender=Recommender(s, eventlog),
         experiments=Experiments(sessions),
         applier=BackgroundApplier(eventlog, lambda: store_holder.get()),  # (the holder's get may be swapped)
+        ingest_pool=IngestPool(s),
     )
 
     register_error_handlers(app)

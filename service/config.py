@@ -31,6 +31,14 @@ class ApiSettings(Settings):
         "applies the log to the graph in batches of BATCH_SIZE events taken across requests, aggregated per user and "
         "item (pending > 0 until it has caught up; the log's total is /readyz's pending_events).",
     )
+    ingest_nice: int = Field(
+        0,
+        ge=0,
+        le=19,
+        description="0: POST /v1/events does its work in the request thread. N > 0 (Linux): each API worker hands "
+        "its event batches to one child process of its own at nice N, so that answering recommendations comes first "
+        "on the CPU under heavy ingest (bench/mixed.py); batches queue for the child, one core's worth per worker.",
+    )
 
     # --- auth -------------------------------------------------------------------
     auth_disabled: bool = Field(False, description="Local development only: every request acts as admin.")

@@ -17,6 +17,8 @@ from graph_schema.store import GraphStore, StoreHolder
 from service.config import ApiSettings
 from service.ingest.applier import BackgroundApplier
 from service.ingest.eventlog import EventLog
+from service.ingest.intake import IntakeResources
+from service.ingest.pool import IngestPool
 from service.loop.experiments import Experiments
 from service.recs.recommender import Recommender
 
@@ -34,6 +36,11 @@ class Services:
     recommender: Recommender
     experiments: Experiments
     applier: BackgroundApplier  # INGEST_APPLY=background: applies the log to the graph behind the requests
+    ingest_pool: IngestPool  # INGEST_NICE > 0: event batches taken in a niced child process
+
+    def intake(self) -> IntakeResources:
+        """What POST /v1/events needs when it runs in the request thread."""
+        return IntakeResources(self.settings, self.eventlog, self.store, self.applier)
 
     def store(self) -> GraphStore:
         return self.store_holder.get()

@@ -140,6 +140,7 @@ def make_app(
     for app in apps:
         # a serving snapshot being built in the background reads the store: let it finish
         app.extensions["interest_graph"].recommender.published.shared.join(60)
+        app.extensions["interest_graph"].ingest_pool.close()  # INGEST_NICE > 0: its child process
         holder = app.extensions["interest_graph"].store_holder
         if holder.opened():
             drop_graph(holder.get())
