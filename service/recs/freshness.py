@@ -76,11 +76,14 @@ class ChangeFeed:
         self._deleted_since = 0
         self._gen: dict[str, int] = {}
         self._next = 0
+        # a user the table does not hold is at the floor: after a reset, above every
+        # generation a request may have read before it (see _bump)
+        self._floor = 0
         self._polled_at = float("-inf")
         self._lock = threading.Lock()
 
     def generation(self, user_id: str) -> int:
-        return self._gen.get(user_id, 0)
+        return self._gen.get(user_id, self._floor)
 
     def touch(self, users: Iterable[str]) -> None:
         """These users' cached answers are stale (this worker changed them)."""
@@ -92,7 +95,13 @@ class ChangeFeed:
             self._next += 1
             self._gen[user] = self._next
         if len(self._gen) > MAX_USERS:
-            self._gen.clear()  # generation 0 again for everyone: the old entries must go too
+            # everyone moves to a new floor, above any generation handed out so far: an
+            # answer or profile computed before the reset and stored after it (keyed by
+            # the generation its request read) can never be found again. Back at 0, a
+            # user read at 0 before a change would meet the stale entry.
+            self._gen.clear()
+            self._next += 1
+            self._floor = self._next
             self.on_reset()
 
     def current(self, eventlog: ChangeLog, store: ServingReads) -> None:

@@ -236,3 +236,25 @@ def test_kept_per_user_is_keyed_by_generation_bounded_and_expires(monkeypatch: p
     off: KeptPerUser[str] = KeptPerUser(capacity=0, ttl_s=10.0)
     off.put("a", 1, "A")
     assert off.get("a", 1) is None
+
+
+def test_a_feed_reset_never_hands_out_a_generation_read_before_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past MAX_USERS the feed forgets every user's generation (and the kept entries). A
+    request that read a user's generation before the reset and stores its answer after
+    it must not be found by a later request: the user's generation after the reset is new."""
+    from service.recs import freshness
+
+    monkeypatch.setattr(freshness, "MAX_USERS", 3)
+    resets: list[int] = []
+    feed = freshness.ChangeFeed(100, 0, lambda: resets.append(1))
+    kept: KeptPerUser[str] = KeptPerUser(capacity=10, ttl_s=60.0)
+    read_before = feed.generation("quiet")  # a request reads it, then computes from the old profile
+    feed.touch(["quiet"])  # ... the user changes meanwhile
+    feed.touch(["a", "b", "c"])  # past MAX_USERS: reset
+    assert resets == [1]
+    kept.clear()  # what on_reset does in the Recommender
+    kept.put("quiet", read_before, "computed before the change")  # the slow request stores its entry late
+    assert feed.generation("quiet") != read_before
+    assert kept.get("quiet", feed.generation("quiet")) is None
+    feed.touch(["quiet"])
+    assert feed.generation("quiet") > read_before
