@@ -166,6 +166,39 @@ def ingest_client(
         seconds.value = time.perf_counter() - t0
 
 
+def _status_mib(pid: int, field: str) -> float:
+    """A /proc/PID/status field (VmRSS, VmHWM: the peak) in MiB; 0 once the process is gone."""
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _descendants(pid: int) -> list[int]:
+    """The process's children, their children, ... (the gunicorn workers and their ingest children)."""
+    parents: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    out, todo = [], [pid]
+    while todo:
+        kids = parents.get(todo.pop(), [])
+        out += kids
+        todo += kids
+    return out
+
+
+def memory_line(scheduler: int, apis: list[int]) -> str:
+    procs = [p for api in apis for p in _descendants(api)]
+    rss = ", ".join(f"{_status_mib(p, 'VmRSS'):.0f}" for p in procs)
+    return (
+        f"  memory: scheduler peak RSS {_status_mib(scheduler, 'VmHWM'):,.0f} MiB; API workers and ingest "
+        f"children RSS [{rss}] MiB"
+    )
+
+
 def run_for(seconds: float, targets: list[Any]) -> float:
     threads = [threading.Thread(target=t) for t in targets]
     t0 = time.perf_counter()
@@ -194,8 +227,14 @@ def main() -> int:
         "--ingest-nice",
         type=int,
         default=0,
-        help="0: the ingest client posts to the serving API; N > 0: to an ingest pool of its own (a second "
-        "gunicorn, --ingest-workers x 2 threads) at nice N, so that serving comes first on the CPU",
+        help="the API's INGEST_NICE: each worker takes its event batches in a child process at this nice value",
+    )
+    p.add_argument(
+        "--ingest-server-nice",
+        type=int,
+        default=0,
+        help="0: the ingest client posts to the serving API; N > 0: to a second gunicorn of its own "
+        "(--ingest-workers x 2 threads) at nice N (the experiment before INGEST_NICE)",
     )
     p.add_argument("--ingest-workers", type=int, default=1)
     a = p.parse_args()
@@ -219,15 +258,16 @@ def main() -> int:
             key = create_key(session_factory(settings.sql_url), "admin", "bench-mixed")
             env = {"API_RUNS_REFRESH": "0", "QUEUED_POLL_S": "2", "REFRESH_INTERVAL_MINUTES": "0",
                    "ONLINE_METRICS_EVERY_S": "0", "INGEST_APPLY": a.ingest_apply,
-                   "RECS_FRESHNESS": a.freshness,
+                   "RECS_FRESHNESS": a.freshness, "INGEST_NICE": str(a.ingest_nice),
                    **({"BATCH_SIZE": str(a.batch_size)} if a.batch_size else {})}  # fmt: skip
             server = Gunicorn(settings, engine, free_port(), 2, 2, True, tmp, extra_env=env)
             server.wait_ready(key)
             ingest_port = server.port
-            if a.ingest_nice:
+            if a.ingest_server_nice:
                 ingest_server = Gunicorn(
-                    settings, engine, free_port(), a.ingest_workers, 2, True, tmp, extra_env=env, nice=a.ingest_nice
-                )
+                    settings, engine, free_port(), a.ingest_workers, 2, True, tmp, extra_env=env,
+                    nice=a.ingest_server_nice,
+                )  # fmt: skip
                 ingest_server.wait_ready(key)
                 ingest_port = ingest_server.port
             sched_env = {**os.environ, **engine.env(), "DATA_DIR": str(settings.data_dir),
@@ -260,6 +300,7 @@ def main() -> int:
             for t in threads:
                 t.join()
             time.sleep(2.0)
+            memory = memory_line(scheduler.pid, [api.proc.pid for api in (server, ingest_server) if api is not None])
             runs = request(server.port, "GET", "/v1/jobs?limit=50", key)[1]
             published = [r for r in (runs.get("runs") or []) if r.get("status") == "published"
                          and r.get("trigger") == "api" and r.get("run_id") in mixed.refreshes]  # fmt: skip
@@ -276,7 +317,8 @@ def main() -> int:
                 f"mixed load, {a.minutes:g} min (1 ingest client, 2 recommendation clients, an incremental refresh "
                 f"asked for every {a.refresh_every:g} s, run by the scheduler process at REFRESH_NICE; "
                 f"INGEST_APPLY={a.ingest_apply}"
-                f"{f', ingest pool of {a.ingest_workers} at nice {a.ingest_nice}' if a.ingest_nice else ''}):\n"
+                f"{f', INGEST_NICE={a.ingest_nice}' if a.ingest_nice else ''}"
+                f"{f', ingest by a 2nd API at nice {a.ingest_server_nice}' if a.ingest_server_nice else ''}):\n"
                 f"  recommendations: {len(mixed.latencies):,} answers, p50 {p50:.1f} ms, p99 {p99:.1f} ms = "
                 f"{ratio:.2f}x the unloaded p99 (target <= {RECS_P99_RATIO:g}x: "
                 f"{'met' if ratio <= RECS_P99_RATIO else 'NOT met'})\n"
@@ -284,7 +326,7 @@ def main() -> int:
                 f"(target >= {INGEST_SHARE:.0%}: {'met' if rate / ingest_alone >= INGEST_SHARE else 'NOT met'})\n"
                 f"  refreshes: {len(mixed.refreshes)} asked for, {len(published)} published; model "
                 f"{before} -> {after}\n"
-                f"  errors: {len(mixed.errors)} {mixed.errors[:3]}"
+                f"  errors: {len(mixed.errors)} {mixed.errors[:3]}\n{memory}"
                 + f"\n  events of this run in the log: {logged:,} (accepted {mixed.sent:,}: none lost or doubled "
                 f"{'- yes' if logged == mixed.sent else '- NO'})"
             )
