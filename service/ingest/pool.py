@@ -13,17 +13,16 @@ Nothing is held only in memory: the child runs the same intake as the request th
 (service/ingest/intake.py), so an event is answered as accepted only once it is in the
 log. A child that dies (kill -9, out of memory) fails the batches it held with a 503
 — the client resends them; event ids make that safe — and the next batch starts a new
-child. The child exits with its worker (Linux parent-death signal).
+child. The child exits with its worker (it watches its parent process).
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import multiprocessing as mp
 import os
-import signal
 import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
@@ -31,7 +30,7 @@ from typing import Any
 from service.config import ApiSettings
 from service.ingest.intake import Intake, IntakeResources, take_events
 
-PR_SET_PDEATHSIG = 1
+PARENT_POLL_S = 0.5
 
 _resources: IntakeResources | None = None  # the child's own log, store and applier
 
@@ -42,8 +41,7 @@ class IngestProcessLost(RuntimeError):
 
 def _start_child(settings: ApiSettings, nice: int) -> None:
     global _resources
-    with contextlib.suppress(OSError, AttributeError):  # Linux: die with the worker
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    threading.Thread(target=_exit_with, args=(os.getppid(),), name="ingest-parent-watch", daemon=True).start()
     with contextlib.suppress(OSError, AttributeError):
         os.nice(nice)
     from graph_schema.store import StoreHolder
@@ -54,6 +52,16 @@ def _start_child(settings: ApiSettings, nice: int) -> None:
     eventlog = EventLog(settings, session_factory(settings.sql_url))
     holder = StoreHolder(settings)
     _resources = IntakeResources(settings, eventlog, holder.get, BackgroundApplier(eventlog, holder.get))
+
+
+def _exit_with(parent: int) -> None:
+    """End this process once its worker is gone (the worker killed with -9 cannot shut
+    the pool down, and the child holds its own end of the task pipe, so it would wait
+    forever). Not the parent-death signal: that follows the *thread* that started the
+    child, and a development server's request thread ends with its request."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_POLL_S)
+    os._exit(0)
 
 
 def _take(raw: list[Any]) -> Intake:

@@ -6,7 +6,12 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
+import textwrap
+import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -88,3 +93,51 @@ def test_a_child_killed_answers_503_and_the_resent_batch_counts_once(pooled: Any
         "pending": 0,
     }
     assert _graph(pooled)["bob"] == [("i1", 1), ("i2", 1), ("i3", 1), ("i8", 1)]
+
+
+def _gone(pid: int, seconds: float = 30.0) -> bool:
+    deadline = time.monotonic() + seconds  # a bound on waiting, not a measurement
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_a_child_started_by_a_request_thread_that_ended_keeps_taking_batches(pooled: Any) -> None:
+    """A development server runs each request on a thread of its own: the child must not
+    die with the thread that happened to start it."""
+    first: list[Any] = []
+    t = threading.Thread(target=lambda: first.append(_post(pooled, events_payload()[:3])))
+    t.start()
+    t.join()
+    assert first[0].status_code == 202
+    (child,) = services_of(pooled).ingest_pool.pids()
+    time.sleep(1.0)  # a parent-death signal tied to that thread would have fired by now
+    again = _post(pooled, events_payload()[3:])
+    assert again.status_code == 202, again.get_json()
+    assert services_of(pooled).ingest_pool.pids() == [child]
+
+
+def test_the_child_exits_when_its_worker_is_killed(tmp_path: Path) -> None:
+    script = textwrap.dedent(
+        f"""
+        import os, signal
+        from service.config import ApiSettings
+        from service.ingest.pool import IngestPool
+        pool = IngestPool(ApiSettings(data_dir={str(tmp_path)!r}, database_url="sqlite:///{tmp_path}/db.sqlite3",
+                                      ingest_nice=5))
+        print(pool._executor_here().submit(os.getpid).result(), flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+        """
+    )
+    root = Path(__file__).resolve().parents[2]
+    # files, not pipes: a child left behind would hold a pipe open (and run() wait for it)
+    out, err = tmp_path / "child.pid", tmp_path / "stderr.txt"
+    with out.open("w") as stdout, err.open("w") as stderr:
+        done = subprocess.run([sys.executable, "-c", script], cwd=root, stdout=stdout, stderr=stderr, timeout=120)
+    assert done.returncode == -signal.SIGKILL, err.read_text()
+    child = int(out.read_text().split()[0])
+    assert _gone(child), f"the ingest child {child} outlived its killed worker"
