@@ -107,6 +107,9 @@ class Load:
         self.stop.wait()
         stop.set()
         proc.join(180)
+        if proc.is_alive():  # stuck on a request: the bench must still end
+            proc.kill()
+            proc.join()
         with self.lock:
             self.sent += sent.value
             self.ingest_seconds += seconds.value
@@ -199,13 +202,15 @@ def memory_line(scheduler: int, apis: list[int]) -> str:
     )
 
 
-def run_for(seconds: float, targets: list[Any]) -> float:
+def run_for(seconds: float, load: Load, targets: list[Any]) -> None:
+    """Run the targets for `seconds`, then stop them and wait until they have reported."""
     threads = [threading.Thread(target=t) for t in targets]
-    t0 = time.perf_counter()
     for t in threads:
         t.start()
     time.sleep(seconds)
-    return time.perf_counter() - t0
+    load.stop.set()
+    for t in threads:
+        t.join()
 
 
 def main() -> int:
@@ -281,8 +286,7 @@ def main() -> int:
             path = lambda: f"/v1/users/{random.choice(users)}/recommendations?k=20"  # noqa: E731
             alone = single_client(server.port, key, path, a.unloaded_seconds)
             solo = Load(ingest_port, key, users, items)
-            run_for(a.unloaded_seconds, [solo.ingest])
-            solo.stop.set()
+            run_for(a.unloaded_seconds, solo, [solo.ingest])
             time.sleep(1.0)
             ingest_alone = solo.sent / solo.ingest_seconds
             print(f"unloaded: one recommendation client p50 {alone['p50_ms']:.1f} ms, p99 {alone['p99_ms']:.1f} ms; "

@@ -72,8 +72,13 @@ class EmbeddedServer:
         appendfsync: str = "everysec",
         start_timeout_s: float = 20.0,
         load_timeout_s: float = 600.0,
+        may_start: bool = True,
     ) -> None:
         self.dir = Path(directory).resolve()
+        # False: only use a running server. A process at a lower CPU priority (the API's
+        # ingest child) must not start the one server every reader shares: the server
+        # would inherit its nice value, and nothing unprivileged can raise it back
+        self.may_start = may_start
         self.appendfsync = appendfsync
         self.start_timeout_s = start_timeout_s
         self.load_timeout_s = load_timeout_s
@@ -184,6 +189,10 @@ class EmbeddedServer:
             if self.pid() is not None:
                 self._wait_ready(endpoint, None)
                 return endpoint
+            if not self.may_start:
+                raise EmbeddedStoreError(
+                    f"the embedded FalkorDB server in {self.dir} is not running, and this process does not start it"
+                )
             self._start(endpoint)
             return endpoint
 

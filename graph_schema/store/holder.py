@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class StoreHolder:
     settings: Settings
+    start_server: bool = True  # False: the embedded server is used only if it runs (open_store)
     _store: GraphStore | None = None
     _pid: int | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -28,7 +29,7 @@ class StoreHolder:
             return store
         with self._lock:
             if self._store is None or self._pid != os.getpid():
-                store = open_store(self.settings)
+                store = open_store(self.settings, self.start_server)
                 try:
                     applied = store.migrate()
                     if applied:

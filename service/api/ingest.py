@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 
 from flask import request
 from flask_openapi3 import APIBlueprint, Tag
 
+from graph_schema.store import StoreError
+from graph_schema.store.embedded import EmbeddedStoreError
 from service.api import AUTH_ERRORS, responses
 from service.api.deps import services
 from service.api.models import EventBatch, IngestReport, ItemBatch
@@ -50,6 +53,10 @@ def post_events(body: EventBatch) -> tuple[dict[str, Any], int]:
     svc = services()
     raw = _raw_records("events", svc.settings.max_batch_events)
     if svc.ingest_pool.enabled:  # INGEST_NICE > 0: in the worker's niced ingest process
+        # the worker opens the graph store first (and starts the embedded server if none
+        # runs, at the worker's priority): the child only uses a running one
+        with contextlib.suppress(StoreError, EmbeddedStoreError):
+            svc.store()
         try:
             intake = svc.ingest_pool.take(raw)
         except IngestProcessLost as exc:

@@ -62,7 +62,10 @@ class BackgroundApplier:
 
     def _run(self) -> None:
         with contextlib.suppress(OSError, AttributeError):  # not Linux: same priority as the requests
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICE)
+            tid = threading.get_native_id()
+            # lower only: in the ingest child (INGEST_NICE) the thread is already below NICE
+            if os.getpriority(os.PRIO_PROCESS, tid) < NICE:
+                os.setpriority(os.PRIO_PROCESS, tid, NICE)
         while True:
             self._wake.wait()
             self._wake.clear()  # cleared before reading the log: a later notify() is never lost

@@ -19,8 +19,10 @@ child. The child exits with its worker (it watches its parent process).
 from __future__ import annotations
 
 import contextlib
+import logging
 import multiprocessing as mp
 import os
+import pickle
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -32,6 +34,7 @@ from service.ingest.intake import Intake, IntakeResources, take_events
 
 PARENT_POLL_S = 0.5
 
+_settings: ApiSettings | None = None  # the child's: the worker's settings
 _resources: IntakeResources | None = None  # the child's own log, store and applier
 
 
@@ -39,19 +42,18 @@ class IngestProcessLost(RuntimeError):
     """The ingest process died while it held the batch: resend it."""
 
 
-def _start_child(settings: ApiSettings, nice: int) -> None:
-    global _resources
-    threading.Thread(target=_exit_with, args=(os.getppid(),), name="ingest-parent-watch", daemon=True).start()
+def _start_child(settings: ApiSettings, worker: int, nice: int, log_level: int) -> None:
+    """Only what cannot fail: the parent watch, the priority, logging. The log, the
+    store and the applier are built on the first batch (_resources_for), so a database
+    or graph outage comes back as that batch's error instead of breaking the pool."""
+    if os.getppid() != worker:  # the worker died while this process was starting
+        os._exit(0)
+    threading.Thread(target=_exit_with, args=(worker,), name="ingest-parent-watch", daemon=True).start()
     with contextlib.suppress(OSError, AttributeError):
         os.nice(nice)
-    from graph_schema.store import StoreHolder
-    from records.tables import session_factory
-    from service.ingest.applier import BackgroundApplier
-    from service.ingest.eventlog import EventLog
-
-    eventlog = EventLog(settings, session_factory(settings.sql_url))
-    holder = StoreHolder(settings)
-    _resources = IntakeResources(settings, eventlog, holder.get, BackgroundApplier(eventlog, holder.get))
+    logging.basicConfig(level=log_level, format="%(levelname)s %(name)s [ingest child]: %(message)s")
+    global _settings
+    _settings = settings
 
 
 def _exit_with(parent: int) -> None:
@@ -64,9 +66,41 @@ def _exit_with(parent: int) -> None:
     os._exit(0)
 
 
+def _resources_for() -> IntakeResources:
+    global _resources
+    if _resources is None:
+        settings = _settings
+        assert settings is not None, "the ingest process was not initialised"
+        from graph_schema.store import StoreHolder
+        from records.tables import session_factory
+        from service.ingest.applier import BackgroundApplier
+        from service.ingest.eventlog import EventLog
+
+        eventlog = EventLog(settings, session_factory(settings.sql_url))
+        # never starts the embedded server: it would run at this process's priority (the
+        # worker started it; if it died, the worker's next read restarts it, and the
+        # batch's events stay pending until then)
+        holder = StoreHolder(settings, start_server=False)
+        _resources = IntakeResources(settings, eventlog, holder.get, BackgroundApplier(eventlog, holder.get))
+    return _resources
+
+
 def _take(raw: list[Any]) -> Intake:
-    assert _resources is not None, "the ingest process was not initialised"
-    return take_events(_resources, raw)
+    try:
+        return take_events(_resources_for(), raw)
+    except Exception as exc:
+        raise sendable(exc) from None
+
+
+def sendable(exc: Exception) -> Exception:
+    """`exc` if it survives the trip to the worker; else a RuntimeError naming it (an
+    exception that pickles but cannot be rebuilt would break the pool, and with it
+    every batch queued behind)."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+        return exc
+    except Exception:
+        return RuntimeError(f"{type(exc).__name__}: {exc}")
 
 
 class IngestPool:
@@ -116,7 +150,12 @@ class IngestPool:
                     max_workers=1,
                     mp_context=mp.get_context("spawn"),
                     initializer=_start_child,
-                    initargs=(self.settings, self.settings.ingest_nice),
+                    initargs=(
+                        self.settings,
+                        os.getpid(),
+                        self.settings.ingest_nice,
+                        logging.getLogger().getEffectiveLevel(),
+                    ),
                 )
                 self._pid = os.getpid()
             return self._executor

@@ -99,9 +99,11 @@ class ChangeFeed:
             # answer or profile computed before the reset and stored after it (keyed by
             # the generation its request read) can never be found again. Back at 0, a
             # user read at 0 before a change would meet the stale entry.
-            self._gen.clear()
+            # (the floor first: generation() does not lock, and must not see the old floor
+            # once the table is empty)
             self._next += 1
             self._floor = self._next
+            self._gen = {}
             self.on_reset()
 
     def current(self, eventlog: ChangeLog, store: ServingReads) -> None:

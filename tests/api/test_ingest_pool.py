@@ -141,3 +141,31 @@ def test_the_child_exits_when_its_worker_is_killed(tmp_path: Path) -> None:
     assert done.returncode == -signal.SIGKILL, err.read_text()
     child = int(out.read_text().split()[0])
     assert _gone(child), f"the ingest child {child} outlived its killed worker"
+
+
+def test_background_apply_runs_in_the_child_and_writes_every_event_once(make_app: Any) -> None:
+    client = make_app(ingest_nice=10, ingest_apply="background", auth_disabled=True).test_client()
+    n = len(events_payload())
+    assert _post(client, events_payload()).get_json() == {"accepted": n, "duplicates": 0, "rejected": [], "pending": n}
+    log = services_of(client).eventlog
+    deadline = time.monotonic() + 60  # a bound on waiting for the child's applier, not a measurement
+    while log.pending_count() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert log.pending_count() == 0
+    assert _graph(client)["bob"] == [("i1", 1), ("i2", 1), ("i3", 1), ("i8", 1)]
+    assert services_of(client).store().counts()["relationships"]["INTERACTED"] == n
+
+
+class _TwoArgs(Exception):
+    def __init__(self, a: str, b: str) -> None:
+        super().__init__(f"{a} {b}")
+
+
+def test_an_exception_the_worker_could_not_rebuild_is_sent_as_a_runtime_error() -> None:
+    from graph_schema.store import StoreUnavailable
+    from service.ingest.pool import sendable
+
+    kept = StoreUnavailable("down")
+    assert sendable(kept) is kept
+    sent = sendable(_TwoArgs("x", "y"))  # pickles, but unpickling calls __init__ with one argument
+    assert type(sent) is RuntimeError and str(sent) == "_TwoArgs: x y"

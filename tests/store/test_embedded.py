@@ -322,3 +322,33 @@ def test_analyst_user_cannot_write(tmp_path: Path, make_server: MakeServer) -> N
         assert server.is_running()
     finally:
         store.close()
+
+
+def test_a_store_that_may_not_start_the_server_uses_a_running_one_only(
+    tmp_path: Path, make_server: MakeServer, redis_servers_under: ServersUnder
+) -> None:
+    """The API's niced ingest child opens its store with start_server=False: a server it
+    started would run at its priority. No server: a clear error, none started. A running
+    one is used; killed, it is not restarted by that store (the starting store does)."""
+    settings = _settings(tmp_path)
+    with pytest.raises(EmbeddedStoreError, match="not running"):
+        open_store(settings, start_server=False)
+    assert redis_servers_under(tmp_path) == []
+    store, server = _open(tmp_path, make_server)  # starts it
+    follower = open_store(settings, start_server=False)
+    try:
+        _fill(follower)
+        assert follower.user_interactions("u2")[0]["weight"] == 4.0
+        pid = server.pid()
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        _wait_dead(pid)
+        with pytest.raises(StoreUnavailable, match="could not be restarted"):
+            follower.counts()
+        assert redis_servers_under(tmp_path) == []
+        with pytest.raises(StoreUnavailable):
+            store.counts()  # the store that may start it restarts it ...
+        assert follower.user_interactions("u2")[0]["weight"] == 4.0  # ... and the other reconnects
+    finally:
+        follower.close()
+        store.close()
