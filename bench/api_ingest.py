@@ -14,7 +14,7 @@ the graph catches up behind: the benchmark also waits until nothing is pending a
 reports that time (accepted/s and applied/s).
 
     .venv/bin/python bench/api_ingest.py [--sql sqlite|postgresql] [--clients 1,4] [--batches 40]
-                                         [--apply inline|background] [--impressions 0,10]
+                                         [--apply inline|background] [--impressions 0,10] [--ingest-nice N]
 """
 
 from __future__ import annotations
@@ -164,7 +164,7 @@ def run(a: argparse.Namespace, engine: Engine) -> None:
             with open_store(settings) as store:
                 store.migrate()
             key = create_key(session_factory(settings.sql_url), "admin", "bench")
-            env = {"INGEST_APPLY": a.apply}
+            env = {"INGEST_APPLY": a.apply, "INGEST_NICE": str(a.ingest_nice)}
             server = Gunicorn(settings, engine, free_port(), a.workers, a.threads, True, tmp, extra_env=env)
             try:
                 server.wait_ready(key)
@@ -207,6 +207,7 @@ def main() -> None:
     p.add_argument("--batches", type=int, default=40, help="requests of 1,000 events per measurement")
     p.add_argument("--impressions", type=lambda s: [int(x) for x in s.split(",")], default=[0])
     p.add_argument("--apply", choices=("inline", "background"), default="inline", help="INGEST_APPLY of the server")
+    p.add_argument("--ingest-nice", type=int, default=0, help="INGEST_NICE of the server (batches in a niced child)")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--threads", type=int, default=2)
     add_backend_arguments(p)
