@@ -7,9 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from service.recs import model_snapshot
 from service.recs.model_snapshot import ModelSnapshot
 
 
@@ -71,3 +73,26 @@ def test_neighbour_sums_are_the_loops(n: int, per_item: int, k: int, seed: int, 
         )
     }
     assert got == _loop(snap, weights, k)
+
+
+def test_sums_are_kept_per_anchors_and_weights_and_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A user's anchors and weights stay the same until the user acts: the sums are kept
+    (the same read-only object), recomputed for other weights, an order or k, and the
+    least recently used go past SUMS_KEPT."""
+    monkeypatch.setattr(model_snapshot, "SUMS_KEPT", 2)
+    rows = np.array([[1, 2], [0, 2], [0, 1]], dtype=np.int32)
+    snap = _snapshot(rows, np.array([[0.9, 0.5], [0.9, 0.4], [0.5, 0.4]]), np.zeros((3, 2), dtype=bool))
+    a = snap.neighbour_sums({"i0": 1.0, "i1": 0.5}, 2)
+    assert snap.neighbour_sums({"i0": 1.0, "i1": 0.5}, 2) is a
+    assert not a.sums.flags.writeable and not a.best_anchor.flags.writeable
+    with pytest.raises(ValueError):
+        a.sums[0] = 0.0
+    other = [
+        snap.neighbour_sums({"i0": 1.0, "i1": 0.25}, 2),  # another weight
+        snap.neighbour_sums({"i1": 0.5, "i0": 1.0}, 2),  # another order: the first anchor wins ties
+        snap.neighbour_sums({"i0": 1.0, "i1": 0.5}, 1),  # another k
+    ]
+    assert all(o is not a for o in other)
+    assert other[1].anchors == ["i1", "i0"] and other[2].sums.tolist() != a.sums.tolist()
+    assert len(snap._sums) == 2  # bounded: `a` went first
+    assert snap.neighbour_sums({"i0": 1.0, "i1": 0.5}, 2) is not a

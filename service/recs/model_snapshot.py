@@ -54,8 +54,9 @@ import shutil
 import tempfile
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Collection, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any, cast
@@ -139,6 +140,10 @@ class UserSide:
         )
 
 
+# neighbour sums kept per snapshot and worker (~8 KB each at 10 anchors x 20 neighbours)
+SUMS_KEPT = 4096
+
+
 @dataclass(frozen=True)
 class NeighbourSums:
     """ModelSnapshot.neighbour_sums: per neighbour (items[n]) its summed score, the index
@@ -171,6 +176,10 @@ class ModelSnapshot:
     neighbour_by_text: np.ndarray  # bool [n, per_item]
     social_weight: float | None = None  # what the version's learned blend chose for its social source
     has_users: bool = False  # written with the user side (pinnable)
+    # neighbour_sums per (k, anchors and weights), least recently used dropped first: a
+    # user's anchors and their weights stay the same until the user acts again
+    _sums: OrderedDict[tuple[Any, ...], NeighbourSums] = field(default_factory=OrderedDict, compare=False, repr=False)
+    _sums_lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
 
     @classmethod
     def open(cls, path: Path) -> ModelSnapshot:
@@ -222,6 +231,24 @@ class ModelSnapshot:
         )
 
     def neighbour_sums(self, weights: dict[str, float], k: int) -> NeighbourSums:
+        """_neighbour_sums, kept for the last SUMS_KEPT (k, weights) asked (a pure function
+        of them and this version's arrays; the result is read-only, shared by requests)."""
+        key = (k, *weights.items())
+        with self._sums_lock:
+            found = self._sums.get(key)
+            if found is not None:
+                self._sums.move_to_end(key)
+                return found
+        found = self._neighbour_sums(weights, k)
+        for array in (found.sums, found.best_anchor, found.by_text):
+            array.flags.writeable = False
+        with self._sums_lock:
+            self._sums[key] = found
+            if len(self._sums) > SUMS_KEPT:
+                self._sums.popitem(last=False)
+        return found
+
+    def _neighbour_sums(self, weights: dict[str, float], k: int) -> NeighbourSums:
         """Over the anchors of `weights` (in their order) and each one's first k neighbours:
         every neighbour's sum of (anchor weight × similarity), and the anchor giving the
         most (the first on ties; -1 when no contribution beats -1). The same sums, in the
