@@ -53,6 +53,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.engines import Engine, add_backend_arguments, graph_engine  # noqa: E402
+from bench.procfs import children  # noqa: E402
 from graph_schema.store import open_store  # noqa: E402
 from graph_schema.store.factory import embedded_server  # noqa: E402
 from records.keys import create_key  # noqa: E402
@@ -97,16 +98,6 @@ def proc_cpu_s(pid: int) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def children(pid: int) -> list[int]:
-    out = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError, IndexError):
-                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                    out.append(int(entry.name))
-    return out
 
 
 def free_port() -> int:

@@ -44,6 +44,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.api import Gunicorn, free_port, request, single_client, warm_up  # noqa: E402
 from bench.engines import graph_engine  # noqa: E402
+from bench.procfs import children, memory_mib  # noqa: E402
 from graph_schema.store import open_store  # noqa: E402
 from graph_schema.store.factory import embedded_server  # noqa: E402
 from records.keys import create_key  # noqa: E402
@@ -169,35 +170,12 @@ def ingest_client(
         seconds.value = time.perf_counter() - t0
 
 
-def _status_mib(pid: int, field: str) -> float:
-    """A /proc/PID/status field (VmRSS, VmHWM: the peak) in MiB; 0 once the process is gone."""
-    with contextlib.suppress(OSError):
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def _descendants(pid: int) -> list[int]:
-    """The process's children, their children, ... (the gunicorn workers and their ingest children)."""
-    parents: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    out, todo = [], [pid]
-    while todo:
-        kids = parents.get(todo.pop(), [])
-        out += kids
-        todo += kids
-    return out
-
-
 def memory_line(scheduler: int, apis: list[int]) -> str:
-    procs = [p for api in apis for p in _descendants(api)]
-    rss = ", ".join(f"{_status_mib(p, 'VmRSS'):.0f}" for p in procs)
+    # the gunicorn workers, and each one's children (its ingest child, multiprocessing's tracker)
+    procs = [p for api in apis for worker in children(api) for p in (worker, *children(worker))]
+    rss = ", ".join(f"{memory_mib(p).get('VmRSS', 0.0):.0f}" for p in procs)
     return (
-        f"  memory: scheduler peak RSS {_status_mib(scheduler, 'VmHWM'):,.0f} MiB; API workers and ingest "
+        f"  memory: scheduler peak RSS {memory_mib(scheduler).get('VmHWM', 0.0):,.0f} MiB; API workers and ingest "
         f"children RSS [{rss}] MiB"
     )
 

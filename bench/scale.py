@@ -39,7 +39,6 @@ written in time order, generated and written in chunks.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import inspect
 import itertools
 import json
@@ -65,6 +64,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from bench.procfs import memory_mib  # noqa: E402
 
 GRAPH_NAME = "bench_scale"
 DAY_MS = 86_400_000
@@ -537,11 +538,8 @@ def server_memory(engine: Any, settings: Any) -> dict[str, float] | None:
     pid = engine.server_pid(settings)
     if pid is None:
         return None
-    found: dict[str, float] = {}
-    with contextlib.suppress(OSError), open(f"/proc/{pid}/status") as fh:
-        for line in fh:
-            if line.startswith(("VmRSS:", "VmHWM:")):
-                found["rss_mib" if line.startswith("VmRSS") else "peak_rss_mib"] = int(line.split()[1]) / 1024
+    memory = memory_mib(pid)
+    found = {name: memory[key] for name, key in (("rss_mib", "VmRSS"), ("peak_rss_mib", "VmHWM")) if key in memory}
     return found or None
 
 
