@@ -15,6 +15,9 @@ the project's test Neo4j, emptied, with SQLite in the DATA_DIR):
 4. 1 % new events (new event ids, the day after the data ends) through `interest-graph
    ingest`, then an incremental refresh, the same way; --incremental-rounds N repeats this N
    times (each round a day later), and the 1M target is judged on the rounds' median.
+   --from-kept DIR starts a size from the DATA_DIR an earlier --keep run left in
+   DIR/events-N, with the catalogue and ingest measurements it wrote there (ingest.json):
+   no catalogue load or ingest, the refreshes as above.
 
 Then a table per size, the growth exponent log(t2/t1)/log(n2/n1) between consecutive sizes
 (ingest, full refresh and its phases, peak RSS) and the issue's targets, met or not. The
@@ -33,7 +36,8 @@ written in time order, generated and written in chunks.
 
     .venv/bin/python bench/scale.py [--events 100000 1000000] [--users-per-event 0.05]
         [--items-per-event 0.02] [--interests 300] [--seed 0] [--backend falkordb|neo4j]
-        [--device auto] [--epochs N] [--incremental-rounds N] [--keep DIR] [--json FILE]
+        [--device auto] [--epochs N] [--incremental-rounds N] [--keep DIR] [--from-kept DIR]
+        [--json FILE]
 """
 
 from __future__ import annotations
@@ -71,6 +75,7 @@ GRAPH_NAME = "bench_scale"
 DAY_MS = 86_400_000
 END_MS = 1_735_689_600_000  # 2025-01-01T00:00Z: fixed, so a seed gives the same files on any day
 DAYS = 180.0
+INGEST_RECORD = "ingest.json"  # a size's catalogue and ingest measurements, kept for --from-kept
 CHUNK = 50_000  # events generated per numpy chunk (part of the seed's stream: changing it changes the data)
 
 EVENT_TYPES = ("view", "click", "cart", "purchase", "rating")
@@ -608,21 +613,32 @@ def run_size(spec: Spec, engine: Any, work: Path, a: argparse.Namespace) -> dict
         flush=True,
     )
     try:
-        engine.wipe()  # Neo4j: empty before each size (FalkorDB: a new DATA_DIR)
-        t0 = time.perf_counter()
-        with open_store(settings) as store:
-            store.migrate()
-            n_items = load_catalogue(settings, store, world, work / "catalogue.jsonl")
-        res["catalogue"] = {"items": n_items, "interests": spec.interests, "seconds": time.perf_counter() - t0}
-        print(
-            f"catalogue: {n_items:,} items, {spec.interests} interests in {res['catalogue']['seconds']:.1f} s",
-            flush=True,
-        )
-
-        res["ingest"] = measured(
-            lambda: ingest(work / "events.jsonl", env, work / "ingest.log", spec.events), engine, settings
-        )
-        res["ingest"]["data_dir_mib"] = dir_mib(data_dir)
+        kept = a.from_kept / f"events-{spec.events}" if a.from_kept else None
+        if kept is not None:
+            # an earlier --keep run's DATA_DIR (same size and seed: the files above are the
+            # same) copied, and what its catalogue and ingest measured: the refreshes start
+            # from the same graph without ingesting it again
+            if engine.backend != "falkordb":
+                raise SystemExit("--from-kept: the embedded default only (its DATA_DIR holds the graph)")
+            shutil.copytree(kept / "data", data_dir)
+            res.update(json.loads((kept / INGEST_RECORD).read_text()))
+            print(f"catalogue and ingest: copied from {kept} (measured there)", flush=True)
+        else:
+            engine.wipe()  # Neo4j: empty before each size (FalkorDB: a new DATA_DIR)
+            t0 = time.perf_counter()
+            with open_store(settings) as store:
+                store.migrate()
+                n_items = load_catalogue(settings, store, world, work / "catalogue.jsonl")
+            res["catalogue"] = {"items": n_items, "interests": spec.interests, "seconds": time.perf_counter() - t0}
+            print(
+                f"catalogue: {n_items:,} items, {spec.interests} interests in {res['catalogue']['seconds']:.1f} s",
+                flush=True,
+            )
+            res["ingest"] = measured(
+                lambda: ingest(work / "events.jsonl", env, work / "ingest.log", spec.events), engine, settings
+            )
+            res["ingest"]["data_dir_mib"] = dir_mib(data_dir)
+            (work / INGEST_RECORD).write_text(json.dumps({k: res[k] for k in ("catalogue", "ingest")}, indent=1))
         show_ingest("ingest", res["ingest"])
 
         res["full"] = measured(lambda: refresh("full", env, work, a.device, a.epochs), engine, settings)
@@ -858,6 +874,13 @@ def main() -> int:
     p.add_argument("--epochs", type=int, default=None, help="most training epochs (default: the trainer's)")
     p.add_argument("--keep", type=Path, default=None, help="keep each size's files and data in DIR/events-N")
     p.add_argument("--json", type=Path, default=None, help="write every measurement to FILE")
+    p.add_argument(
+        "--from-kept",
+        type=Path,
+        default=None,
+        help="start each size from DIR/events-N of an earlier --keep run (same sizes and seed): its "
+        "DATA_DIR copied and its ingest measurements reported, the refreshes run again (embedded default)",
+    )
     p.add_argument("--refresh-runner", choices=("full", "incremental"), help=argparse.SUPPRESS)
     p.add_argument("--runner-out", type=Path, help=argparse.SUPPRESS)
     from bench.engines import add_backend_arguments, graph_engine

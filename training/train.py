@@ -275,8 +275,16 @@ class _Step:
             return 0.0
         out = self.model(self.pg)
         self.edges += cfg.layers * self.pg.num_edges
-        eu = out["user"].detach().requires_grad_()
-        items = out["item"].detach().requires_grad_()
+        eu, items = out["user"].detach(), out["item"].detach()
+        emb_u, emb_i = self.model.emb["user"], self.model.emb["item"]
+        # Nothing per chunk may touch a whole table: chunks and table rows both grow with the
+        # graph (at 10M events 47 chunks a step over 700k rows). So a chunk's gradient is
+        # taken with respect to the rows it gathered and added into the step's gradient at
+        # those rows (an index_select's own backward makes and adds a table-sized zero
+        # tensor), and the L2 term is taken once per step from the batch's row counts.
+        grad_u, grad_i = torch.zeros_like(eu), torch.zeros_like(items)
+        cu = torch.zeros(emb_u.shape[0], dtype=emb_u.dtype, device=dev)
+        ci = torch.zeros(emb_i.shape[0], dtype=emb_i.dtype, device=dev)
         for lo in range(0, b, chunk):
             part = slice(lo, lo + chunk)
             u = torch.as_tensor(u_np[part], device=dev)
@@ -284,10 +292,21 @@ class _Step:
             j = torch.as_tensor(j_np[part], device=dev)
             if cfg.negative_candidates > 1:
                 j = j.gather(1, hardest(eu, items, u, j, cfg.negatives))
-            loss = bpr_loss(self.model, eu, items, u, i, j, u, i, j, cfg.reg) * (len(u) / b)
+            rows = torch.cat([i, j.reshape(-1)])
+            ru = eu.index_select(0, u).requires_grad_()
+            ri = items.index_select(0, rows).requires_grad_()
+            loss = pair_loss(self.model, ru, ri, i, j) * (len(u) / b)
             loss.backward()
             total += float(loss)
-        torch.autograd.backward([out["user"], out["item"]], [eu.grad, items.grad])
+            assert ru.grad is not None and ri.grad is not None
+            grad_u.index_add_(0, u, ru.grad)
+            grad_i.index_add_(0, rows, ri.grad)
+            row_counts(cu, ci, u, i, j)
+        torch.autograd.backward([out["user"], out["item"]], [grad_u, grad_i])
+        if cfg.reg:
+            penalty = l2_penalty(self.model, cu, ci, cfg.reg, b)
+            penalty.backward()
+            total += float(penalty)
         return total
 
     def _sampled_loss(self, u_np: np.ndarray, i_np: np.ndarray, j_np: np.ndarray) -> torch.Tensor:
@@ -339,25 +358,63 @@ def bpr_loss(
 
     `eu` / `items` hold the propagated user / item vectors the rows index (`*_rows`); u, i, j
     are the node indexes (the base tables and the bias), the same as the rows in a full step."""
-    b, k = j.shape
+    loss = ranking_loss(model, eu, items, u_rows, i_rows, j_rows, u, i, j)
+    if not reg:
+        return loss
+    emb_u, emb_i = model.emb["user"], model.emb["item"]
+    cu = torch.zeros(emb_u.shape[0], dtype=emb_u.dtype, device=emb_u.device)
+    ci = torch.zeros(emb_i.shape[0], dtype=emb_i.dtype, device=emb_i.device)
+    row_counts(cu, ci, u, i, j)
+    return loss + l2_penalty(model, cu, ci, reg, len(u))
+
+
+def ranking_loss(
+    model: LightGCN,
+    eu: torch.Tensor,
+    items: torch.Tensor,
+    u_rows: torch.Tensor,
+    i_rows: torch.Tensor,
+    j_rows: torch.Tensor,
+    u: torch.Tensor,
+    i: torch.Tensor,
+    j: torch.Tensor,
+) -> torch.Tensor:
+    """bpr_loss without its L2 term: the mean of -log σ(pos - neg) over the b x k pairs."""
     # one index_select per table: its backward (index_add) is ~3x faster on CPU than
     # tensor[idx]'s, and one scatter beats two
-    eu = eu.index_select(0, u_rows)
-    gathered = items.index_select(0, torch.cat([i_rows, j_rows.reshape(-1)]))
-    ei, ej = gathered[:b], gathered[b:].view(b, k, -1)
-    pos = (eu * ei).sum(-1, keepdim=True)
-    neg = torch.einsum("bd,bkd->bk", eu, ej)
+    ru = eu.index_select(0, u_rows)
+    ri = items.index_select(0, torch.cat([i_rows, j_rows.reshape(-1)]))
+    return pair_loss(model, ru, ri, i, j)
+
+
+def pair_loss(model: LightGCN, ru: torch.Tensor, ri: torch.Tensor, i: torch.Tensor, j: torch.Tensor) -> torch.Tensor:
+    """ranking_loss on gathered rows: `ru` (b, d) the users', `ri` (b + b x k, d) the
+    positives' and then the negatives'; i, j the item indexes (for the bias)."""
+    b, k = j.shape
+    ei, ej = ri[:b], ri[b:].view(b, k, -1)
+    pos = (ru * ei).sum(-1, keepdim=True)
+    neg = torch.einsum("bd,bkd->bk", ru, ej)
     if model.item_bias is not None:
         pos = pos + model.item_bias.index_select(0, i).unsqueeze(-1)
         neg = neg + model.item_bias.index_select(0, j.reshape(-1)).view(b, k)
-    loss = -F.logsigmoid(pos - neg).mean()
-    # L2 as per-row batch counts x squared norms: the value and gradient of summing the
-    # gathered rows, without another scatter in backward
+    return -F.logsigmoid(pos - neg).mean()
+
+
+def row_counts(cu: torch.Tensor, ci: torch.Tensor, u: torch.Tensor, i: torch.Tensor, j: torch.Tensor) -> None:
+    """Add the base rows (u, i, j) use to the per-row counts of l2_penalty: a user and a
+    positive count 1 each, each of a positive's k negatives 1/k."""
+    with torch.no_grad():
+        cu += torch.bincount(u, minlength=cu.shape[0]).to(cu.dtype)
+        ci += torch.bincount(i, minlength=ci.shape[0]).to(ci.dtype)
+        ci += torch.bincount(j.reshape(-1), minlength=ci.shape[0]).to(ci.dtype) / j.shape[1]
+
+
+def l2_penalty(model: LightGCN, cu: torch.Tensor, ci: torch.Tensor, reg: float, b: int) -> torch.Tensor:
+    """reg x (Σ count x squared norm of each base user and item row) / b: the value and
+    gradient of summing the squared norms of every row a batch of b positives gathered,
+    without a scatter in backward (one pass over each table)."""
     emb_u, emb_i = model.emb["user"], model.emb["item"]
-    cu = torch.bincount(u, minlength=emb_u.shape[0]).to(emb_u.dtype)
-    ci = torch.bincount(i, minlength=emb_i.shape[0]).to(emb_i.dtype)
-    ci = ci + torch.bincount(j.reshape(-1), minlength=emb_i.shape[0]).to(emb_i.dtype) / k
-    return loss + reg * (cu @ emb_u.pow(2).sum(1) + ci @ emb_i.pow(2).sum(1)) / b
+    return reg * (cu @ emb_u.pow(2).sum(1) + ci @ emb_i.pow(2).sum(1)) / b
 
 
 @torch.no_grad()

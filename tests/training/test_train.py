@@ -234,6 +234,26 @@ def test_a_full_step_in_chunks_gives_the_gradients_of_one_batch():
         np.testing.assert_allclose(g_chunked[name], g_whole[name], rtol=1e-4, atol=1e-7)
 
 
+def test_a_full_step_takes_its_l2_term_once_whatever_its_chunks(monkeypatch):
+    """The L2 term reads and writes the whole user and item tables: taken per chunk, a step
+    cost chunks x table rows, which both grow with the graph (at 10M events three quarters of
+    an epoch). It is taken once per step, with the same gradients (the test above)."""
+    import training.train as train
+
+    calls: list[int] = []
+    penalty = train.l2_penalty
+    monkeypatch.setattr(train, "l2_penalty", lambda *a: calls.append(1) or penalty(*a))
+    d, _ = planted(users_per_group=30, items_per_group=25)
+    rng = np.random.default_rng(3)
+    rows = rng.permutation(d.n_interactions)[:250]
+    j = rng.integers(0, d.n_items, size=(len(rows), 8))
+    _step_gradients(d, replace(FAST, loss_chunk=16, reg=1e-2), d.user[rows], d.item[rows], j)  # 16 chunks
+    assert len(calls) == 1
+    calls.clear()
+    _step_gradients(d, replace(FAST, loss_chunk=16, reg=0.0), d.user[rows], d.item[rows], j)
+    assert calls == []  # no L2 term, no pass over the tables
+
+
 def test_a_batch_grown_with_the_graph_takes_a_square_root_scaled_learning_rate():
     from training.train import _Step
 
