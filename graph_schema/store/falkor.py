@@ -6,6 +6,7 @@ import contextlib
 import json
 import logging
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -14,6 +15,7 @@ from falkordb import Edge, FalkorDB, Node, Path
 from redis.exceptions import NoPermissionError
 
 from graph_schema import cypher
+from graph_schema.columns import VectorTable
 from graph_schema.migrations import Migration
 from graph_schema.rows import QueryResult
 from graph_schema.store.base import (
@@ -22,6 +24,7 @@ from graph_schema.store.base import (
     ReadOnlyViolation,
     StoreError,
     StoreUnavailable,
+    _VectorPages,
     analyst_value,
     to_jsonable,
 )
@@ -88,6 +91,11 @@ JSON_COLUMNS = {
     "pull_embeddings_user_of": "rows_json",
     "pull_evidence": "rows_json",
     "pull_evidence_page": "rows_json",
+    "pull_evidence_window": "rows_json",
+    "pull_embeddings_interest_window": "rows_json",
+    "pull_embeddings_item_window": "rows_json",
+    "pull_embeddings_user_window": "rows_json",
+    "pull_interactions_window": "rows_json",
     "pull_interactions": "rows_json",
     "pull_interactions_page": "rows_json",
     "pull_neighbourhood": "rows_json",
@@ -133,8 +141,42 @@ def _decoded(rows: list[dict[str, Any]], column: str) -> list[dict[str, Any]] | 
     return out
 
 
+# Paged pulls that FalkorDB reads in windows of internal node ids instead of keyset pages:
+# for `WHERE n.id > $after ... ORDER BY n.id LIMIT $page` it scans and sorts every node
+# after $after, so a pull of N nodes cost N^2 / page (at 10M events, 500k users: minutes
+# per pull); a window [$lo, $hi) is an id range seek of `page` ids. Rows come in internal id
+# order, not id order: pull_columns' consumers sort (TrainingData.from_columns) or look up.
+WINDOWED = {
+    "pull_interactions_page": "pull_interactions_window",
+    "pull_evidence_page": "pull_evidence_window",
+    "pull_embeddings_user": "pull_embeddings_user_window",
+    "pull_embeddings_item": "pull_embeddings_item_window",
+    "pull_embeddings_interest": "pull_embeddings_interest_window",
+}
+
+
 class FalkorDBStore(GraphStore):
     backend = "falkordb"
+
+    def _pages(self, query_name: str, page: int, **params: Any) -> Iterator[list[list[Any]]]:
+        window = WINDOWED.get(query_name)
+        if window is None:
+            yield from super()._pages(query_name, page, **params)
+            return
+        top = (self._named_read("max_node_id") or [{}])[0].get("top")
+        for lo in range(0, -1 if top is None else int(top) + 1, max(1, page)):
+            res = self._named_read(window, lo=lo, hi=lo + page, **params)
+            rows = (res[0]["rows_json"] if res else None) or []
+            if rows:
+                yield rows
+
+    def _pull_vectors(self, query_name: str, page: int) -> VectorTable:
+        if query_name not in WINDOWED:
+            return super()._pull_vectors(query_name, page)
+        table = _VectorPages()
+        for rows in self._pages(query_name, page):
+            table.add(rows)
+        return table.done()
 
     def _named_read(self, query_name: str, /, **params: Any) -> list[dict[str, Any]]:
         rows = self._read(cypher.query(query_name, self.backend), params)

@@ -83,3 +83,33 @@ def test_many_small_pages_pull_what_one_page_and_the_row_pull_do(store: GraphSto
         for node_id, vec in table.items():
             assert vec.dtype == np.float32
             assert vec.tolist() == pytest.approx(rows.embeddings[label][node_id], rel=1e-6)
+
+
+def test_falkordb_pulls_in_id_windows_that_each_seek_one_page(store: GraphStore) -> None:
+    """FalkorDB answers a keyset page (`n.id > $after ORDER BY n.id LIMIT $page`) by sorting
+    every node after $after, so a keyset pull of N nodes cost N^2 / page (minutes at 500k
+    users). Its pull reads windows of internal node ids instead: each one `page` ids wide,
+    together covering every node once, and no keyset page."""
+    if store.backend != "falkordb":
+        pytest.skip("FalkorDB's paging")
+    _graph(store)
+    store.delete_user("u03")  # a freed id inside the range
+    calls: list[tuple[str, dict]] = []
+    read = store._named_read
+
+    def spy(name: str, /, **params):
+        calls.append((name, params))
+        return read(name, **params)
+
+    store._named_read = spy  # type: ignore[method-assign]
+    cols = store.pull_columns(page=4)
+    store._named_read = read  # type: ignore[method-assign]
+    names = {name for name, _ in calls}
+    assert not names & {"pull_interactions_page", "pull_evidence_page", "pull_embeddings_user"}
+    top = read("max_node_id")[0]["top"]
+    for query in ("pull_interactions_window", "pull_evidence_window", "pull_embeddings_user_window"):
+        windows = [(p["lo"], p["hi"]) for name, p in calls if name == query]
+        assert all(hi - lo == 4 for lo, hi in windows)
+        assert [lo for lo, _ in windows] == list(range(0, top + 1, 4))  # contiguous, past the last id
+    assert "u03" not in cols.interactions.user_ids
+    assert len(cols.interactions.user_ids) == 22  # 23 users with interactions, one deleted
