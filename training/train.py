@@ -150,7 +150,7 @@ def train(
         data, rng, cfg.hard_negative_frac, exposures=exposures, exposed_frac=cfg.exposed_negative_frac
     )
     seen = data.user_items()
-    valid_limit = min(cfg.valid_users, max(1, cfg.valid_scores // max(data.n_items, 1)))
+    valid_limit = min(cfg.valid_users, max(1, cfg.valid_min_users, cfg.valid_scores // max(data.n_items, 1)))
     valid_truth = _valid_sample(valid_truth, valid_limit, cfg.seed)
 
     sample_p = None

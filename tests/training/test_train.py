@@ -89,7 +89,8 @@ def test_early_stopping_keeps_best_epoch():
 
 def test_early_stopping_measures_a_bounded_sample_of_users():
     """At most valid_users users, and at most valid_scores / items of them: an epoch's
-    evaluation does not grow with the catalogue."""
+    evaluation does not grow with the catalogue; but at least valid_min_users, so that a
+    large catalogue is not measured on a handful of users."""
     d, held_out = planted()
     truth = group_by_user(
         np.array([d.users.pos[u] for u, its in held_out.items() for _ in its]),
@@ -101,7 +102,9 @@ def test_early_stopping_measures_a_bounded_sample_of_users():
     for cfg, expected in (
         ({}, with_truth),
         ({"valid_users": 7}, 7),
-        ({"valid_scores": 5 * d.n_items + 3}, 5),
+        ({"valid_scores": 5 * d.n_items + 3, "valid_min_users": 1}, 5),
+        ({"valid_scores": 5 * d.n_items + 3, "valid_min_users": 6}, 6),
+        ({"valid_scores": 5 * d.n_items + 3, "valid_min_users": 6, "valid_users": 4}, 4),
     ):
         res = train(d, NOW, TrainConfig(**{**FAST.__dict__, "epochs": 1, **cfg}), valid_truth=truth)
         assert res.history[0]["valid_users"] == expected
