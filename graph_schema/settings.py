@@ -105,6 +105,12 @@ class Settings(BaseSettings):
         description="Users (or previous vectors) per page of a full refresh's pull from the graph; "
         "only one page's rows are held as Python objects at a time.",
     )
+    refresh_publish_batch: int = Field(
+        50_000,
+        ge=1,
+        description="A graph of more users publishes a refresh in transactions of this many users "
+        "(the pointer still moves last, at once); up to it, in one transaction.",
+    )
     refresh_strength_alpha: float = Field(0.5, description="Weight of learned affinity vs evidence.")
     refresh_gate_margin: float = Field(0.01, description="Tolerated NDCG@20 drop vs the published run.")
     refresh_list_size: int = Field(

@@ -25,6 +25,7 @@ class RefreshOptions:
     similar_k: int = _setting_default("refresh_similar_k")
     similar_exact_max_items: int = _setting_default("refresh_similar_exact_max_items")
     pull_page: int = _setting_default("refresh_pull_page")  # users / vectors per page of a full pull
+    publish_batch: int = _setting_default("refresh_publish_batch")  # users per publish transaction
     strength_alpha: float = _setting_default("refresh_strength_alpha")
     gate_margin: float = _setting_default("refresh_gate_margin")
     # incremental fold-in: Adam steps of `foldin_batch` sampled interactions (chosen on
@@ -61,6 +62,7 @@ class RefreshOptions:
             similar_k=settings.refresh_similar_k,
             similar_exact_max_items=settings.refresh_similar_exact_max_items,
             pull_page=settings.refresh_pull_page,
+            publish_batch=settings.refresh_publish_batch,
             strength_alpha=settings.refresh_strength_alpha,
             gate_margin=settings.refresh_gate_margin,
             neighbours_per_item=settings.refresh_neighbours_per_item,

@@ -5,7 +5,9 @@ runs; an incremental run keeps the published model's lists, publish_model's
 similar_version), node properties and interest strengths staged as next_*. store.publish_model then promotes the
 staged properties and moves the pointer in one transaction (an incremental run's also
 carries what it did not stage into the new version), so a run that fails half-way leaves
-the previous version fully readable. Only after that are other versions cleaned up.
+the previous version fully readable. Beyond REFRESH_PUBLISH_BATCH users the promotion runs
+in batches under a recorded intent that only rolls forward, the pointer still moving last.
+Only after that are other versions cleaned up.
 
 Decay: every decayed quantity (the training graph's edge weights, evidence, population
 strength) is measured from t_ref, the newest interaction pulled, not the wall clock. All
@@ -58,7 +60,9 @@ def write_and_publish(
     carry_from = run.published.version if incremental and run.published else None
     # an incremental run writes no SIMILAR_TO: the published model's lists stay served
     kept = run.published.similar_version if incremental and run.published else None
-    store.publish_model(run.version, record, carry_from=carry_from, similar_version=kept)
+    store.publish_model(
+        run.version, record, carry_from=carry_from, similar_version=kept, batch=run.options.publish_batch
+    )
     return outputs
 
 

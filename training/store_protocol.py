@@ -70,7 +70,10 @@ class RefreshStore(Protocol):
         metrics: dict[str, Any] | None = None,
         carry_from: str | None = None,
         similar_version: str | None = None,
+        batch: int | None = None,
     ) -> dict[str, int]: ...
+
+    def finish_publish(self, batch: int) -> str | None: ...
 
     def cleanup_versions(
         self, keep: str, batch: int = 10_000, users: Sequence[str] | None = None, base: str | None = None

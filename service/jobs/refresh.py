@@ -2,10 +2,11 @@
 run_job.
 
 A run: take the refresh lease (records.runs.refresh_run: a short lease renewed by a
-heartbeat thread and at every phase), mark runs whose process died as abandoned and
-remove what they staged, seed an incremental run with the users the event log received
-events for since the published model, and run training.refresh.run_refresh, whose
-result is recorded in the run history. torch/dgl are imported here only inside a run.
+heartbeat thread and at every phase), finish a batched publish a stopped process began,
+mark runs whose process died as abandoned and remove what they staged, seed an
+incremental run with the users the event log received events for since the published
+model, and run training.refresh.run_refresh, whose result is recorded in the run history.
+torch/dgl are imported here only inside a run.
 """
 
 from __future__ import annotations
@@ -87,6 +88,10 @@ def run_job(
     version = refresh.new_model_version()
     with refresh_run(settings, mode, trigger=trigger, forced=force, run_id=run_id, model_version=version) as run:
         graph = store() if callable(store) else store
+        # a batched publish whose process stopped rolls forward before anything else
+        # (cleanup would otherwise take its staged rows for an abandoned run's)
+        if finished := graph.finish_publish(settings.refresh_publish_batch):
+            log.warning("finished publishing %s, which a stopped refresh had begun", finished)
         if run.abandoned:
             _clean_up_after(run.abandoned, graph, run)
         touched = touched_users(graph, settings) if mode == "incremental" else None

@@ -6,6 +6,8 @@ kill it with SIGKILL there:
 PHASE pull or train: parks when the phase starts (the lease is held, the run row says
 `running`). PHASE write: parks after the run's SIMILAR_TO edges are written, before its
 strengths are staged, so the graph holds staged rows of a version never published.
+PHASE publish: parks after the first batch of a batched publish (set REFRESH_PUBLISH_BATCH
+below the user count), so the graph holds a publish under way.
 The store is the real one; the driver only decides where the process stops.
 """
 
@@ -37,6 +39,19 @@ class ParkBeforeStrengths:
         return self._store.stage_interest_strengths(rows)
 
 
+def park_after_first_batch(store: GraphStore, park: Callable[[], None]) -> None:
+    """Park the process once the store's first publish batch has committed."""
+    named_write = store._named_write
+
+    def write(name: str, /, **params: Any) -> list[dict[str, Any]]:
+        rows = named_write(name, **params)
+        if name == "publish_users_batch":
+            park()
+        return rows
+
+    store._named_write = write  # type: ignore[method-assign]
+
+
 def main(settings_json: str, phase: str, marker: str) -> None:
     settings = Settings.model_validate_json(settings_json)
 
@@ -50,6 +65,8 @@ def main(settings_json: str, phase: str, marker: str) -> None:
             park()
 
     with open_store(settings) as store:
+        if phase == "publish":
+            park_after_first_batch(store, park)
         target: Any = ParkBeforeStrengths(store, park) if phase == "write" else store
         run_job(target, settings, "full", trigger="kill-test", force=True, on_phase=on_phase)
 

@@ -126,6 +126,42 @@ def test_refresh_killed_in_each_phase_is_recovered(served: Any, phase: str, tmp_
     assert store.current_model_version() == nxt.result.model_version
 
 
+def test_a_refresh_killed_while_publishing_in_batches_is_finished_by_the_next(served: Any, tmp_path: Path) -> None:
+    """A publish of more users than REFRESH_PUBLISH_BATCH commits batch by batch; killed
+    after its first batch, the pointer has not moved, and the next run finishes that
+    publish (it rolls forward: its rows are not removed as a dead run's) before its own."""
+    client, svc, settings = served
+    settings = settings.model_copy(update={"refresh_publish_batch": 5})  # 20 users: 4 batches
+    store = svc.store()
+    published = store.current_model_version()
+    marker = tmp_path / "parked"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.api.refresh_driver", settings.model_dump_json(), "publish", str(marker)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 180
+    while not marker.exists():
+        assert proc.poll() is None, f"the refresh ended before parking in publish: {proc.stdout.read()}"  # type: ignore[union-attr]
+        assert time.monotonic() < deadline, "the refresh never reached its publish"
+        time.sleep(0.1)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(30)
+    dead = list_runs(settings, 1)[0]
+    versions = "MATCH (u:User) RETURN u.model_version AS v, count(u) AS n ORDER BY v"
+    half = {r[0]: r[1] for r in store.read_only_query(versions, {}, 10_000, 10).rows}
+    assert half == {published: 15, dead["model_version"]: 5}  # one batch promoted, no more
+    assert store.current_model_version() == published
+    assert client.get("/v1/users/g0u1/recommendations?k=5").status_code == 200
+
+    nxt = run_job(svc.store, settings, "full", trigger="test", force=True)
+    assert nxt.result.status == "published"
+    runs = {r["run_id"]: r for r in list_runs(settings)}
+    assert runs[dead["run_id"]]["status"] == "published"  # its model was published, by the next run
+    assert staged_rows(store, dead["model_version"])["nodes"] == 0
+    after = {r[0]: r[1] for r in store.read_only_query(versions, {}, 10_000, 10).rows}
+    assert after == {nxt.result.model_version: 20} and store.current_model_version() == nxt.result.model_version
+
+
 LEASE_S = 0.5
 
 

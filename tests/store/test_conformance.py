@@ -981,6 +981,90 @@ def test_publish_carries_what_an_incremental_run_did_not_restage(store: GraphSto
     assert ro(store, users) == [["u1", [0.7, 0.7], "v3"], ["u2", [0.5, 0.5], "v2"]]
 
 
+def _publish_scenario(store: GraphStore, batch: int | None) -> list[list]:
+    """A full publish of 5 users, then an incremental one that re-fitted u1 and i1; the
+    graph's model state after them (every vector, version, ranking and strength)."""
+    store._write("MATCH (n) DETACH DELETE n", {})
+    users, items = [f"u{n}" for n in range(1, 6)], ["i1", "i2", "i3"]
+    store.upsert_items([CatalogueItem(i, interests=("a", "b")) for i in items])
+    store.apply_interactions([ev(u, i, 1, 100) for u in users for i in items[: 1 + int(u[1]) % 3]], TAU)
+
+    def stage(version: str, staged_users: list[str], staged_items: list[str], value: float) -> None:
+        store.stage_interest_strengths(
+            [{"user_id": u, "interest_id": t, "strength": value, "updated_at": 5, "model_version": version}
+             for u in staged_users for t in ("a", "b")]
+        )  # fmt: skip
+        store.stage_node_properties(
+            "User",
+            [{"id": u, "props": {"embedding": [value, float(u[1])], "model_version": version,
+                                 "recs_items": items, "recs_scores": [value] * 3}} for u in staged_users],
+        )  # fmt: skip
+        store.stage_node_properties(
+            "Item", [{"id": i, "props": {"embedding": [value], "model_version": version}} for i in staged_items]
+        )
+        store.stage_node_properties("Interest", [{"id": "a", "props": {"strength": value, "model_version": version}}])
+
+    stage("v1", users, items, 0.5)
+    full = store.publish_model("v1", {"ndcg@20": 0.1}, batch=batch)
+    assert full == {"users": 5, "items": 3, "interests": 1, "strengths": 10}
+    stage("v2", ["u1"], ["i1"], 0.9)
+    incremental = store.publish_model("v2", {"ndcg@20": 0.2}, carry_from="v1", batch=batch)
+    assert incremental == {"users": 1, "items": 1, "interests": 1, "strengths": 2}
+    assert store.current_model_version() == "v2" and store.current_model()["metrics"] == {"ndcg@20": 0.2}
+    return ro(store, """
+        MATCH (n) WHERE n:User OR n:Item OR n:Interest
+        OPTIONAL MATCH (n)-[r:INTERESTED_IN]->(t)
+        RETURN n.id, n.embedding, n.model_version, n.next_model_version, n.recs_items, n.recs_scores,
+               n.strength, t.id, r.strength, r.model_version, r.next_model_version
+        ORDER BY n.id, t.id""")  # fmt: skip
+
+
+def test_a_batched_publish_leaves_the_graph_a_single_transaction_does(store: GraphStore) -> None:
+    """More users than `batch`: promoted and carried in transactions of `batch` users; the
+    same graph, counts and pointer as the one-transaction publish, whatever the batch."""
+    whole = _publish_scenario(store, None)
+    # by hand: u1 re-fitted at 0.9, u2-u5 and their strengths carried from v1 at 0.5
+    assert [r[:3] for r in whole if r[0] == "u1"] == [["u1", [0.9, 1.0], "v2"]] * 2
+    assert {(r[0], r[2], r[9]) for r in whole if r[0] in ("u2", "u5")} == {("u2", "v2", "v2"), ("u5", "v2", "v2")}
+    finals: list[dict] = []
+    named_write = store._named_write
+
+    def observed(name: str, /, **params: object) -> list[dict]:
+        rows = named_write(name, **params)
+        if name == "publish_model":
+            finals.append(rows[0])
+        return rows
+
+    store._named_write = observed  # type: ignore[method-assign]
+    for batch in (1, 2, 3, 4, 100):
+        finals.clear()
+        assert _publish_scenario(store, batch) == whole, batch
+        if batch < 5:  # the batches moved every row: the last transaction only moves the pointer
+            assert [r["users"] + r["items"] + r["interests"] + r["strengths"] for r in finals] == [0, 0]
+            assert [r["carried_users"] + r["carried_strengths"] + r["carried_items"] for r in finals] == [0, 0]
+        else:
+            assert finals[0]["users"] == 5 and finals[1]["carried_users"] == 4
+
+
+def test_a_batched_publish_stopped_half_way_only_rolls_forward(store: GraphStore) -> None:
+    _publish_scenario(store, None)  # v2 published
+    users = [f"u{n}" for n in range(1, 6)]
+    staged = [{"id": u, "props": {"embedding": [0.1], "model_version": "v3"}} for u in users]
+    store.stage_node_properties("User", staged)
+    # the process stops after its intent and one batch of two users
+    store._named_write("publish_intent", model_version="v3", carry_from=None, similar_version=None, metrics="{}")
+    store._named_write("publish_users_batch", model_version="v3", limit=2)
+    versions = "MATCH (u:User) RETURN u.model_version, count(u) ORDER BY u.model_version"
+    assert ro(store, versions) == [["v2", 3], ["v3", 2]]
+    assert store.current_model_version() == "v2"  # the pointer has not moved
+    with pytest.raises(RuntimeError, match="v3 is being published"):
+        store.cleanup_versions("v2")  # it would take v3's staged rows for a dead run's
+    assert store.finish_publish(batch=2) == "v3"
+    assert ro(store, versions) == [["v3", 5]] and store.current_model_version() == "v3"
+    assert store.finish_publish(batch=2) is None  # nothing under way any more
+    store.cleanup_versions("v3")
+
+
 def test_an_incremental_cleanup_clears_its_refitted_users_strengths_only(store: GraphStore) -> None:
     """After an incremental publish the strengths to clear are the re-fitted users' (the
     interests their new top lists dropped): cleanup_versions(users=..., base=...) clears
