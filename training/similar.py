@@ -54,8 +54,7 @@ def exact_similar(item_emb: np.ndarray, k: int = 20, chunk: int | None = None) -
         sim = unit[lo:hi] @ unit.T
         sim[np.arange(hi - lo), np.arange(lo, hi)] = -np.inf
         # top_k selects without argpartition's block-sized int64 index array (twice the
-        # block; top_k's own tie check is a bool block, a quarter of it), and keeps the lower
-        # index among ties at the k-th place too
+        # block), and keeps the lower index among ties at the k-th place too
         top = top_k(sim, k, overwrite=True)
         idx[lo:hi] = top
         score[lo:hi] = np.take_along_axis(sim, top, axis=1)
