@@ -34,9 +34,11 @@ def test_sparse_seen_lookup_matches_dense():
     d = data()
     s = NegativeSampler(d, np.random.default_rng(0))
     users, items = np.repeat(np.arange(d.n_users), d.n_items), np.tile(np.arange(d.n_items), d.n_users)
+    shuffled = np.random.default_rng(1).permutation(len(users))  # the sorted lookup puts them back
+    users, items = np.concatenate([users, users[shuffled]]), np.concatenate([items, items[shuffled]])
     dense = s._seen(users, items)
     s.seen_dense = None
-    assert (s._seen(users, items) == dense).all() and dense.sum() == d.n_interactions
+    assert (s._seen(users, items) == dense).all() and dense.sum() == 2 * d.n_interactions
 
 
 def test_exposed_negatives_are_the_users_ignored_items_at_the_given_share():
