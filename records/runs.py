@@ -186,6 +186,18 @@ def mark_run(sessions: sessionmaker, run_id: int, **values: Any) -> None:
         s.execute(update(RefreshRun).where(RefreshRun.id == run_id).values(**values))
 
 
+def mark_published(sessions: sessionmaker, model_version: str, note: str) -> list[int]:
+    """Record the runs of `model_version` as published (a batched publish another process
+    finished: the run may be recorded failed or abandoned); their ids."""
+    with sessions.begin() as s:
+        rows = s.scalars(
+            select(RefreshRun).where(RefreshRun.model_version == model_version, RefreshRun.status != "published")
+        ).all()
+        for r in rows:
+            r.status, r.error = "published", note
+        return [r.id for r in rows]
+
+
 def _abandon_running(sessions: sessionmaker, keep: int | None) -> list[AbandonedRun]:
     with sessions.begin() as s:
         rows = s.scalars(select(RefreshRun).where(RefreshRun.status == "running", RefreshRun.id != (keep or -1))).all()

@@ -3,7 +3,7 @@
 // move the pointer. Until this commits, readers see only the previous version;
 // a run that failed while staging never reaches it. Properties written directly
 // (not staged) are untouched; nodes staged by other runs keep their next_*.
-// A graph of more users than REFRESH_PUBLISH_BATCH publishes in batches first
+// A graph of more users or items than REFRESH_PUBLISH_BATCH publishes in batches first
 // (publish_intent.cypher, publish_*_batch, carry_*_batch); this query then promotes
 // what is left, moves the pointer and clears the record of the publish under way.
 OPTIONAL MATCH (u:User) WHERE u.next_model_version = $model_version
@@ -60,6 +60,6 @@ MERGE (m:ModelRegistry {id: 'current'})
 SET m.similar_version = coalesce($similar_version, $model_version)
 SET m.model_version = $model_version, m.published_at = $published_at, m.metrics = $metrics
 SET m.publishing = null, m.publishing_carry_from = null, m.publishing_similar_version = null,
-    m.publishing_metrics = null
+    m.publishing_metrics = null, m.publishing_at = null
 RETURN m.model_version AS model_version, users, items, interests, strengths,
        carried_strengths, carried_users, carried_items, carried_interests

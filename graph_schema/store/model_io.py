@@ -228,37 +228,58 @@ class ModelIO(StoreBase):
         version unchanged, so readers asking for the published model_version still find them.
         `similar_version`: the version whose SIMILAR_TO lists the new one serves, when the
         run wrote none (an incremental run keeps its predecessor's); None: its own.
-        `batch` (REFRESH_PUBLISH_BATCH): a graph of more users publishes in transactions of
-        at most this many users (one transaction held every staged row: at 500k users
-        FalkorDB's write set outgrew the machine's memory). Its pointer still moves last
-        and at once; until then a user already promoted reads as the new version's, which
-        the API's version checks skip, and the publish only rolls forward (finish_publish).
+        `batch` (REFRESH_PUBLISH_BATCH): a graph of more users or items publishes in
+        transactions of at most this many nodes (one transaction held every staged row: at
+        500k users FalkorDB's write set outgrew the machine's memory). Its pointer still
+        moves last and at once, stamped with the time the publish began; until then a user
+        already promoted reads as the new version's, which the API's version checks skip,
+        and the publish only rolls forward (finish_publish). Raises RuntimeError while
+        another version's publish is under way.
         """
         metrics_json = json.dumps(metrics or {}, sort_keys=True)
-        if batch is not None and self._user_count() > batch:
-            self._named_write(
-                "publish_intent", model_version=model_version, carry_from=carry_from,
-                similar_version=similar_version, metrics=metrics_json,
-            )  # fmt: skip
-            return self._publish_batched(model_version, metrics_json, carry_from, similar_version, batch)
-        return self._publish_rest(model_version, metrics_json, carry_from, similar_version)
+        pending = self._pending_publish().get("model_version")
+        if pending and pending != model_version:
+            raise RuntimeError(f"model {pending} is being published; finish_publish first")
+        if batch is None or self._largest_label() <= batch:
+            return self._publish_rest(model_version, metrics_json, carry_from, similar_version, now_ms())
+        rows = self._named_write(
+            "publish_intent", model_version=model_version, carry_from=carry_from,
+            similar_version=similar_version, metrics=metrics_json, published_at=now_ms(),
+        )  # fmt: skip
+        if not rows:  # another publish began since the check above
+            raise RuntimeError(f"another model is being published than {model_version}")
+        return self.finish_publish(batch)[1]
 
-    def finish_publish(self, batch: int) -> str | None:
-        """Finish a batched publish whose process stopped half-way (publish_intent.cypher):
-        the version it published, or None when no publish was under way."""
-        rows = self._named_read("publishing")
-        pending = rows[0] if rows else {}
+    def finish_publish(self, batch: int) -> tuple[str | None, dict[str, int]]:
+        """Finish the batched publish recorded on the pointer (publish_intent.cypher), if
+        any, also one whose process stopped half-way: (its version, or None when no publish
+        was under way; the rows this call promoted)."""
+        pending = self._pending_publish()
         version = pending.get("model_version")
         if not version:
-            return None
-        self._publish_batched(
+            return None, {}
+        done = self._publish_batched(
             str(version), str(pending.get("metrics") or "{}"), pending.get("carry_from"),
-            pending.get("similar_version"), batch,
+            pending.get("similar_version"), int(pending.get("published_at") or now_ms()), batch,
         )  # fmt: skip
-        return str(version)
+        return str(version), done
+
+    def _largest_label(self) -> int:
+        counts = (self._named_read("count_users_items") or [{}])[0]
+        return max(int(counts.get("users") or 0), int(counts.get("items") or 0))
+
+    def _pending_publish(self) -> dict[str, Any]:
+        rows = self._named_read("publishing")
+        return rows[0] if rows and rows[0].get("model_version") else {}
 
     def _publish_batched(
-        self, model_version: str, metrics_json: str, carry_from: str | None, similar_version: str | None, batch: int
+        self,
+        model_version: str,
+        metrics_json: str,
+        carry_from: str | None,
+        similar_version: str | None,
+        published_at: int,
+        batch: int,
     ) -> dict[str, int]:
         """Promote (then carry) in transactions of `batch` nodes; each step drains before the
         next starts, so a resumed publish repeats none: a promoted row no longer matches."""
@@ -277,29 +298,30 @@ class ModelIO(StoreBase):
         if carry_from is not None:  # counted apart, as publish_model.cypher's carried_*
             for label in labels:
                 drain(f"carry_{label}_batch", carry_from=carry_from)
-        last = self._publish_rest(model_version, metrics_json, carry_from, similar_version)
+        last = self._publish_rest(model_version, metrics_json, carry_from, similar_version, published_at)
         out = {label: promoted[label][0] + last[label] for label in labels}
         out["strengths"] = promoted["users"][1] + last["strengths"]
         return out
 
     def _publish_rest(
-        self, model_version: str, metrics_json: str, carry_from: str | None, similar_version: str | None
+        self,
+        model_version: str,
+        metrics_json: str,
+        carry_from: str | None,
+        similar_version: str | None,
+        published_at: int,
     ) -> dict[str, int]:
         """publish_model.cypher: promote (and carry) whatever is staged, move the pointer."""
         res = self._named_write(
             "publish_model",
             model_version=model_version,
-            published_at=now_ms(),
+            published_at=published_at,
             metrics=metrics_json,
             carry_from=carry_from,
             similar_version=similar_version,
         )
         row = res[0] if res else {}
         return {k: int(row.get(k) or 0) for k in ("users", "items", "interests", "strengths")}
-
-    def _user_count(self) -> int:
-        rows = self._named_read("count_users")
-        return int(rows[0]["n"]) if rows else 0
 
     def current_model(self) -> dict[str, Any] | None:
         """The published model's pointer: model_version, published_at, metrics (decoded)."""
@@ -319,7 +341,7 @@ class ModelIO(StoreBase):
         re-fitted): only their strengths are looked at, not every user's, when `base`'s own
         cleanup completed (ModelRegistry.cleaned_version; else every edge is, so that what a
         failed cleanup left is not left for good). Marks `keep` cleaned when done."""
-        pending = (self._named_read("publishing") or [{}])[0].get("model_version")
+        pending = self._pending_publish().get("model_version")
         if pending and pending != keep:  # its staged rows are the model being published
             raise RuntimeError(f"model {pending} is being published; finish_publish first")
         out = {"similar_deleted": 0, "strengths_cleared": 0, "staged_cleared": 0}

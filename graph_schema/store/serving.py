@@ -75,6 +75,11 @@ class ServingReads(StoreBase):
             r["model_version"], _opt_int(r.get("published_at")), r.get("similar_version") or r["model_version"]
         )
 
+    def publish_under_way(self) -> str | None:
+        """The version a batched publish is promoting (its rows are half moved), or None."""
+        rows = self._named_read("publishing")
+        return str(rows[0]["model_version"]) if rows and rows[0].get("model_version") else None
+
     def user_state(self, user_id: str) -> UserState:
         """One indexed read telling whether a user's cached answer is still valid."""
         rows = self._named_read("recs_user_state", user_id=user_id)

@@ -26,7 +26,7 @@ import numpy as np
 from graph_schema.clock import now_ms
 from graph_schema.settings import Settings
 from graph_schema.store import GraphStore
-from records.runs import AbandonedRun, RunRecorder, mark_run, refresh_run
+from records.runs import AbandonedRun, RunRecorder, mark_published, mark_run, refresh_run
 from records.strength_history import record_version
 from service.config import ApiSettings
 from service.ingest.eventlog import EventLog
@@ -90,8 +90,7 @@ def run_job(
         graph = store() if callable(store) else store
         # a batched publish whose process stopped rolls forward before anything else
         # (cleanup would otherwise take its staged rows for an abandoned run's)
-        if finished := graph.finish_publish(settings.refresh_publish_batch):
-            log.warning("finished publishing %s, which a stopped refresh had begun", finished)
+        _finish_publish(graph, settings, run)
         if run.abandoned:
             _clean_up_after(run.abandoned, graph, run)
         touched = touched_users(graph, settings) if mode == "incremental" else None
@@ -239,6 +238,23 @@ def touched_users(store: GraphStore, settings: Settings) -> list[str] | None:
     if not current or current.get("published_at") is None:
         return None
     return EventLog(settings).users_since(int(current["published_at"]))
+
+
+def _finish_publish(graph: GraphStore, settings: Settings, run: RunRecorder) -> None:
+    """Finish a batched publish another process began and stopped (killed, or failed on an
+    error): its run is recorded as published and other versions' rows are cleaned up, as
+    after any publish."""
+    finished, counts = graph.finish_publish(settings.refresh_publish_batch)
+    if finished is None:
+        return
+    log.warning("finished publishing model %s, which a stopped refresh had begun: %s", finished, counts)
+    mark_published(run.sessions, finished, f"its publish was finished by run {run.run_id}")
+    run.counts.update({f"finished_publish_{k}": v for k, v in counts.items()})
+    if not run.abandoned:  # else _clean_up_after cleans up
+        try:
+            graph.cleanup_versions(keep=finished)
+        except Exception as exc:  # old rows are left for the next cleanup, as after any publish
+            log.warning("cleanup after finishing the publish of %s failed: %s", finished, exc)
 
 
 def _clean_up_after(abandoned: list[AbandonedRun], store: GraphStore, run: RunRecorder) -> None:

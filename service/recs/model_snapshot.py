@@ -314,10 +314,13 @@ def write(
     SIMILAR_TO lists it wrote, copied instead of read (cut to `per_item` in the run's
     order: at a tie on the cut the graph may keep the other one). Both only while
     `staged_version`, the run's, is the published version.
-    Raises RuntimeError if another model was published meanwhile."""
+    Raises RuntimeError if another model was published meanwhile, or while a batched
+    publish is under way (store.publish_under_way)."""
     published = store.published()
     if published is None:
         return None
+    if (pending := store.publish_under_way()) is not None:  # half its rows moved: neither version's whole
+        raise RuntimeError(f"model {pending} is being published: no snapshot until it is")
     version, similar_version = published.version, published.similar_version
     if staged_version != version:  # another publish since the run's: its rows are not this one's
         staged, staged_lists = None, None
@@ -340,7 +343,7 @@ def write(
     arrays = lists.remapped(side.index, per_item) if lists is not None else None
     if arrays is None and lists is not None:  # an item of the base is gone: read them all
         side = _read_items(store, version, similar_version, per_item, neighbours=True)
-    if store.published() != published:
+    if store.published() != published or store.publish_under_way() is not None:
         raise RuntimeError(f"model {version} is no longer the published one: its snapshot is not written")
     ids, titles, interests, index = side.ids, side.titles, side.interests, side.index
     vec, has = side.vector_arrays()

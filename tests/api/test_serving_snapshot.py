@@ -159,6 +159,20 @@ def test_a_new_publish_gets_its_own_snapshot_and_old_ones_are_pruned(published: 
     assert model_snapshot.write(store, root, 20, keep=3) == paths[-1]
 
 
+def test_no_snapshot_while_a_batched_publish_is_under_way(published: Any) -> None:
+    """Half a batched publish's rows are moved: neither version's snapshot would be whole."""
+    svc = _svc(published)
+    store = svc.store()
+    root = svc.settings.recs_snapshot_root
+    store._named_write(
+        "publish_intent", model_version="test-v9", carry_from=None, similar_version=None, metrics="{}", published_at=1
+    )
+    with pytest.raises(RuntimeError, match="test-v9 is being published"):
+        model_snapshot.write(store, root, 20)
+    assert store.finish_publish(batch=10)[0] == "test-v9"
+    assert ModelSnapshot.open(model_snapshot.write(store, root, 20)).version == "test-v9"
+
+
 WORKER = """
 import json, os, sys
 from pathlib import Path

@@ -13,6 +13,7 @@ import random
 import threading
 import uuid
 from collections import Counter, defaultdict
+from collections.abc import Callable
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -989,10 +990,12 @@ def _publish_scenario(store: GraphStore, batch: int | None) -> list[list]:
     store.upsert_items([CatalogueItem(i, interests=("a", "b")) for i in items])
     store.apply_interactions([ev(u, i, 1, 100) for u in users for i in items[: 1 + int(u[1]) % 3]], TAU)
 
-    def stage(version: str, staged_users: list[str], staged_items: list[str], value: float) -> None:
+    def stage(
+        version: str, staged_users: list[str], staged_items: list[str], value: float, interests: tuple = ("a", "b")
+    ) -> None:
         store.stage_interest_strengths(
             [{"user_id": u, "interest_id": t, "strength": value, "updated_at": 5, "model_version": version}
-             for u in staged_users for t in ("a", "b")]
+             for u in staged_users for t in interests]
         )  # fmt: skip
         store.stage_node_properties(
             "User",
@@ -1007,10 +1010,14 @@ def _publish_scenario(store: GraphStore, batch: int | None) -> list[list]:
     stage("v1", users, items, 0.5)
     full = store.publish_model("v1", {"ndcg@20": 0.1}, batch=batch)
     assert full == {"users": 5, "items": 3, "interests": 1, "strengths": 10}
-    stage("v2", ["u1"], ["i1"], 0.9)
+    stage("v2", ["u1"], ["i1"], 0.9, interests=("a",))  # u1's new top list dropped b
     incremental = store.publish_model("v2", {"ndcg@20": 0.2}, carry_from="v1", batch=batch)
-    assert incremental == {"users": 1, "items": 1, "interests": 1, "strengths": 2}
+    assert incremental == {"users": 1, "items": 1, "interests": 1, "strengths": 1}
     assert store.current_model_version() == "v2" and store.current_model()["metrics"] == {"ndcg@20": 0.2}
+    return _state(store)
+
+
+def _state(store: GraphStore) -> list[list]:
     return ro(store, """
         MATCH (n) WHERE n:User OR n:Item OR n:Interest
         OPTIONAL MATCH (n)-[r:INTERESTED_IN]->(t)
@@ -1023,8 +1030,12 @@ def test_a_batched_publish_leaves_the_graph_a_single_transaction_does(store: Gra
     """More users than `batch`: promoted and carried in transactions of `batch` users; the
     same graph, counts and pointer as the one-transaction publish, whatever the batch."""
     whole = _publish_scenario(store, None)
-    # by hand: u1 re-fitted at 0.9, u2-u5 and their strengths carried from v1 at 0.5
-    assert [r[:3] for r in whole if r[0] == "u1"] == [["u1", [0.9, 1.0], "v2"]] * 2
+    # by hand: u1 re-fitted at 0.9, u2-u5 and their strengths carried from v1 at 0.5; u1's
+    # strength of b, which its new list dropped, is not carried (cleanup clears it)
+    assert [r[:3] + r[7:10] for r in whole if r[0] == "u1"] == [
+        ["u1", [0.9, 1.0], "v2", "a", 0.9, "v2"],
+        ["u1", [0.9, 1.0], "v2", "b", 0.5, "v1"],
+    ]
     assert {(r[0], r[2], r[9]) for r in whole if r[0] in ("u2", "u5")} == {("u2", "v2", "v2"), ("u5", "v2", "v2")}
     finals: list[dict] = []
     named_write = store._named_write
@@ -1044,6 +1055,39 @@ def test_a_batched_publish_leaves_the_graph_a_single_transaction_does(store: Gra
             assert [r["carried_users"] + r["carried_strengths"] + r["carried_items"] for r in finals] == [0, 0]
         else:
             assert finals[0]["users"] == 5 and finals[1]["carried_users"] == 4
+    store._named_write = named_write  # type: ignore[method-assign]
+
+    # the incremental publish stopped at any point after its intent (each batch its own
+    # transaction) and finished by finish_publish leaves the same graph: it only rolls forward
+    calls = 0
+
+    def stops_after(n: int) -> Callable[..., list[dict]]:
+        def write(name: str, /, **params: object) -> list[dict]:
+            nonlocal calls
+            if params.get("model_version") == "v2" and (name == "publish_model" or name.endswith("_batch")):
+                calls += 1
+                if calls > n:
+                    raise ConnectionError("the process stopped")
+            return named_write(name, **params)
+
+        return write
+
+    for n in itertools.count():
+        calls = 0
+        store._named_write = stops_after(n)  # type: ignore[method-assign]
+        try:
+            state = _publish_scenario(store, 2)
+        except ConnectionError:
+            state = None
+        finally:
+            store._named_write = named_write  # type: ignore[method-assign]
+        if state is not None:  # n passed the last transaction: nothing stopped it
+            assert state == whole and n >= 9  # promote 3, carry users 3, items 2, interests 1, the pointer
+            break
+        assert store.current_model_version() == "v1", n  # the pointer moves last
+        assert store.finish_publish(batch=2)[0] == "v2", n
+        assert ro(store, "MATCH (m:ModelRegistry) RETURN m.publishing") == [[None]]
+        assert _state(store) == whole, n
 
 
 def test_a_batched_publish_stopped_half_way_only_rolls_forward(store: GraphStore) -> None:
@@ -1052,16 +1096,22 @@ def test_a_batched_publish_stopped_half_way_only_rolls_forward(store: GraphStore
     staged = [{"id": u, "props": {"embedding": [0.1], "model_version": "v3"}} for u in users]
     store.stage_node_properties("User", staged)
     # the process stops after its intent and one batch of two users
-    store._named_write("publish_intent", model_version="v3", carry_from=None, similar_version=None, metrics="{}")
+    store._named_write(
+        "publish_intent", model_version="v3", carry_from=None, similar_version=None, metrics="{}", published_at=7
+    )
     store._named_write("publish_users_batch", model_version="v3", limit=2)
     versions = "MATCH (u:User) RETURN u.model_version, count(u) ORDER BY u.model_version"
     assert ro(store, versions) == [["v2", 3], ["v3", 2]]
     assert store.current_model_version() == "v2"  # the pointer has not moved
     with pytest.raises(RuntimeError, match="v3 is being published"):
         store.cleanup_versions("v2")  # it would take v3's staged rows for a dead run's
-    assert store.finish_publish(batch=2) == "v3"
+    assert store.finish_publish(batch=2)[0] == "v3"
     assert ro(store, versions) == [["v3", 5]] and store.current_model_version() == "v3"
-    assert store.finish_publish(batch=2) is None  # nothing under way any more
+    assert store.finish_publish(batch=2) == (None, {})  # nothing under way any more
+    with pytest.raises(RuntimeError, match="v3 is being published"):  # one publish at a time
+        store._named_write("publish_intent", model_version="v3", carry_from=None, similar_version=None,
+                           metrics="{}", published_at=1)  # fmt: skip
+        store.publish_model("v4", batch=2)
     store.cleanup_versions("v3")
 
 
