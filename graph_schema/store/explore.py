@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from graph_schema.store.base import StoreBase
 
@@ -143,8 +144,14 @@ class ExploreReads(StoreBase):
                 limit=page,
             )
             for r in rows:
-                pairs = zip(r.get("interests") or [], r.get("strengths") or [], strict=False)
-                yield str(r["user_id"]), {str(i): float(s) for i, s in pairs}
+                yield user_strengths(r["user_id"], r.get("interests"), r.get("strengths"))
             if len(rows) < page:
                 return
             after = str(rows[-1]["user_id"])
+
+
+def user_strengths(
+    user_id: Any, interests: list[Any] | None, strengths: list[Any] | None
+) -> tuple[str, dict[str, float]]:
+    """(user id, {interest: strength}) of a User's published top_interests and interest_strengths."""
+    return str(user_id), {str(i): float(s) for i, s in zip(interests or [], strengths or [], strict=False)}

@@ -29,6 +29,7 @@ from graph_schema.store.base import (
     to_jsonable,
 )
 from graph_schema.store.embedded import ANALYST_USER, EmbeddedServer, Endpoint
+from graph_schema.store.explore import user_strengths
 from graph_schema.store.falkor_params import params_header
 from graph_schema.store.graph_store import GraphStore
 
@@ -105,6 +106,7 @@ JSON_COLUMNS = {
     "pull_user_evidence": "rows_json",
     "snapshot_items": "rows_json",
     "published_user_strengths": "rows_json",
+    "published_user_strengths_window": "rows_json",
     "snapshot_items_plain": "rows_json",
     "snapshot_user_ids": "rows_json",
     "snapshot_users": "rows_json",
@@ -163,12 +165,27 @@ class FalkorDBStore(GraphStore):
         if window is None:
             yield from super()._pages(query_name, page, **params)
             return
+        yield from self._windows(window, page, **params)
+
+    def _windows(self, query_name: str, page: int, **params: Any) -> Iterator[list[list[Any]]]:
+        """The rows (rows_json) of `query_name` over windows [$lo, $hi) of `page` internal
+        node ids, from 0 past the highest id; empty windows skipped."""
         top = (self._named_read("max_node_id") or [{}])[0].get("top")
         for lo in range(0, -1 if top is None else int(top) + 1, max(1, page)):
-            res = self._named_read(window, lo=lo, hi=lo + page, **params)
+            res = self._named_read(query_name, lo=lo, hi=lo + page, **params)
             rows = (res[0]["rows_json"] if res else None) or []
             if rows:
                 yield rows
+
+    def published_user_strengths(
+        self, model_version: str, refreshed_since: int, page: int = 5_000
+    ) -> Iterator[tuple[str, dict[str, float]]]:
+        """As ExploreReads', in windows of internal ids (not in id order): a keyset page
+        sorted every user after it (~100 s of pages at 500k users)."""
+        params = {"model_version": model_version, "refreshed_since": refreshed_since}
+        for rows in self._windows("published_user_strengths_window", page, **params):
+            for user_id, interests, strengths in rows:
+                yield user_strengths(user_id, interests, strengths)
 
     def _pull_vectors(self, query_name: str, page: int) -> VectorTable:
         if query_name not in WINDOWED:

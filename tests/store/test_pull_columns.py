@@ -113,3 +113,26 @@ def test_falkordb_pulls_in_id_windows_that_each_seek_one_page(store: GraphStore)
         assert [lo for lo, _ in windows] == list(range(0, top + 1, 4))  # contiguous, past the last id
     assert "u03" not in cols.interactions.user_ids
     assert len(cols.interactions.user_ids) == 22  # 23 users with interactions, one deleted
+
+
+def test_published_user_strengths_read_in_pages_are_the_users_the_run_wrote(store: GraphStore) -> None:
+    """Every engine: the users of the version written since the run started, whatever the
+    page (FalkorDB reads id windows, Neo4j keyset pages), each once."""
+    _graph(store)
+    users = [f"u{k:02d}" for k in range(21)]
+    props = [
+        {"id": u, "props": {"model_version": "v2" if k % 5 else "v1", "refreshed_at": 100 if k % 3 else 50,
+                            "top_interests": [f"x{k % 4}", "y0"], "interest_strengths": [0.5 + k / 100, 0.25]}}
+        for k, u in enumerate(users)
+    ]  # fmt: skip
+    store.write_node_properties("User", props)
+    # by hand: version v2 (k % 5 != 0) written at or after 100 (k % 3 != 0)
+    expected = {
+        u: {f"x{k % 4}": pytest.approx(0.5 + k / 100), "y0": 0.25}
+        for k, u in enumerate(users)
+        if k % 5 and k % 3
+    }
+    assert len(expected) == 11
+    for page in (1, 3, 5_000):
+        got = list(store.published_user_strengths("v2", refreshed_since=100, page=page))
+        assert len(got) == len(expected) and dict(got) == expected, page
