@@ -128,9 +128,7 @@ def test_published_user_strengths_read_in_pages_are_the_users_the_run_wrote(stor
     store.write_node_properties("User", props)
     # by hand: version v2 (k % 5 != 0) written at or after 100 (k % 3 != 0)
     expected = {
-        u: {f"x{k % 4}": pytest.approx(0.5 + k / 100), "y0": 0.25}
-        for k, u in enumerate(users)
-        if k % 5 and k % 3
+        u: {f"x{k % 4}": pytest.approx(0.5 + k / 100), "y0": 0.25} for k, u in enumerate(users) if k % 5 and k % 3
     }
     assert len(expected) == 11
     for page in (1, 3, 5_000):
