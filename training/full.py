@@ -16,7 +16,7 @@ import numpy as np
 
 from training.combiner import choose_blend, source_inputs
 from training.data import Split, TrainingData
-from training.metrics import evaluate, evaluate_popularity, holdout_truth, items_by_user
+from training.metrics import evaluate, evaluate_popularity, holdout_truth, items_by_user, sample_users
 from training.options import RefreshOptions
 from training.run import Fit, Phases
 
@@ -49,7 +49,7 @@ def fit_full(
     )
 
     def evaluate_both() -> tuple[dict[str, float], dict[str, float]]:
-        h = holdout_truth(data, split, _sample_users(data, split.test, opts.eval_users))
+        h = holdout_truth(data, split, sample_users(data, split.test, opts.eval_users))
         known = np.concatenate([split.train, split.valid])
         sources = source_inputs(
             data, known, blend.ease_lambda, blend.sequence_decay, vectors, vectors[1], blend.social_tau_days
@@ -83,13 +83,3 @@ def _halves(truth: list[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]
         [t if u % 2 == 0 else empty for u, t in enumerate(truth)],
         [t if u % 2 == 1 else empty for u, t in enumerate(truth)],
     )
-
-
-def _sample_users(data: TrainingData, rows: np.ndarray, limit: int) -> np.ndarray | None:
-    """A mask of at most `limit` of the users `rows` belong to (a fixed sample); None: all of them."""
-    users = np.unique(data.user[rows])
-    if len(users) <= limit:
-        return None
-    mask = np.zeros(data.n_users, dtype=bool)
-    mask[np.random.default_rng(0).choice(users, limit, replace=False)] = True
-    return mask

@@ -340,3 +340,13 @@ def holdout_truth(data: TrainingData, split: Split, test_users: np.ndarray | Non
     test = split.test if test_users is None else split.test[test_users[data.user[split.test]]]
     known = np.concatenate([split.train, split.valid])
     return HoldoutTruth(seen=items_by_user(data, known), truth=items_by_user(data, test))
+
+
+def sample_users(data: TrainingData, rows: np.ndarray, limit: int) -> np.ndarray | None:
+    """A mask of at most `limit` of the users `rows` belong to (a fixed sample); None: all of them."""
+    users = np.unique(data.user[rows])
+    if len(users) <= limit:
+        return None
+    mask = np.zeros(data.n_users, dtype=bool)
+    mask[np.random.default_rng(0).choice(users, limit, replace=False)] = True
+    return mask

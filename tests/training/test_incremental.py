@@ -206,6 +206,31 @@ def test_incremental_refits_the_users_who_acted_and_the_items_they_moved(loaded,
     assert versions == {full.model_version}
 
 
+def test_incremental_evaluation_measures_at_most_eval_users(loaded, training_settings):
+    """As a full run, an incremental run measures a fixed sample of REFRESH_EVAL_USERS of
+    its re-fitted users (each a users x items block, twice: the re-fit and the reference)."""
+    store = loaded
+    assert run_refresh(store, training_settings, "full", options=OPTS).status == "published"
+    users = ["g1u3", "g1u5"]
+    group = {f"g1i{i}" for i in range(ITEMS)}
+    unseen = {u: sorted(group - {e.item_id for e in events() if e.user_id == u}) for u in users}
+    # each round, each user takes an item it never had: a hold-out the published vectors never saw
+    new = [Interaction(u, unseen[u][0], 5.0, T0 + 40 * DAY) for u in users]
+    store.apply_interactions(new, training_settings.evidence_tau_ms)
+    lenient = replace(OPTS, gate_margin=1.0)
+    every = run_refresh(store, training_settings, "incremental", options=lenient, touched_users=users)
+    assert every.status == "published"
+    inc = store.current_model()["metrics"]["incremental"]
+    assert inc["users"] == inc["reference"]["users"] == 2
+    new = [Interaction(u, unseen[u][1], 5.0, T0 + 50 * DAY) for u in users]
+    store.apply_interactions(new, training_settings.evidence_tau_ms)
+    one = replace(lenient, eval_users=1)
+    capped = run_refresh(store, training_settings, "incremental", options=one, touched_users=users)
+    assert capped.status == "published" and capped.counts["touched_users"] == 2
+    inc = store.current_model()["metrics"]["incremental"]
+    assert inc["users"] == inc["reference"]["users"] == 1
+
+
 def test_incremental_gate_compares_with_the_published_vectors_on_new_items(loaded, training_settings):
     store = loaded
     first = run_refresh(store, training_settings, "full", options=OPTS)
