@@ -128,8 +128,9 @@ class Settings(BaseSettings):
     refresh_eval_users: int = Field(
         10_000,
         ge=1,
-        description="Users the full refresh's hold-out metrics (the gate's number) are measured on: a fixed sample "
-        "beyond that, so evaluation costs eval_users × items whatever the number of users.",
+        description="Users a refresh's hold-out metrics (the gate's number) are measured on, a full run's or an "
+        "incremental run's: a fixed sample beyond that, so evaluation costs eval_users × items whatever the "
+        "number of users.",
     )
     refresh_neighbours_per_item: int = Field(
         20,
