@@ -236,17 +236,20 @@ class ModelIO(StoreBase):
         and the publish only rolls forward (finish_publish). Raises RuntimeError while
         another version's publish is under way.
         """
-        metrics_json = json.dumps(metrics or {}, sort_keys=True)
         pending = self._pending_publish().get("model_version")
         if pending and pending != model_version:
             raise RuntimeError(f"model {pending} is being published; finish_publish first")
+        # the parameters of publish_intent and publish_model, and the columns of `publishing`
+        publish = {
+            "model_version": model_version,
+            "carry_from": carry_from,
+            "similar_version": similar_version,
+            "metrics": json.dumps(metrics or {}, sort_keys=True),
+            "published_at": now_ms(),
+        }
         if batch is None or self._largest_label() <= batch:
-            return self._publish_rest(model_version, metrics_json, carry_from, similar_version, now_ms())
-        rows = self._named_write(
-            "publish_intent", model_version=model_version, carry_from=carry_from,
-            similar_version=similar_version, metrics=metrics_json, published_at=now_ms(),
-        )  # fmt: skip
-        if not rows:  # another publish began since the check above
+            return self._publish_rest(publish)
+        if not self._named_write("publish_intent", **publish):  # another publish began since the check
             raise RuntimeError(f"another model is being published than {model_version}")
         return self.finish_publish(batch)[1]
 
@@ -255,39 +258,33 @@ class ModelIO(StoreBase):
         any, also one whose process stopped half-way: (its version, or None when no publish
         was under way; the rows this call promoted)."""
         pending = self._pending_publish()
-        version = pending.get("model_version")
-        if not version:
+        if not pending:
             return None, {}
-        done = self._publish_batched(
-            str(version), str(pending.get("metrics") or "{}"), pending.get("carry_from"),
-            pending.get("similar_version"), int(pending.get("published_at") or now_ms()), batch,
-        )  # fmt: skip
-        return str(version), done
+        publish = {
+            **pending,
+            "metrics": pending.get("metrics") or "{}",
+            "published_at": pending.get("published_at") or now_ms(),
+        }
+        return str(publish["model_version"]), self._publish_batched(publish, batch)
 
     def _largest_label(self) -> int:
         counts = (self._named_read("count_users_items") or [{}])[0]
         return max(int(counts.get("users") or 0), int(counts.get("items") or 0))
 
     def _pending_publish(self) -> dict[str, Any]:
+        """The publish under way (publishing.cypher's row), or {} when none is."""
         rows = self._named_read("publishing")
-        return rows[0] if rows and rows[0].get("model_version") else {}
+        return dict(rows[0]) if rows and rows[0].get("model_version") else {}
 
-    def _publish_batched(
-        self,
-        model_version: str,
-        metrics_json: str,
-        carry_from: str | None,
-        similar_version: str | None,
-        published_at: int,
-        batch: int,
-    ) -> dict[str, int]:
+    def _publish_batched(self, publish: dict[str, Any], batch: int) -> dict[str, int]:
         """Promote (then carry) in transactions of `batch` nodes; each step drains before the
         next starts, so a resumed publish repeats none: a promoted row no longer matches."""
+        version, carry_from = publish["model_version"], publish["carry_from"]
 
         def drain(name: str, **params: Any) -> tuple[int, int]:
             nodes = strengths = 0
             while True:
-                row = self._named_write(name, model_version=model_version, limit=batch, **params)[0]
+                row = self._named_write(name, model_version=version, limit=batch, **params)[0]
                 n = int(row["n"] or 0)
                 nodes, strengths = nodes + n, strengths + int(row.get("strengths") or 0)
                 if n < batch:
@@ -298,28 +295,14 @@ class ModelIO(StoreBase):
         if carry_from is not None:  # counted apart, as publish_model.cypher's carried_*
             for label in labels:
                 drain(f"carry_{label}_batch", carry_from=carry_from)
-        last = self._publish_rest(model_version, metrics_json, carry_from, similar_version, published_at)
+        last = self._publish_rest(publish)
         out = {label: promoted[label][0] + last[label] for label in labels}
         out["strengths"] = promoted["users"][1] + last["strengths"]
         return out
 
-    def _publish_rest(
-        self,
-        model_version: str,
-        metrics_json: str,
-        carry_from: str | None,
-        similar_version: str | None,
-        published_at: int,
-    ) -> dict[str, int]:
+    def _publish_rest(self, publish: dict[str, Any]) -> dict[str, int]:
         """publish_model.cypher: promote (and carry) whatever is staged, move the pointer."""
-        res = self._named_write(
-            "publish_model",
-            model_version=model_version,
-            published_at=published_at,
-            metrics=metrics_json,
-            carry_from=carry_from,
-            similar_version=similar_version,
-        )
+        res = self._named_write("publish_model", **publish)
         row = res[0] if res else {}
         return {k: int(row.get(k) or 0) for k in ("users", "items", "interests", "strengths")}
 
