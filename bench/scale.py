@@ -76,6 +76,7 @@ DAY_MS = 86_400_000
 END_MS = 1_735_689_600_000  # 2025-01-01T00:00Z: fixed, so a seed gives the same files on any day
 DAYS = 180.0
 INGEST_RECORD = "ingest.json"  # a size's catalogue and ingest measurements, kept for --from-kept
+INGESTED = "ingested"  # with --keep (embedded default): the DATA_DIR as ingest left it, for --from-kept
 CHUNK = 50_000  # events generated per numpy chunk (part of the seed's stream: changing it changes the data)
 
 EVENT_TYPES = ("view", "click", "cart", "purchase", "rating")
@@ -620,9 +621,12 @@ def run_size(spec: Spec, engine: Any, work: Path, a: argparse.Namespace) -> dict
             # from the same graph without ingesting it again
             if engine.backend != "falkordb":
                 raise SystemExit("--from-kept: the embedded default only (its DATA_DIR holds the graph)")
-            shutil.copytree(kept / "data", data_dir)
+            # the graph as ingest left it when the --keep run saved one (older runs kept only
+            # `data`, the graph after their refreshes: its text vectors and model are reused)
+            source = kept / INGESTED if (kept / INGESTED).is_dir() else kept / "data"
+            shutil.copytree(source, data_dir)
             res.update(json.loads((kept / INGEST_RECORD).read_text()))
-            print(f"catalogue and ingest: copied from {kept} (measured there)", flush=True)
+            print(f"catalogue and ingest: copied from {source} (measured there)", flush=True)
         else:
             engine.wipe()  # Neo4j: empty before each size (FalkorDB: a new DATA_DIR)
             t0 = time.perf_counter()
@@ -639,6 +643,11 @@ def run_size(spec: Spec, engine: Any, work: Path, a: argparse.Namespace) -> dict
             )
             res["ingest"]["data_dir_mib"] = dir_mib(data_dir)
             (work / INGEST_RECORD).write_text(json.dumps({k: res[k] for k in ("catalogue", "ingest")}, indent=1))
+            if a.keep is not None and engine.backend == "falkordb":
+                # the graph as ingest left it, for --from-kept: a first full refresh again
+                embedded_server(settings).stop()
+                shutil.copytree(data_dir, work / INGESTED)
+                open_store(settings).close()  # the server back up, as the refreshes expect it
         show_ingest("ingest", res["ingest"])
 
         res["full"] = measured(lambda: refresh("full", env, work, a.device, a.epochs), engine, settings)

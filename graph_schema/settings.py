@@ -183,8 +183,9 @@ class Settings(BaseSettings):
     text_batch_size: int = Field(64, ge=1, description="Texts per batch of the text encoder.")
     text_precision: Literal["auto", "float32", "bfloat16"] = Field(
         "auto",
-        description="The text encoder's arithmetic: auto is bfloat16 on a CPU with native bfloat16 "
-        "(AVX512-BF16 or AMX; ~2x faster, cosine 0.9999 to float32's vectors), float32 elsewhere.",
+        description="The text encoder's arithmetic, and the GNN's text projection's: auto is bfloat16 on a "
+        "CPU with native bfloat16 (AVX512-BF16 or AMX; the encoder ~2x faster, cosine 0.9999 to float32's "
+        "vectors; the projection ~10x), float32 elsewhere.",
     )
 
     # --- social graph (training/communities.py, training/social.py) ------------------

@@ -91,6 +91,9 @@ class TrainConfig:
     # dynamic hard negatives: draw this many candidates per negative and keep the one the
     # current model scores highest (1 = plain uniform sampling)
     negative_candidates: int = 4
+    # the text projection's arithmetic (TEXT_PRECISION): auto is bfloat16 on a CPU with
+    # native bfloat16, float32 elsewhere (training.text.resolve_precision)
+    text_precision: str = "auto"
     item_bias: bool = False  # learn b_i; exported as one extra dimension (user 1, item b_i, interest 0)
     recency_sampling: float = 0.0  # share of positives drawn by decayed edge weight instead of uniformly
     patience: int = 5  # evaluations without a better valid metric before stopping

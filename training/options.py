@@ -78,6 +78,7 @@ class RefreshOptions:
             train=_with_social(
                 replace(
                     cls().train,
+                    text_precision=settings.text_precision,
                     **_distributed(settings),
                     **{name: value for name, value in tuned.items() if value is not None},
                 ),

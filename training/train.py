@@ -140,6 +140,7 @@ def train(
         cfg.init_std,
         cfg.item_bias,
         *_item_text(data),
+        text_dtype=_text_dtype(cfg, device),
     ).to(device)
     warmed = warm_start(model, data, data.previous)
     step = _Step(model, g, cfg, device)
@@ -217,6 +218,14 @@ def train(
 
 
 PROPAGATIONS = ("full", "sampled")
+
+
+def _text_dtype(cfg: TrainConfig, device: str) -> torch.dtype:
+    """The text projection's dtype: bfloat16 where the text encoder's `auto` would choose it."""
+    from training.text import resolve_precision
+
+    bf16 = resolve_precision(cfg.text_precision, str(device).split(":")[0]) == "bfloat16"
+    return torch.bfloat16 if bf16 else torch.float32
 
 
 def _item_text(data: TrainingData) -> tuple[torch.Tensor | None, torch.Tensor | None]:

@@ -152,6 +152,7 @@ def test_full_propagation_matches_dgl_message_passing_with_its_gradient():
 
     data, _ = planted()
     pg = homogeneous_view(build_graph(data, NOW, GraphConfig()))
+    assert pg.adjacency.col_indices().dtype == torch.int32  # 32-bit indices (see homogeneous_view)
     dense = pg.adjacency.to_dense()
     torch.testing.assert_close(dense, dense.T)  # both directions, the same weight: backward reuses it
     h = torch.randn(pg.graph.num_nodes(), 4, requires_grad=True)

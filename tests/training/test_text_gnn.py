@@ -42,11 +42,13 @@ def test_with_item_text_adds_items_without_interactions_after_the_others() -> No
     assert data.subset(np.arange(10)).item_text is data.item_text
 
 
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
 @pytest.mark.parametrize("propagation", ["full", "sampled"])
-def test_an_item_without_interactions_lands_near_its_texts_group(propagation: str) -> None:
+def test_an_item_without_interactions_lands_near_its_texts_group(propagation: str, precision: str) -> None:
     data, _ = grouped()
     cfg = TrainConfig(dim=8, epochs=15, lr=0.05, batch_size=128, progress=False, device="cpu", seed=1,
-                      propagation=propagation, fanouts=(5, 5), sampled_batch_size=64)  # fmt: skip
+                      propagation=propagation, fanouts=(5, 5), sampled_batch_size=64,
+                      text_precision=precision)  # fmt: skip
     items = train(data, T0 + 10, cfg).embeddings["item"]
     unit = items / np.linalg.norm(items, axis=1, keepdims=True)
     for g in (0, 1):
@@ -54,3 +56,38 @@ def test_an_item_without_interactions_lands_near_its_texts_group(propagation: st
         own = [unit[data.items.pos[f"g{g}i{i}"]] @ new for i in range(8)]
         other = [unit[data.items.pos[f"g{1 - g}i{i}"]] @ new for i in range(8)]
         assert np.mean(own) > np.mean(other) + 0.2, (g, np.mean(own), np.mean(other))
+
+
+def test_the_bfloat16_text_projection_agrees_with_float32_and_trains_the_weight() -> None:
+    import torch
+
+    from training.model import LightGCN
+
+    torch.manual_seed(0)
+    text = torch.nn.functional.normalize(torch.randn(300, 384), dim=1)
+    sizes = {"user": 5, "item": 300, "interest": 2}
+    exact = LightGCN(sizes, 64, item_text=text)
+    fast = LightGCN(sizes, 64, item_text=text, text_dtype=torch.bfloat16)
+    fast.load_state_dict(exact.state_dict())
+    assert fast.item_text.dtype == torch.bfloat16 and exact.item_text.dtype == torch.float32
+    want, got = exact.base("item"), fast.base("item")
+    assert got.dtype == torch.float32
+    # bfloat16 keeps 8 bits of mantissa: each product rounds at ~0.4 %, the sums in float32
+    scale = want.abs().max().item()
+    assert torch.allclose(got, want, atol=0.02 * scale), (got - want).abs().max()
+    assert not torch.equal(got, want)  # the bfloat16 path really ran
+    fast.base("item", torch.tensor([0, 5, 7])).sum().backward()
+    assert fast.text_proj is not None and fast.text_proj.weight.grad is not None
+    assert fast.text_proj.weight.grad.dtype == torch.float32 and fast.text_proj.weight.grad.abs().sum() > 0
+
+
+def test_train_chooses_the_text_projections_precision() -> None:
+    import torch
+
+    from training.train import _text_dtype
+
+    assert _text_dtype(TrainConfig(text_precision="float32"), "cpu") == torch.float32
+    assert _text_dtype(TrainConfig(text_precision="bfloat16"), "cpu") == torch.bfloat16
+    assert _text_dtype(TrainConfig(text_precision="auto"), "cuda") == torch.float32
+    with pytest.raises(ValueError, match="precision"):
+        _text_dtype(TrainConfig(text_precision="half"), "cpu")
