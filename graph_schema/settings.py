@@ -99,6 +99,12 @@ class Settings(BaseSettings):
         ge=0,
         description="SIMILAR_TO lists are exact up to this many items, approximate (faiss HNSW) beyond.",
     )
+    refresh_lists_exact_max_items: int = Field(
+        50_000,
+        ge=0,
+        description="Each user's learned list is ranked over every item up to this many items; beyond, "
+        "over candidates from an approximate inner-product index (faiss IVF), exactly scored.",
+    )
     refresh_pull_page: int = Field(
         2000,
         ge=1,

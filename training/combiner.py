@@ -103,6 +103,25 @@ class SourceInputs:
 
     def blend(self, users: np.ndarray, weights: dict[str, float]) -> np.ndarray:
         """Σ weight × standardised source score, for `users` × every item."""
+        total, factors, key = self._parts(users, weights)
+        if factors is None:
+            return np.zeros((len(users), self.history.shape[1]), dtype=np.float32) if total is None else total
+        scores = factors @ self._stacked_side(key)
+        return scores if total is None else np.add(total, scores, out=total)
+
+    def low_rank(self, users: np.ndarray, weights: dict[str, float]) -> tuple[np.ndarray, np.ndarray] | None:
+        """(user factors, item side), (users × f) and (items × f), whose product is blend()'s
+        scores, when every weighted source is low-rank; None when one is not (EASE, social)."""
+        total, factors, key = self._parts(users, weights)
+        if total is not None or factors is None:
+            return None
+        return factors, self._stacked_side(key).T
+
+    def _parts(
+        self, users: np.ndarray, weights: dict[str, float]
+    ) -> tuple[np.ndarray | None, np.ndarray | None, tuple[str, ...]]:
+        """(the full-rank sources' weighted sum, the low-rank sources' user factors, their
+        names): the blend is the sum plus factors @ _stacked_side(names)."""
         total: np.ndarray | None = None  # the full-rank sources' sum (0 + x is x: allocated at the first)
         user_side, low_rank = [], []
         shift = np.zeros(len(users), dtype=np.float32)
@@ -127,17 +146,19 @@ class SourceInputs:
             low_rank.append(name)
             shift += scale * mean
         if not user_side:
-            return np.zeros((len(users), self.history.shape[1]), dtype=np.float32) if total is None else total
-        # one product for every low-rank source, the item side stacked once per source set;
-        # the shift rides in it as one more column against a row of ones (a pass of its own
-        # over the block cost a third of the product at 200k items)
-        key = tuple(low_rank)
+            return total, None, ()
+        # one product for every low-rank source; the shift rides in it as one more column
+        # against a row of ones (a pass of its own over the block cost a third of the
+        # product at 200k items)
+        return total, np.hstack([*user_side, -shift[:, None]]), tuple(low_rank)
+
+    def _stacked_side(self, key: tuple[str, ...]) -> np.ndarray:
+        """The item sides of sources `key` and a row of ones, stacked (factors × items), once per source set."""
         if key not in self._stacked:
             sides = [self._item_side[n][0] for n in key]
             ones = np.ones((len(sides[0]), 1), dtype=np.float32)
             self._stacked[key] = np.ascontiguousarray(np.hstack([*sides, ones]).T)
-        scores = np.hstack([*user_side, -shift[:, None]]) @ self._stacked[key]
-        return scores if total is None else np.add(total, scores, out=total)
+        return self._stacked[key]
 
     def _factors(
         self, name: str, users: np.ndarray

@@ -24,6 +24,7 @@ class RefreshOptions:
     top_n_interests: int = _setting_default("refresh_top_n_interests")
     similar_k: int = _setting_default("refresh_similar_k")
     similar_exact_max_items: int = _setting_default("refresh_similar_exact_max_items")
+    lists_exact_max_items: int = _setting_default("refresh_lists_exact_max_items")
     pull_page: int = _setting_default("refresh_pull_page")  # users / vectors per page of a full pull
     publish_batch: int = _setting_default("refresh_publish_batch")  # users per publish transaction
     strength_alpha: float = _setting_default("refresh_strength_alpha")
@@ -61,6 +62,7 @@ class RefreshOptions:
             top_n_interests=settings.refresh_top_n_interests,
             similar_k=settings.refresh_similar_k,
             similar_exact_max_items=settings.refresh_similar_exact_max_items,
+            lists_exact_max_items=settings.refresh_lists_exact_max_items,
             pull_page=settings.refresh_pull_page,
             publish_batch=settings.refresh_publish_batch,
             strength_alpha=settings.refresh_strength_alpha,

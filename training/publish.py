@@ -88,7 +88,7 @@ def build_run_outputs(run: RefreshPlan, pulled: TrainingSet, fit: Fit, t_ref: in
     if fit.blend is not None and stages_lists(fit, opts):
         if fit.staged is None:
             ranked = RankedUsers.empty(data, written_vectors(emb["user"]), opts.list_size)
-        lists = user_lists(data, fit.blend, emb, opts.list_size, t_ref, ranked)
+        lists = user_lists(data, fit.blend, emb, opts.list_size, t_ref, ranked, opts.lists_exact_max_items)
     outputs = build_outputs(data, emb, strengths, population, similar, run.version, refreshed_at, fit.staged, lists)
     outputs.ranked = ranked
     return outputs

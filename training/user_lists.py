@@ -21,6 +21,7 @@ import numpy as np
 from graph_schema.because import followed_because
 from training.combiner import BlendChoice, SourceInputs, source_inputs, standardise
 from training.data import TrainingData
+from training.list_candidates import ListCandidates
 from training.metrics import top_k
 
 # users scored at a time: 256 x 20k items is a 20 MB block (512 added ~50 MiB to the 1M refresh's peak)
@@ -82,9 +83,12 @@ def user_lists(
     size: int,
     t_ref: int,
     record: RankedUsers | None = None,
+    exact_max_items: int | None = None,
 ) -> Iterator[tuple[int, dict[str, object]]]:
     """(user index, the User properties of its list) for every user with a history; each
-    also kept in `record` when given."""
+    also kept in `record` when given. Beyond `exact_max_items` items (None: never), a
+    blend of low-rank sources only ranks each user's approximate candidates
+    (training.list_candidates), exactly scored."""
     users_vec, items_vec = embeddings["user"], embeddings["item"]
     sources = source_inputs(
         data,
@@ -99,15 +103,22 @@ def user_lists(
     size = min(size, data.n_items)
     item_ids = np.array(data.items.ids, dtype=object)  # ids of many rows at once
     indptr, indices = history.indptr, history.indices
+    candidates = list_candidates(data, sources, blend, exact_max_items)
     for start in range(0, data.n_users, CHUNK):
         users = np.arange(start, min(start + CHUNK, data.n_users))
-        scores = sources.blend(users, blend.weights)
         # a row's columns straight from the CSR arrays (history[u] builds a matrix per user)
         known = [indices[indptr[u] : indptr[u + 1]] for u in users.tolist()]
-        ranked = top_k(scores, size, known, overwrite=True)  # -inf at a user's own items, never ranked
+        factors = sources.low_rank(users, blend.weights) if candidates is not None else None
+        social = None
+        if candidates is not None and factors is not None:
+            ranked, values = candidates.rank(factors[0], known, size)
+        else:
+            scores = sources.blend(users, blend.weights)
+            ranked = top_k(scores, size, known, overwrite=True)  # -inf at a user's own items, never ranked
+            values = np.take_along_axis(scores, ranked, axis=1)
+            social = _social_part(sources, users, blend.weights.get("social", 0.0))
         # rounded once per chunk (what a user's list stores: 4 decimals)
-        rounded = np.round(np.take_along_axis(scores, ranked, axis=1).astype(np.float64), 4)
-        social = _social_part(sources, users, blend.weights.get("social", 0.0))
+        rounded = np.round(values.astype(np.float64), 4)
         for row, u in enumerate(users.tolist()):
             if len(known[row]) == 0:
                 continue
@@ -137,6 +148,17 @@ def user_lists(
                     "recs_at": t_ref,
                 },
             )
+
+
+def list_candidates(
+    data: TrainingData, sources: SourceInputs, blend: BlendChoice, exact_max_items: int | None
+) -> ListCandidates | None:
+    """The candidate index of a catalogue beyond `exact_max_items` items whose blend is
+    low-rank (None: every user is ranked exactly)."""
+    if exact_max_items is None or data.n_items <= exact_max_items or data.n_users == 0:
+        return None
+    low_rank = sources.low_rank(np.arange(1), blend.weights)
+    return None if low_rank is None else ListCandidates(low_rank[1])
 
 
 def _social_part(sources: SourceInputs, users: np.ndarray, weight: float) -> np.ndarray | None:
