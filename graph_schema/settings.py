@@ -103,7 +103,9 @@ class Settings(BaseSettings):
         50_000,
         ge=0,
         description="Each user's learned list is ranked over every item up to this many items; beyond, "
-        "over candidates from an approximate inner-product index (faiss IVF), exactly scored.",
+        "when the learned blend has only low-rank sources (no EASE, no social component), over "
+        "candidates from an approximate inner-product index (faiss IVF), exactly scored; users with a "
+        "history longer than the list, or too few candidates, are still ranked over every item.",
     )
     refresh_pull_page: int = Field(
         2000,

@@ -92,7 +92,8 @@ class TrainConfig:
     # current model scores highest (1 = plain uniform sampling)
     negative_candidates: int = 4
     # the text projection's arithmetic (TEXT_PRECISION): auto is bfloat16 on a CPU with
-    # native bfloat16, float32 elsewhere (training.text.resolve_precision)
+    # native bfloat16, float32 elsewhere (training.text.resolve_precision), so the same seed
+    # trains slightly different models on such a CPU and on others (float32 on both: equal)
     text_precision: str = "auto"
     item_bias: bool = False  # learn b_i; exported as one extra dimension (user 1, item b_i, interest 0)
     recency_sampling: float = 0.0  # share of positives drawn by decayed edge weight instead of uniformly

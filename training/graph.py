@@ -162,7 +162,7 @@ def homogeneous_view(g: dgl.DGLGraph, keep_graph: bool = True) -> PropagationGra
     with warnings.catch_warnings():  # "sparse CSR support is in beta": SpMM on CSR is all we use
         warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
         adjacency = coo.coalesce().to_sparse_csr()
-        if adjacency.values().numel() < 2**31:
+        if max(adjacency.values().numel(), n) < 2**31:
             # 32-bit indices: the SpMM reads them on every pass, and with 64-bit ones torch
             # converts them for MKL on each call (1M events: 12.6 against 15.0 ms a pass)
             adjacency = torch.sparse_csr_tensor(

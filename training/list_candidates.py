@@ -63,16 +63,17 @@ class ListCandidates:
 
     def rank(self, users: np.ndarray, known: list[np.ndarray], size: int) -> tuple[np.ndarray, np.ndarray]:
         """(ranked item indices, their exact scores), (len(users), size) each, best first, a
-        user's `known` items never ranked; rows past what a user can get hold -1 / -inf.
-        `users`: the users' factor rows."""
+        user's `known` items never ranked; positions past what a user can get (size, or the
+        items it does not know) hold -1 / -inf. A user with no known item is not ranked
+        (user_lists writes no list for it): its row is all -1. `users`: the factor rows."""
         n_items = self.items.shape[0]
         size = min(size, n_items)
         ranked = np.full((len(users), size), -1, dtype=np.int64)
-        values = np.full((len(users), size), -np.inf, dtype=np.float32)
+        values = np.full((len(users), size), -np.inf, dtype=np.result_type(users.dtype, self.items.dtype))
         if len(users) == 0 or size == 0:
             return ranked, values
         lengths = np.fromiter((len(k) for k in known), dtype=np.int64, count=len(known))
-        searched = np.flatnonzero(lengths <= HISTORY_MARGIN * size)
+        searched = np.flatnonzero((lengths > 0) & (lengths <= HISTORY_MARGIN * size))
         exact = np.flatnonzero(lengths > HISTORY_MARGIN * size)
         if len(searched):
             want = int(min(n_items, size + lengths[searched].max()))
@@ -97,5 +98,9 @@ class ListCandidates:
             top = top_k(scores, size, [known[k] for k in exact.tolist()], overwrite=True)
             ranked[exact] = top
             values[exact] = np.take_along_axis(scores, top, axis=1)
-        ranked[~np.isfinite(values)] = -1
+        # past what each user can get: padding (a NaN score inside it stays: the exact path
+        # ranks such an item last among the others, and so does top_k here)
+        left = np.minimum(size, n_items - lengths)
+        past = np.arange(size)[None, :] >= left[:, None]
+        ranked[past], values[past] = -1, -np.inf
         return ranked, values

@@ -123,7 +123,12 @@ def user_lists(
             if len(known[row]) == 0:
                 continue
             n_top = min(ranked.shape[1], max(0, data.n_items - len(known[row])))
-            top = ranked[row][:n_top]
+            top, top_scores = ranked[row][:n_top], rounded[row, :n_top]
+            if not np.isfinite(values[row, :n_top]).all():
+                # a NaN score ranks as -inf, among the user's own (excluded) items: keep
+                # only real items the user does not know (never the last item's id for a -1)
+                keep = (top >= 0) & ~np.isin(top, known[row])
+                top, top_scores = top[keep], top_scores[keep]
             because = [""] * len(top)
             if item_item is not None and len(top):
                 contribution = item_item[np.ix_(known[row], top)]
@@ -138,12 +143,12 @@ def user_lists(
                     if count:
                         because[k] = followed_because(count, [data.users.ids[p] for p in people])
             if record is not None:
-                record.add(u, top, rounded[row, :n_top], because, t_ref)
+                record.add(u, top, top_scores, because, t_ref)
             yield (
                 u,
                 {
                     "recs_items": item_ids[top].tolist(),
-                    "recs_scores": rounded[row, :n_top].tolist(),
+                    "recs_scores": top_scores.tolist(),
                     "recs_because": because,
                     "recs_at": t_ref,
                 },
@@ -158,7 +163,9 @@ def list_candidates(
     if exact_max_items is None or data.n_items <= exact_max_items or data.n_users == 0:
         return None
     low_rank = sources.low_rank(np.arange(1), blend.weights)
-    return None if low_rank is None else ListCandidates(low_rank[1])
+    if low_rank is None or not np.isfinite(low_rank[1]).all():  # faiss refuses NaN: rank exactly
+        return None
+    return ListCandidates(low_rank[1])
 
 
 def _social_part(sources: SourceInputs, users: np.ndarray, weight: float) -> np.ndarray | None:
