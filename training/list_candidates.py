@@ -84,9 +84,8 @@ class ListCandidates:
             rows = self.items[np.where(valid, found, 0)]
             scores = np.einsum("nd,nkd->nk", users[searched], rows)
             scores[~valid] = -np.inf
-            for r, k in enumerate(searched.tolist()):
-                if len(known[k]):
-                    scores[r, np.isin(found[r], known[k])] = -np.inf
+            for r, k in enumerate(searched.tolist()):  # every searched user knows an item
+                scores[r, np.isin(found[r], known[k])] = -np.inf
             need = np.minimum(size, n_items - lengths[searched])
             enough = (scores > -np.inf).sum(axis=1) >= need
             positions = top_k(scores, size, overwrite=False)
