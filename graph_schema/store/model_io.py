@@ -13,6 +13,7 @@ from graph_schema.clock import now_ms
 from graph_schema.columns import GraphColumns, VectorTable, evidence_table, interaction_table
 from graph_schema.rows import Subgraph
 from graph_schema.store.base import StoreBase, batches
+from graph_schema.store.write_behind import write_behind
 
 NODE_LABELS = ("User", "Item", "Interest")
 # Node properties a refresh run stages (as next_<name>) and publish_model promotes;
@@ -200,18 +201,20 @@ class ModelIO(StoreBase):
         Visible at once, but only to readers asking for that model_version (so a run
         writes them before publishing). Sent grouped by item and version
         (queries/set_similar_lists.cypher), about batch_size edges per query."""
-        written = 0
-        for batch in batches(rows, self.batch_size):
-            lists: dict[tuple[str, str], dict[str, list[Any]]] = {}
-            for r in batch:
-                edge = [r["score"], r["via"]] if r.get("via") else [r["score"]]
-                lists.setdefault((r["model_version"], r["item_id"]), {})[r["other_id"]] = edge
-            by_version: dict[str, list[list[Any]]] = {}
-            for (version, item_id), others in lists.items():
-                by_version.setdefault(version, []).append([item_id, [[o, *e] for o, e in others.items()]])
-            for version, grouped in by_version.items():
-                written += int(self._named_write("set_similar_lists", rows=grouped, model_version=version)[0]["n"])
-        return written
+
+        def statements() -> Iterator[Any]:
+            for batch in batches(rows, self.batch_size):
+                lists: dict[tuple[str, str], dict[str, list[Any]]] = {}
+                for r in batch:
+                    edge = [r["score"], r["via"]] if r.get("via") else [r["score"]]
+                    lists.setdefault((r["model_version"], r["item_id"]), {})[r["other_id"]] = edge
+                by_version: dict[str, list[list[Any]]] = {}
+                for (version, item_id), others in lists.items():
+                    by_version.setdefault(version, []).append([item_id, [[o, *e] for o, e in others.items()]])
+                for version, grouped in by_version.items():
+                    yield self._encode("set_similar_lists", rows=grouped, model_version=version)
+
+        return self._write_stream(statements())
 
     def publish_model(
         self,
@@ -374,19 +377,23 @@ class ModelIO(StoreBase):
         if label not in NODE_LABELS:
             raise ValueError(f"label must be one of {NODE_LABELS}")
         name = f"set_{label.lower()}_props"
-        written = 0
-        for batch in batches(rows, self.batch_size):
-            written += int(self._named_write(name, rows=batch)[0]["n"])
-        return written
+        return self._write_stream(self._encode(name, rows=batch) for batch in batches(rows, self.batch_size))
 
     def _write_unique(self, query_name: str, rows: Iterable[dict[str, Any]], key: tuple[str, ...]) -> int:
         """Write rows in batches as they come, the last row per `key` of a batch winning;
         returns the count the query reports."""
-        written = 0
-        for batch in batches(rows, self.batch_size):
-            unique = list({tuple(r[k] for k in key): r for r in batch}.values())
-            written += int(self._named_write(query_name, rows=unique)[0]["n"])
-        return written
+
+        def statements() -> Iterator[Any]:
+            for batch in batches(rows, self.batch_size):
+                unique = list({tuple(r[k] for k in key): r for r in batch}.values())
+                yield self._encode(query_name, rows=unique)
+
+        return self._write_stream(statements())
+
+    def _write_stream(self, statements: Iterable[Any]) -> int:
+        """Send encoded batch writes (each reporting its row count as `n`) on a writer
+        thread while this one makes the next batch (write_behind); the rows written."""
+        return sum(int(res[0]["n"]) for res in write_behind(statements, self._write_encoded))
 
 
 def _in_order(sub: Subgraph) -> Subgraph:

@@ -1,0 +1,63 @@
+"""Sending a stream of writes while the next one is made.
+
+A refresh's write-back is a stream of batches. Each batch costs the client (the rows,
+and their parameter text) and then the graph (parsing and applying it), which runs in
+its own process (FalkorDB) or on its own server (Neo4j). Sent one after another, the two
+take turns; with `write_behind` the calling thread makes batch k+1 while a writer thread
+waits for the graph to apply batch k.
+
+Still one write in flight at a time, sent in the stream's order (so "the last row
+wins" holds across batches as it does within one), and at most `depth` made batches
+wait besides it, so memory stays bounded. A failed write stops the stream: the caller
+gets its exception at its next batch, and nothing after it is sent.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TypeVar
+
+S = TypeVar("S")
+R = TypeVar("R")
+
+
+def write_behind(statements: Iterable[S], send: Callable[[S], R], depth: int = 1) -> list[R]:
+    """send(s) for every s of `statements`, in order, on one writer thread, while the
+    calling thread makes the next ones; the results in order. Raises the first failure
+    (of the stream or of a send) after the write in flight has returned."""
+    if depth < 1:
+        raise ValueError("depth must be at least 1")
+    results: list[R] = []
+    pending: deque[Future[R]] = deque()
+    failed = threading.Event()
+
+    def guarded(statement: S) -> R:
+        # the writer runs one send after another: once one failed, the queued ones never go
+        if failed.is_set():
+            raise _NotSent
+        try:
+            return send(statement)
+        except BaseException:
+            failed.set()
+            raise
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph-write") as writer:
+        try:
+            for statement in statements:
+                pending.append(writer.submit(guarded, statement))
+                while len(pending) > depth:
+                    results.append(pending.popleft().result())
+            while pending:
+                results.append(pending.popleft().result())
+        except BaseException:
+            for future in pending:
+                future.cancel()  # not yet sent: never sent; the one in flight finishes
+            raise
+    return results
+
+
+class _NotSent(Exception):
+    """A write queued behind a failed one (never seen: the failure is raised first)."""
