@@ -84,8 +84,9 @@ class ListCandidates:
             rows = self.items[np.where(valid, found, 0)]
             scores = np.einsum("nd,nkd->nk", users[searched], rows)
             scores[~valid] = -np.inf
-            for r, k in enumerate(searched.tolist()):  # every searched user knows an item
-                scores[r, np.isin(found[r], known[k])] = -np.inf
+            # a user's own items, all users at once: (row, item) pairs as one key each
+            own = np.concatenate([r * n_items + known[k].astype(np.int64) for r, k in enumerate(searched.tolist())])
+            scores[np.isin(np.arange(len(searched))[:, None] * n_items + found, own)] = -np.inf
             need = np.minimum(size, n_items - lengths[searched])
             enough = (scores > -np.inf).sum(axis=1) >= need
             positions = top_k(scores, size, overwrite=False)
