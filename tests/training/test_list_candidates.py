@@ -183,6 +183,9 @@ def test_low_rank_factors_reproduce_the_blend() -> None:
     factors = sources.low_rank(rows, weights)
     assert factors is not None
     np.testing.assert_allclose(factors[0] @ factors[1].T, sources.blend(rows, weights), rtol=1e-4, atol=1e-4)
+    # both sides float32: a float64 side made numpy cast the whole item side per block of users
+    assert factors[0].dtype == factors[1].dtype == np.float32
+    assert sources.blend(rows, weights).dtype == np.float32
 
 
 def test_a_nan_score_never_lists_an_own_item_or_a_placeholder() -> None:
