@@ -18,15 +18,15 @@ import logging
 import os
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from graph_schema.clock import now_ms
 from graph_schema.settings import Settings
 from graph_schema.store import GraphStore
+from graph_schema.store.overlap import in_background
 from records.runs import AbandonedRun, RunRecorder, mark_published, mark_run, refresh_run
 from records.strength_history import record_version
 from service.config import ApiSettings
@@ -39,7 +39,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Mode = Literal["full", "incremental"]
-T = TypeVar("T")
 
 
 class TrainingUnavailable(RuntimeError):
@@ -130,16 +129,6 @@ def run_job(
             _record_strength_history(graph, run, settings, result.model_version, started)
         log.info("refresh run %s: %s %s", run.run_id, result.status, result.model_version)
         return JobOutcome(run.run_id, result)
-
-
-def in_background(read: Callable[[], T]) -> Callable[[], T]:
-    """`read` started now on a thread of its own; the returned call waits for its result
-    (or raises its exception). For a read that spends its time in the database, which
-    releases the GIL, so the calling thread goes on meanwhile."""
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-ahead")
-    future = pool.submit(read)
-    pool.shutdown(wait=False)  # the read goes on; the thread ends with it
-    return future.result
 
 
 def yield_to_serving(nice: int) -> None:

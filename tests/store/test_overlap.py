@@ -1,15 +1,16 @@
-"""write_behind and read_ahead: the store's round trips in order, overlapped with the caller's work."""
+"""write_behind, read_ahead and in_background: the store's round trips in order, overlapped with the caller's work."""
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from graph_schema.store.overlap import read_ahead, write_behind
+from graph_schema.store.overlap import in_background, read_ahead, write_behind
 
 
 @given(st.lists(st.integers()), st.integers(min_value=1, max_value=4))
@@ -47,26 +48,30 @@ def test_the_next_statement_is_made_while_one_is_sent() -> None:
 
 
 def test_at_most_depth_made_statements_wait() -> None:
-    """Memory stays bounded: a slow graph holds the stream back after depth + 1 statements."""
+    """Memory stays bounded: a slow graph holds the stream back after depth + 1 statements
+    (one in flight, `depth` waiting)."""
     made = 0
-    gate = threading.Event()
+    enough = threading.Event()
     seen_ahead: list[int] = []
 
     def statements() -> Iterator[int]:
         nonlocal made
         for v in range(10):
             made += 1
+            if made >= 3:
+                enough.set()
             yield v
 
     def send(v: int) -> int:
-        if v == 0:
-            gate.wait(0.2)  # slow first write: the stream must not run ahead unbounded
+        if v == 0:  # a slow first write: the stream must not run ahead of the bound
+            enough.wait(5)
+            time.sleep(0.1)  # room for a wrong bound to make a 4th
             seen_ahead.append(made)
         return v
 
     assert write_behind(statements(), send, depth=2) == list(range(10))
-    # while write 0 was in flight: 0 sent, 1 and 2 waiting, 3 made and held by the caller
-    assert seen_ahead[0] <= 4
+    # while write 0 was in flight: 1 and 2 waiting behind it, none made beyond
+    assert seen_ahead == [3]
 
 
 def test_a_failed_send_stops_the_stream_and_nothing_after_it_goes() -> None:
@@ -85,15 +90,39 @@ def test_a_failed_send_stops_the_stream_and_nothing_after_it_goes() -> None:
 
 def test_a_failing_stream_raises_after_the_write_in_flight() -> None:
     sent: list[int] = []
+    finished = threading.Event()
 
     def statements() -> Iterator[int]:
         yield 0
         yield 1
         raise ValueError("row 2 is bad")
 
+    def send(v: int) -> None:
+        if v == 1:
+            time.sleep(0.2)  # still in flight when the stream fails
+            finished.set()
+        sent.append(v)
+
     with pytest.raises(ValueError, match="row 2"):
-        write_behind(statements(), sent.append)
-    assert sent == [0] or sent == [0, 1]  # what was made before the failure may go; nothing after
+        write_behind(statements(), send)
+    assert finished.is_set(), "the error was raised before the write in flight returned"
+    assert sent == [0, 1]
+
+
+def test_a_send_failing_while_the_stream_fails_is_noted_on_the_error() -> None:
+    def statements() -> Iterator[int]:
+        yield 0
+        yield 1
+        raise ValueError("row 2 is bad")
+
+    def send(v: int) -> None:
+        if v == 1:
+            time.sleep(0.2)
+            raise ConnectionError("graph dropped batch 1")
+
+    with pytest.raises(ValueError, match="row 2") as info:
+        write_behind(statements(), send)
+    assert any("graph dropped batch 1" in note for note in info.value.__notes__)
 
 
 def test_depth_must_be_positive() -> None:
@@ -152,3 +181,32 @@ def test_read_ahead_stopped_early_does_not_read_on() -> None:
     assert next(pages) == 0
     pages.close()  # the caller stops: the read in flight finishes, no other starts
     assert asked == [0, 1]
+
+
+def test_the_read_runs_before_it_is_asked_for_and_gives_its_result() -> None:
+    running = threading.Event()
+
+    def read() -> list[int]:
+        running.set()
+        return [1, 2]
+
+    result = in_background(read)
+    assert running.wait(5), "the read did not start until asked"
+    assert result() == [1, 2]
+    assert result() == [1, 2]  # asked again: the same result, not a second read
+
+
+def test_the_caller_goes_on_while_the_read_waits() -> None:
+    release = threading.Event()
+    result = in_background(lambda: release.wait(5) and "done")
+    release.set()  # reached while the read is still waiting: the call did not block
+    assert result() == "done"
+
+
+def test_a_failed_read_raises_when_asked() -> None:
+    def read() -> None:
+        raise RuntimeError("event log unreachable")
+
+    result = in_background(read)
+    with pytest.raises(RuntimeError, match="unreachable"):
+        result()

@@ -75,6 +75,35 @@ def test_a_history_longer_than_the_list_is_ranked_over_every_item() -> None:
     np.testing.assert_array_equal(ranked[1:], exact_lists(items, users[1:], known[1:], 20))
 
 
+def test_mixed_histories_exclude_each_searched_users_own_items() -> None:
+    """Users with no history, long ones (ranked exactly) and short ones (searched)
+    side by side: each searched user's own items are excluded by its own row, whatever
+    its position among the searched ones."""
+    items, users = clustered(3000, 7)
+    rng = np.random.default_rng(3)
+    lengths = [0, 5, 400, 0, 12, 300, 1]
+    known = [rng.choice(len(items), n, replace=False) for n in lengths]
+    # each searched user also "knows" its own best items, which must then never appear
+    best = exact_lists(items, users, [np.array([], dtype=np.int64)] * len(users), 8)
+    for u, n in enumerate(lengths):
+        if 0 < n < 100:
+            known[u] = np.union1d(known[u], best[u])
+    ranked, _ = ListCandidates(items).rank(users, known, 20)
+    for u, n in enumerate(lengths):
+        if n == 0:
+            assert np.all(ranked[u] == -1)
+            continue
+        assert not set(ranked[u].tolist()) & set(known[u].tolist()), u
+    searched = [u for u, n in enumerate(lengths) if 0 < n < 100]
+    recall = np.mean(
+        [
+            len(set(ranked[u].tolist()) & set(exact_lists(items, users[u : u + 1], [known[u]], 20)[0].tolist())) / 20
+            for u in searched
+        ]
+    )
+    assert recall >= 0.9, recall
+
+
 def test_too_few_candidates_fall_back_to_every_item() -> None:
     items, users = clustered(3000, 8)
     known = [np.arange(5 * u, 5 * u + 5) for u in range(len(users))]
