@@ -24,7 +24,6 @@ from graph_schema.columns import VectorTable
 from graph_schema.migrations import Migration
 from graph_schema.rows import Interaction, QueryResult
 from graph_schema.store.batch import TagCache
-from graph_schema.store.overlap import read_ahead
 
 
 @dataclass
@@ -155,18 +154,16 @@ class StoreBase(ABC):
         """A keyset-paged vector pull (`query_name`: rows_json of [id, vector], the page
         after $after in id order) as float32 arrays: no Python float per value kept."""
         table = _VectorPages()
-
-        def rows_of(res: list[dict[str, Any]]) -> list[Any]:
-            return (res[0]["rows_json"] if res else None) or []
-
-        def next_of(res: list[dict[str, Any]]) -> str | None:
-            rows = rows_of(res)
-            return str(rows[-1][0]) if len(rows) >= page else None
-
-        # the next page is read while this one becomes float32 rows
-        for res in read_ahead(lambda after: self._named_read(query_name, after=after, page=page), "", next_of):
-            if rows := rows_of(res):
-                table.add(rows)
+        after = ""
+        while True:
+            res = self._named_read(query_name, after=after, page=page)
+            rows = (res[0]["rows_json"] if res else None) or []
+            if not rows:
+                break
+            table.add(rows)
+            after = str(rows[-1][0])
+            if len(rows) < page:
+                break
         return table.done()
 
     def _pull_vectors_of(self, query_name: str, ids: Sequence[str], page: int) -> VectorTable:

@@ -32,7 +32,6 @@ from graph_schema.store.embedded import ANALYST_USER, EmbeddedServer, Endpoint
 from graph_schema.store.explore import user_strengths
 from graph_schema.store.falkor_params import params_header
 from graph_schema.store.graph_store import GraphStore
-from graph_schema.store.overlap import read_ahead
 
 log = logging.getLogger(__name__)
 
@@ -170,21 +169,10 @@ class FalkorDBStore(GraphStore):
 
     def _windows(self, query_name: str, page: int, **params: Any) -> Iterator[list[list[Any]]]:
         """The rows (rows_json) of `query_name` over windows [$lo, $hi) of `page` internal
-        node ids, from 0 past the highest id; empty windows skipped; the next window read
-        ahead (overlap.read_ahead)."""
+        node ids, from 0 past the highest id; empty windows skipped."""
         top = (self._named_read("max_node_id") or [{}])[0].get("top")
-        if top is None:
-            return
-        step = max(1, page)
-
-        def window(lo: int) -> tuple[int, list[dict[str, Any]]]:
-            return lo, self._named_read(query_name, lo=lo, hi=lo + page, **params)
-
-        def next_of(read: tuple[int, list[dict[str, Any]]]) -> int | None:
-            return read[0] + step if read[0] + step <= int(top) else None
-
-        # the next window is read while the caller turns this one into columns
-        for _, res in read_ahead(window, 0, next_of):
+        for lo in range(0, -1 if top is None else int(top) + 1, max(1, page)):
+            res = self._named_read(query_name, lo=lo, hi=lo + page, **params)
             rows = (res[0]["rows_json"] if res else None) or []
             if rows:
                 yield rows

@@ -13,7 +13,7 @@ from graph_schema.clock import now_ms
 from graph_schema.columns import GraphColumns, VectorTable, evidence_table, interaction_table
 from graph_schema.rows import Subgraph
 from graph_schema.store.base import StoreBase, batches
-from graph_schema.store.overlap import read_ahead, write_behind
+from graph_schema.store.overlap import write_behind
 
 NODE_LABELS = ("User", "Item", "Interest")
 # Node properties a refresh run stages (as next_<name>) and publish_model promotes;
@@ -78,19 +78,16 @@ class ModelIO(StoreBase):
 
     def _pages(self, query_name: str, page: int, **params: Any) -> Iterator[list[list[Any]]]:
         """The rows of a keyset-paginated pull, a page at a time (each page's `last` is the
-        next one's `$after`), the next page read ahead (overlap.read_ahead)."""
-
-        def fetch(after: str) -> list[dict[str, Any]]:
-            return self._named_read(query_name, after=after, page=page, **params)
-
-        def next_of(res: list[dict[str, Any]]) -> str | None:
-            return None if not res or res[0].get("last") is None else str(res[0]["last"])
-
-        # the next page is read while the caller turns this one into columns
-        for res in read_ahead(fetch, "", next_of):
-            rows = (res[0]["rows_json"] or []) if res and res[0].get("last") is not None else []
+        next one's `$after`)."""
+        after = ""
+        while True:
+            res = self._named_read(query_name, after=after, page=page, **params)
+            if not res or res[0].get("last") is None:
+                return
+            rows = res[0]["rows_json"] or []
             if rows:
                 yield rows
+            after = str(res[0]["last"])
 
     def users_active_since(self, since_ts: int) -> list[str]:
         """Users with an interaction last touched at or after `since_ts` (epoch ms)."""

@@ -3,19 +3,15 @@
 The graph runs in its own process (FalkorDB) or on its own server (Neo4j), so while it
 answers one query the client can work on the rows of another, on the machine's other core.
 
-write_behind: a refresh's write-back is a stream of batches. Each batch costs the client (the rows,
-and their parameter text) and then the graph (parsing and applying it), which runs in
-its own process (FalkorDB) or on its own server (Neo4j). Sent one after another, the two
-take turns; with `write_behind` the calling thread makes batch k+1 while a writer thread
-waits for the graph to apply batch k.
+write_behind: a refresh's write-back is a stream of batches. Each batch costs the client
+(the rows, and their parameter text) and then the graph (parsing and applying it). Sent one
+after another, the two take turns; with `write_behind` the calling thread makes batch k+1
+while a writer thread waits for the graph to apply batch k.
 
 Still one write in flight at a time, sent in the stream's order (so "the last row
 wins" holds across batches as it does within one), and at most `depth` made batches
 wait besides it, so memory stays bounded. A failed write stops the stream: the caller
 gets its exception at its next batch, and nothing after it is sent.
-
-read_ahead: a keyset-paged pull. Page k+1 is asked for as soon as page k has arrived
-(its last key is the next one's start), while the caller turns page k into columns.
 
 in_background: one read started now, its result taken later (a refresh's SQL aggregate).
 
@@ -30,12 +26,11 @@ from __future__ import annotations
 import queue
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import Any, Generic, TypeVar
 
 S = TypeVar("S")
 R = TypeVar("R")
-A = TypeVar("A")
 
 
 def write_behind(statements: Iterable[S], send: Callable[[S], R], depth: int = 1) -> list[R]:
@@ -76,24 +71,6 @@ def write_behind(statements: Iterable[S], send: Callable[[S], R], depth: int = 1
                     exc.add_note(f"a graph write in flight failed too: {call.error!r}")
             raise
     return results
-
-
-def read_ahead(fetch: Callable[[A], R], first: A, next_of: Callable[[R], A | None]) -> Iterator[R]:
-    """fetch(first), then fetch(next_of(page)) for each page while next_of gives one, each
-    read on a reader thread as soon as the page before it has arrived; the pages in order.
-    At most one read is ahead of the caller. A failed read is raised where its page would
-    be; a caller that stops early waits for the read in flight, and no other starts."""
-    with _Lane("graph-read") as reader:
-        ahead: _Call[R] | None = reader.submit(fetch, first)
-        try:
-            while ahead is not None:
-                page = ahead.result()
-                after = next_of(page)
-                ahead = reader.submit(fetch, after) if after is not None else None
-                yield page
-        finally:
-            if ahead is not None:
-                ahead.wait()
 
 
 def in_background(read: Callable[[], R]) -> Callable[[], R]:

@@ -1,4 +1,4 @@
-"""write_behind, read_ahead and in_background: the store's round trips in order, overlapped with the caller's work."""
+"""write_behind and in_background: the store's round trips in order, overlapped with the caller's work."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from graph_schema.store.overlap import in_background, read_ahead, write_behind
+from graph_schema.store.overlap import in_background, write_behind
 
 
 @given(st.lists(st.integers()), st.integers(min_value=1, max_value=4))
@@ -128,59 +128,6 @@ def test_a_send_failing_while_the_stream_fails_is_noted_on_the_error() -> None:
 def test_depth_must_be_positive() -> None:
     with pytest.raises(ValueError, match="depth"):
         write_behind([1], lambda v: v, depth=0)
-
-
-def test_read_ahead_yields_every_page_in_order_and_stops_where_told() -> None:
-    asked: list[int] = []
-
-    def fetch(after: int) -> list[int]:
-        asked.append(after)
-        return list(range(after, min(after + 3, 10)))
-
-    pages = list(read_ahead(fetch, 0, lambda page: page[-1] + 1 if len(page) == 3 else None))
-    assert pages == [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9]]
-    assert asked == [0, 3, 6, 9]
-
-
-def test_read_ahead_reads_the_next_page_while_the_caller_works_on_this_one() -> None:
-    second_asked = threading.Event()
-
-    def fetch(after: int) -> int:
-        if after == 1:
-            second_asked.set()
-        return after
-
-    pages = read_ahead(fetch, 0, lambda page: page + 1 if page < 1 else None)
-    assert next(pages) == 0
-    # the caller has page 0 and has not asked for more: page 1 is already being read
-    assert second_asked.wait(5)
-    assert list(pages) == [1]
-
-
-def test_read_ahead_raises_a_failed_read_where_its_page_would_be() -> None:
-    def fetch(after: int) -> int:
-        if after == 2:
-            raise ConnectionError("graph went away at page 2")
-        return after
-
-    got: list[int] = []
-    with pytest.raises(ConnectionError, match="page 2"):
-        for page in read_ahead(fetch, 0, lambda page: page + 1):
-            got.append(page)
-    assert got == [0, 1]
-
-
-def test_read_ahead_stopped_early_does_not_read_on() -> None:
-    asked: list[int] = []
-
-    def fetch(after: int) -> int:
-        asked.append(after)
-        return after
-
-    pages = read_ahead(fetch, 0, lambda page: page + 1)
-    assert next(pages) == 0
-    pages.close()  # the caller stops: the read in flight finishes, no other starts
-    assert asked == [0, 1]
 
 
 def test_the_read_runs_before_it_is_asked_for_and_gives_its_result() -> None:
