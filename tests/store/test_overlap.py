@@ -88,14 +88,16 @@ def test_a_failed_send_stops_the_stream_and_nothing_after_it_goes() -> None:
     assert sent == [0, 1, 2]
 
 
+def failing_at_row_2() -> Iterator[int]:
+    """A stream whose third batch cannot be made."""
+    yield 0
+    yield 1
+    raise ValueError("row 2 is bad")
+
+
 def test_a_failing_stream_raises_after_the_write_in_flight() -> None:
     sent: list[int] = []
     finished = threading.Event()
-
-    def statements() -> Iterator[int]:
-        yield 0
-        yield 1
-        raise ValueError("row 2 is bad")
 
     def send(v: int) -> None:
         if v == 1:
@@ -104,24 +106,19 @@ def test_a_failing_stream_raises_after_the_write_in_flight() -> None:
         sent.append(v)
 
     with pytest.raises(ValueError, match="row 2"):
-        write_behind(statements(), send)
+        write_behind(failing_at_row_2(), send)
     assert finished.is_set(), "the error was raised before the write in flight returned"
     assert sent == [0, 1]
 
 
 def test_a_send_failing_while_the_stream_fails_is_noted_on_the_error() -> None:
-    def statements() -> Iterator[int]:
-        yield 0
-        yield 1
-        raise ValueError("row 2 is bad")
-
     def send(v: int) -> None:
         if v == 1:
             time.sleep(0.2)
             raise ConnectionError("graph dropped batch 1")
 
     with pytest.raises(ValueError, match="row 2") as info:
-        write_behind(statements(), send)
+        write_behind(failing_at_row_2(), send)
     assert any("graph dropped batch 1" in note for note in info.value.__notes__)
 
 
