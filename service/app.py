@@ -25,6 +25,7 @@ from service.api.deps import EXTENSION, Services
 from service.auth import SECURITY_SCHEMES, init_auth
 from service.config import ApiSettings, get_api_settings
 from service.console import init_console
+from service.ingest.admission import IngestGate
 from service.ingest.applier import BackgroundApplier
 from service.ingest.eventlog import EventLog
 from service.ingest.pool import IngestPool
@@ -101,6 +102,7 @@ def create_app(settings: ApiSettings | None = None, **overrides: Any) -> Interes
         experiments=Experiments(sessions),
         applier=BackgroundApplier(eventlog, lambda: store_holder.get()),  # (the holder's get may be swapped)
         ingest_pool=IngestPool(s),
+        ingest_gate=IngestGate(s.ingest_max_batches),
     )
 
     register_error_handlers(app)

@@ -39,6 +39,14 @@ class ApiSettings(Settings):
         "its event batches to one child process of its own at nice N, so that answering recommendations comes first "
         "on the CPU under heavy ingest (bench/mixed.py); batches queue for the child, one core's worth per worker.",
     )
+    ingest_max_batches: int = Field(
+        0,
+        ge=0,
+        description="Most POST /v1/events and /v1/items batches one API worker takes at once (in its request threads, "
+        "or waiting for its ingest process); past it a batch gets a 503 `ingest-busy` with Retry-After, so ingest "
+        "connections cannot hold every request thread and answers still find one. Keep it below the worker's "
+        "threads (GUNICORN_THREADS). 0: no limit.",
+    )
 
     # --- auth -------------------------------------------------------------------
     auth_disabled: bool = Field(False, description="Local development only: every request acts as admin.")

@@ -15,6 +15,7 @@ from sqlalchemy.orm import sessionmaker
 
 from graph_schema.store import GraphStore, StoreHolder
 from service.config import ApiSettings
+from service.ingest.admission import IngestGate
 from service.ingest.applier import BackgroundApplier
 from service.ingest.eventlog import EventLog
 from service.ingest.intake import IntakeResources
@@ -37,6 +38,7 @@ class Services:
     experiments: Experiments
     applier: BackgroundApplier  # INGEST_APPLY=background: applies the log to the graph behind the requests
     ingest_pool: IngestPool  # INGEST_NICE > 0: event batches taken in a niced child process
+    ingest_gate: IngestGate  # INGEST_MAX_BATCHES: how many ingest batches this worker takes at once
 
     def intake(self) -> IntakeResources:
         """What POST /v1/events needs when it runs in the request thread."""
