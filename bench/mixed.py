@@ -7,15 +7,16 @@ and `interest-graph scheduler` as its own process, which runs the queued refresh
 REFRESH_NICE (the training threads yield the CPU to the API).
 
 1. Unloaded, in turn: one client asking for recommendations (a keep-alive connection,
-   no think time, answer cache on) -> p50, p99; one client ingesting new events
-   (POST /v1/events, batches of 1,000) -> events/s.
-2. Mixed, for --minutes: one ingest client as fast as it can, two recommendation
+   no think time, answer cache on) -> p50, p99; --ingest-clients (1) clients ingesting new
+   events (POST /v1/events, batches of 1,000) -> events/s.
+2. Mixed, for --minutes: the ingest clients as fast as they can, two recommendation
    clients, and POST /v1/jobs/refresh {"mode": "incremental"} every --refresh-every s.
    -> recommendation p50/p99 and their ratio to the unloaded single client's p99
    (target <= 3x); ingest events/s and its share of the unloaded rate (target >= 50 %);
    refreshes published; non-2xx answers; every event sent is in the log, once.
 
     .venv/bin/python bench/mixed.py [--minutes 3] [--refresh-every 60] [--data-dir DIR] [--batch-size N]
+        [--ingest-nice N] [--ingest-clients N] [--ingest-max-batches N]
 """
 
 from __future__ import annotations
@@ -75,7 +76,8 @@ class Load:
         self.sent = 0
         self.errors: list[str] = []
         self.refreshes: list[int] = []
-        self.ingest_seconds = 0.0  # the ingest client's own time (its process starts a little late)
+        self.ingest_seconds = 0.0  # the ingest clients' own time (their processes start a little late)
+        self.busy = 0  # batches refused with 503 ingest-busy (INGEST_MAX_BATCHES), then resent
         self.run_tag = f"mixed-{int(time.time())}"
 
     def recs(self) -> None:
@@ -95,14 +97,16 @@ class Load:
         with self.lock:
             self.latencies.extend(mine)
 
-    def ingest(self) -> None:
-        """The ingest client, in its own process: a client of the API, not a thread
+    def ingest(self, client: int = 0) -> None:
+        """An ingest client, in its own process: a client of the API, not a thread
         competing for this process's GIL with the recommendation clients it measures."""
         ctx = mp.get_context("spawn")
         stop, sent, seconds, errors = ctx.Event(), ctx.Value("q", 0), ctx.Value("d", 0.0), ctx.Queue()
+        busy = ctx.Value("q", 0)
+        tag = f"{self.run_tag}-c{client}"
         proc = ctx.Process(
             target=ingest_client,
-            args=(self.ingest_port, self.key, self.users, self.items, self.run_tag, stop, sent, seconds, errors),
+            args=(self.ingest_port, self.key, self.users, self.items, tag, stop, sent, seconds, errors, busy),
         )
         proc.start()
         self.stop.wait()
@@ -113,7 +117,8 @@ class Load:
             proc.join()
         with self.lock:
             self.sent += sent.value
-            self.ingest_seconds += seconds.value
+            self.busy += busy.value
+            self.ingest_seconds = max(self.ingest_seconds, seconds.value)  # the clients run side by side
             while not errors.empty():
                 self.errors.append(errors.get())
 
@@ -137,12 +142,14 @@ def ingest_client(
     sent: Any,
     seconds: Any,
     errors: Any,
+    busy: Any,
 ) -> None:
     """POST /v1/events, 1,000 new events a request, until `stop`; `sent` counts the
     accepted, `seconds` the time from the first request to the last answer. The bodies
     come from 32 random templates made before the clock starts, each request's event ids
     made unique by its number: a client elsewhere would not spend this host's CPU on
-    building them, so this one spends as little as it can."""
+    building them, so this one spends as little as it can. A batch refused with 503
+    `ingest-busy` is resent after its Retry-After (`busy` counts the refusals)."""
     now = int(time.time() * 1000)
     templates = [
         json.dumps({"events": [
@@ -158,10 +165,14 @@ def ingest_client(
     while not stop.is_set():
         conn.request("POST", "/v1/events", body=templates[number % 32].replace(b"@@", str(number).encode()),
                      headers=headers)  # fmt: skip
-        number += 1
         resp = conn.getresponse()
         status, raw = resp.status, resp.read()
         body = json.loads(raw) if raw[:1] == b"{" else {}
+        if status == 503 and str(body.get("type", "")).endswith("/ingest-busy"):
+            busy.value += 1
+            stop.wait(float(resp.getheader("Retry-After") or 1))
+            continue  # the same batch again
+        number += 1
         if status == 202 and body.get("accepted") == 1000:
             with sent.get_lock():
                 sent.value += 1000
@@ -220,6 +231,13 @@ def main() -> int:
         "(--ingest-workers x 2 threads) at nice N (the experiment before INGEST_NICE)",
     )
     p.add_argument("--ingest-workers", type=int, default=1)
+    p.add_argument("--ingest-clients", type=int, default=1, help="ingest client processes, unloaded and mixed")
+    p.add_argument(
+        "--ingest-max-batches",
+        type=int,
+        default=0,
+        help="the API's INGEST_MAX_BATCHES: past it a worker refuses a batch (503 ingest-busy) and the client resends",
+    )
     a = p.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-mixed-"))
     with graph_engine("falkordb", wipe=False) as engine:
@@ -242,6 +260,7 @@ def main() -> int:
             env = {"API_RUNS_REFRESH": "0", "QUEUED_POLL_S": "2", "REFRESH_INTERVAL_MINUTES": "0",
                    "ONLINE_METRICS_EVERY_S": "0", "INGEST_APPLY": a.ingest_apply,
                    "RECS_FRESHNESS": a.freshness, "INGEST_NICE": str(a.ingest_nice),
+                   "INGEST_MAX_BATCHES": str(a.ingest_max_batches),
                    **({"BATCH_SIZE": str(a.batch_size)} if a.batch_size else {})}  # fmt: skip
             server = Gunicorn(settings, engine, free_port(), 2, 2, True, tmp, extra_env=env)
             server.wait_ready(key)
@@ -264,16 +283,17 @@ def main() -> int:
             path = lambda: f"/v1/users/{random.choice(users)}/recommendations?k=20"  # noqa: E731
             alone = single_client(server.port, key, path, a.unloaded_seconds)
             solo = Load(ingest_port, key, users, items)
-            run_for(a.unloaded_seconds, solo, [solo.ingest])
+            run_for(a.unloaded_seconds, solo, [lambda c=c: solo.ingest(c) for c in range(a.ingest_clients)])
             time.sleep(1.0)
             ingest_alone = solo.sent / solo.ingest_seconds
             print(f"unloaded: one recommendation client p50 {alone['p50_ms']:.1f} ms, p99 {alone['p99_ms']:.1f} ms; "
-                  f"one ingest client {ingest_alone:,.0f} events/s", flush=True)  # fmt: skip
+                  f"{a.ingest_clients} ingest client(s) {ingest_alone:,.0f} events/s", flush=True)  # fmt: skip
 
             mixed = Load(server.port, key, users, items, ingest_port)
             with open_store(settings) as store:
                 before = store.current_model_version()
-            threads = [threading.Thread(target=t) for t in (mixed.ingest, mixed.recs, mixed.recs)]
+            threads = [threading.Thread(target=mixed.ingest, args=(c,)) for c in range(a.ingest_clients)]
+            threads += [threading.Thread(target=t) for t in (mixed.recs, mixed.recs)]
             threads.append(threading.Thread(target=mixed.refresh, args=(a.refresh_every,)))
             for t in threads:
                 t.start()
@@ -296,16 +316,19 @@ def main() -> int:
             rate = mixed.sent / mixed.ingest_seconds
             ratio = p99 / alone["p99_ms"]
             print(
-                f"mixed load, {a.minutes:g} min (1 ingest client, 2 recommendation clients, an incremental refresh "
-                f"asked for every {a.refresh_every:g} s, run by the scheduler process at REFRESH_NICE; "
+                f"mixed load, {a.minutes:g} min ({a.ingest_clients} ingest client(s), 2 recommendation clients, "
+                f"an incremental refresh asked for every {a.refresh_every:g} s, run by the scheduler process at "
+                f"REFRESH_NICE; "
                 f"INGEST_APPLY={a.ingest_apply}"
                 f"{f', INGEST_NICE={a.ingest_nice}' if a.ingest_nice else ''}"
+                f"{f', INGEST_MAX_BATCHES={a.ingest_max_batches}' if a.ingest_max_batches else ''}"
                 f"{f', ingest by a 2nd API at nice {a.ingest_server_nice}' if a.ingest_server_nice else ''}):\n"
                 f"  recommendations: {len(mixed.latencies):,} answers, p50 {p50:.1f} ms, p99 {p99:.1f} ms = "
                 f"{ratio:.2f}x the unloaded p99 (target <= {RECS_P99_RATIO:g}x: "
                 f"{'met' if ratio <= RECS_P99_RATIO else 'NOT met'})\n"
                 f"  ingest: {mixed.sent:,} events, {rate:,.0f} events/s = {rate / ingest_alone:.0%} of unloaded "
-                f"(target >= {INGEST_SHARE:.0%}: {'met' if rate / ingest_alone >= INGEST_SHARE else 'NOT met'})\n"
+                f"(target >= {INGEST_SHARE:.0%}: {'met' if rate / ingest_alone >= INGEST_SHARE else 'NOT met'}); "
+                f"{mixed.busy:,} batches refused busy and resent\n"
                 f"  refreshes: {len(mixed.refreshes)} asked for, {len(published)} published; model "
                 f"{before} -> {after}\n"
                 f"  errors: {len(mixed.errors)} {mixed.errors[:3]}\n{memory}"
