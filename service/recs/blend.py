@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from service.recs.context import Found
+from service.recs.context import Found, LazyEvidence
 from service.recs.evidence import Trending
 
 BLEND_WEIGHTS = {"graph": 0.45, "interest": 0.25, "embedding": 0.2, "trending": 0.1}
@@ -41,8 +41,14 @@ class Scores:
 
     def add(self, source: str, found: Found) -> None:
         """Add a source's finds; an item it scored before takes the new score and evidence."""
-        mine = self.by_source.setdefault(source, Found())
+        mine = self.by_source.get(source)
+        if mine is None:  # the source's first finds: lazy evidence stays lazy
+            lazy = isinstance(found.evidence, LazyEvidence)
+            self.by_source[source] = Found(dict(found.scores), found.evidence if lazy else dict(found.evidence))
+            return
         mine.scores.update(found.scores)
+        if not isinstance(mine.evidence, dict):
+            mine.evidence = dict(mine.evidence)
         mine.evidence.update(found.evidence)
 
     def items(self) -> set[str]:
@@ -66,21 +72,33 @@ class Scores:
         """Reasons and evidence for an item, biggest contribution first: every source
         giving at least REASON_SHARE of its score (the first always), and "trending"
         besides another reason only for items high in the snapshot."""
-        by_source = self.by_source
-        weighed = self.weighed(weights)
-        parts = [(src, w * by_source[src].scores.get(item, 0.0)) for src, w in weighed.items() if src in by_source]
-        parts = sorted((p for p in parts if p[1] > 0), key=lambda p: -p[1])
-        total = sum(c for _, c in parts) or 1.0
-        reasons: list[str] = []
-        evidence: list[dict[str, Any]] = []
-        for src, contribution in parts:
-            if reasons and contribution / total < REASON_SHARE:
-                continue
-            ev = by_source[src].evidence[item]
-            if reasons and isinstance(ev, Trending) and ev.rank > TRENDING_REASON_TOP:
-                continue
-            if ev.reason() in reasons:  # the learned ranking and the live source can name the same people
-                continue
-            reasons.append(ev.reason())
-            evidence.append(ev.as_json())
-        return reasons, evidence
+        return self.explainer(weights)(item)
+
+    def explainer(self, weights: dict[str, float]) -> Callable[[str], tuple[list[str], list[dict[str, Any]]]]:
+        """`explain` for these weights, for the items of one answer (the weights and the
+        sources looked up once)."""
+        weighed = [(w, self.by_source[src]) for src, w in self.weighed(weights).items() if src in self.by_source]
+
+        def explain(item: str) -> tuple[list[str], list[dict[str, Any]]]:
+            # stable sort, biggest first: sources with equal contributions keep the weights' order
+            parts = sorted(
+                [(c, n) for n, (w, found) in enumerate(weighed) if (c := w * found.scores.get(item, 0.0)) > 0],
+                key=lambda p: -p[0],
+            )
+            total = sum(c for c, _ in parts) or 1.0
+            reasons: list[str] = []
+            evidence: list[dict[str, Any]] = []
+            for contribution, n in parts:
+                if reasons and contribution / total < REASON_SHARE:
+                    continue
+                ev = weighed[n][1].evidence[item]
+                if reasons and isinstance(ev, Trending) and ev.rank > TRENDING_REASON_TOP:
+                    continue
+                reason = ev.reason()
+                if reason in reasons:  # the learned ranking and the live source can name the same people
+                    continue
+                reasons.append(reason)
+                evidence.append(ev.as_json())
+            return reasons, evidence
+
+        return explain

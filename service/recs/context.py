@@ -7,8 +7,9 @@ are blended (ranking.py, blend.py); a source only finds and scores candidates.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from graph_schema.store.serving import ServingReads
 from graph_schema.store.serving_rows import UserProfile
@@ -43,16 +44,44 @@ class Context:
         return self.snapshot.meta(self.store, items, self.model)
 
 
+class LazyEvidence(Mapping[str, Evidence]):
+    """A source's evidence, each item's made when first asked for: an answer explains
+    its k items, not the candidates its sources scored (the learned source scores 60 for
+    an answer of 20). `make(item, spec)` makes it from the item's entry in `specs`."""
+
+    __slots__ = ("_made", "_make", "_specs")
+
+    def __init__(self, specs: Mapping[str, Any], make: Callable[[str, Any], Evidence]) -> None:
+        self._specs, self._make = specs, make
+        self._made: dict[str, Evidence] = {}
+
+    def __getitem__(self, item: str) -> Evidence:
+        made = self._made.get(item)
+        if made is None:
+            made = self._made[item] = self._make(item, self._specs[item])
+        return made
+
+    def __contains__(self, item: object) -> bool:  # (Mapping's would make the evidence)
+        return item in self._specs
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._specs)
+
+    def __len__(self) -> int:
+        return len(self._specs)
+
+
 @dataclass
 class Found:
     """A source's candidates: normalised (0..1) scores and the evidence behind each.
 
     Plain dicts rather than an object per candidate: a request scores a few
-    hundred candidates, and this is the hot path of the API.
+    hundred candidates, and this is the hot path of the API. A source may give its
+    evidence as a LazyEvidence instead of a dict (made only for the items shown).
     """
 
     scores: dict[str, float] = field(default_factory=dict)
-    evidence: dict[str, Evidence] = field(default_factory=dict)
+    evidence: dict[str, Evidence] | LazyEvidence = field(default_factory=dict)
 
 
 Source = Callable[[Context], Found]

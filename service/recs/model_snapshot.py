@@ -156,6 +156,12 @@ class NeighbourSums:
     by_text: np.ndarray
     anchors: list[str]
 
+    @cached_property
+    def rows(self) -> tuple[tuple[str, float, int, bool], ...]:
+        """(item, sum, best anchor, by text) per neighbour as Python values, made once:
+        the sums are kept across a user's requests, and each request reads them all."""
+        return tuple(zip(self.items, self.sums.tolist(), self.best_anchor.tolist(), self.by_text.tolist(), strict=True))
+
 
 @dataclass(frozen=True)
 class ModelSnapshot:

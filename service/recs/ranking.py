@@ -65,7 +65,7 @@ def recommend(ctx: Context, strategy: str, explain: bool) -> dict[str, Any]:
         weights = _with_social(ctx, friends, strategy_weights("blend" if strategy == "embedding" else used, False))
         totals = {i: t for i, t in sc.totals(candidates, weights).items() if t > 0}
         if strategy in ("blend", "embedding") and totals:
-            pool = sorted(totals, key=lambda i: (-totals[i], i))[: max(RERANK_POOL, 3 * k)]
+            pool = best_first(totals, max(RERANK_POOL, 3 * k))
             fits = embedding(dataclasses.replace(ctx, pool=tuple(pool)))
             if fits.scores:
                 sc.add("embedding", fits)
@@ -73,7 +73,7 @@ def recommend(ctx: Context, strategy: str, explain: bool) -> dict[str, Any]:
                 totals = sc.totals(pool, weights)
             elif strategy == "embedding":
                 used = "blend"
-    ranked = sorted(totals, key=lambda i: (-totals[i], i))[:k]
+    ranked = best_first(totals, k)
     if len(ranked) < k:  # fill (or answer a cold start) with trending items
         fill = trending(dataclasses.replace(ctx, excluded=ctx.excluded | set(ranked), n=k - len(ranked)))
         floor = min((totals[i] for i in ranked), default=2.0) * 0.5
@@ -87,6 +87,7 @@ def recommend(ctx: Context, strategy: str, explain: bool) -> dict[str, Any]:
             weights = {**weights, "trending": weights.get("trending", 0.0) or 1e-9}
     meta = ctx.meta(ranked)
     items = []
+    explained = sc.explainer(weights)
     for item in ranked:
         entry: dict[str, Any] = {
             "item_id": item,
@@ -95,13 +96,18 @@ def recommend(ctx: Context, strategy: str, explain: bool) -> dict[str, Any]:
             "position": len(items) + 1,
         }
         if explain:
-            entry["reasons"], entry["evidence"] = sc.explain(item, weights)
+            entry["reasons"], entry["evidence"] = explained(item)
             if not entry["reasons"]:  # a fill item in a non-blend strategy
                 entry["reasons"], entry["evidence"] = sc.explain(item, {"trending": 1.0})
         else:
             entry["reasons"], entry["evidence"] = [], []
         items.append(entry)
     return {"user_id": ctx.user_id, "model_version": ctx.model_version, "strategy": used, "items": items}
+
+
+def best_first(totals: dict[str, float], n: int) -> list[str]:
+    """The n highest-scoring items, ties by item id (pairs sorted in C: no key function)."""
+    return [item for _, item in sorted([(-t, item) for item, t in totals.items()])[:n]]
 
 
 def _learned_blend(ctx: Context, sc: Scores, found: Found) -> dict[str, float]:

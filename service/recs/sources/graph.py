@@ -59,22 +59,14 @@ def _from_sums(ctx: Context, found: NeighbourSums, titles: dict[str, str | None]
     similar: list[Evidence] = [SimilarTo(a, titles.get(a)) for a in found.anchors]
     described: list[Evidence] = [SimilarInDescription(a, titles.get(a)) for a in found.anchors]
     excluded = ctx.excluded
-    kept = [
-        (item, total, best, text)
-        for item, total, best, text in zip(
-            found.items, found.sums.tolist(), found.best_anchor.tolist(), found.by_text.tolist(), strict=True
-        )
-        if item not in excluded
-    ]
-    top = max((total for _, total, _, _ in kept), default=0.0)
-    out = Found()
+    kept = [row for row in found.rows if row[0] not in excluded]
+    top = max((row[1] for row in kept), default=0.0)
     if top <= 0:
-        return out
-    for item, total, best, text in kept:
-        out.scores[item] = total / top
-        if best >= 0:
-            out.evidence[item] = (described if text else similar)[best]
-    return out
+        return Found()
+    return Found(
+        {item: total / top for item, total, _, _ in kept},
+        {item: (described if text else similar)[best] for item, _, best, text in kept if best >= 0},
+    )
 
 
 def _shared_taste(ctx: Context) -> Found:
