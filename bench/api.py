@@ -530,6 +530,8 @@ def run(a: argparse.Namespace, engine: Engine) -> int:
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-api-"))
     settings = engine.settings(ApiSettings, data_dir=a.data_dir or tmp / "data", graph_name=a.graph_name)
+    # the embedded server this run starts is stopped at its end (one already running is left)
+    started_here = settings.backend == "falkordb" and not embedded_server(settings).is_running()
     store_name = "FalkorDB" if engine.backend == "falkordb" else "Neo4j"
     server = None
     try:
@@ -604,7 +606,7 @@ def run(a: argparse.Namespace, engine: Engine) -> int:
     finally:
         if server is not None:
             server.stop()
-        if a.data_dir is None and settings.backend == "falkordb":
+        if started_here:
             with contextlib.suppress(Exception):
                 embedded_server(settings).stop()
         shutil.rmtree(tmp, ignore_errors=True)

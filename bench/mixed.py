@@ -242,6 +242,7 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="bench-mixed-"))
     with graph_engine("falkordb", wipe=False) as engine:
         settings = engine.settings(ApiSettings, data_dir=a.data_dir or tmp / "data", graph_name="bench_mixed")
+        started_here = not embedded_server(settings).is_running()  # stopped at the end (one running is left)
         server = scheduler = ingest_server = None
         try:
             with open_store(settings) as store:
@@ -346,7 +347,7 @@ def main() -> int:
             for api in (ingest_server, server):
                 if api is not None:
                     api.stop()
-            if a.data_dir is None:
+            if started_here:
                 with contextlib.suppress(Exception):
                     embedded_server(settings).stop()
             shutil.rmtree(tmp, ignore_errors=True)
