@@ -149,7 +149,7 @@ def user_lists(
                 {
                     "recs_items": item_ids[top].tolist(),
                     "recs_scores": top_scores.tolist(),
-                    "recs_because": because,
+                    "recs_because": because if any(because) else [],  # (graph_schema.store.serving.reasons)
                     "recs_at": t_ref,
                 },
             )

@@ -1156,6 +1156,35 @@ def test_an_incremental_cleanup_clears_its_refitted_users_strengths_only(store: 
     assert ["u2", "b", None, None] in ro(store, edges) and ["u3", "a", None, None] in ro(store, edges)
 
 
+def test_a_ranking_without_reasons_is_written_as_an_empty_list(store: GraphStore) -> None:
+    """The refresh writes recs_because = [] when no entry has a reason (training.user_lists):
+    both reads (the profile, the serving snapshot's users) give one empty reason per item,
+    and a publish replaces an older list's reasons instead of keeping them."""
+    store.upsert_items([CatalogueItem(f"i{n}", interests=("a",)) for n in range(1, 4)])
+    store.apply_interactions([ev("u1", "i1", 1, 100)], TAU)
+
+    def publish(version: str, items: list[str], because: list[str]) -> None:
+        props = {"embedding": [0.1] * 4, "model_version": version, "refreshed_at": 5, "recs_items": items,
+                 "recs_scores": [1.0 - n / 10 for n in range(len(items))], "recs_because": because,
+                 "recs_at": 100}  # fmt: skip
+        store.stage_node_properties("User", [{"id": "u1", "props": props}])
+        store.publish_model(version)
+
+    def served() -> list[tuple[str, str | None]]:
+        prof = store.profile("u1", anchors=5, seen_limit=10)
+        assert prof is not None
+        snap = store.snapshot_users_of(prof.published or "", ["u1"])
+        assert [list(zip(u.items, u.because, strict=True)) for u in snap] == [
+            [(r.item_id, r.because or "") for r in prof.ranking]
+        ]
+        return [(r.item_id, r.because) for r in prof.ranking]
+
+    publish("v1", ["i2", "i3"], ["i1", "i1"])
+    assert served() == [("i2", "i1"), ("i3", "i1")]
+    publish("v2", ["i3", "i2"], [])
+    assert served() == [("i3", None), ("i2", None)]
+
+
 def test_precomputed_lists_are_replaced_atomically_at_publish(store: GraphStore) -> None:
     """A user's precomputed top-N list (recs_*, what serving reads in its one profile
     query) stays the published model's until the next publish swaps it, with the

@@ -127,6 +127,20 @@ def test_without_a_social_weight_the_ranking_names_no_followed_people() -> None:
         assert not any(liked_by_followed(b) for b in props["recs_because"])
 
 
+def test_a_ranking_without_reasons_writes_no_reason_strings() -> None:
+    """Without the item-item weights (no EASE: at scale) or a social part no entry has a reason: the
+    list's recs_because is [] (the reads give one empty reason per item), not 10 ""."""
+    data, rows, _ = population(1.0, 0)
+    choice = BlendChoice({"embedding": 1.0}, None, 0.8, candidates=("embedding",), social_tau_days=TAU_DAYS)
+    rng = np.random.default_rng(0)
+    vectors = {"user": rng.standard_normal((data.n_users, 4)), "item": rng.standard_normal((data.n_items, 4))}
+    lists = [props for _, props in user_lists(data.subset(rows), choice, vectors, 10, T0)]
+    assert lists and all(props["recs_items"] and props["recs_because"] == [] for props in lists)
+    with_ease = BlendChoice({"ease": 1.0}, 100.0, 0.8, candidates=("ease",), social_tau_days=TAU_DAYS)
+    named = [props for _, props in user_lists(data.subset(rows), with_ease, vectors, 10, T0)]
+    assert any(len(props["recs_because"]) == len(props["recs_items"]) and any(props["recs_because"]) for props in named)
+
+
 def test_a_social_because_cannot_be_read_as_an_item_and_back() -> None:
     because = followed_because(3, ["alice", "bob"])
     found = liked_by_followed(because)
