@@ -1,6 +1,7 @@
 """What one entry of a user's learned ranking is there because of (User.recs_because).
 
-The refresh (training.user_lists) writes one string per ranked item and the API
+The refresh (training.user_lists) writes one string per ranked item, or an empty list
+when none has a reason (graph_schema.store.serving.reasons pads it back), and the API
 (service.recs.sources.learned) reads it back:
 
 - "" : no single reason;

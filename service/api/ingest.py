@@ -111,13 +111,14 @@ def post_items(body: ItemBatch) -> tuple[dict[str, Any], int]:
     record repeated in one batch counts once (the last wins).
     """
     svc = services()
-    good, bad = validate_each(ItemIn, _raw_records("items", svc.settings.max_batch_items))
-    bad.sort(key=lambda r: r["index"])
-    items = [item for _, item in good]
-    unique = len({item.item_id for item in items})
-    if items:
-        with _admitted():
+    raw = _raw_records("items", svc.settings.max_batch_items)
+    with _admitted():  # (before validating: a refused batch costs no more than its parse)
+        good, bad = validate_each(ItemIn, raw)
+        items = [item for _, item in good]
+        if items:
             catalogue.upsert_items(svc.eventlog, svc.store(), items)
+    bad.sort(key=lambda r: r["index"])
+    unique = len({item.item_id for item in items})
     ITEMS.labels("accepted").inc(unique)
     ITEMS.labels("rejected").inc(len(bad))
     return {"accepted": unique, "duplicates": len(items) - unique, "rejected": bad, "pending": None}, 200

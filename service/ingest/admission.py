@@ -4,8 +4,9 @@ A batch holds one of the worker's request threads while it runs, and while it wa
 the worker's ingest process (INGEST_NICE > 0). Enough concurrent ingest connections to
 one worker would hold every thread, and recommendation requests would queue behind
 them. Past the limit a batch is refused at once (503 `ingest-busy` with Retry-After),
-before anything is read or written, so the client resends it later; event ids make the
-resend safe. Refusing instead of waiting is the point: a waiting batch holds a thread too.
+once the framework has parsed its body and before it is validated or anything is
+written, so the client resends it later; event ids make the resend safe. Refusing
+instead of waiting is the point: a waiting batch holds a thread too.
 """
 
 from __future__ import annotations

@@ -40,7 +40,9 @@ class Scores:
         return {src: self.overrides.get(src, w) for src, w in weights.items()}
 
     def add(self, source: str, found: Found) -> None:
-        """Add a source's finds; an item it scored before takes the new score and evidence."""
+        """Add a source's finds; an item it scored before takes the new score and evidence.
+        A second add of a source whose evidence is lazy makes all of it (nothing adds one
+        twice today: learned once, graph once, trending once and then its fill)."""
         mine = self.by_source.get(source)
         if mine is None:  # the source's first finds: lazy evidence stays lazy
             lazy = isinstance(found.evidence, LazyEvidence)

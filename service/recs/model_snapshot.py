@@ -156,11 +156,11 @@ class NeighbourSums:
     by_text: np.ndarray
     anchors: list[str]
 
-    @cached_property
-    def rows(self) -> tuple[tuple[str, float, int, bool], ...]:
-        """(item, sum, best anchor, by text) per neighbour as Python values, made once:
-        the sums are kept across a user's requests, and each request reads them all."""
-        return tuple(zip(self.items, self.sums.tolist(), self.best_anchor.tolist(), self.by_text.tolist(), strict=True))
+    def rows(self) -> Iterator[tuple[str, float, int, bool]]:
+        """(item, sum, best anchor, by text) per neighbour, as Python values. Made per
+        use, not kept: as Python objects a kept sum would take ~4x the memory of its
+        arrays (~85 MB a worker with SUMS_KEPT full), for ~10 µs a request."""
+        return zip(self.items, self.sums.tolist(), self.best_anchor.tolist(), self.by_text.tolist(), strict=True)
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,10 @@ once."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -124,13 +126,23 @@ def test_a_refused_batch_starts_no_ingest_process(make_app):
     assert len(svc.ingest_pool.pids()) == 1
 
 
-def test_concurrent_batches_over_the_limit_lose_nothing(make_app):
+def test_concurrent_batches_over_the_limit_lose_nothing(make_app, monkeypatch):
     """Four clients on one worker with room for one batch: every refused batch is resent
     until taken; the log and the graph hold each event exactly once."""
     app = make_app(ingest_max_batches=1)
     keys = _keys(app)
     svc = services_of(app.test_client())
     refusals, errors = [], []
+    refused = threading.Event()
+    taken = svc.ingest_gate.slot
+
+    @contextlib.contextmanager
+    def slot_held_until_a_refusal() -> Iterator[None]:
+        with taken():
+            refused.wait(10)  # the first batch taken holds its slot until another was refused
+            yield
+
+    monkeypatch.setattr(svc.ingest_gate, "slot", slot_held_until_a_refusal)
 
     def client_loop(c: int) -> None:
         client = app.test_client()
@@ -145,6 +157,7 @@ def test_concurrent_batches_over_the_limit_lose_nothing(make_app):
                     return
                 _busy(r)
                 refusals.append(c)
+                refused.set()
                 time.sleep(0.005)  # a real client waits Retry-After
 
     threads = [threading.Thread(target=client_loop, args=(c,)) for c in range(4)]
@@ -152,7 +165,6 @@ def test_concurrent_batches_over_the_limit_lose_nothing(make_app):
         t.start()
     for t in threads:
         t.join(120)
-    assert not errors
-    print(f"{len(refusals)} refusals")
+    assert not errors and refusals
     assert svc.eventlog.count() == 4 * 5 * 20
     assert sum(row["count"] for u in ("u0", "u1", "u2") for row in svc.store().user_interactions(u)) == 4 * 5 * 20

@@ -59,7 +59,7 @@ def _from_sums(ctx: Context, found: NeighbourSums, titles: dict[str, str | None]
     similar: list[Evidence] = [SimilarTo(a, titles.get(a)) for a in found.anchors]
     described: list[Evidence] = [SimilarInDescription(a, titles.get(a)) for a in found.anchors]
     excluded = ctx.excluded
-    kept = [row for row in found.rows if row[0] not in excluded]
+    kept = [row for row in found.rows() if row[0] not in excluded]
     top = max((row[1] for row in kept), default=0.0)
     if top <= 0:
         return Found()
