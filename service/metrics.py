@@ -45,6 +45,11 @@ EVENTS = Counter("interest_graph_events_total", "Events received through the API
 ITEMS = Counter(
     "interest_graph_catalogue_items_total", "Catalogue records received through the API by outcome.", ["outcome"]
 )
+INGEST_REFUSED = Counter(
+    "interest_graph_ingest_refused_total",
+    "Ingest batches a worker refused (503 ingest-busy: INGEST_MAX_BATCHES already taken), by endpoint.",
+    ["endpoint"],
+)
 RECOMMENDATIONS = Counter(
     "interest_graph_recommendations_total", "Recommendation responses by strategy used.", ["strategy"]
 )

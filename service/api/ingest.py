@@ -21,7 +21,7 @@ from service.ingest.admission import RETRY_AFTER_S, IngestBusy
 from service.ingest.intake import Intake, take_events
 from service.ingest.pool import IngestProcessLost
 from service.ingest.schemas import ItemIn, validate_each
-from service.metrics import EVENTS, ITEMS
+from service.metrics import EVENTS, INGEST_REFUSED, ITEMS
 from service.problems import ApiProblem
 
 log = logging.getLogger(__name__)
@@ -42,13 +42,14 @@ def _raw_records(key: str, limit: int) -> list[Any]:
 
 
 @contextlib.contextmanager
-def _admitted() -> Iterator[None]:
+def _admitted(endpoint: str) -> Iterator[None]:
     """The block holds one of this worker's ingest slots (INGEST_MAX_BATCHES), or the
     request gets a 503 `ingest-busy` before anything is written."""
     try:
         with services().ingest_gate.slot():
             yield
     except IngestBusy as exc:
+        INGEST_REFUSED.labels(endpoint).inc()
         raise ApiProblem(
             503,
             "ingest-busy",
@@ -71,7 +72,7 @@ def post_events(body: EventBatch) -> tuple[dict[str, Any], int]:
     """
     svc = services()
     raw = _raw_records("events", svc.settings.max_batch_events)
-    with _admitted():
+    with _admitted("events"):
         intake = _take(svc, raw)
     EVENTS.labels("accepted").inc(intake.accepted)
     EVENTS.labels("duplicate").inc(intake.duplicates)
@@ -112,7 +113,7 @@ def post_items(body: ItemBatch) -> tuple[dict[str, Any], int]:
     """
     svc = services()
     raw = _raw_records("items", svc.settings.max_batch_items)
-    with _admitted():  # (before validating: a refused batch costs no more than its parse)
+    with _admitted("items"):  # (before validating: a refused batch costs no more than its parse)
         good, bad = validate_each(ItemIn, raw)
         items = [item for _, item in good]
         if items:

@@ -11,11 +11,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 
 from records.keys import ROLES, create_key
 from service.ingest.admission import IngestBusy, IngestGate
 
 from .conftest import NOW_MS, Keys, items_payload, services_of
+
+EPS = ("events", "items")
 
 
 def _keys(app: Any) -> Keys:
@@ -95,6 +98,7 @@ def test_a_batch_past_the_limit_is_refused_and_its_resend_counts_once(make_app):
     keys = _keys(app)
     svc = services_of(client)
     events = _events("busy", 5)
+    refused = [REGISTRY.get_sample_value("interest_graph_ingest_refused_total", {"endpoint": e}) or 0 for e in EPS]
     with svc.ingest_gate.slot():  # another batch of this worker in flight
         _busy(client.post("/v1/events", json={"events": events}, headers=keys.header("ingest")))
         _busy(client.post("/v1/items", json={"items": items_payload()}, headers=keys.header("ingest")))
@@ -103,6 +107,9 @@ def test_a_batch_past_the_limit_is_refused_and_its_resend_counts_once(make_app):
             client.post("/v1/events", json={"events": events}, headers={"Authorization": "Bearer nope"}).status_code
             == 401
         )
+    assert [REGISTRY.get_sample_value("interest_graph_ingest_refused_total", {"endpoint": e}) for e in EPS] == [
+        n + 1 for n in refused
+    ]
     assert svc.eventlog.count() == 0  # nothing of the refused batch was stored
     assert svc.store().user_interactions("u0") == []
     r = client.post("/v1/events", json={"events": events}, headers=keys.header("ingest"))
