@@ -34,13 +34,16 @@ class NegativeSampler:
             order = np.argsort(exposures[0], kind="stable")
             self.exp_ptr = np.searchsorted(exposures[0][order], np.arange(data.n_users + 1))
             self.exp_item = exposures[1][order]
-        # "has u seen i": a dense bit table when it is small (one lookup), else sorted keys
-        # searched per batch
+        # "has u seen i": a dense bit table when it is small (one lookup), else sorted keys,
+        # searched only for the draws a hashed bit filter cannot rule out
         self.seen_keys = np.unique(data.user * self.n_items + data.item)
         self.seen_dense: np.ndarray | None = None
+        self.seen_filter: SeenFilter | None = None
         if data.n_users * self.n_items <= 50_000_000:
             self.seen_dense = np.zeros((data.n_users, self.n_items), dtype=bool)
             self.seen_dense[data.user, data.item] = True
+        elif len(self.seen_keys):
+            self.seen_filter = SeenFilter(self.seen_keys)
         # CSR item -> interests and interest -> items for hard negatives
         order = np.argsort(data.tag_item, kind="stable")
         self.item_ptr = np.searchsorted(data.tag_item[order], np.arange(self.n_items + 1))
@@ -53,6 +56,17 @@ class NegativeSampler:
         if self.seen_dense is not None:
             return self.seen_dense[users, items]
         keys = users * self.n_items + items
+        if self.seen_filter is None:
+            return self._search(keys)
+        seen = np.zeros(len(keys), dtype=bool)
+        maybe = self.seen_filter.may_contain(keys)
+        seen[maybe] = self._search(keys[maybe])
+        return seen
+
+    def _search(self, keys: np.ndarray) -> np.ndarray:
+        """Which of `keys` are seen pairs, by binary search of the sorted seen keys."""
+        if not len(self.seen_keys):
+            return np.zeros(len(keys), dtype=bool)
         # searched in ascending order: numpy's binary search starts each search from the
         # last one's bound when the needles ascend, so a sorted batch touches the table's
         # cache lines in one sweep (10M keys, 560k needles: 314 -> 62 ms, the sort included)
@@ -60,7 +74,7 @@ class NegativeSampler:
         pos = np.empty(len(keys), dtype=np.intp)
         pos[order] = np.searchsorted(self.seen_keys, keys[order])
         pos = np.minimum(pos, len(self.seen_keys) - 1)
-        return self.seen_keys[pos] == keys if len(self.seen_keys) else np.zeros(len(keys), dtype=bool)
+        return self.seen_keys[pos] == keys
 
     def _hard(self, pos_items: np.ndarray) -> np.ndarray:
         """An item sharing a random interest of each positive; uniform where it has none."""
@@ -101,3 +115,30 @@ class NegativeSampler:
             neg[bad] = self.rng.integers(0, self.n_items, size=len(bad))
             todo = bad
         return neg.reshape(len(users), k)
+
+
+class SeenFilter:
+    """A one-hash bit filter over the seen (user, item) keys: no false negatives, ~5 % false
+    positives at 16 bits a key. Nearly every negative drawn is unseen (0.08 % of the 1M-event
+    graph's pairs are seen), so the exact search runs on the ~5 % the filter flags instead
+    of on every draw: 560k draws against 700k keys 92 -> 11 ms, against 7M keys 113 -> 24 ms
+    (bench/sampler.py). The draws, and so the training, are the same as without it."""
+
+    BITS_PER_KEY = 16
+    _MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: the top bits of key x 2^64/phi
+
+    def __init__(self, keys: np.ndarray) -> None:
+        log_bits = max(16, int(np.ceil(np.log2(self.BITS_PER_KEY * max(len(keys), 1)))))
+        self._shift = np.uint64(64 - log_bits)
+        self.table = np.zeros(1 << (log_bits - 3), dtype=np.uint8)
+        slots = self._slots(keys)
+        np.bitwise_or.at(self.table, slots >> 3, np.left_shift(1, slots & 7).astype(np.uint8))
+
+    def _slots(self, keys: np.ndarray) -> np.ndarray:
+        # uint64 products wrap modulo 2^64, which is the hash
+        return ((keys.astype(np.uint64) * self._MULTIPLIER) >> self._shift).astype(np.int64)
+
+    def may_contain(self, keys: np.ndarray) -> np.ndarray:
+        """Indexes of `keys` that may be in the set (every one that is, and a few others)."""
+        slots = self._slots(keys)
+        return np.flatnonzero((self.table[slots >> 3] >> (slots & 7).astype(np.uint8)) & 1)
