@@ -259,6 +259,12 @@ class Settings(BaseSettings):
         return (self.data_dir / "text-vectors").resolve() / self.graph_key
 
     @property
+    def base_vectors_dir(self) -> Path:
+        """The last published full run's base vectors (training/base_vectors.py), the next
+        full run's warm start: a cache, safe to delete (that run then trains from scratch)."""
+        return (self.data_dir / "base-vectors").resolve() / self.graph_key
+
+    @property
     def sql_url(self) -> str:
         if self.database_url:
             return self.database_url

@@ -1,4 +1,6 @@
-"""Full mode: train on every pulled interaction's user and item from scratch.
+"""Full mode: train on every pulled interaction's user and item, from scratch or from the last
+full run's base vectors (training.base_vectors; never from the published vectors, which have
+seen this run's hold-out).
 
 The GNN trains on each user's older interactions (the temporal split's train part) and
 early-stops on the next 10 % (valid). The learned blend of the candidate sources
@@ -31,7 +33,7 @@ def fit_full(
 ) -> Fit:
     """`exposures`: (user id, item id) pairs shown and ignored or disliked (the event log's),
     drawn as that user's harder negatives (TrainConfig.exposed_negative_frac)."""
-    from training.train import embed_graph, train  # torch/dgl only when a refresh trains
+    from training.train import base_tables, embed_graph, train  # torch/dgl only when a refresh trains
 
     train_data = data.subset(split.train)
     valid_truth = items_by_user(data, split.valid)
@@ -62,7 +64,12 @@ def fit_full(
     metrics, baseline = phases.run("evaluate", evaluate_both)
     # publish vectors propagated over every interaction (hold-outs included)
     embeddings = phases.run("train", lambda: embed_graph(res.model, data, t_ref, cfg.graph, res.device))
-    return Fit(embeddings, metrics, baseline, res.device, res.best_epoch, blend=blend, history=tuple(res.history))
+    # how many rows started from the last full run's base vectors (training.base_vectors)
+    warm = {f"warm_started_{label}s": n for label, n in res.warm_started.items()}
+    return Fit(
+        embeddings, metrics, baseline, res.device, res.best_epoch, counts=warm, blend=blend,
+        history=tuple(res.history), base=base_tables(res.model, data),
+    )  # fmt: skip
 
 
 def _exposure_index(data: TrainingData, exposures: Sequence[tuple[str, str]]) -> tuple[np.ndarray, np.ndarray] | None:

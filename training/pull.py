@@ -62,7 +62,8 @@ def pull_training_set(
     columns, strengths = phases.run(
         "pull",
         lambda: (
-            store.pull_columns(since_ts=run.since_ts, page=run.options.pull_page),
+            # not the published vectors: a full run never starts from them (training.base_vectors)
+            store.pull_columns(since_ts=run.since_ts, page=run.options.pull_page, vectors=False),
             previous_interest_strengths(store),
         ),
     )

@@ -126,9 +126,13 @@ class Fit:
     reference: dict[str, float] = field(default_factory=dict)
     # incremental: the rows re-fitted, the only ones staged (publish_model carries every other)
     staged: dict[str, np.ndarray] | None = None
-    counts: dict[str, int] = field(default_factory=dict)  # incremental: the neighbourhood's sizes
+    # incremental: the neighbourhood's sizes; full: the rows warm-started per label
+    counts: dict[str, int] = field(default_factory=dict)
     # full: the learned blend of the candidate sources; its ranking per user is written back
     blend: BlendChoice | None = None
     # the training curve, one row per epoch: epoch, loss and (on evaluated epochs) valid_* metrics
     # (training.train.TrainResult.history); () when the fit did not hand it on
     history: tuple[dict[str, float], ...] = ()
+    # full: the GNN's base (layer-0) vectors by node id (training.train.base_tables), which
+    # the next full run warm-starts from once this one is published (training.base_vectors)
+    base: dict[str, Any] | None = None

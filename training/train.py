@@ -21,6 +21,7 @@ import torch._dynamo
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from graph_schema.columns import VectorTable
 from training.blocks import WeightedBlockSampler, block_edges
 from training.config import GraphConfig, TrainConfig
 from training.data import LABELS, TrainingData
@@ -439,6 +440,27 @@ def embed(model: LightGCN, g: PropagationGraph) -> dict[str, np.ndarray]:
         out["user"] = np.hstack([out["user"], np.ones((len(out["user"]), 1), dtype=out["user"].dtype)])
         out["item"] = np.hstack([out["item"], bias.astype(out["item"].dtype)])
         out["interest"] = np.hstack([out["interest"], np.zeros((len(out["interest"]), 1), dtype=out["item"].dtype)])
+    return out
+
+
+@torch.no_grad()
+def base_tables(model: LightGCN, data: TrainingData) -> dict[str, VectorTable]:
+    """The model's base (layer-0) id embeddings by node id, laid out as the published
+    vectors are (with item_bias, one extra column: user 1, item b_i, interest 0), so that
+    warm_start takes them as it takes those (training.base_vectors keeps them for the next
+    full run)."""
+    index = {"user": data.users, "item": data.items, "interest": data.interests}
+    out = {}
+    for label in LABELS:
+        table = model.emb[label].detach().cpu().float().numpy()
+        if model.item_bias is not None:
+            extra = {
+                "user": np.ones(len(table), dtype=np.float32),
+                "item": model.item_bias.detach().cpu().float().numpy(),
+                "interest": np.zeros(len(table), dtype=np.float32),
+            }[label]
+            table = np.hstack([table, extra[:, None]])
+        out[label] = VectorTable(index[label].ids, np.ascontiguousarray(table, dtype=np.float32))
     return out
 
 

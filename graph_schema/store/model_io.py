@@ -58,17 +58,20 @@ class ModelIO(StoreBase):
         embeddings = self._pull_embeddings()
         return _in_order(Subgraph(interactions=interactions, tags=tags, embeddings=embeddings, evidence=evidence))
 
-    def pull_columns(self, since_ts: int | None = None, page: int | None = None) -> GraphColumns:
+    def pull_columns(self, since_ts: int | None = None, page: int | None = None, vectors: bool = True) -> GraphColumns:
         """What pull_subgraph pulls for everyone, as compact columns, in keyset-paginated
         pages (`page` users, or vectors, per query; PULL_PAGE by default): the rows of one
-        page at a time are Python objects, never the whole graph's."""
+        page at a time are Python objects, never the whole graph's. `vectors=False`: without
+        the published vectors (a full refresh does not start from them)."""
         size = int(page or self.PULL_PAGE)
         since = int(since_ts or 0)
         return GraphColumns(
             interactions=interaction_table(self._pages("pull_interactions_page", size, since=since)),
             tags=self._tags(),
             evidence=evidence_table(self._pages("pull_evidence_page", size)),
-            embeddings={label: self._pull_vectors(f"pull_embeddings_{label.lower()}", size) for label in NODE_LABELS},
+            embeddings={label: self._pull_vectors(f"pull_embeddings_{label.lower()}", size) for label in NODE_LABELS}
+            if vectors
+            else {},
         )
 
     def _tags(self) -> list[dict[str, Any]]:

@@ -31,6 +31,7 @@ def training_settings(
 def graph_store(training_settings: Settings) -> Iterator[GraphStore]:
     # the graph is new (a new key, or the emptied Neo4j): so is its local text vector cache
     shutil.rmtree(training_settings.text_cache_dir, ignore_errors=True)
+    shutil.rmtree(training_settings.base_vectors_dir, ignore_errors=True)
     with open_store(training_settings) as store:
         try:
             store.migrate()

@@ -11,6 +11,7 @@ pytest.importorskip("dgl")
 
 from graph_schema.rows import CatalogueItem, Interaction
 from graph_schema.store.social import RelationState
+from training.base_vectors import BaseVectors
 from training.config import TrainConfig
 from training.gate import HOLDOUT_VERSION
 from training.refresh import RefreshOptions, run_refresh
@@ -84,6 +85,32 @@ def test_full_refresh_publishes_everything(loaded, training_settings):
     ).rows
     assert [r[1] for r in emb] == [8, 8]
     assert sum(r[2] for r in emb) == pytest.approx(1.0)
+
+
+def test_a_full_refresh_starts_from_the_last_full_runs_base_vectors_never_from_the_published(loaded, training_settings):
+    """The published vectors are propagated over the hold-out's events too: a full run that
+    started from them was measured on events it had seen. It starts from the base vectors
+    of the last published full run (kept on local disk), or from scratch without them."""
+    store = loaded
+    first = run_refresh(store, training_settings, "full", options=OPTS)
+    assert first.status == "published" and first.counts["warm_started_users"] == 0
+    saved = BaseVectors(training_settings.base_vectors_dir).load()
+    assert (len(saved["user"]), len(saved["item"]), len(saved["interest"])) == (24, 20, 2)
+    assert saved["user"].vectors.shape == (24, OPTS.train.dim)
+    second = run_refresh(store, training_settings, "full", options=OPTS, force=True)
+    assert second.status == "published"
+    assert (second.counts["warm_started_users"], second.counts["warm_started_items"]) == (24, 20)
+    # the saved vectors gone: the run starts from scratch, and is the first run again,
+    # whatever vectors the graph publishes now
+    BaseVectors(training_settings.base_vectors_dir).forget()
+    third = run_refresh(store, training_settings, "full", options=OPTS, force=True)
+    assert third.counts["warm_started_users"] == 0
+    assert third.metrics == first.metrics and third.best_epoch == first.best_epoch
+
+    def curve(res):
+        return [{k: v for k, v in row.items() if k != "seconds"} for row in res.history]
+
+    assert curve(third) == curve(first) != curve(second)
 
 
 def test_gate_rejects_worse_run_and_keeps_pointer(loaded, training_settings):
