@@ -68,7 +68,7 @@ def fit_full(
     warm = {f"warm_started_{label}s": n for label, n in res.warm_started.items()}
     return Fit(
         embeddings, metrics, baseline, res.device, res.best_epoch, counts=warm, blend=blend,
-        history=tuple(res.history), base=base_tables(res.model, data),
+        history=tuple(res.history), base=base_tables(res.model, data), trained=(train_data.user, train_data.item),
     )  # fmt: skip
 
 

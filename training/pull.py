@@ -1,7 +1,8 @@
 """Pull and build: what a refresh trains on, as TrainingData, and the mode it can run in.
 
-Full: every interaction (last touched inside the window), all interest evidence, tags and
-previous embeddings, and the published Interest.strength (the trend is measured from it).
+Full: every interaction (last touched inside the window), all interest evidence and tags,
+and the published Interest.strength (the trend is measured from it); not the published
+vectors, which a full run never starts from (training.base_vectors).
 
 Incremental: the users with events since the published run (the seeds, U0) with all their
 interactions and evidence; the items their interactions newer than the published fit

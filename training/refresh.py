@@ -18,6 +18,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any, cast
 
+import numpy as np
+
 from training.base_vectors import BaseVectors
 from training.full import fit_full
 from training.gate import judge
@@ -129,8 +131,10 @@ def run_refresh(
         # warm-started from the last full run's base vectors, which never saw this run's
         # hold-out; the exposures read only now: an incremental run has no use for them (the
         # job's whole-log aggregate took 2.8 s of a 1M-event incremental run)
-        start = replace(data, previous=base.load())
+        warm, dropped = base.load().without_seen(data, np.concatenate([split.valid, split.test]))
+        start = replace(data, previous=warm)
         fit = fit_full(start, split, t_ref, run.options, phases, exposures() if callable(exposures) else exposures)
+        fit.counts["warm_start_held_out_users"] = dropped  # started from scratch: their hold-out was trained on
     else:
         assert pulled.previous is not None
         fit = fit_incremental(data, split, pulled.previous, pulled.seeds, run.options, phases)
@@ -142,8 +146,8 @@ def run_refresh(
     if verdict.accepted:
         outputs = phases.run("write", lambda: write_and_publish(store, run, pulled, fit, t_ref, verdict.record))
         counts.update(outputs.counts())
-        if fit.base is not None:  # published: the next full run starts from these
-            base.save(fit.base)
+        if fit.base is not None and fit.trained is not None:  # published: the next full run starts from these
+            base.save(fit.base, fit.trained)
         ranked, lists = outputs.ranked, outputs.similar_lists
         previous = run.published.version if run.published is not None else None
         tagged = phases.run("write", lambda: write_text_tags(store, run.options, texts, data, run.version, previous))

@@ -136,3 +136,5 @@ class Fit:
     # full: the GNN's base (layer-0) vectors by node id (training.train.base_tables), which
     # the next full run warm-starts from once this one is published (training.base_vectors)
     base: dict[str, Any] | None = None
+    # full: the (user, item) pairs the GNN trained on, as node indexes (kept with `base`)
+    trained: tuple[np.ndarray, np.ndarray] | None = None

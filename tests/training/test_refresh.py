@@ -95,11 +95,13 @@ def test_a_full_refresh_starts_from_the_last_full_runs_base_vectors_never_from_t
     first = run_refresh(store, training_settings, "full", options=OPTS)
     assert first.status == "published" and first.counts["warm_started_users"] == 0
     saved = BaseVectors(training_settings.base_vectors_dir).load()
-    assert (len(saved["user"]), len(saved["item"]), len(saved["interest"])) == (24, 20, 2)
-    assert saved["user"].vectors.shape == (24, OPTS.train.dim)
+    assert (len(saved.tables["user"]), len(saved.tables["item"]), len(saved.tables["interest"])) == (24, 20, 2)
+    assert saved.tables["user"].vectors.shape == (24, OPTS.train.dim)
+    assert len(saved.trained[0]) == first.counts["train"]
     second = run_refresh(store, training_settings, "full", options=OPTS, force=True)
     assert second.status == "published"
     assert (second.counts["warm_started_users"], second.counts["warm_started_items"]) == (24, 20)
+    assert second.counts["warm_start_held_out_users"] == 0  # no new event: the same hold-out
     # the saved vectors gone: the run starts from scratch, and is the first run again,
     # whatever vectors the graph publishes now
     BaseVectors(training_settings.base_vectors_dir).forget()

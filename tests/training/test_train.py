@@ -280,3 +280,26 @@ def test_an_empty_full_step_changes_nothing():
     loss, grads = _step_gradients(d, replace(FAST, loss_chunk=0), empty, empty, np.zeros((0, 8), dtype=np.int64))
     assert loss == 0.0
     assert all(not np.any(g) for g in grads.values())
+
+
+def test_base_tables_with_item_bias_warm_start_a_model_to_the_same_base_rows_and_bias():
+    """What a full run saves (training.base_vectors) is laid out as the published vectors
+    are, bias column included, so warm_start takes it: a model started from it has the
+    trained model's base rows and item bias exactly."""
+    from training.train import base_tables
+
+    d, _ = planted()
+    cfg = TrainConfig(**{**FAST.__dict__, "epochs": 2, "item_bias": True})
+    trained = train(d, NOW, cfg)
+    tables = base_tables(trained.model, d)
+    assert tables["item"].vectors.shape == (d.n_items, cfg.dim + 1)
+    np.testing.assert_array_equal(tables["user"].vectors[:, -1], 1.0)
+    start = TrainingData(**{**d.__dict__, "previous": tables})
+    started = train(start, NOW, TrainConfig(**{**cfg.__dict__, "epochs": 0}))
+    assert started.warm_started == {"user": d.n_users, "item": d.n_items, "interest": d.n_interests}
+    for label in ("user", "item", "interest"):
+        np.testing.assert_array_equal(
+            started.model.emb[label].detach().numpy(), trained.model.emb[label].detach().numpy()
+        )
+    assert trained.model.item_bias.abs().sum() > 0  # trained, not its zero start
+    np.testing.assert_array_equal(started.model.item_bias.detach().numpy(), trained.model.item_bias.detach().numpy())
