@@ -12,7 +12,8 @@ user, but its boundary can still move back over a trained event: a user's hold-o
 one each 10 interactions (9 -> 10: the 9th, trained before, is now in valid), and deletions or
 a graph restored from an older dump move it too. So the (user, item) pairs each run trained on
 are kept beside the vectors, and a user with any of them in the next run's hold-out starts
-from scratch (`Saved.without_seen`); at 1M events that is a few per cent of the users.
+from scratch (`Saved.without_seen`): 648 of 49,998 users (1.3 %) in a full run at 1M events after
+1 % new events.
 
 A cache, like the text vectors' (training.text_cache): one file per graph, replaced
 atomically; without it (a new job host, a wiped DATA_DIR, an unreadable file) a full run
