@@ -23,19 +23,17 @@ trains from scratch, which is correct, only slower.
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from graph_schema.columns import VectorTable
-from training.data import TrainingData
+from training.data import LABELS, TrainingData
+from training.local_files import replace_atomically
 
 log = logging.getLogger(__name__)
 
-LABELS = ("user", "item", "interest")
 FILE = "base.npz"
 
 
@@ -114,15 +112,7 @@ class BaseVectors:
             arrays[f"{label}_ids"] = np.array(table.ids, dtype=str)
             arrays[f"{label}_vectors"] = np.asarray(table.vectors, dtype=np.float32)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-            try:
-                with os.fdopen(fd, "wb") as out:
-                    np.savez(out, **arrays)
-                os.replace(tmp, path)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            replace_atomically(path, lambda out: np.savez(out, **arrays))
             return True
         except Exception as exc:
             log.warning("base vectors not saved to %s: %s", path, exc)

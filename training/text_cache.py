@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
+
+from training.local_files import replace_atomically
 
 log = logging.getLogger(__name__)
 
@@ -103,14 +103,7 @@ class TextVectorCache:
 
     def _replace(self, path: Path, write: Callable[[BinaryIO], object]) -> bool:
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    write(fh)
-                os.replace(tmp, path)
-            finally:
-                Path(tmp).unlink(missing_ok=True)
+            replace_atomically(path, write)
             return True
         except OSError as exc:
             log.warning("text vector cache %s not written: %s", path, exc)
