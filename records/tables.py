@@ -50,7 +50,8 @@ class EventRecord(Base):
     __tablename__ = "events"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     event_id: Mapped[str] = mapped_column(String(200), unique=True, nullable=False)
-    user_id: Mapped[str] = mapped_column(String(200), nullable=False, index=True)
+    # indexed with its type (ix_events_user_type), not alone
+    user_id: Mapped[str] = mapped_column(String(200), nullable=False)
     item_id: Mapped[str] = mapped_column(String(200), nullable=False)
     type: Mapped[str] = mapped_column(String(50), nullable=False)
     ts: Mapped[int] = mapped_column(BigInteger, nullable=False)
@@ -68,6 +69,11 @@ class EventRecord(Base):
         # an incremental refresh's users with events received since the published model:
         # read from the index alone (a scan of the whole log took 1.9 s at 1M events)
         Index("ix_events_received_user", "received_at", "user_id"),
+        # a user's events (privacy delete, the console) by its prefix, and a user's negative
+        # feedback, read for every computed answer, from the index alone: by user_id only,
+        # SQLite fetched every event of the user to test its type (0.25 ms for a MovieLens
+        # user's 125 events, growing with the history; 16 µs with the type in the index)
+        Index("ix_events_user_type", "user_id", "type"),
     )
 
 
@@ -251,11 +257,15 @@ class OnlineMetricsRecord(Base):
 _ADDED_INDEXES: tuple[tuple[str, str], ...] = (
     ("deleted_users", "ix_deleted_users_deleted_at"),
     ("events", "ix_events_received_user"),
+    ("events", "ix_events_user_type"),
 )
+# indexes an older schema had that a newer one replaced: dropped once the _ADDED_INDEXES
+# exist (each costs every insert a B-tree write)
+_REPLACED_INDEXES: tuple[tuple[str, str], ...] = (("events", "ix_events_user_id"),)
 
 
 def _add_indexes(engine: Engine) -> None:
-    """Create the _ADDED_INDEXES a database lacks. Checked first because on PostgreSQL
+    """Create the _ADDED_INDEXES a database lacks, then drop the _REPLACED_INDEXES. Checked first because on PostgreSQL
     even CREATE INDEX IF NOT EXISTS locks the table against writes while it builds."""
     for table, name in _ADDED_INDEXES:
         if inspect(engine).has_index(table, name):
@@ -269,6 +279,11 @@ def _add_indexes(engine: Engine) -> None:
             # collide with a concurrent CREATE (duplicate key in pg_class)
             if not inspect(engine).has_index(table, name):
                 raise
+    for table, name in _REPLACED_INDEXES:
+        if inspect(engine).has_index(table, name):
+            with engine.begin() as conn:
+                # (a constant name; an Index object here would attach itself to the table's metadata)
+                conn.exec_driver_sql(f"DROP INDEX IF EXISTS {name}")
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
