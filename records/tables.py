@@ -253,20 +253,21 @@ class OnlineMetricsRecord(Base):
 
 # (table, index) added to tables that existing databases already have:
 # create_all() creates missing tables, never a missing index of an existing table.
-# The events index is built once on an existing log (~1 s per million events, writes wait).
+# An events index is built once on an existing log (~1 s per million events; writes wait).
 _ADDED_INDEXES: tuple[tuple[str, str], ...] = (
     ("deleted_users", "ix_deleted_users_deleted_at"),
     ("events", "ix_events_received_user"),
     ("events", "ix_events_user_type"),
 )
-# indexes an older schema had that a newer one replaced: dropped once the _ADDED_INDEXES
-# exist (each costs every insert a B-tree write)
+# indexes an older schema had that a newer one replaced: dropped once every _ADDED_INDEXES
+# exists (each costs every insert a B-tree write)
 _REPLACED_INDEXES: tuple[tuple[str, str], ...] = (("events", "ix_events_user_id"),)
 
 
 def _add_indexes(engine: Engine) -> None:
-    """Create the _ADDED_INDEXES a database lacks, then drop the _REPLACED_INDEXES. Checked first because on PostgreSQL
-    even CREATE INDEX IF NOT EXISTS locks the table against writes while it builds."""
+    """Create the _ADDED_INDEXES a database lacks, then drop the _REPLACED_INDEXES. Checked
+    first because on PostgreSQL even CREATE INDEX IF NOT EXISTS locks the table against
+    writes while it builds."""
     for table, name in _ADDED_INDEXES:
         if inspect(engine).has_index(table, name):
             continue
@@ -279,11 +280,24 @@ def _add_indexes(engine: Engine) -> None:
             # collide with a concurrent CREATE (duplicate key in pg_class)
             if not inspect(engine).has_index(table, name):
                 raise
+    if not all(inspect(engine).has_index(table, name) for table, name in _ADDED_INDEXES):
+        return  # (unreachable today: a failed CREATE raised) never drop before the replacement exists
     for table, name in _REPLACED_INDEXES:
         if inspect(engine).has_index(table, name):
-            with engine.begin() as conn:
-                # (a constant name; an Index object here would attach itself to the table's metadata)
-                conn.exec_driver_sql(f"DROP INDEX IF EXISTS {name}")
+            _drop_index(engine, name)
+
+
+def _drop_index(engine: Engine, name: str) -> None:
+    """DROP INDEX IF EXISTS (a constant name: an Index object here would attach itself to
+    the table's metadata). On PostgreSQL CONCURRENTLY, outside a transaction: a plain DROP
+    takes the table's ACCESS EXCLUSIVE lock, which waits for every open transaction on it
+    while every new read and write of the table waits behind it."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
+        return
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"DROP INDEX IF EXISTS {name}")
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

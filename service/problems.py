@@ -15,6 +15,8 @@ from typing import Any
 
 from flask import Flask, Response, has_request_context, request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from graph_schema.store import StoreError, StoreUnavailable
@@ -167,6 +169,21 @@ def register_error_handlers(app: Flask) -> None:
         log.error("graph store error [%s]: %s", ref, exc)
         return problem_response(
             503, "store-error", "Graph store error", f"the graph store failed this request (reference {ref}); retry it"
+        )
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(PoolTimeout)
+    def _sql_down(exc: Exception) -> Response:
+        # the SQL database refused for now: locked past its busy timeout (SQLite, e.g.
+        # while an index builds), unreachable or restarting (PostgreSQL), no free pooled
+        # connection. Resending is safe: events are idempotent by event id
+        log.warning("SQL database unavailable on %s %s: %s", request.method, request.path, str(exc).splitlines()[0])
+        return problem_response(
+            503,
+            "sql-unavailable",
+            "SQL database unavailable",
+            "the SQL database (event log, keys, run history) cannot serve this request right now; retry shortly",
+            {"Retry-After": "5"},
         )
 
     @app.errorhandler(Exception)
