@@ -280,8 +280,8 @@ def _add_indexes(engine: Engine) -> None:
             # collide with a concurrent CREATE (duplicate key in pg_class)
             if not inspect(engine).has_index(table, name):
                 raise
-    if not all(inspect(engine).has_index(table, name) for table, name in _ADDED_INDEXES):
-        return  # (unreachable today: a failed CREATE raised) never drop before the replacement exists
+    # here every added index exists (a CREATE that failed without one raised above), so a
+    # replaced index is never dropped before its replacement
     for table, name in _REPLACED_INDEXES:
         if inspect(engine).has_index(table, name):
             _drop_index(engine, name)
